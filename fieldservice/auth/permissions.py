@@ -1,0 +1,66 @@
+"""One permission mechanism for the API and the console: named permissions granted to roles."""
+
+from collections.abc import Iterable
+from functools import wraps
+
+from flask import request
+from flask_login import current_user
+
+from fieldservice.auth.models import Role
+from fieldservice.core.errors import Forbidden, Unauthorized
+
+ALL_ROLES = frozenset(Role)
+STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
+
+# permission -> roles. Each domain defines its own with define() when its module is imported.
+PERMISSIONS: dict[str, frozenset[str]] = {}
+
+
+def define(name: str, roles: Iterable[str]) -> str:
+    """Declare a permission and the roles that hold it; returns its name for use in require()."""
+    PERMISSIONS[name] = frozenset(str(r) for r in roles)
+    return name
+
+
+def can(user, permission: str) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    try:
+        roles = PERMISSIONS[permission]
+    except KeyError as exc:
+        raise KeyError(f"undefined permission {permission!r}") from exc
+    return user.role in roles
+
+
+def check(permission: str) -> None:
+    """Raise 401 when nobody is logged in and 403 when the user's role lacks *permission*."""
+    if not current_user.is_authenticated:
+        raise Unauthorized("not_logged_in", "Log in first.")
+    if not can(current_user, permission):
+        raise Forbidden("forbidden", f"Your role ({current_user.role}) may not do this ({permission}).")
+
+
+def require(permission: str):
+    """Guard a view or API handler with *permission*."""
+    if permission not in PERMISSIONS:
+        raise KeyError(f"undefined permission {permission!r}")
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not current_user.is_authenticated and not request.path.startswith("/api/"):
+                from fieldservice.extensions import login_manager
+
+                return login_manager.unauthorized()
+            check(permission)
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator
+
+
+# The permissions of the foundation itself.
+USERS_MANAGE = define("users.manage", {Role.ADMIN})
+CONSOLE = define("console.use", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER, Role.CALLBACK, Role.ENGINEER})

@@ -1,0 +1,134 @@
+"""Console log-in, language switch and user administration."""
+
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from fieldservice.auth import operations
+from fieldservice.auth.forms import ROLE_LABELS, LoginForm, UserForm
+from fieldservice.auth.models import User
+from fieldservice.auth.permissions import USERS_MANAGE, require
+from fieldservice.core.errors import ApiError
+from fieldservice.core.forms import apply_api_error
+from fieldservice.extensions import db
+
+bp = Blueprint("auth", __name__, template_folder="templates")
+
+
+def _safe_next(target: str | None) -> str:
+    if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
+        return target
+    return url_for("core.home")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    if current_user.is_authenticated:
+        return redirect(url_for("core.home"))
+    form = LoginForm(next=request.args.get("next", ""))
+    if form.validate_on_submit():
+        try:
+            user = operations.authenticate(form.username.data, form.password.data, request.remote_addr)
+        except ApiError as exc:
+            db.session.rollback()
+            form.password.errors.append(_(exc.message))
+        else:
+            login_user(user, remember=form.remember.data)
+            if user.locale:
+                session["lang"] = user.locale
+            db.session.commit()
+            return redirect(_safe_next(form.next.data))
+    return render_template("auth/login.html", form=form), 200 if not form.errors else 401
+
+
+@bp.route("/logout", methods=["POST"])
+def logout():
+    logout_user()
+    return redirect(url_for("auth.login"))
+
+
+@bp.route("/lang/<code>", methods=["POST"])
+def set_language(code: str):
+    from flask import current_app
+
+    if code not in current_app.config["LANGUAGES"]:
+        abort(404)
+    session["lang"] = code
+    if current_user.is_authenticated:
+        current_user.locale = code
+        db.session.commit()
+    return redirect(_safe_next(request.form.get("next") or request.referrer))
+
+
+@bp.route("/admin/users")
+@require(USERS_MANAGE)
+def users():
+    q = request.args.get("q", "").strip()
+    query = sa.select(User).order_by(User.role, User.username)
+    if q:
+        like = f"%{q}%"
+        query = query.where(sa.or_(User.username.ilike(like), User.name.ilike(like)))
+    return render_template("auth/users.html", users=db.session.scalars(query).all(), q=q, role_labels=ROLE_LABELS)
+
+
+@bp.route("/admin/users/new", methods=["GET", "POST"])
+@require(USERS_MANAGE)
+def new_user():
+    form = UserForm()
+    status = 200
+    if form.validate_on_submit():
+        if not form.password.data:
+            form.password.errors.append(_("A password is required for a new user."))
+        else:
+            try:
+                operations.create_user(
+                    form.username.data, form.password.data, form.role.data, form.name.data,
+                    form.email.data or None, form.phone.data or None,
+                )
+            except ApiError as exc:
+                db.session.rollback()
+                status = apply_api_error(form, exc)
+            else:
+                db.session.commit()
+                flash(_("User %(name)s created.", name=form.username.data), "success")
+                return redirect(url_for("auth.users"))
+    if form.errors and status == 200:
+        status = 422
+    return render_template("auth/user_form.html", form=form, user=None), status
+
+
+@bp.route("/admin/users/<int:user_id>", methods=["GET", "POST"])
+@require(USERS_MANAGE)
+def edit_user(user_id: int):
+    user = db.session.get(User, user_id) or abort(404)
+    form = UserForm(obj=user)
+    form.username.render_kw = {"readonly": True}
+    if request.method == "GET":
+        form.version.data = user.version
+    status = 200
+    if form.validate_on_submit():
+        try:
+            operations.update_user(
+                user, int(form.version.data or 0), current_user,
+                name=form.name.data, email=form.email.data or None, phone=form.phone.data or None,
+                role=form.role.data, active=form.active.data, password=form.password.data or None,
+            )
+        except ApiError as exc:
+            db.session.rollback()
+            status = apply_api_error(form, exc)
+        else:
+            db.session.commit()
+            flash(_("User %(name)s saved.", name=user.username), "success")
+            return redirect(url_for("auth.users"))
+    if form.errors and status == 200:
+        status = 422
+    return render_template("auth/user_form.html", form=form, user=user), status
+
+
+@bp.app_context_processor
+def _inject_roles():
+    return {"role_labels": ROLE_LABELS}
+

@@ -1,0 +1,83 @@
+"""The JSON API: flask-smorest blueprints, marshmallow schemas and the OpenAPI document."""
+
+import marshmallow as ma
+from flask_smorest import Api as _SmorestApi
+from flask_smorest import Blueprint as _SmorestBlueprint
+
+from fieldservice.extensions import csrf
+
+
+class Api(_SmorestApi):
+    ERROR_SCHEMA = None  # set below: the documented error body is API.md's envelope
+
+    def _register_error_handlers(self):
+        """Leave errors to fieldservice.core.errors: one format for the whole API."""
+
+
+def api_blueprint(name: str, import_name: str, description: str) -> _SmorestBlueprint:
+    """A blueprint under /api/v1, exempt from CSRF (the API authenticates with bearer tokens only)."""
+    blueprint = _SmorestBlueprint(name, import_name, url_prefix="/api/v1", description=description)
+    csrf.exempt(blueprint)
+    return blueprint
+
+
+class ErrorSchema(ma.Schema):
+    code = ma.fields.String(required=True)
+    message = ma.fields.String(required=True)
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+
+
+class ErrorEnvelope(ma.Schema):
+    error = ma.fields.Nested(ErrorSchema, required=True)
+
+
+class PageArgs(ma.Schema):
+    page = ma.fields.Integer(load_default=1, validate=ma.validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=50, validate=ma.validate.Range(min=1, max=200))
+
+
+class VersionArgs(ma.Schema):
+    version = ma.fields.Integer(required=True, validate=ma.validate.Range(min=1))
+
+
+Api.ERROR_SCHEMA = ErrorEnvelope
+
+
+def page_of(select, schema: ma.Schema, page: int, per_page: int) -> dict:
+    """Run *select* for one page and dump {items, total}."""
+    from sqlalchemy import func, select as sa_select
+
+    from fieldservice.extensions import db
+
+    total = db.session.scalar(sa_select(func.count()).select_from(select.order_by(None).subquery()))
+    rows = db.session.scalars(select.limit(per_page).offset((page - 1) * per_page)).all()
+    return {"items": schema.dump(rows, many=True), "total": total, "page": page, "per_page": per_page}
+
+
+def _schema_name(schema) -> str | None:
+    """Name a schema after its class; inline the trimmed or partial variants instead of renaming them."""
+    from apispec.ext.marshmallow.common import resolve_schema_cls, resolve_schema_instance
+
+    instance = resolve_schema_instance(schema)
+    if instance.only or instance.exclude or instance.partial:
+        return None
+    name = resolve_schema_cls(schema).__name__
+    return name[: -len("Schema")] if name.endswith("Schema") and name != "Schema" else name
+
+
+def init_api(app, blueprints) -> Api:
+    """Create the app's Api (one per app: tests build many apps) and register *blueprints* on it."""
+    from apispec.ext.marshmallow import MarshmallowPlugin
+
+    api = Api(
+        app,
+        spec_kwargs={
+            "info": {"description": "fieldservice HTTP API. Log in with POST /api/v1/auth/token."},
+            "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name),
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.options["security"] = [{"bearerAuth": []}]
+    for blueprint in blueprints:
+        api.register_blueprint(blueprint)
+    return api

@@ -1,0 +1,164 @@
+"""The `fieldservice` command: a Flask CLI group bound to the app factory."""
+
+import importlib
+import random
+import sys
+
+import click
+from flask import current_app
+from flask.cli import FlaskGroup, with_appcontext
+
+from fieldservice.extensions import db
+
+
+def _create_app():
+    from fieldservice import create_app
+
+    return create_app()
+
+
+@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+def main():
+    """fieldservice: after-sales field service management."""
+
+
+def register(app) -> None:
+    """Commands live on the app too, so `flask --app fieldservice` works as well as `fieldservice`."""
+    for command in (init_db, create_user, seed_demo, worker, sweep, demo):
+        app.cli.add_command(command)
+
+
+def upgrade_schema() -> None:
+    from flask_migrate import upgrade
+
+    upgrade()
+
+
+@click.command("init-db")
+@with_appcontext
+def init_db():
+    """Create or upgrade the database schema through the migrations."""
+    upgrade_schema()
+    click.echo(f"database at {_redacted_url()} is at the latest schema")
+
+
+def _redacted_url() -> str:
+    return db.engine.url.render_as_string(hide_password=True)
+
+
+@click.command("create-user")
+@click.argument("username")
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "dispatcher", "engineer", "callback"]))
+@click.option("--password", required=True)
+@click.option("--name", default="")
+@with_appcontext
+def create_user(username, role, password, name):
+    """Create a user with a role and a password."""
+    from fieldservice.auth import operations
+    from fieldservice.core.errors import ApiError
+
+    try:
+        user = operations.create_user(username, password, role, name=name)
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        detail = "; ".join(f"{k}: {v}" for k, v in exc.fields.items()) or exc.message
+        raise click.ClickException(detail) from exc
+    click.echo(f"created {user.username} ({user.role})")
+
+
+def seed_all(seed: int = 20261123) -> bool:
+    """Run each domain's demo seeder, in domain order; False when the database already has data."""
+    from fieldservice import DOMAINS
+    from fieldservice.auth.models import User
+
+    if db.session.query(User.id).first() is not None:
+        return False
+    rng = random.Random(seed)
+    context: dict = {}
+    for name in DOMAINS:
+        try:
+            module = importlib.import_module(f"fieldservice.{name}.demo")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"fieldservice.{name}.demo":
+                raise
+            continue
+        module.seed(rng, context)
+        db.session.flush()
+    db.session.commit()
+    return True
+
+
+DEMO_LOGINS = [
+    ("admin", "admin", "管理员 / administrator"),
+    ("manager", "manager", "服务经理 / service manager"),
+    ("dispatcher", "dispatcher", "派单员 / dispatcher"),
+    ("callback", "callback", "回访员 / callback agent"),
+    ("eng01", "engineer", "服务工程师 / field engineer (eng01 … eng12)"),
+]
+
+
+@click.command("seed-demo")
+@click.option("--seed", default=20261123, help="Random seed, for a repeatable demo set.")
+@with_appcontext
+def seed_demo(seed):
+    """Fill an empty database with a realistic demo set (in Chinese)."""
+    if not seed_all(seed):
+        click.echo("the database already has users: seed-demo only fills an empty database")
+        return
+    click.echo("demo data created; logins (password = the word after the slash):")
+    for username, password, label in DEMO_LOGINS:
+        click.echo(f"  {username} / {password}   {label}")
+
+
+@click.command("worker")
+@click.option("--queues", default="high,default,low")
+@click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, one-off runs).")
+@with_appcontext
+def worker(queues, burst):
+    """Run an rq worker with the periodic-job beat (any number of them may run)."""
+    from fieldservice.core.worker import run_worker
+
+    if not current_app.config["REDIS_URL"]:
+        raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline in the web process.")
+    run_worker(queues.split(","), burst=burst)
+
+
+@click.command("sweep")
+@with_appcontext
+def sweep():
+    """Run the time rules once (locks, returns, SLA flags)."""
+    from fieldservice.core.sweep import run_sweep
+
+    results = run_sweep()
+    db.session.commit()
+    from fieldservice.core.jobs import dispatch_committed_jobs
+
+    dispatch_committed_jobs()
+    click.echo("sweep: " + (", ".join(f"{k} {v}" for k, v in results.items()) or "nothing to do"))
+
+
+@click.command("demo")
+@click.option("--host", default="127.0.0.1")
+@click.option("--port", default=5000, type=int)
+@with_appcontext
+def demo(host, port):
+    """Create the schema, seed the demo data if empty, and serve the app."""
+    from fieldservice.core.jobs import start_inline_beat
+
+    upgrade_schema()
+    if seed_all():
+        click.echo("demo data created")
+    app = current_app._get_current_object()
+    click.echo(f"\n  fieldservice is running at http://{host}:{port}/   (Ctrl+C to stop)")
+    click.echo("  demo logins (username / password):")
+    for username, password, label in DEMO_LOGINS:
+        click.echo(f"    {username} / {password}   {label}")
+    click.echo(f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n")
+    if app.config["INLINE_JOBS"]:
+        start_inline_beat(app)
+    app.run(host=host, port=port, debug=False, use_reloader=False)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

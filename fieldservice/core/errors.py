@@ -1,0 +1,152 @@
+"""The API error format of API.md, in one place.
+
+{"error": {"code": "<machine_word>", "message": "<human sentence>", "fields": {...}}}
+"""
+
+from flask import Flask, jsonify, render_template, request
+from sqlalchemy.orm.exc import StaleDataError
+from werkzeug.exceptions import HTTPException
+
+from fieldservice.extensions import db
+
+
+class ApiError(Exception):
+    """An expected refusal: raised by operations, rendered by the API (JSON) or the console (flash/form)."""
+
+    status = 400
+
+    def __init__(self, code: str, message: str, fields: dict | None = None, **extra):
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.fields = fields or {}
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status = 400
+
+
+class Unauthorized(ApiError):
+    status = 401
+
+
+class Forbidden(ApiError):
+    status = 403
+
+
+class NotFound(ApiError):
+    status = 404
+
+
+class Conflict(ApiError):
+    """An illegal transition or a stale version (409)."""
+
+    status = 409
+
+
+class ValidationFailed(ApiError):
+    status = 422
+
+
+class TooManyRequests(ApiError):
+    status = 429
+
+
+_DEFAULT_CODES = {
+    400: ("malformed_request", "The request could not be understood."),
+    401: ("not_logged_in", "Log in first: send a valid bearer token."),
+    403: ("forbidden", "Your role does not allow this."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed here."),
+    409: ("conflict", "The request conflicts with the current state."),
+    413: ("too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)."),
+    422: ("validation_failed", "Some fields are not valid."),
+    429: ("too_many_requests", "Too many attempts; wait a few minutes."),
+}
+
+
+def error_body(status: int, code: str | None = None, message: str | None = None, fields=None, **extra) -> dict:
+    default_code, default_message = _DEFAULT_CODES.get(status, ("error", "The request failed."))
+    body = {"code": code or default_code, "message": message or default_message, "fields": fields or {}}
+    body.update(extra)
+    return {"error": body}
+
+
+def flatten_messages(messages, prefix: str = "") -> dict[str, str]:
+    """Turn marshmallow's nested messages into {"parts.0.qty": "message"}."""
+    flat: dict[str, str] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            name = f"{prefix}.{key}" if prefix else str(key)
+            if key == "_schema":
+                name = prefix or "_schema"
+            flat.update(flatten_messages(value, name))
+    elif isinstance(messages, list | tuple):
+        if all(isinstance(m, str) for m in messages):
+            flat[prefix or "_schema"] = " ".join(messages)
+        else:
+            for i, value in enumerate(messages):
+                flat.update(flatten_messages(value, f"{prefix}.{i}" if prefix else str(i)))
+    else:
+        flat[prefix or "_schema"] = str(messages)
+    return flat
+
+
+def is_api_request() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _json_error(status: int, **kwargs):
+    response = jsonify(error_body(status, **kwargs))
+    response.status_code = status
+    return response
+
+
+def _handle_api_error(exc: ApiError):
+    db.session.rollback()
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        return _json_error(exc.status, code=exc.code, message=exc.message, fields=exc.fields, **exc.extra)
+    return render_template("core/error.html", status=exc.status, message=exc.message), exc.status
+
+
+def _handle_http_exception(exc: HTTPException):
+    if not is_api_request():
+        if exc.code and exc.code >= 400 and exc.code != 401:
+            return render_template("core/error.html", status=exc.code, message=exc.description), exc.code
+        return exc
+    status = exc.code or 500
+    fields = {}
+    message = None
+    code = None
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if status == 400 and messages:
+        code, message = "malformed_json", "The request body is not valid JSON."
+    elif status == 422 and messages:
+        # webargs nests by location ({"json": {...}, "query": {...}}); the field names are what matter.
+        merged = {}
+        for location_messages in messages.values():
+            if isinstance(location_messages, dict):
+                merged.update(location_messages)
+            else:
+                merged.setdefault("_schema", location_messages)
+        fields = flatten_messages(merged)
+        message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
+    return _json_error(status, code=code, message=message, fields=fields)
+
+
+def _handle_stale(exc: StaleDataError):
+    db.session.rollback()
+    if is_api_request():
+        return _json_error(409, code="stale_version", message="Someone else changed this record meanwhile; reload it.")
+    return render_template(
+        "core/error.html", status=409, message="Someone else changed this record meanwhile; reload it."
+    ), 409
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, _handle_api_error)
+    app.register_error_handler(HTTPException, _handle_http_exception)
+    app.register_error_handler(StaleDataError, _handle_stale)

@@ -1,0 +1,182 @@
+"""Background jobs: one decorator, queue names in one place, periodic jobs as data.
+
+A job is queued only once the transaction that asked for it commits (a worker must see the rows the job is about).
+With REDIS_URL set the job goes to rq; without it, it runs inline right after that commit.
+"""
+
+import importlib
+import logging
+import threading
+import time
+from collections.abc import Callable
+from functools import wraps
+
+from flask import current_app, has_app_context
+from sqlalchemy import event
+from sqlalchemy.orm import Session
+
+QUEUES = ["high", "default", "low"]
+
+# Periodic jobs: stable ids, import paths, every N seconds. The worker's beat enqueues each once per slot,
+# whatever the number of workers (a Redis SET NX per slot).
+PERIODIC: list[dict] = []
+
+log = logging.getLogger("fieldservice.jobs")
+
+_PENDING = "fieldservice_jobs_pending"
+_READY = "fieldservice_jobs_ready"
+
+
+def register_periodic(job_id: str, func_path: str, every_seconds: int) -> None:
+    if not any(p["id"] == job_id for p in PERIODIC):
+        PERIODIC.append({"id": job_id, "func": func_path, "every": every_seconds})
+
+
+def job(queue: str = "default", timeout: int = 600) -> Callable:
+    """Make *func* a job: `func.delay(*ids)` queues it after commit; calling it directly runs it now."""
+    if queue not in QUEUES:
+        raise ValueError(f"unknown queue {queue!r}")
+
+    def decorator(func):
+        path = f"{func.__module__}.{func.__qualname__}"
+
+        @wraps(func)
+        def run(*args, **kwargs):
+            return func(*args, **kwargs)
+
+        def delay(*args, **kwargs):
+            from fieldservice.extensions import db
+
+            # Join (or begin) the session's transaction so that a rollback, even before any SQL, drops the job.
+            db.session.connection()
+            db.session.info.setdefault(_PENDING, []).append((path, queue, timeout, args, kwargs))
+
+        run.delay = delay
+        run.job_path = path
+        run.queue = queue
+        return run
+
+    return decorator
+
+
+@event.listens_for(Session, "after_commit")
+def _promote_pending(session: Session) -> None:
+    pending = session.info.pop(_PENDING, [])
+    if pending:
+        session.info.setdefault(_READY, []).extend(pending)
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_pending(session: Session, previous_transaction) -> None:
+    if not session.in_transaction():
+        session.info.pop(_PENDING, None)
+
+
+def dispatch_committed_jobs() -> int:
+    """Send jobs whose transaction committed: to rq, or run them inline. Returns how many were dispatched."""
+    from fieldservice.extensions import db
+
+    count = 0
+    while True:
+        ready = db.session.info.pop(_READY, [])
+        if not ready:
+            return count
+        for path, queue, timeout, args, kwargs in ready:
+            count += 1
+            if current_app.config["INLINE_JOBS"]:
+                _run_inline(path, args, kwargs)
+            else:
+                get_queue(queue).enqueue(
+                    "fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, **kwargs
+                )
+
+
+def _run_inline(path: str, args, kwargs) -> None:
+    from fieldservice.extensions import db
+
+    try:
+        resolve(path)(*args, **kwargs)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        log.exception("inline job %s failed", path)
+
+
+def resolve(path: str) -> Callable:
+    module, _, name = path.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+def execute(path: str, *args, **kwargs):
+    """Entry point of every rq job: run *path* inside an app context, commit, then dispatch what it queued."""
+    if has_app_context():
+        return _execute_here(path, args, kwargs)
+    from fieldservice import create_app
+
+    with create_app().app_context():
+        return _execute_here(path, args, kwargs)
+
+
+def _execute_here(path, args, kwargs):
+    from fieldservice.extensions import db
+
+    try:
+        result = resolve(path)(*args, **kwargs)
+        db.session.commit()
+        dispatch_committed_jobs()
+        return result
+    except Exception:
+        db.session.rollback()
+        raise
+    finally:
+        db.session.remove()
+
+
+def redis_connection():
+    from redis import Redis
+
+    app = current_app
+    conn = app.extensions.get("fieldservice_redis")
+    if conn is None:
+        conn = Redis.from_url(app.config["REDIS_URL"])
+        app.extensions["fieldservice_redis"] = conn
+    return conn
+
+
+def get_queue(name: str = "default"):
+    from rq import Queue
+
+    return Queue(name, connection=redis_connection())
+
+
+def run_periodic_due(now: float | None = None, enqueue: bool = True) -> list[str]:
+    """Queue each periodic job whose slot has started, once across all workers. Returns the ids queued."""
+    now = time.time() if now is None else now
+    queued = []
+    for periodic in PERIODIC:
+        slot = int(now // periodic["every"])
+        if enqueue:
+            key = f"fieldservice:periodic:{periodic['id']}:{slot}"
+            if not redis_connection().set(key, "1", nx=True, ex=periodic["every"] * 2):
+                continue
+            get_queue("default").enqueue(
+                "fieldservice.core.jobs.execute", periodic["func"], job_id=f"periodic-{periodic['id']}-{slot}"
+            )
+        else:
+            _run_inline(periodic["func"], (), {})
+        queued.append(periodic["id"])
+    return queued
+
+
+def start_inline_beat(app, interval: float = 60.0) -> threading.Thread:
+    """Without Redis (the demo), run periodic jobs in a daemon thread of the web process."""
+
+    def loop():
+        while True:
+            time.sleep(interval)
+            with app.app_context():
+                run_periodic_due(enqueue=False)
+
+    thread = threading.Thread(target=loop, name="fieldservice-inline-beat", daemon=True)
+    thread.start()
+    return thread

@@ -1,0 +1,61 @@
+"""Fixed-window rate limits shared by every process: Redis when configured, the database otherwise."""
+
+import time
+
+import sqlalchemy as sa
+from flask import current_app
+from sqlalchemy.orm import Mapped, mapped_column
+
+from fieldservice.extensions import db
+
+
+class RateLimitBucket(db.Model):
+    __tablename__ = "rate_limit_buckets"
+
+    key: Mapped[str] = mapped_column(sa.String(200), primary_key=True)
+    window_start: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<RateLimitBucket {self.key} {self.window_start} {self.count}>"
+
+
+def allow(key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
+    """Count one hit on *key*; False once more than *limit* hits fell in the current window."""
+    now = time.time() if now is None else now
+    window = int(now // window_seconds) * window_seconds
+    if current_app.config.get("REDIS_URL"):
+        from fieldservice.core.jobs import redis_connection
+
+        redis_key = f"fieldservice:rate:{key}:{window}"
+        pipe = redis_connection().pipeline()
+        pipe.incr(redis_key)
+        pipe.expire(redis_key, window_seconds + 5)
+        count = pipe.execute()[0]
+        return count <= limit
+    return _allow_in_database(key, window, limit, window_seconds)
+
+
+def _allow_in_database(key: str, window: int, limit: int, window_seconds: int) -> bool:
+    # Its own connection and transaction: the count must persist whatever the request does with its session.
+    with db.engine.begin() as conn:
+        updated = conn.execute(
+            sa.update(RateLimitBucket)
+            .where(RateLimitBucket.key == key, RateLimitBucket.window_start == window)
+            .values(count=RateLimitBucket.count + 1)
+            .returning(RateLimitBucket.count)
+        ).scalar()
+        if updated is None:
+            try:
+                with conn.begin_nested():
+                    conn.execute(sa.insert(RateLimitBucket).values(key=key, window_start=window, count=1))
+                updated = 1
+            except sa.exc.IntegrityError:
+                updated = conn.execute(
+                    sa.update(RateLimitBucket)
+                    .where(RateLimitBucket.key == key, RateLimitBucket.window_start == window)
+                    .values(count=RateLimitBucket.count + 1)
+                    .returning(RateLimitBucket.count)
+                ).scalar()
+        conn.execute(sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds))
+    return updated <= limit

@@ -1,0 +1,167 @@
+"""The steps of create_app(), one function each."""
+
+import importlib
+from types import ModuleType
+
+from flask import Flask, has_request_context, request, session
+from flask_login import current_user
+
+from fieldservice.extensions import babel, csrf, db, login_manager, migrate
+
+
+def init_extensions(app: Flask) -> None:
+    from fieldservice.core import ratelimit  # noqa: F401  (its table belongs to the schema)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _enable_sqlite_foreign_keys(app)
+
+
+def _migrations_dir() -> str:
+    import os
+
+    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "migrations")
+
+
+def _enable_sqlite_foreign_keys(app: Flask) -> None:
+    from sqlalchemy import event
+
+    with app.app_context():
+        engine = db.engine
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection, _record):
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA busy_timeout=5000")
+            cursor.close()
+
+
+def select_locale() -> str:
+    from flask import current_app
+
+    languages = current_app.config["LANGUAGES"]
+    if not has_request_context():
+        # Jobs, the sweep and the CLI translate too (labels, timeline notes): in the site's default language.
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    lang = request.args.get("lang") if request else None
+    if lang in languages:
+        return lang
+    if session.get("lang") in languages:
+        return session["lang"]
+    if current_user and getattr(current_user, "is_authenticated", False) and current_user.locale in languages:
+        return current_user.locale
+    header = request.accept_languages
+    best = header.best_match(["zh-Hans", "zh-CN", "zh", "en"]) if header else None
+    if best is None:
+        return current_app.config["BABEL_DEFAULT_LOCALE"]
+    return "en" if best == "en" else "zh_Hans"
+
+
+def init_i18n(app: Flask) -> None:
+    import os
+
+    here = os.path.dirname(os.path.dirname(__file__))
+    # Each domain keeps its own catalog (fieldservice/<domain>/translations); Flask-Babel merges them.
+    directories = [
+        os.path.join(here, name, "translations")
+        for name in sorted(os.listdir(here))
+        if os.path.isdir(os.path.join(here, name, "translations"))
+    ]
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories)
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["FIELDSERVICE_TIMEZONE"])
+
+    from fieldservice.core import formatting
+
+    formatting.register(app)
+
+
+def init_auth(app: Flask) -> None:
+    from flask_babel import lazy_gettext as _l
+
+    from fieldservice.auth import operations
+    from fieldservice.auth.models import User
+
+    login_manager.init_app(app)
+    login_manager.login_view = "auth.login"
+    login_manager.login_message = _l("Please log in to see this page.")
+    login_manager.login_message_category = "info"
+
+    @app.before_request
+    def _forget_cached_user():
+        # Flask reuses an already pushed app context (tests and CLI do push one); the user cached in `g` by an
+        # earlier request must never authenticate this one.
+        from flask import g
+
+        g.pop("_login_user", None)
+
+    @login_manager.user_loader
+    def load_user(user_id: str):
+        # The API never authenticates with the session cookie (no CSRF there): bearer tokens only.
+        if request.path.startswith("/api/"):
+            return None
+        user = db.session.get(User, int(user_id))
+        return user if user is not None and user.active else None
+
+    @login_manager.request_loader
+    def load_user_from_header(req):
+        header = req.headers.get("Authorization", "")
+        if not header.startswith("Bearer "):
+            return None
+        return operations.user_from_token(header[len("Bearer ") :].strip())
+
+
+def import_domains(names: list[str]) -> list[ModuleType]:
+    """Import each domain's modules that exist (models first, so every table is known)."""
+    domains = []
+    for name in names:
+        package = importlib.import_module(f"fieldservice.{name}")
+        for part in ("models", "api", "views", "jobs", "cli"):
+            try:
+                setattr(package, part, importlib.import_module(f"fieldservice.{name}.{part}"))
+            except ModuleNotFoundError as exc:
+                if exc.name != f"fieldservice.{name}.{part}":
+                    raise
+        domains.append(package)
+    return domains
+
+
+def register_console(app: Flask, domains: list[ModuleType]) -> None:
+    from fieldservice.core import views as core_views
+
+    app.register_blueprint(core_views.bp)
+    for domain in domains:
+        views = getattr(domain, "views", None)
+        if views is not None:
+            app.register_blueprint(views.bp)
+
+
+def register_api(app: Flask, domains: list[ModuleType]) -> None:
+    from fieldservice.core.api import init_api
+
+    init_api(app, [d.api.blp for d in domains if getattr(d, "api", None) is not None])
+
+
+def register_errors(app: Flask) -> None:
+    from fieldservice.core.errors import register_error_handlers
+
+    register_error_handlers(app)
+
+
+def register_jobs(app: Flask, domains: list[ModuleType]) -> None:
+    from fieldservice.core import sweep  # noqa: F401  (registers the periodic sweep)
+    from fieldservice.core.jobs import dispatch_committed_jobs
+
+    @app.after_request
+    def _dispatch(response):
+        dispatch_committed_jobs()
+        return response
+
+
+def register_cli(app: Flask) -> None:
+    from fieldservice.core.cli import register
+
+    register(app)

@@ -1,0 +1,280 @@
+"""Fixtures: the app on real PostgreSQL when DATABASE_URL is set (SQLite otherwise), clean tables per test,
+API clients logged in per role, and factories for the master data."""
+
+import itertools
+import os
+
+import pytest
+import sqlalchemy as sa
+
+from fieldservice import create_app
+from fieldservice.extensions import db as _db
+
+DATABASE_URL = os.environ.get("DATABASE_URL")
+REDIS_URL = os.environ.get("REDIS_URL")
+# CI sets this so that a test needing PostgreSQL or Redis fails instead of skipping when they are missing.
+REQUIRE_SERVICES = os.environ.get("FIELDSERVICE_REQUIRE_SERVICES") == "1"
+
+ROLES = ["admin", "manager", "dispatcher", "engineer", "callback"]
+
+
+def _is_postgres() -> bool:
+    return bool(DATABASE_URL) and DATABASE_URL.startswith("postgres")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if "postgres" in item.keywords and not _is_postgres():
+            item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
+        if "redis" in item.keywords and not REDIS_URL:
+            item.add_marker(pytest.mark.skip(reason="needs Redis: set REDIS_URL"))
+
+
+def pytest_configure(config):
+    if REQUIRE_SERVICES and not (_is_postgres() and REDIS_URL):
+        raise pytest.UsageError("FIELDSERVICE_REQUIRE_SERVICES=1: DATABASE_URL (PostgreSQL) and REDIS_URL must be set")
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory) -> str:
+    if DATABASE_URL:
+        return DATABASE_URL
+    return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
+
+
+@pytest.fixture(scope="session")
+def app_config(database_url) -> dict:
+    return {
+        "TESTING": True,
+        "SECRET_KEY": "test-secret",
+        "DATABASE_URL": database_url,
+        # Jobs run inline unless a test asks for the real worker (the `worker` fixture).
+        "REDIS_URL": None,
+        "WTF_CSRF_ENABLED": False,
+        "FIELDSERVICE_PUBLIC_URL": "http://fs.test",
+        "SERVER_NAME": None,
+    }
+
+
+@pytest.fixture(scope="session")
+def _schema(app_config):
+    app = create_app(app_config)
+    with app.app_context():
+        _db.drop_all()
+        _db.create_all()
+    yield
+    with app.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def app(app_config, _schema):
+    app = create_app(app_config)
+    with app.app_context():
+        yield app
+        _db.session.remove()
+        _truncate_all()
+        _db.engine.dispose()
+
+
+def _truncate_all() -> None:
+    tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
+    with _db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                conn.execute(sa.text(f'DELETE FROM "{table}"'))
+
+
+@pytest.fixture
+def db(app):
+    return _db
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_user(db):
+    from fieldservice.auth import operations
+
+    def make(role: str = "dispatcher", username: str | None = None, password: str = "password123", **kw):
+        user = operations.create_user(username or f"{role}{next(_counter)}", password, role, **kw)
+        db.session.commit()
+        return user
+
+    return make
+
+
+class ApiClient:
+    """The Flask test client with a bearer token: what an integrator or the PWA does."""
+
+    def __init__(self, client, user, token):
+        self.client, self.user, self.token = client, user, token
+        self.headers = {"Authorization": f"Bearer {token}"}
+
+    def _call(self, method, path, **kw):
+        headers = {**self.headers, **kw.pop("headers", {})}
+        return getattr(self.client, method)(path, headers=headers, **kw)
+
+    def get(self, path, **kw):
+        return self._call("get", path, **kw)
+
+    def post(self, path, json=None, **kw):
+        return self._call("post", path, json=json, **kw)
+
+    def patch(self, path, json=None, **kw):
+        return self._call("patch", path, json=json, **kw)
+
+    def put(self, path, json=None, **kw):
+        return self._call("put", path, json=json, **kw)
+
+    def delete(self, path, **kw):
+        return self._call("delete", path, **kw)
+
+
+@pytest.fixture
+def api_as(client, make_user):
+    """api_as("dispatcher") -> an ApiClient logged in as a new user with that role (or pass user=...)."""
+    from fieldservice.auth.operations import issue_token
+
+    def make(role: str = "dispatcher", user=None, **kw):
+        user = user or make_user(role, **kw)
+        return ApiClient(client, user, issue_token(user))
+
+    return make
+
+
+@pytest.fixture
+def console_as(app, make_user):
+    """console_as("manager") -> a test client logged in through the console form (session cookie)."""
+
+    def make(role: str = "dispatcher", user=None):
+        user = user or make_user(role)
+        c = app.test_client()
+        response = c.post("/login", data={"username": user.username, "password": "password123"})
+        assert response.status_code == 302, response.data
+        c.user = user
+        return c
+
+    return make
+
+
+@pytest.fixture
+def make_customer(db):
+    from fieldservice.customers.models import Customer
+
+    def make(**kw):
+        n = next(_counter)
+        data = {"name": f"客户{n}", "phone": f"1380000{n:04d}", "address": f"上海市浦东新区{n}号", "zone": "浦东"}
+        data.update(kw)
+        customer = Customer(**data)
+        db.session.add(customer)
+        db.session.commit()
+        return customer
+
+    return make
+
+
+@pytest.fixture
+def make_product(db):
+    from fieldservice.customers.models import Product
+
+    def make(**kw):
+        n = next(_counter)
+        data = {"name": f"商用净水器{n}", "model": f"RO-{n}", "category": "water_purifier"}
+        data.update(kw)
+        product = Product(**data)
+        db.session.add(product)
+        db.session.commit()
+        return product
+
+    return make
+
+
+@pytest.fixture
+def make_equipment(db, make_customer, make_product):
+    from fieldservice.customers.models import Equipment
+
+    def make(customer=None, product=None, **kw):
+        n = next(_counter)
+        customer = customer or make_customer()
+        product = product or make_product()
+        equipment = Equipment(customer_id=customer.id, product_id=product.id, serial_number=f"SN{n:08d}", **kw)
+        db.session.add(equipment)
+        db.session.commit()
+        return equipment
+
+    return make
+
+
+@pytest.fixture
+def redis_url():
+    if not REDIS_URL:
+        pytest.skip("needs Redis: set REDIS_URL")
+    return REDIS_URL
+
+
+@pytest.fixture
+def worker_app(app_config, _schema, redis_url):
+    """An app whose jobs go to rq on real Redis, with its queues emptied before and after."""
+    from fieldservice.core.jobs import redis_connection
+
+    app = create_app({**app_config, "REDIS_URL": redis_url})
+    with app.app_context():
+        # The test Redis database belongs to the tests: start and end empty (queues, locks, periodic slots).
+        redis_connection().flushdb()
+        yield app
+        redis_connection().flushdb()
+        _db.session.remove()
+        _truncate_all()
+        _db.engine.dispose()
+
+
+@pytest.fixture
+def run_worker(worker_app):
+    """Run a real rq worker over the queues until they are empty; returns how many jobs it finished."""
+    from rq import SimpleWorker
+    from rq.registry import FailedJobRegistry, FinishedJobRegistry
+
+    from fieldservice.core.jobs import QUEUES, get_queue, redis_connection
+
+    def run() -> int:
+        queues = [get_queue(n) for n in QUEUES]
+        before = sum(FinishedJobRegistry(queue=q).count for q in queues)
+        SimpleWorker(queues, connection=redis_connection()).work(burst=True)
+        failed = [job_id for q in queues for job_id in FailedJobRegistry(queue=q).get_job_ids()]
+        assert not failed, f"jobs failed in the worker: {failed}"
+        return sum(FinishedJobRegistry(queue=q).count for q in queues) - before
+
+    return run
+
+
+@pytest.fixture
+def make_engineer(db, make_user):
+    """make_engineer(skills=["water_purifier"], zone="浦东", ...) -> an Engineer with a login (password123)."""
+    from fieldservice.engineers.models import Engineer, EngineerSkill
+
+    def make(skills=("water_purifier",), zone="浦东", lat=31.22, lng=121.54, max_open_jobs=5, **kw):
+        user = make_user("engineer", name=kw.pop("name", None) or "")
+        engineer = Engineer(
+            user_id=user.id, name=user.name or user.username, zone=zone, lat=lat, lng=lng,
+            max_open_jobs=max_open_jobs, skills=[EngineerSkill(category=c) for c in skills], **kw,
+        )
+        db.session.add(engineer)
+        db.session.commit()
+        return engineer
+
+    return make

@@ -1,0 +1,64 @@
+"""Rules every API endpoint obeys, checked over the whole URL map so a new endpoint cannot forget them."""
+
+import re
+
+import pytest
+
+from fieldservice import create_app
+
+PUBLIC = {"/api/v1/auth/token", "/api/v1/openapi.json", "/api/v1/docs"}
+
+
+def _api_rules():
+    app = create_app({"TESTING": True, "SECRET_KEY": "x", "DATABASE_URL": "sqlite://", "REDIS_URL": None})
+    for rule in app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/v1") or rule.rule in PUBLIC:
+            continue
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield method, re.sub(r"<(?:[a-z]+:)?([a-z_]+)>", "1", rule.rule)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(set(_api_rules())))
+def test_every_endpoint_wants_a_login_and_answers_in_the_error_format(client, method, path):
+    response = client.open(path, method=method, json={})
+    assert response.status_code == 401, (method, path, response.status_code)
+    body = response.get_json()
+    assert set(body["error"]) >= {"code", "message", "fields"}
+
+
+def test_a_session_cookie_does_not_authenticate_the_api(console_as):
+    client = console_as("admin")
+    assert client.get("/home").status_code == 200
+    assert client.get("/api/v1/users").status_code == 401
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2", '{"a": }'])
+def test_malformed_json_is_400(api_as, body):
+    api = api_as("admin")
+    response = api.client.post(
+        "/api/v1/customers", data=body, content_type="application/json", headers=api.headers
+    )
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "malformed_json"
+
+
+@pytest.mark.parametrize("body", [[], "text", 5, None])
+def test_json_that_is_not_an_object_is_422_not_500(api_as, body):
+    response = api_as("admin").post("/api/v1/customers", json=body)
+    assert response.status_code in (400, 422)
+    assert "error" in response.get_json()
+
+
+def test_unknown_api_path_is_json_404(api_as):
+    response = api_as("admin").get("/api/v1/nothing-here")
+    assert response.status_code == 404 and response.get_json()["error"]["code"] == "not_found"
+
+
+def test_api_docs_page_uses_local_assets(client):
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+    assert assets and all(a.startswith("/static/vendor/") for a in assets)
+    for asset in assets:
+        response = client.get(asset)
+        assert response.status_code == 200
+        response.close()

@@ -1,0 +1,62 @@
+import sqlalchemy as sa
+from click.testing import CliRunner
+
+from fieldservice.auth.models import User
+from fieldservice.core.cli import main
+
+
+def test_console_script_lists_the_commands():
+    result = CliRunner().invoke(main, ["--help"])
+    assert result.exit_code == 0
+    for command in ("init-db", "create-user", "seed-demo", "run", "worker", "sweep", "demo"):
+        assert command in result.output
+
+
+def test_init_db_creates_the_schema_and_is_repeatable(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    first = runner.invoke(args=["init-db"])
+    assert first.exit_code == 0, first.output
+    again = runner.invoke(args=["init-db"])
+    assert again.exit_code == 0 and "latest schema" in again.output
+
+
+def test_create_user(runner, db):
+    result = runner.invoke(args=["create-user", "li.lei", "--role", "manager", "--password", "secret-pass"])
+    assert result.exit_code == 0, result.output
+    user = db.session.scalar(sa.select(User).where(User.username == "li.lei"))
+    assert user.role == "manager" and user.check_password("secret-pass")
+
+
+def test_create_user_refuses_bad_input_and_changes_nothing(runner, db):
+    short = runner.invoke(args=["create-user", "x", "--role", "admin", "--password", "short"])
+    assert short.exit_code != 0 and "password" in short.output
+    bad_role = runner.invoke(args=["create-user", "x", "--role", "boss", "--password", "long-enough"])
+    assert bad_role.exit_code != 0
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == 0
+
+
+def test_create_user_twice_is_refused(runner):
+    assert runner.invoke(args=["create-user", "wang", "--role", "callback", "--password", "password1"]).exit_code == 0
+    again = runner.invoke(args=["create-user", "wang", "--role", "callback", "--password", "password1"])
+    assert again.exit_code != 0 and "taken" in again.output
+
+
+def test_seed_demo_fills_an_empty_database_once(runner, db):
+    result = runner.invoke(args=["seed-demo"])
+    assert result.exit_code == 0, result.output
+    users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
+    assert users >= 5
+    again = runner.invoke(args=["seed-demo"])
+    assert again.exit_code == 0 and "already" in again.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == users
+
+
+def test_sweep_runs(runner):
+    result = runner.invoke(args=["sweep"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("sweep:")
+
+
+def test_worker_refuses_without_redis(runner):
+    result = runner.invoke(args=["worker", "--burst"])
+    assert result.exit_code != 0 and "REDIS_URL" in result.output

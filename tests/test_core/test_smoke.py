@@ -1,0 +1,9 @@
+def test_health(client):
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+
+
+def test_openapi_document(client):
+    doc = client.get("/api/v1/openapi.json").get_json()
+    assert doc["info"]["title"] == "fieldservice"
+    assert "/api/v1/customers" in doc["paths"]
+    assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
