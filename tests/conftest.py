@@ -212,7 +212,8 @@ def make_equipment(db, make_customer, make_product):
         n = next(_counter)
         customer = customer or make_customer()
         product = product or make_product()
-        equipment = Equipment(customer_id=customer.id, product_id=product.id, serial_number=f"SN{n:08d}", **kw)
+        data = {"customer_id": customer.id, "product_id": product.id, "serial_number": f"SN{n:08d}", **kw}
+        equipment = Equipment(**data)
         db.session.add(equipment)
         db.session.commit()
         return equipment

@@ -90,10 +90,10 @@ def seed_all(seed: int = 20261123) -> bool:
 
 
 DEMO_LOGINS = [
-    ("admin", "admin", "管理员 / administrator"),
-    ("manager", "manager", "服务经理 / service manager"),
-    ("dispatcher", "dispatcher", "派单员 / dispatcher"),
-    ("callback", "callback", "回访员 / callback agent"),
+    ("admin", "admin123", "管理员 / administrator"),
+    ("manager", "manager123", "服务经理 / service manager"),
+    ("dispatcher", "dispatcher123", "派单员 / dispatcher"),
+    ("callback", "callback123", "回访员 / callback agent"),
     ("eng01", "engineer", "服务工程师 / field engineer (eng01 … eng12)"),
 ]
 

@@ -93,10 +93,12 @@ def init_auth(app: Flask) -> None:
     @app.before_request
     def _forget_cached_user():
         # Flask reuses an already pushed app context (tests and CLI do push one); the user cached in `g` by an
-        # earlier request must never authenticate this one.
+        # earlier request must never authenticate this one, nor its locale (Flask-Babel caches it in `g`) speak in it.
         from flask import g
+        from flask_babel import refresh
 
         g.pop("_login_user", None)
+        refresh()
 
     @login_manager.user_loader
     def load_user(user_id: str):
