@@ -88,3 +88,25 @@ def test_an_admin_cannot_disable_themself(api_as):
     admin = api_as("admin")
     response = admin.patch(f"/api/v1/users/{admin.user.id}", json={"version": admin.user.version, "active": False})
     assert response.status_code == 409
+
+
+def test_a_token_works_for_a_day_offline_and_expires_after_its_lifetime(app, client, make_user, monkeypatch):
+    import time as real_time
+
+    import itsdangerous.timed
+
+    from fieldservice.auth.operations import issue_token
+
+    user = make_user("engineer")
+    lifetime = app.config["API_TOKEN_MAX_AGE"].total_seconds()
+    issued_at = real_time.time()
+    token = issue_token(user)
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def at(seconds_later):
+        monkeypatch.setattr(itsdangerous.timed, "time", type("T", (), {"time": staticmethod(lambda: issued_at + seconds_later)}))
+
+    at(26 * 3600)  # a working day and a night offline
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 200
+    at(lifetime + 60)
+    assert client.get("/api/v1/auth/me", headers=headers).status_code == 401
