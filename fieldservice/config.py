@@ -22,6 +22,9 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "FIELDSERVICE_PUBLIC_URL": (env.get("FIELDSERVICE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
         "FIELDSERVICE_TIMEZONE": env.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai"),
         # Engineers stay offline for a working day and more; the token must outlive that.
+        # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted (0: none, the client's own
+        # address counts; the rate limits of the login and of the customer's page key on it).
+        "FIELDSERVICE_PROXIES": int(env.get("FIELDSERVICE_PROXIES", "0")),
         "API_TOKEN_MAX_AGE": timedelta(days=int(env.get("FIELDSERVICE_TOKEN_DAYS", "7"))),
         "LOGIN_MAX_FAILURES": int(env.get("FIELDSERVICE_LOGIN_MAX_FAILURES", "5")),
         "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),

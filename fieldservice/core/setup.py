@@ -40,6 +40,15 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
             cursor.close()
 
 
+def init_proxy(app: Flask) -> None:
+    """Trust X-Forwarded-For/-Proto/-Host from the configured number of proxies, and from nobody else."""
+    proxies = app.config["FIELDSERVICE_PROXIES"]
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
+
+
 def select_locale() -> str:
     from flask import current_app
 

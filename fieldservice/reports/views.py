@@ -24,7 +24,9 @@ MISS_LIMIT = (30, 600)
 
 
 def _client() -> str:
-    return request.headers.get("X-Forwarded-For", request.remote_addr or "?").split(",")[0].strip()[:64]
+    # remote_addr is the client's own address, or the one a trusted proxy reported (FIELDSERVICE_PROXIES): a header
+    # the client sets itself must not buy it a fresh budget.
+    return (request.remote_addr or "?")[:64]
 
 
 def _limited(kind: str, limit: tuple[int, int]):
