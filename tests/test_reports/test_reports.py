@@ -17,7 +17,9 @@ def _token(url: str) -> str:
 def _pdf_text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True).stdout
+    return subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True
+    ).stdout
 
 
 def test_a_finished_visit_gets_a_report_with_pdf(db, resolved_request, tmp_path):
@@ -71,7 +73,10 @@ def test_qr_code_decodes_to_the_customer_page(client, api_as, resolved_request, 
     assert [d.data.decode() for d in zbar.decode(Image.open(BytesIO(png.data)))] == [links["url"]]
 
 
-@pytest.mark.parametrize("mangle", [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t[:10], lambda t: "x" * 200])
+MANGLES = [lambda t: t[:-1] + ("A" if t[-1] != "A" else "B"), lambda t: t[:10], lambda t: "x" * 200]
+
+
+@pytest.mark.parametrize("mangle", MANGLES)
 def test_wrong_or_altered_token_is_a_plain_404(client, db, resolved_request, mangle):
     token = ops.link_for(resolved_request).token
     db.session.commit()
@@ -85,9 +90,14 @@ def test_a_token_opens_only_its_own_request(client, db, resolved_request, open_r
     from fieldservice.requests import operations as rops
 
     other = rops.create_request(
-        {"customer_id": resolved_request.customer_id, "equipment_id": resolved_request.equipment_id,
-         "problem_type": "leak", "description": "另一台机器漏水",
-         "priority": 3, "required_by": resolved_request.required_by},
+        {
+            "customer_id": resolved_request.customer_id,
+            "equipment_id": resolved_request.equipment_id,
+            "problem_type": "leak",
+            "description": "另一台机器漏水",
+            "priority": 3,
+            "required_by": resolved_request.required_by,
+        },
         resolved_request.created_by,
     )
     db.session.commit()
@@ -117,9 +127,10 @@ def test_urge_from_the_customer_page_records_an_event(client, db, open_request):
     db.session.commit()
     response = client.post(f"/r/{token}/urge", json={"note": "请尽快上门"})
     assert response.status_code == 200
-    event = db.session.scalars(
-        sa.select(RequestEvent).where(RequestEvent.request_id == open_request.id, RequestEvent.action == "urge")
-    ).one()
+    urges = sa.select(RequestEvent).where(
+        RequestEvent.request_id == open_request.id, RequestEvent.action == "urge"
+    )
+    event = db.session.scalars(urges).one()
     assert event.actor_id is None and event.actor_label == "customer" and event.note == "请尽快上门"
     db.session.refresh(open_request)
     assert open_request.urged
@@ -146,8 +157,15 @@ def test_reopened_request_keeps_earlier_reports(db, resolved_request, make_user)
     from fieldservice.requests import operations as rops
 
     callback = make_user("callback")
-    rops.perform(resolved_request, "revisit", callback, resolved_request.version, satisfied=False,
-                 scores={"timeliness": 2, "attitude": 3, "quality": 2}, comment="又开始漏水")
+    rops.perform(
+        resolved_request,
+        "revisit",
+        callback,
+        resolved_request.version,
+        satisfied=False,
+        scores={"timeliness": 2, "attitude": 3, "quality": 2},
+        comment="又开始漏水",
+    )
     db.session.commit()
     assert resolved_request.status == "awaiting_assignment"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceReport)) == 1
