@@ -1,0 +1,507 @@
+"""Dispatch: who can take which request, at what cost; the board's suggestions; automatic dispatch of a batch.
+
+Hard constraints (never broken by automatic dispatch): the engineer has the request's category as a skill, is
+active, is not on leave now, is on duty now or starts a shift before the request's start deadline (the earlier
+of its response due time and the customer's required date; already late requests need someone on duty now),
+and stays under the cap on open jobs, counting the jobs given out in the same batch.
+
+Cost, in km-equivalents: travel (haversine km from the engineer's home to the customer) and the wait until the
+engineer's shift, both weighted by the request's urgency (SLA time left and priority), plus the engineer's
+load (matching.load_cost). The batch is solved as one assignment problem (fieldservice.engineers.matching).
+"""
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+import sqlalchemy as sa
+from flask_babel import format_datetime
+from flask_babel import gettext as _
+from sqlalchemy.orm import contains_eager, selectinload
+
+from fieldservice.auth.models import User
+from fieldservice.core.errors import ApiError, ValidationFailed
+from fieldservice.core.models import utcnow
+from fieldservice.customers.categories import category_label
+from fieldservice.customers.models import Customer
+from fieldservice.engineers import matching, schedule
+from fieldservice.engineers.models import Engineer, EngineerLeave, EngineerSkill
+from fieldservice.engineers.operations import open_load
+from fieldservice.extensions import db
+from fieldservice.requests.models import ServiceRequest
+
+log = logging.getLogger("fieldservice.engineers")
+
+AWAITING = "awaiting_assignment"
+LOCKED = "locked"
+# Urgency: a request whose start deadline is this close (or past) counts as fully urgent on the SLA side.
+URGENT_WITHIN_HOURS = 48.0
+# Waiting for a shift costs this many km-equivalents per hour (times the urgency weight), up to
+# MAX_WAIT_HOURS.
+WAIT_WEIGHT_KM_PER_HOUR = 1.0
+MAX_WAIT_HOURS = 72.0
+# Distances beyond this say nothing more: the cost stays bounded below the penalty of leaving a request out.
+MAX_DISTANCE_KM = 500.0
+# When a home or a customer has no coordinates: a guess from the zones.
+UNKNOWN_DISTANCE_SAME_ZONE_KM = 10.0
+UNKNOWN_DISTANCE_KM = 30.0
+# Leaving a request out costs more than any assignment can (urgency-weighted travel + wait + load < 1,500).
+PENALTY = 2000.0
+# A fixed key for PostgreSQL's advisory lock: one automatic dispatch at a time, so caps hold across batches.
+ADVISORY_LOCK_KEY = 0x46535F444953  # "FS_DIS"
+
+
+@dataclass
+class Roster:
+    """The active engineers as arrays (one index per engineer), as of *now*."""
+
+    now: datetime
+    engineers: list[Engineer]
+    lat: np.ndarray
+    lng: np.ndarray
+    zones: list[str | None]
+    cap: np.ndarray
+    load: np.ndarray
+    on_leave: np.ndarray
+    available_at: (
+        np.ndarray
+    )  # epoch seconds of the first moment on shift and off leave; inf: none within HORIZON
+    skills: dict[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def free(self) -> np.ndarray:
+        return np.maximum(self.cap - self.load, 0)
+
+    def skilled(self, category: str | None) -> np.ndarray:
+        mask = self.skills.get(category or "")
+        return mask if mask is not None else np.zeros(len(self.engineers), dtype=bool)
+
+
+def load_roster(now: datetime) -> Roster:
+    """Read every active engineer with skills, leave near *now* and current load (a handful of queries)."""
+    engineers = list(
+        db.session.scalars(
+            sa.select(Engineer)
+            .join(User, User.id == Engineer.user_id)
+            .where(Engineer.active, User.active)
+            .options(contains_eager(Engineer.user), selectinload(Engineer.skills))
+            .order_by(Engineer.id)
+        ).unique()
+    )
+    index = {e.id: i for i, e in enumerate(engineers)}
+    m = len(engineers)
+    leaves: dict[int, list[tuple[datetime, datetime]]] = {}
+    for engineer_id, starts_at, ends_at in db.session.execute(
+        sa.select(EngineerLeave.engineer_id, EngineerLeave.starts_at, EngineerLeave.ends_at).where(
+            EngineerLeave.ends_at > now, EngineerLeave.starts_at < now + schedule.HORIZON
+        )
+    ):
+        leaves.setdefault(engineer_id, []).append((starts_at, ends_at))
+    loads = open_load(index)
+    skills: dict[str, np.ndarray] = {}
+    for engineer in engineers:
+        for skill in engineer.skills:
+            skills.setdefault(skill.category, np.zeros(m, dtype=bool))[index[engineer.id]] = True
+    available = np.full(m, np.inf)
+    for i, e in enumerate(engineers):
+        start = schedule.available_from(e.weekdays, e.work_start, e.work_end, now, leaves.get(e.id, ()))
+        if start is not None:
+            available[i] = start.timestamp()
+    return Roster(
+        now=now,
+        engineers=engineers,
+        lat=np.array([np.nan if e.lat is None else e.lat for e in engineers], dtype=float),
+        lng=np.array([np.nan if e.lng is None else e.lng for e in engineers], dtype=float),
+        zones=[e.zone for e in engineers],
+        cap=np.array([e.max_open_jobs for e in engineers], dtype=int),
+        load=np.array([loads[e.id] for e in engineers], dtype=int),
+        on_leave=np.array([schedule.on_leave(leaves.get(e.id, ()), now) for e in engineers], dtype=bool),
+        available_at=available,
+        skills=skills,
+    )
+
+
+@dataclass
+class Job:
+    """A request as dispatch sees it: what it needs, where, by when."""
+
+    request: ServiceRequest
+    lat: float | None
+    lng: float | None
+    zone: str | None
+
+    @property
+    def category(self) -> str:
+        return self.request.service_category
+
+    @property
+    def deadline(self) -> datetime:
+        """When someone must start: the earlier of the response due time and the required date."""
+        return min(self.request.response_due, self.request.required_by)
+
+
+def jobs_query() -> sa.Select:
+    return sa.select(ServiceRequest, Customer.lat, Customer.lng, Customer.zone).join(
+        Customer, Customer.id == ServiceRequest.customer_id
+    )
+
+
+def to_jobs(rows) -> list[Job]:
+    return [Job(sr, lat, lng, zone) for sr, lat, lng, zone in rows]
+
+
+def _haversine(lat1, lng1, lat2, lng2) -> np.ndarray:
+    p1, p2 = np.radians(lat1), np.radians(lat2)
+    a = np.sin((p2 - p1) / 2) ** 2 + np.cos(p1) * np.cos(p2) * np.sin(np.radians(lng2 - lng1) / 2) ** 2
+    return 2 * schedule.EARTH_RADIUS_KM * np.arcsin(np.minimum(1.0, np.sqrt(a)))
+
+
+@dataclass
+class Assessment:
+    """Every (request, engineer) pair of a set of jobs against a roster: constraints, distances, costs."""
+
+    jobs: list[Job]
+    roster: Roster
+    skilled: np.ndarray  # (n, m)
+    duty_ok: np.ndarray  # (n, m): can start by the request's deadline (leave aside)
+    eligible: np.ndarray  # (n, m): every hard constraint
+    distance: np.ndarray  # (n, m) km, nan where unknown
+    base: np.ndarray  # (n, m) travel and wait cost
+    hours_left: np.ndarray  # (n,) until the start deadline (negative: late)
+    urgency: np.ndarray  # (n,) 0 .. 1.5
+
+    def batch(self) -> matching.Batch:
+        return matching.Batch(
+            base=self.base,
+            eligible=self.eligible,
+            free=self.roster.free,
+            load=self.roster.load,
+            cap=self.roster.cap,
+            penalty=PENALTY * (1.0 + self.urgency),
+        )
+
+
+def assess(jobs: list[Job], roster: Roster) -> Assessment:
+    now_ts = roster.now.timestamp()
+    n, m = len(jobs), len(roster.engineers)
+    skilled = np.zeros((n, m), dtype=bool)
+    for i, job in enumerate(jobs):
+        skilled[i] = roster.skilled(job.category)
+    deadline = np.array([job.deadline.timestamp() for job in jobs], dtype=float).reshape(n)
+    hours_left = (deadline - now_ts) / 3600.0
+    priority = np.array([job.request.priority for job in jobs], dtype=float).reshape(n)
+    urgency = np.clip(1.0 - hours_left / URGENT_WITHIN_HOURS, 0.0, 1.0) + (4.0 - priority) / 6.0
+    # A late request cannot wait for anyone's next shift: it needs someone on duty now.
+    duty_ok = roster.available_at[None, :] <= np.maximum(deadline, now_ts)[:, None]
+    eligible = skilled & ~roster.on_leave[None, :] & duty_ok & (roster.free > 0)[None, :]
+
+    job_lat = np.array([np.nan if j.lat is None else j.lat for j in jobs], dtype=float).reshape(n)
+    job_lng = np.array([np.nan if j.lng is None else j.lng for j in jobs], dtype=float).reshape(n)
+    distance = _haversine(job_lat[:, None], job_lng[:, None], roster.lat[None, :], roster.lng[None, :])
+    same_zone = np.array(
+        [[j.zone is not None and j.zone == z for z in roster.zones] for j in jobs], dtype=bool
+    )
+    guessed = np.where(same_zone.reshape(n, m), UNKNOWN_DISTANCE_SAME_ZONE_KM, UNKNOWN_DISTANCE_KM)
+    travel = np.minimum(np.where(np.isnan(distance), guessed, distance), MAX_DISTANCE_KM)
+    wait_hours = np.minimum(np.maximum(roster.available_at - now_ts, 0.0) / 3600.0, MAX_WAIT_HOURS)
+    weight = (1.0 + urgency)[:, None]
+    base = weight * (travel + WAIT_WEIGHT_KM_PER_HOUR * wait_hours[None, :])
+    return Assessment(jobs, roster, skilled, duty_ok, eligible, distance, base, hours_left, urgency)
+
+
+# ------------------------------------------------------------------ reasons, in the reader's language
+
+
+def _sla_text(hours_left: float) -> str:
+    if hours_left >= 0:
+        return _("SLA %(hours).1f h left", hours=hours_left)
+    return _("SLA overdue by %(hours).1f h", hours=-hours_left)
+
+
+def _distance_text(km: float) -> str:
+    return _("distance unknown") if np.isnan(km) else _("distance %(km).1f km", km=km)
+
+
+def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> str:
+    roster = a.roster
+    parts = [
+        _("skill match %(category)s", category=category_label(a.jobs[row].category)),
+        _distance_text(a.distance[row, col]),
+        _("load %(load)d/%(cap)d", load=load_before, cap=int(roster.cap[col])),
+        _sla_text(float(a.hours_left[row])),
+    ]
+    if roster.available_at[col] > roster.now.timestamp():
+        starts = datetime.fromtimestamp(roster.available_at[col], tz=roster.now.tzinfo)
+        parts.append(_("starts %(when)s (next shift)", when=format_datetime(starts, "MM-dd HH:mm")))
+    return "; ".join(parts)
+
+
+def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
+    """(code, sentence) for a request the batch left out."""
+    job, roster = a.jobs[row], a.roster
+    label = category_label(job.category)
+    skilled = a.skilled[row]
+    count = int(skilled.sum())
+    if count == 0:
+        return "no_skill", _("No active engineer has the skill %(category)s.", category=label)
+    on_leave = int((skilled & roster.on_leave).sum())
+    off_duty = int((skilled & ~roster.on_leave & ~a.duty_ok[row]).sum())
+    full = int((skilled & ~roster.on_leave & a.duty_ok[row] & (roster.free == 0)).sum())
+    available = count - on_leave - off_duty - full
+    if available > 0:
+        return "taken_in_batch", _(
+            "The %(count)d engineers who could take it are at their cap with more urgent requests of this "
+            "batch.",
+            count=available,
+        )
+    single = {"on_leave": on_leave, "off_duty": off_duty, "at_cap": full}
+    sentences = {
+        "on_leave": _(
+            "All %(count)d engineers with the skill %(category)s are on leave.", count=count, category=label
+        ),
+        "off_duty": _(
+            "All %(count)d engineers with the skill %(category)s are off duty until after the deadline.",
+            count=count,
+            category=label,
+        ),
+        "at_cap": _(
+            "All %(count)d engineers with the skill %(category)s are at their cap of open jobs.",
+            count=count,
+            category=label,
+        ),
+    }
+    for code, number in single.items():
+        if number == count:
+            return code, sentences[code]
+    return "unavailable", _(
+        "None of the %(count)d engineers with the skill %(category)s can take it: %(leave)d on leave, "
+        "%(off)d off duty until after the deadline, %(full)d at their cap.",
+        count=count,
+        category=label,
+        leave=on_leave,
+        off=off_duty,
+        full=full,
+    )
+
+
+# ------------------------------------------------------------------ the board's suggestions
+
+
+@dataclass
+class Suggestion:
+    engineer: Engineer
+    eligible: bool
+    distance_km: float | None
+    load: int
+    cap: int
+    cost: float
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {
+            "engineer_id": self.engineer.id,
+            "name": self.engineer.name,
+            "zone": self.engineer.zone,
+            "skills": self.engineer.skill_categories,
+            "load": self.load,
+            "max_open_jobs": self.cap,
+            "distance_km": self.distance_km,
+            "eligible": self.eligible,
+            "reason": self.reason,
+        }
+
+
+def _why_not(a: Assessment, row: int, col: int) -> str:
+    roster = a.roster
+    if not a.skilled[row, col]:
+        return _("lacks the skill %(category)s", category=category_label(a.jobs[row].category))
+    if roster.on_leave[col]:
+        return _("on leave")
+    if not a.duty_ok[row, col]:
+        return _("off duty until after the deadline")
+    return _("at the cap (%(load)d/%(cap)d)", load=int(roster.load[col]), cap=int(roster.cap[col]))
+
+
+def suggestions(a: Assessment, row: int, limit: int = 5, include_ineligible: bool = True) -> list[Suggestion]:
+    """The engineers for one request, best first: eligible ones by cost, then (optionally) the others by
+    distance."""
+    roster = a.roster
+    cost = a.base[row] + matching.load_cost(roster.load + 1, roster.cap)
+    order = sorted(range(len(roster.engineers)), key=lambda c: (not a.eligible[row, c], float(cost[c])))
+    result = []
+    for col in order:
+        ok = bool(a.eligible[row, col])
+        if not ok and not include_ineligible:
+            break
+        km = a.distance[row, col]
+        result.append(
+            Suggestion(
+                engineer=roster.engineers[col],
+                eligible=ok,
+                distance_km=None if np.isnan(km) else round(float(km), 1),
+                load=int(roster.load[col]),
+                cap=int(roster.cap[col]),
+                cost=float(cost[col]),
+                reason=assignment_reason(a, row, col, int(roster.load[col])) if ok else _why_not(a, row, col),
+            )
+        )
+        if len(result) >= limit:
+            break
+    return result
+
+
+# ------------------------------------------------------------------ automatic dispatch
+
+
+def _serialize_batches() -> None:
+    """One automatic dispatch at a time (PostgreSQL): two overlapping batches must not both fill the same
+    slot."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+
+
+def _load_jobs(request_ids: list[int] | None, lock: bool = True) -> tuple[list[Job], list[dict]]:
+    """The requests to dispatch (locked until commit when *lock*); and the ones asked for that cannot be."""
+    query = jobs_query().order_by(ServiceRequest.id)
+    if lock:
+        query = query.with_for_update(of=ServiceRequest)
+    if request_ids is None:
+        return to_jobs(db.session.execute(query.where(ServiceRequest.status == AWAITING))), []
+    wanted = list(dict.fromkeys(request_ids))
+    jobs = to_jobs(db.session.execute(query.where(ServiceRequest.id.in_(wanted))))
+    found = {job.request.id for job in jobs}
+    missing = [i for i in wanted if i not in found]
+    if missing:
+        raise ValidationFailed(
+            "validation_failed",
+            "Some fields are not valid: request_ids.",
+            {"request_ids": "No such requests: " + ", ".join(str(i) for i in missing) + "."},
+        )
+    skipped = []
+    for job in jobs:
+        if job.request.status == LOCKED:
+            skipped.append(
+                {
+                    "request_id": job.request.id,
+                    "code": "locked",
+                    "reason": _("Locked: a service manager decides who takes it."),
+                }
+            )
+        elif job.request.status != AWAITING:
+            skipped.append(
+                {
+                    "request_id": job.request.id,
+                    "code": "not_awaiting",
+                    "reason": _("Not awaiting assignment (%(status)s).", status=job.request.status_label),
+                }
+            )
+    return [job for job in jobs if job.request.status == AWAITING], skipped
+
+
+def auto_dispatch(
+    request_ids: list[int] | None, actor, *, now: datetime | None = None, apply: bool = True
+) -> dict:
+    """Assign a batch of requests awaiting assignment (all of them when *request_ids* is None) as a whole.
+
+    Returns {"assignments": [{request_id, engineer_id, reason, distance_km}],
+    "unassigned": [{request_id, code, reason}]}, the most urgent first. Each assignment goes through
+    requests.operations.perform(..., "assign"), so the
+    request's timeline records it with its reason; the caller commits. With apply=False nothing is written or
+    locked: the answer is the proposal the board shows before the dispatcher confirms.
+    """
+    from fieldservice.requests.operations import perform
+
+    now = now or utcnow()
+    if apply:
+        _serialize_batches()
+    jobs, skipped = _load_jobs(request_ids, lock=apply)
+    if not jobs:
+        return {"assignments": [], "unassigned": skipped}
+    roster = load_roster(now)
+    a = assess(jobs, roster)
+    solution = matching.solve_pruned(a.batch())
+
+    order = sorted(
+        range(len(jobs)), key=lambda r: (a.hours_left[r], jobs[r].request.priority, jobs[r].request.id)
+    )
+    given = np.zeros(len(roster.engineers), dtype=int)
+    assignments, unassigned = [], []
+    for row in order:
+        sr = jobs[row].request
+        col = solution.get(row)
+        if col is None:
+            code, reason = unassigned_reason(a, row)
+            unassigned.append({"request_id": sr.id, "code": code, "reason": reason})
+            continue
+        engineer = roster.engineers[col]
+        reason = assignment_reason(a, row, col, int(roster.load[col] + given[col]))
+        if apply:
+            try:
+                perform(sr, "assign", actor, sr.version, now=now, engineer_id=engineer.id, reason=reason)
+            except ApiError as exc:
+                unassigned.append(
+                    {
+                        "request_id": sr.id,
+                        "code": "refused",
+                        "reason": _("Refused: %(message)s", message=exc.message),
+                    }
+                )
+                continue
+        given[col] += 1
+        km = a.distance[row, col]
+        assignments.append(
+            {
+                "request_id": sr.id,
+                "engineer_id": engineer.id,
+                "reason": reason,
+                "distance_km": None if np.isnan(km) else round(float(km), 1),
+            }
+        )
+    log.info(
+        "auto dispatch (%s) by %s: %d assigned, %d left unassigned",
+        "applied" if apply else "proposed",
+        getattr(actor, "username", "system"),
+        len(assignments),
+        len(unassigned) + len(skipped),
+    )
+    return {"assignments": assignments, "unassigned": unassigned + skipped}
+
+
+# ------------------------------------------------------------------ the board
+
+
+def board_jobs(
+    zone: str | None = None, category: str | None = None, include_locked: bool = True
+) -> list[Job]:
+    """Unassigned (and locked) requests, most urgent first: least time to the start deadline, priority."""
+    statuses = (AWAITING, LOCKED) if include_locked else (AWAITING,)
+    deadline = sa.case(
+        (ServiceRequest.response_due < ServiceRequest.required_by, ServiceRequest.response_due),
+        else_=ServiceRequest.required_by,
+    )
+    query = (
+        jobs_query()
+        .where(ServiceRequest.status.in_(statuses))
+        .order_by(deadline, ServiceRequest.priority, ServiceRequest.id)
+    )
+    if zone:
+        query = query.where(Customer.zone == zone)
+    if category:
+        query = query.where(ServiceRequest.service_category == category)
+    return to_jobs(db.session.execute(query.options(selectinload(ServiceRequest.customer))))
+
+
+def zones_and_categories() -> tuple[list[str], list[str]]:
+    """The board's filter choices: zones of customers and engineers, categories of skills and requests."""
+    zones = set(db.session.scalars(sa.select(Customer.zone).where(Customer.zone.is_not(None)).distinct()))
+    zones |= set(db.session.scalars(sa.select(Engineer.zone).where(Engineer.zone.is_not(None)).distinct()))
+    categories = set(db.session.scalars(sa.select(EngineerSkill.category).distinct()))
+    categories |= set(
+        db.session.scalars(
+            sa.select(ServiceRequest.service_category)
+            .where(ServiceRequest.status.in_((AWAITING, LOCKED)))
+            .distinct()
+        )
+    )
+    return sorted(zones), sorted(categories)
