@@ -1,0 +1,214 @@
+"""Benchmark the engineers' sync: a queue of ops (visits and status steps over many jobs) applied through
+POST /api/v1/sync, then the same queue replayed (all duplicates). Targets (issue 5, on PostgreSQL):
+500 ops over 100 jobs applied in under 2 s, the replay in under 0.5 s.
+
+    createdb -h 127.0.0.1 -U postgres fs_sync_bench
+    DATABASE_URL=postgresql://postgres@127.0.0.1:5432/fs_sync_bench REDIS_URL=redis://127.0.0.1:6379/4 \
+        python bench/sync_replay.py --jobs 100          # 500 ops
+    ... python bench/sync_replay.py --jobs 200          # 1,000 ops
+
+Each job gets accept, depart, arrive, a note and a resolved visit (costs and a signature): five ops. The
+reports domain renders a PDF for every visit in a job; with REDIS_URL set those jobs go to rq (the queue
+is emptied at the end) so the figure is the sync's own; without it they run inline and are timed too.
+The database's tables are dropped and re-created: give it a database of its own.
+"""
+
+import argparse
+import base64
+import io
+import os
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+
+def signature() -> str:
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (400, 140), "white")
+    ImageDraw.Draw(image).line([(10, 120), (120, 30), (220, 110), (390, 20)], fill="black", width=5)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def build_jobs(db, n_jobs: int):
+    """One engineer with *n_jobs* assigned jobs, logged and assigned through the request operations."""
+    from fieldservice.auth.operations import create_user
+    from fieldservice.core.models import utcnow
+    from fieldservice.customers import operations as customers
+    from fieldservice.engineers.models import Engineer, EngineerSkill
+    from fieldservice.requests import operations as ops
+    from fieldservice.requests.models import ProblemType
+
+    admin = create_user("bench-admin", "bench-password", "admin")
+    dispatcher = create_user("bench-dispatcher", "bench-password", "dispatcher")
+    user = create_user("bench-eng", "bench-password", "engineer", name="王师傅")
+    engineer = Engineer(
+        user_id=user.id,
+        name="王师傅",
+        zone="浦东",
+        lat=31.2,
+        lng=121.5,
+        max_open_jobs=n_jobs,
+        skills=[EngineerSkill(category="water_purifier")],
+    )
+    db.session.add_all(
+        [engineer, ProblemType(code="no_water", name_zh="不出水", name_en="No water", category="repair")]
+    )
+    product = customers.create_product(
+        {"name": "商用净水器", "model": "RO-BENCH", "category": "water_purifier"}, admin
+    )
+    start = utcnow() - timedelta(hours=2)
+    jobs = []
+    for i in range(n_jobs):
+        customer = customers.create_customer(
+            {
+                "name": f"杭州客户{i}",
+                "phone": f"1390000{i:04d}",
+                "address": f"杭州市西湖区文三路 {i} 号",
+                "zone": "西湖",
+            },
+            admin,
+        )
+        unit = customers.create_equipment(
+            {"customer_id": customer.id, "product_id": product.id, "serial_number": f"RO-BENCH-{i:05d}"},
+            admin,
+        )
+        sr = ops.create_request(
+            {
+                "customer_id": customer.id,
+                "equipment_id": unit.id,
+                "problem_type": "no_water",
+                "priority": 3,
+                "description": "净水器不出水，指示灯闪烁",
+                "required_by": utcnow() + timedelta(days=2),
+            },
+            dispatcher,
+            now=start,
+        )
+        db.session.flush()
+        ops.perform(sr, "assign", dispatcher, None, engineer_id=engineer.id, now=start)
+        jobs.append(sr.id)
+    db.session.commit()
+    return user, jobs
+
+
+def queue_for(jobs: list[int]) -> list[dict]:
+    """The phone's outbox after a day offline: each job's steps in order, jobs interleaved as the day went."""
+    from fieldservice.core.models import utcnow
+
+    now = utcnow()
+    sig = signature()
+    visit = {
+        "outcome": "resolved",
+        "arrived_at": (now - timedelta(minutes=50)).isoformat(),
+        "finished_at": (now - timedelta(minutes=5)).isoformat(),
+        "labour_hours": 1.5,
+        "fault": "不出水",
+        "cause": "进水电磁阀线圈烧毁",
+        "solution": "更换进水电磁阀，试机正常",
+        "costs": [{"kind": "travel", "amount": "30.00"}, {"kind": "fee", "amount": "80.00"}],
+        "signature": sig,
+    }
+    steps = [
+        ("accept", {}),
+        ("depart", {}),
+        ("arrive", {}),
+        ("note", {"note": "客户在场，已说明故障"}),
+        ("record_visit", visit),
+    ]
+    queue = []
+    for kind, payload in steps:
+        for job_id in jobs:
+            queue.append(
+                {
+                    "op_id": str(uuid.uuid4()),
+                    "type": kind,
+                    "request_id": job_id,
+                    "payload": payload,
+                    "client_time": now.isoformat(),
+                }
+            )
+    # Interleave per job (a day's real order): job 1's steps, then job 2's...
+    queue.sort(key=lambda op: (jobs.index(op["request_id"]), [s for s, _ in steps].index(op["type"])))
+    return queue
+
+
+def send(client, token: str, queue: list[dict], batch: int) -> list[dict]:
+    results = []
+    for start in range(0, len(queue), batch):
+        response = client.post(
+            "/api/v1/sync",
+            json={"ops": queue[start : start + batch]},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert response.status_code == 200, response.json
+        results.extend(response.json["results"])
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100, help="jobs; five ops each")
+    parser.add_argument("--batch", type=int, default=50, help="ops per POST (the PWA sends 50)")
+    args = parser.parse_args()
+
+    tmp = tempfile.mkdtemp()
+    url = os.environ.get("DATABASE_URL") or f"sqlite:///{tmp}/bench.db"
+    redis_url = os.environ.get("REDIS_URL")
+    from fieldservice import create_app
+    from fieldservice.extensions import db
+
+    app = create_app({"DATABASE_URL": url, "REDIS_URL": redis_url, "SECRET_KEY": "bench", "TESTING": False})
+    with app.app_context():
+        db.drop_all()
+        db.create_all()
+        from fieldservice.auth.operations import issue_token
+
+        user, jobs = build_jobs(db, args.jobs)
+        token = issue_token(user)
+        queue = queue_for(jobs)
+        client = app.test_client()
+
+        started = time.perf_counter()
+        first = send(client, token, queue, args.batch)
+        applied_s = time.perf_counter() - started
+        started = time.perf_counter()
+        again = send(client, token, queue, args.batch)
+        replay_s = time.perf_counter() - started
+
+        applied = sum(r["status"] == "applied" for r in first)
+        duplicates = sum(r["status"] == "duplicate" for r in again)
+        rejected = [r for r in first if r["status"] == "rejected"]
+        assert not rejected, rejected[:3]
+        assert duplicates == len(queue), duplicates
+        if redis_url:
+            from fieldservice.core.jobs import redis_connection
+
+            redis_connection().flushdb()
+        db.session.remove()
+        db.drop_all()
+
+    n = len(queue)
+    print(
+        f"database: {url.split('://')[0]}; jobs {'to rq' if redis_url else 'inline (PDF rendering included)'}"
+    )
+    print(f"{n} ops over {len(jobs)} jobs in batches of {args.batch}")
+    print(
+        f"apply:  {applied_s:.2f} s ({applied} applied, {applied_s / n * 1000:.2f} ms/op)"
+        + (" (target < 2 s for 500 ops)" if n == 500 else "")
+    )
+    print(
+        f"replay: {replay_s:.2f} s ({duplicates} duplicates, {replay_s / n * 1000:.2f} ms/op)"
+        + (" (target < 0.5 s for 500 ops)" if n == 500 else "")
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,96 @@
+"""The engineers' sync over JSON (API.md "Engineer sync"): push ops, pull changed jobs, upload images."""
+
+from functools import wraps
+
+from flask import request
+from flask_login import current_user
+
+from fieldservice.auth.operations import issue_token, token_expires_at
+from fieldservice.auth.permissions import CONSOLE, check
+from fieldservice.core.api import api_blueprint
+from fieldservice.core.errors import Unauthorized
+from fieldservice.extensions import db
+from fieldservice.sync import operations as ops
+from fieldservice.sync.permissions import SYNC_USE
+from fieldservice.sync.schemas import (
+    AttachmentArgs,
+    AttachmentSchema,
+    RenewSchema,
+    SyncPullArgs,
+    SyncPullSchema,
+    SyncPushArgs,
+    SyncPushSchema,
+)
+
+blp = api_blueprint("sync_api", __name__, "Engineer sync: the PWA's offline changes and its copy of the jobs")
+
+
+def bearer_only(permission: str = SYNC_USE):
+    """Token only, checked before the body: a session cookie (and its CSRF token) would expire offline."""
+
+    def decorator(view):
+        @wraps(view)
+        def wrapped(*args, **kwargs):
+            if not request.headers.get("Authorization", "").startswith("Bearer "):
+                raise Unauthorized("bearer_required", "Send the token as Authorization: Bearer <token>.")
+            check(permission)
+            return view(*args, **kwargs)
+
+        wrapped.permission = permission
+        return wrapped
+
+    return decorator
+
+
+@blp.route("/sync", methods=["POST"])
+@bearer_only()
+@blp.arguments(SyncPushArgs)
+@blp.response(200, SyncPushSchema)
+def push(args):
+    """Apply the phone's ops in order; each answers applied, duplicate or rejected (with why)."""
+    if args["since"]:
+        ops.read_cursor(args["since"])
+    results = ops.apply_batch(current_user, args["ops"])
+    return {"results": results, "cursor": args["since"]}
+
+
+@blp.route("/sync")
+@bearer_only()
+@blp.arguments(SyncPullArgs, location="query")
+@blp.response(200, SyncPullSchema)
+def pull(args):
+    """The caller's jobs changed since the cursor, with all they need offline; jobs to drop; a cursor."""
+    answer = ops.pull(current_user, args["since"])
+    db.session.commit()  # the van may have been made on first use
+    return answer
+
+
+@blp.route("/attachments/<attachment_id>", methods=["PUT"])
+@bearer_only()
+@blp.arguments(AttachmentArgs, location="query")
+@blp.response(200, AttachmentSchema)
+def put_attachment(args, attachment_id):
+    """Upload a photo or signature under the id the phone made (the raw image as the body); idempotent."""
+    attachment = ops.upload_attachment(
+        current_user,
+        attachment_id,
+        args["request_id"],
+        args["kind"],
+        request.content_type,
+        request.get_data(),
+    )
+    db.session.commit()
+    return attachment
+
+
+@blp.route("/auth/renew", methods=["POST"])
+@bearer_only(CONSOLE)
+@blp.response(200, RenewSchema)
+def renew():
+    """Swap a valid token for a fresh one: a phone that syncs now and then stays logged in."""
+    token = issue_token(current_user)
+    return {
+        "token": token,
+        "expires_at": token_expires_at(token),
+        "user": {"id": current_user.id, "username": current_user.username, "role": str(current_user.role)},
+    }

@@ -1,0 +1,557 @@
+"""The engineers' sync protocol (API.md "Engineer sync"): apply the phone's queued ops, send it what changed.
+
+Ops apply in the order the phone made them, each in its own savepoint together with its AppliedOp row: a
+replay finds the row (`duplicate`), and two copies of a batch arriving at once collide on its primary
+key, so only one of them changes anything. A refused op is recorded with its reason and the batch goes
+on; later ops of the same job in the batch depend on it and are refused too.
+"""
+
+import logging
+import re
+from datetime import datetime, timedelta
+
+import sqlalchemy as sa
+from flask import current_app
+from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import selectinload
+
+from fieldservice.core.errors import ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.models import utcnow
+from fieldservice.engineers.operations import engineer_for_user
+from fieldservice.extensions import db
+from fieldservice.requests import operations as requests_ops
+from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
+from fieldservice.requests.states import ASSIGNED, RESOLVED
+from fieldservice.sync.models import AppliedOp, OpStatus
+from fieldservice.sync.schemas import PAYLOADS, OpEnvelope
+
+log = logging.getLogger("fieldservice.sync")
+
+# A pull re-sends what changed this long before the cursor: a commit that started before the cursor's clock
+# reading and finished after it would otherwise be missed. A job sent twice is harmless.
+PULL_OVERLAP = timedelta(seconds=5)
+# Resolved jobs stay on the phone this long, so the engineer sees the day's finished work.
+RESOLVED_KEPT = timedelta(days=3)
+KNOWLEDGE_HINTS = 3
+HISTORY_REQUESTS = 5
+# The job-list actions an op of each type takes (perform); the others have their own function below.
+ACTION_OPS = ("accept", "depart", "arrive", "hand_back", "claim", "urge")
+ADVICE = {
+    "job_reassigned": (
+        "Your entries stay on the phone. Call the dispatcher; discard them once the job is settled."
+    ),
+    "stale_version": "The job changed on the server. Check it, then retry or discard your change.",
+    "illegal_transition": (
+        "The job is no longer in a state that allows this. Check it, then discard your change."
+    ),
+    "validation_failed": "Correct the entries named and send again.",
+    "depends_on_rejected": "An earlier change to this job was refused: deal with that one first.",
+    "not_found": "The server does not know this job. Discard the change.",
+    "attachment_missing": "The photo has not reached the server yet: retry.",
+}
+
+
+class Rejected(ApiError):
+    """An op refused before anything is touched (job reassigned, photo missing, depends on a refused op)."""
+
+    status = 409
+
+
+# ---------------------------------------------------------------- push: applying ops
+
+
+def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[dict]:
+    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op."""
+    engineer = engineer_for_user(user)
+    ids = [raw["op_id"] for raw in raw_ops]
+    # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
+    seen = (
+        {r.op_id: r for r in db.session.scalars(sa.select(AppliedOp).where(AppliedOp.op_id.in_(ids)))}
+        if ids
+        else {}
+    )
+    refused_jobs: dict[int, str] = {}
+    results = []
+    for raw in raw_ops:
+        record = seen.get(raw["op_id"])
+        if record is not None:
+            result = _duplicate(record, user)
+        else:
+            result, record = apply_op(user, engineer, raw, refused_jobs, now=now)
+            if record is not None:
+                seen[record.op_id] = record
+        if result["status"] == OpStatus.REJECTED and isinstance(raw.get("request_id"), int):
+            refused_jobs.setdefault(raw["request_id"], raw["op_id"])
+        results.append(result)
+    db.session.commit()
+    return results
+
+
+def _duplicate(record: AppliedOp | None, user) -> dict:
+    if record is None:  # applied by a concurrent batch we cannot see yet: it is applied there
+        return {"status": OpStatus.DUPLICATE}
+    if record.user_id != user.id:
+        return {
+            "op_id": record.op_id,
+            "status": OpStatus.REJECTED,
+            "error": {"code": "op_id_taken", "message": "Another user sent an op with this id."},
+        }
+    result = {"op_id": record.op_id, "status": OpStatus.DUPLICATE, "original_status": record.status}
+    if record.error:
+        result["error"] = record.error
+    if record.result:
+        result["result"] = record.result
+    return result
+
+
+def _record(user, raw: dict, status: str, **values) -> AppliedOp:
+    request_id = raw.get("request_id")
+    return AppliedOp(
+        op_id=raw["op_id"],
+        user_id=user.id,
+        request_id=request_id if isinstance(request_id, int) and 0 < request_id < 2**31 else None,
+        type=str(raw.get("type"))[:20],
+        status=status,
+        applied_at=utcnow(),
+        **values,
+    )
+
+
+def _answer(record: AppliedOp) -> dict:
+    result = {"op_id": record.op_id, "status": record.status}
+    if record.error:
+        result["error"] = record.error
+    if record.result:
+        result["result"] = record.result
+    return result
+
+
+def apply_op(user, engineer, raw: dict, refused_jobs: dict[int, str], now: datetime | None = None):
+    """Apply one op in a savepoint with its AppliedOp row; returns (result, record). Content never raises.
+
+    The caller commits. A concurrent copy of the op (the same batch sent twice at once) waits on the
+    request's row lock or on the AppliedOp primary key until this transaction ends; then its row insert
+    collides, its savepoint rolls back whatever it did, and it answers duplicate.
+    """
+    savepoint = db.session.begin_nested()
+    try:
+        try:
+            envelope = _envelope(raw)
+            if envelope["request_id"] in refused_jobs:
+                raise Rejected(
+                    "depends_on_rejected",
+                    f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
+                    depends_on=refused_jobs[envelope["request_id"]],
+                )
+            result = _run(envelope, user, engineer, raw["op_id"], now)
+            record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
+        except ApiError as exc:
+            savepoint.rollback()
+            log.info(
+                "sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code
+            )
+            savepoint = db.session.begin_nested()
+            record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
+        db.session.add(record)
+        db.session.flush()
+        savepoint.commit()
+    except IntegrityError:
+        savepoint.rollback()
+        return {**_duplicate(db.session.get(AppliedOp, raw["op_id"]), user), "op_id": raw["op_id"]}, None
+    except BaseException:
+        savepoint.rollback()
+        raise
+    return _answer(record), record
+
+
+def _invalid(messages) -> ValidationFailed:
+    fields = flatten_messages(messages)
+    return ValidationFailed(
+        "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+    )
+
+
+def _envelope(raw: dict) -> dict:
+    try:
+        envelope = OpEnvelope().load(
+            {k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")}
+        )
+        envelope["payload"] = PAYLOADS[envelope["type"]]().load(envelope["payload"])
+    except ValidationError as exc:
+        raise _invalid(exc.messages) from exc
+    if envelope["type"] == "visit":
+        envelope["type"] = "record_visit"
+    return envelope
+
+
+def _error(exc: ApiError) -> dict:
+    error = {"code": exc.code, "message": exc.message}
+    if exc.fields:
+        error["fields"] = {k: str(v) for k, v in exc.fields.items()}
+    if exc.code in ADVICE:
+        error["advice"] = ADVICE[exc.code]
+    if exc.extra.get("depends_on"):
+        error["depends_on"] = exc.extra["depends_on"]
+    return error
+
+
+def _had_job(user, engineer, sr: ServiceRequest, op_id: str | None) -> bool:
+    """Whether the job was once this engineer's: then the phone may hear that it was reassigned."""
+    if db.session.scalar(
+        sa.select(AppliedOp.op_id)
+        .where(
+            AppliedOp.user_id == user.id,
+            AppliedOp.request_id == sr.id,
+            AppliedOp.status == OpStatus.APPLIED,
+            AppliedOp.op_id != (op_id or ""),
+        )
+        .limit(1)
+    ):
+        return True
+    assignments = db.session.scalars(
+        sa.select(RequestEvent.data).where(
+            RequestEvent.request_id == sr.id, RequestEvent.action.in_(("assign", "claim"))
+        )
+    )
+    return any((data or {}).get("engineer_id") == engineer.id for data in assignments)
+
+
+def _job_for(envelope: dict, user, engineer, op_id: str | None = None) -> ServiceRequest:
+    """The op's request, refused as reassigned when the engineer no longer holds it (and once did)."""
+    if engineer is None:
+        raise Forbidden("not_an_engineer", "Only an engineer with a profile syncs jobs.")
+    sr = db.session.get(ServiceRequest, envelope["request_id"])
+    if envelope["type"] == "claim":
+        if sr is None:
+            raise NotFound("not_found", f"No job with id {envelope['request_id']}.")
+        return sr
+    if sr is not None and sr.engineer_id == engineer.id:
+        return sr
+    if sr is not None and _had_job(user, engineer, sr, op_id):
+        raise Rejected(
+            "job_reassigned",
+            f"Job {sr.number} was reassigned or returned to the pool while you were offline.",
+        )
+    raise NotFound("not_found", f"No job with id {envelope['request_id']} is yours.")
+
+
+def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None) -> dict:
+    sr = _job_for(envelope, user, engineer, op_id)
+    op_type, payload = envelope["type"], dict(envelope["payload"])
+    version = payload.pop("version", None)
+    if op_type in ACTION_OPS:
+        sr = requests_ops.perform(sr, op_type, user, version, now=now, **payload)
+        return {"version": sr.version, "status": sr.status}
+    if op_type == "record_visit":
+        payload["client_op_id"] = op_id
+        visit = requests_ops.record_visit(sr, payload, user, version, now=now)
+        return {"visit_id": visit.id, "version": visit.request.version, "status": visit.request.status}
+    if op_type == "note":
+        event = requests_ops.add_event(sr, "note", user, sr.status, sr.status, note=payload["note"], at=now)
+        return {"event_id": event.id}
+    return _attach_photo(sr, payload, user, now)
+
+
+def _attach_photo(sr: ServiceRequest, payload: dict, user, now) -> dict:
+    attachment = db.session.get(Attachment, payload["attachment_id"])
+    if attachment is None or attachment.request_id != sr.id:
+        raise Rejected("attachment_missing", "The photo was not uploaded for this job.")
+    event = requests_ops.add_event(
+        sr,
+        "photo",
+        user,
+        sr.status,
+        sr.status,
+        note=payload.get("caption"),
+        data={"attachment_id": attachment.id},
+        at=now,
+    )
+    return {"attachment_id": attachment.id, "event_id": event.id}
+
+
+# ---------------------------------------------------------------- attachments
+
+
+IMAGE_TYPE = re.compile(r"^image/(png|jpeg|webp)$")
+
+
+def upload_attachment(user, attachment_id: str, request_id: int, kind: str, content_type: str, raw: bytes):
+    """Store a photo or signature the phone made offline; the same id twice stores it once (idempotent)."""
+    engineer = engineer_for_user(user)
+    sr = _job_for({"type": "attach_photo", "request_id": request_id}, user, engineer)
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    fields = {}
+    if not IMAGE_TYPE.match(content_type):
+        fields["content_type"] = "A PNG, JPEG or WebP image."
+    if not raw:
+        fields["body"] = "The image is empty."
+    elif len(raw) > requests_ops.MAX_ATTACHMENT_BYTES:
+        fields["body"] = "The image is larger than 5 MB."
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", attachment_id):
+        fields["attachment_id"] = "Letters, digits, - and _ only."
+    if fields:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+        )
+    return requests_ops.add_attachment(sr, kind, content_type, raw, user, attachment_id=attachment_id)
+
+
+# ---------------------------------------------------------------- pull: what changed
+
+
+def _cursor_serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="fieldservice-sync-cursor")
+
+
+def make_cursor(at: datetime, job_ids) -> str:
+    """An opaque cursor: when the pull ran and which jobs the phone then held (to tell it which left)."""
+    return _cursor_serializer().dumps({"t": at.timestamp(), "ids": sorted(job_ids)})
+
+
+def read_cursor(cursor: str) -> tuple[datetime, set[int]]:
+    from datetime import UTC
+
+    try:
+        data = _cursor_serializer().loads(cursor)
+        return datetime.fromtimestamp(float(data["t"]), UTC), {int(i) for i in data["ids"]}
+    except (BadSignature, KeyError, TypeError, ValueError) as exc:
+        raise ValidationFailed(
+            "invalid_cursor",
+            "This cursor is not valid: pull without since.",
+            {"since": "Not a cursor of this server."},
+        ) from exc
+
+
+def _jobs_query(engineer, now: datetime) -> sa.Select:
+    return sa.select(ServiceRequest).where(
+        ServiceRequest.engineer_id == engineer.id,
+        sa.or_(
+            ServiceRequest.status == ASSIGNED,
+            sa.and_(ServiceRequest.status == RESOLVED, ServiceRequest.resolved_at >= now - RESOLVED_KEPT),
+        ),
+    )
+
+
+def pull(user, since: str | None, now: datetime | None = None) -> dict:
+    """The caller's jobs changed since *since* (all without it), the ids it must drop, and the next cursor."""
+    now = now or utcnow()
+    engineer = engineer_for_user(user)
+    if engineer is None:
+        raise Forbidden("not_an_engineer", "Only an engineer with a profile syncs jobs.")
+    held: set[int] = set()
+    changed_after = None
+    if since:
+        changed_after, held = read_cursor(since)
+        changed_after -= PULL_OVERLAP
+    current = set(db.session.scalars(_jobs_query(engineer, now).with_only_columns(ServiceRequest.id)))
+    query = _jobs_query(engineer, now).order_by(ServiceRequest.required_by, ServiceRequest.id)
+    if changed_after is not None:
+        query = query.where(
+            sa.or_(
+                ServiceRequest.id.not_in(held) if held else sa.true(),
+                ServiceRequest.id.in_(_changed_ids(changed_after)),
+            )
+        )
+    jobs = db.session.scalars(
+        query.options(
+            selectinload(ServiceRequest.customer),
+            selectinload(ServiceRequest.product),
+            selectinload(ServiceRequest.equipment),
+            selectinload(ServiceRequest.events),
+            selectinload(ServiceRequest.visits).selectinload(Visit.costs),
+        )
+    ).all()
+    return {
+        "jobs": [job_view(sr, user) for sr in jobs],
+        "removed": sorted(held - current),
+        "cursor": make_cursor(now, current),
+        "reference": _reference(engineer),
+    }
+
+
+def _changed_ids(after: datetime) -> sa.Select:
+    """Requests changed after *after*: the row itself, a new timeline event, or its customer's details."""
+    from fieldservice.customers.models import Customer
+
+    return sa.union(
+        sa.select(ServiceRequest.id).where(ServiceRequest.updated_at > after),
+        sa.select(RequestEvent.request_id).where(RequestEvent.at > after),
+        sa.select(ServiceRequest.id)
+        .join(Customer, Customer.id == ServiceRequest.customer_id)
+        .where(Customer.updated_at > after),
+    )
+
+
+def _progress(events) -> dict:
+    progress = {"accepted_at": None, "departed_at": None, "arrived_at": None}
+    for event in events:
+        # The latest of each step counts: a job handed back and reassigned starts over.
+        if event.action in ("assign", "claim"):
+            progress = dict.fromkeys(progress)
+        key = {"accept": "accepted_at", "depart": "departed_at", "arrive": "arrived_at"}.get(event.action)
+        if key:
+            progress[key] = event.at
+    return progress
+
+
+def _history(sr: ServiceRequest) -> list[ServiceRequest]:
+    """Earlier requests on the same equipment, newest first, with their visits."""
+    if sr.equipment_id is None:
+        return []
+    return list(
+        db.session.scalars(
+            sa.select(ServiceRequest)
+            .where(ServiceRequest.equipment_id == sr.equipment_id, ServiceRequest.id != sr.id)
+            .order_by(ServiceRequest.created_at.desc())
+            .limit(HISTORY_REQUESTS)
+            .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+        )
+    )
+
+
+def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
+    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
+    try:
+        from fieldservice.knowledge.search import search
+    except ImportError:  # the knowledge domain is optional
+        return []
+    hits = search(
+        sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS
+    )
+    hints = []
+    for hit in hits:
+        entry = hit.entry
+        hints.append(
+            {
+                "id": entry.id,
+                "symptom": entry.symptom,
+                "fault_code": entry.fault_code,
+                "causes": [
+                    {
+                        "description": cause.description,
+                        "solutions": [
+                            {"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions
+                        ],
+                    }
+                    for cause in entry.causes
+                ],
+            }
+        )
+    return hints
+
+
+def _problem_label(code: str) -> dict:
+    from fieldservice.requests.models import ProblemType
+
+    problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == code))
+    if problem_type is None:
+        return {"zh": code, "en": code}
+    return {"zh": problem_type.name_zh, "en": problem_type.name_en}
+
+
+def job_view(sr: ServiceRequest, user) -> dict:
+    """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
+    equipment = None
+    if sr.equipment is not None:
+        eq = sr.equipment
+        equipment = {
+            "id": eq.id,
+            "serial_number": eq.serial_number,
+            "installed_on": eq.installed_on,
+            "warranty_until": eq.warranty_until,
+            "location": eq.location,
+            "under_warranty": bool(eq.warranty_until and eq.warranty_until >= utcnow().date()),
+            "history": [
+                {
+                    "id": h.id,
+                    "number": h.number,
+                    "created_at": h.created_at,
+                    "status": h.status,
+                    "problem_type": h.problem_type,
+                    "description": h.description,
+                    "visits": [
+                        {
+                            "finished_at": v.finished_at,
+                            "outcome": v.outcome,
+                            "engineer": v.engineer.name if v.engineer else None,
+                            "fault": v.fault,
+                            "cause": v.cause,
+                            "solution": v.solution,
+                        }
+                        for v in h.visits
+                    ],
+                }
+                for h in _history(sr)
+            ],
+        }
+    return {
+        **{
+            name: getattr(sr, name)
+            for name in (
+                "id",
+                "number",
+                "status",
+                "version",
+                "priority",
+                "service_category",
+                "problem_type",
+                "description",
+                "contact_name",
+                "contact_phone",
+                "required_by",
+                "response_due",
+                "resolution_due",
+                "assigned_at",
+                "resolved_at",
+                "urged",
+                "visit_count",
+                "unsolved_visit_count",
+                "coverage",
+                "updated_at",
+                "customer",
+                "product",
+                "visits",
+            )
+        },
+        "problem_type_label": _problem_label(sr.problem_type),
+        "equipment": equipment,
+        "progress": _progress(sr.events),
+        "timeline": [
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor_label,
+                "action": e.action,
+                "from_status": e.from_status,
+                "to_status": e.to_status,
+                "note": e.note,
+            }
+            for e in sr.events
+        ],
+        "knowledge": _knowledge_hints(sr),
+        "allowed_actions": requests_ops.allowed_actions(sr, user),
+    }
+
+
+def _reference(engineer) -> dict:
+    """The van's stock: the parts the engineer can fit on site."""
+    try:
+        from fieldservice.parts import operations as parts_ops
+    except ImportError:  # the parts domain is optional
+        return {}
+    van = parts_ops.ensure_van(engineer)
+    levels = db.session.scalars(parts_ops.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
+    return {
+        "van_stock": [
+            {
+                "part_id": level.part_id,
+                "part_number": level.part.part_number,
+                "name": level.part.name,
+                "qty": int(level.qty),
+                "serial_tracked": level.part.serial_tracked,
+            }
+            for level in levels
+        ]
+    }

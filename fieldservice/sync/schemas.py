@@ -1,0 +1,299 @@
+"""What the sync API reads (XArgs, and the payload of each op type) and writes (XSchema)."""
+
+import uuid
+
+import marshmallow as ma
+from marshmallow import validate
+
+from fieldservice.requests.schemas import ACTION_ARGS, ActionArgs, VisitArgs
+
+# The changes a phone can make offline; "visit" is kept as another name of "record_visit".
+OP_TYPES = (
+    "accept",
+    "depart",
+    "arrive",
+    "hand_back",
+    "claim",
+    "urge",
+    "note",
+    "record_visit",
+    "visit",
+    "attach_photo",
+)
+MAX_OPS = 1000
+
+
+class OpIdField(ma.fields.String):
+    """A UUID made by the phone, kept in its canonical lower-case form."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return str(uuid.UUID(text))
+        except ValueError as exc:
+            raise ma.ValidationError("Not a UUID.") from exc
+
+
+class SyncOpArgs(ma.Schema):
+    """One op of a batch. Only `op_id` is checked for the whole batch; the rest is checked op by op, so one
+    bad op is rejected on its own (with its reason) instead of failing the batch."""
+
+    class Meta:
+        unknown = ma.EXCLUDE
+
+    op_id = OpIdField(required=True)
+    type = ma.fields.Raw(load_default=None)
+    request_id = ma.fields.Raw(load_default=None)
+    payload = ma.fields.Raw(load_default=None)
+    client_time = ma.fields.Raw(load_default=None)
+
+
+class SyncPushArgs(ma.Schema):
+    # The phone's last pull cursor: echoed back once checked, so the phone keeps its place.
+    since = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=20000))
+    ops = ma.fields.List(
+        ma.fields.Nested(SyncOpArgs),
+        required=True,
+        validate=validate.Length(max=MAX_OPS, error="At most {max} ops."),
+    )
+
+
+class OpEnvelope(ma.Schema):
+    """The part of an op every type shares, checked when the op is applied."""
+
+    type = ma.fields.String(required=True, validate=validate.OneOf(OP_TYPES))
+    request_id = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    payload = ma.fields.Dict(load_default=dict)
+    client_time = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class NotePayload(ActionArgs):
+    note = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class VisitPayload(VisitArgs):
+    """API.md's visit body: parts, costs, the signature and the photos as data-URLs."""
+
+    class Meta:
+        # The op's own id is the visit's idempotency key.
+        exclude = ("client_op_id",)
+
+
+class PhotoPayload(ma.Schema):
+    """A photo of the job outside a visit, uploaded beforehand through PUT /attachments/<attachment_id>."""
+
+    attachment_id = ma.fields.String(required=True, validate=validate.Length(min=1, max=64))
+    caption = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+
+
+PAYLOADS: dict[str, type[ma.Schema]] = {
+    "accept": ACTION_ARGS["accept"],
+    "depart": ACTION_ARGS["depart"],
+    "arrive": ACTION_ARGS["arrive"],
+    "hand_back": ACTION_ARGS["hand_back"],
+    "claim": ACTION_ARGS["claim"],
+    "urge": ACTION_ARGS["urge"],
+    "note": NotePayload,
+    "record_visit": VisitPayload,
+    "visit": VisitPayload,
+    "attach_photo": PhotoPayload,
+}
+
+
+class OpErrorSchema(ma.Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+    advice = ma.fields.String()
+    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    # The earlier op of the same job whose refusal this one depends on.
+    depends_on = ma.fields.String()
+
+
+class OpResultSchema(ma.Schema):
+    op_id = ma.fields.String()
+    status = ma.fields.String(metadata={"enum": ["applied", "duplicate", "rejected"]})
+    # For a duplicate: what became of the op the first time (a replayed rejection is still a rejection).
+    original_status = ma.fields.String()
+    error = ma.fields.Nested(OpErrorSchema)
+    result = ma.fields.Dict()
+
+
+class SyncPushSchema(ma.Schema):
+    results = ma.fields.List(ma.fields.Nested(OpResultSchema))
+    cursor = ma.fields.String(allow_none=True)
+
+
+class SyncPullArgs(ma.Schema):
+    since = ma.fields.String(load_default=None, validate=validate.Length(max=20000))
+
+
+class PersonSchema(ma.Schema):
+    name = ma.fields.String()
+    title = ma.fields.String(allow_none=True)
+    phone = ma.fields.String(allow_none=True)
+
+
+class JobCustomerSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    phone = ma.fields.String()
+    address = ma.fields.String()
+    zone = ma.fields.String(allow_none=True)
+    lat = ma.fields.Float(allow_none=True)
+    lng = ma.fields.Float(allow_none=True)
+    contacts = ma.fields.List(ma.fields.Nested(PersonSchema))
+
+
+class JobProductSchema(ma.Schema):
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    model = ma.fields.String()
+    category = ma.fields.String()
+
+
+class HistoryVisitSchema(ma.Schema):
+    finished_at = ma.fields.AwareDateTime()
+    outcome = ma.fields.String()
+    engineer = ma.fields.String(allow_none=True)
+    fault = ma.fields.String(allow_none=True)
+    cause = ma.fields.String(allow_none=True)
+    solution = ma.fields.String(allow_none=True)
+
+
+class HistoryRequestSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+    status = ma.fields.String()
+    problem_type = ma.fields.String()
+    description = ma.fields.String()
+    visits = ma.fields.List(ma.fields.Nested(HistoryVisitSchema))
+
+
+class JobEquipmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    serial_number = ma.fields.String()
+    installed_on = ma.fields.Date(allow_none=True)
+    warranty_until = ma.fields.Date(allow_none=True)
+    under_warranty = ma.fields.Boolean()
+    location = ma.fields.String(allow_none=True)
+    history = ma.fields.List(ma.fields.Nested(HistoryRequestSchema))
+
+
+class JobEventSchema(ma.Schema):
+    id = ma.fields.Integer()
+    at = ma.fields.AwareDateTime()
+    actor = ma.fields.String()
+    action = ma.fields.String()
+    from_status = ma.fields.String(allow_none=True)
+    to_status = ma.fields.String(allow_none=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class JobVisitCostSchema(ma.Schema):
+    kind = ma.fields.String()
+    amount = ma.fields.String()
+    note = ma.fields.String(allow_none=True)
+
+
+class JobVisitSchema(ma.Schema):
+    id = ma.fields.Integer()
+    arrived_at = ma.fields.AwareDateTime()
+    finished_at = ma.fields.AwareDateTime()
+    labour_hours = ma.fields.String()
+    outcome = ma.fields.String()
+    fault_id = ma.fields.Integer(allow_none=True)
+    fault = ma.fields.String(allow_none=True)
+    cause = ma.fields.String(allow_none=True)
+    solution = ma.fields.String(allow_none=True)
+    signature_id = ma.fields.String(allow_none=True)
+    costs = ma.fields.List(ma.fields.Nested(JobVisitCostSchema))
+    photo_ids = ma.fields.Function(lambda visit: [p.id for p in visit.photos])
+    client_op_id = ma.fields.String(allow_none=True)
+
+
+class KnowledgeSolutionSchema(ma.Schema):
+    summary = ma.fields.String()
+    steps = ma.fields.List(ma.fields.String())
+
+
+class KnowledgeCauseSchema(ma.Schema):
+    description = ma.fields.String()
+    solutions = ma.fields.List(ma.fields.Nested(KnowledgeSolutionSchema))
+
+
+class KnowledgeHintSchema(ma.Schema):
+    id = ma.fields.Integer()
+    symptom = ma.fields.String()
+    fault_code = ma.fields.String(allow_none=True)
+    causes = ma.fields.List(ma.fields.Nested(KnowledgeCauseSchema))
+
+
+class ProgressSchema(ma.Schema):
+    accepted_at = ma.fields.AwareDateTime(allow_none=True)
+    departed_at = ma.fields.AwareDateTime(allow_none=True)
+    arrived_at = ma.fields.AwareDateTime(allow_none=True)
+
+
+class JobSchema(ma.Schema):
+    """A job with everything the engineer needs on site with no signal."""
+
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    status = ma.fields.String()
+    version = ma.fields.Integer()
+    priority = ma.fields.Integer()
+    service_category = ma.fields.String()
+    problem_type = ma.fields.String()
+    problem_type_label = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    description = ma.fields.String()
+    contact_name = ma.fields.String(allow_none=True)
+    contact_phone = ma.fields.String(allow_none=True)
+    required_by = ma.fields.AwareDateTime()
+    response_due = ma.fields.AwareDateTime()
+    resolution_due = ma.fields.AwareDateTime()
+    assigned_at = ma.fields.AwareDateTime(allow_none=True)
+    resolved_at = ma.fields.AwareDateTime(allow_none=True)
+    urged = ma.fields.Boolean()
+    visit_count = ma.fields.Integer()
+    unsolved_visit_count = ma.fields.Integer()
+    coverage = ma.fields.String()
+    customer = ma.fields.Nested(JobCustomerSchema)
+    product = ma.fields.Nested(JobProductSchema, allow_none=True)
+    equipment = ma.fields.Nested(JobEquipmentSchema, allow_none=True)
+    progress = ma.fields.Nested(ProgressSchema)
+    timeline = ma.fields.List(ma.fields.Nested(JobEventSchema))
+    visits = ma.fields.List(ma.fields.Nested(JobVisitSchema))
+    knowledge = ma.fields.List(ma.fields.Nested(KnowledgeHintSchema))
+    allowed_actions = ma.fields.List(ma.fields.String())
+    updated_at = ma.fields.AwareDateTime()
+
+
+class SyncPullSchema(ma.Schema):
+    jobs = ma.fields.List(ma.fields.Nested(JobSchema))
+    removed = ma.fields.List(ma.fields.Integer())
+    cursor = ma.fields.String()
+    # Van stock and the parts catalog, when they changed (and the parts domain is installed).
+    reference = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Dict()))
+
+
+class AttachmentArgs(ma.Schema):
+    request_id = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    kind = ma.fields.String(load_default="photo", validate=validate.OneOf(["photo", "signature"]))
+
+
+class AttachmentSchema(ma.Schema):
+    id = ma.fields.String()
+    request_id = ma.fields.Integer()
+    visit_id = ma.fields.Integer(allow_none=True)
+    kind = ma.fields.String()
+    content_type = ma.fields.String()
+    size = ma.fields.Integer()
+    sha256 = ma.fields.String()
+    created_at = ma.fields.AwareDateTime()
+
+
+class RenewSchema(ma.Schema):
+    token = ma.fields.String()
+    expires_at = ma.fields.AwareDateTime()
+    user = ma.fields.Dict()

@@ -1,0 +1,337 @@
+/* The app: log-in, the job list, a job's detail, the sync bar, and the timers that drive the outbox.
+ * Screens read the phone's copy (IndexedDB) only, so they work the same with or without a network. */
+(function (FS) {
+  'use strict';
+
+  const t = FS.t;
+  const view = document.getElementById('view');
+  const SYNC_EVERY_MS = 30000;
+  let syncing = false;
+
+  function esc(value) {
+    return String(value === null || value === undefined ? '' : value).replace(/[&<>"']/g, (c) => ({
+      '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;',
+    })[c]);
+  }
+
+  function fmt(iso) {
+    if (!iso) return '';
+    const d = new Date(iso);
+    return d.toLocaleString(FS.i18n.lang === 'en' ? 'en-GB' : 'zh-CN', {
+      month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
+    });
+  }
+
+  function statusLabel(status) {
+    return t('status_' + status);
+  }
+
+  function translatePage() {
+    document.querySelectorAll('[data-t]').forEach((el) => { el.textContent = t(el.dataset.t); });
+    document.getElementById('lang').textContent = FS.i18n.lang === 'en' ? '中文' : 'EN';
+    document.title = t('app_name');
+  }
+
+  // ---------------------------------------------------------------- session
+
+  async function session() {
+    return FS.store.getMeta('session');
+  }
+
+  function sessionUsable(s) {
+    return s && s.token && !s.expired && (!s.expires_at || Date.parse(s.expires_at) > Date.now());
+  }
+
+  async function renderLogin(message) {
+    view.innerHTML = `
+      <form class="card" id="login-form">
+        <h2>${esc(t('login'))}</h2>
+        ${message ? `<p class="error">${esc(message)}</p>` : ''}
+        <label for="username">${esc(t('username'))}</label>
+        <input id="username" name="username" autocomplete="username" required>
+        <label for="password">${esc(t('password'))}</label>
+        <input id="password" name="password" type="password" autocomplete="current-password" required>
+        <div class="actions"><button class="primary" type="submit">${esc(t('login'))}</button></div>
+        <p class="muted">${esc(t('login_needs_network'))}</p>
+      </form>`;
+    document.getElementById('login-form').addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const form = event.target;
+      try {
+        const answer = await FS.api.post('/api/v1/auth/token', {
+          username: form.username.value.trim(), password: form.password.value,
+        });
+        const previous = await session();
+        if (previous && previous.user && previous.user.id !== answer.user.id) {
+          await FS.store.clearSession(); // another engineer on this phone: their jobs are not ours
+        }
+        await FS.store.setMeta('session', {
+          token: answer.token, user: answer.user, expires_at: answer.expires_at, renewed_at: new Date().toISOString(),
+        });
+        location.hash = '#/jobs';
+        await syncNow();
+        route();
+      } catch (err) {
+        renderLogin(t('login_failed', { message: err.message }));
+      }
+    });
+  }
+
+  async function logout() {
+    await FS.store.clearSession();
+    location.hash = '#/login';
+  }
+
+  // ---------------------------------------------------------------- sync bar
+
+  async function renderSyncBar() {
+    const bar = document.getElementById('syncbar');
+    const counts = await FS.store.countOps();
+    const status = await FS.store.getMeta('status', {});
+    const s = await session();
+    const online = FS.outbox.online();
+    const parts = [];
+    parts.push(`<span class="pill ${online ? 'ok' : 'warn'}" id="net-state">${esc(online ? t('online') : t('offline'))}</span>`);
+    parts.push(`<span class="pill ${counts.pending ? 'warn' : ''}" id="pending-count" data-pending="${counts.pending}">${esc(t('pending', { n: counts.pending }))}</span>`);
+    if (counts.rejected) {
+      parts.push(`<span class="pill bad" id="rejected-count" data-rejected="${counts.rejected}">${esc(t('rejected_n', { n: counts.rejected }))}</span>`);
+    }
+    parts.push(`<span class="muted" id="last-sync">${esc(status.last_sync ? t('synced_at', { time: fmt(status.last_sync) }) : t('never_synced'))}</span>`);
+    if (status.last_error && online) {
+      parts.push(`<span class="error">${esc(t('sync_error', { message: status.last_error.message }))}</span>`);
+    }
+    if (s && s.expired) parts.push(`<span class="error">${esc(t('session_expired'))}</span>`);
+    parts.push(`<button type="button" id="sync-now" ${online && !syncing ? '' : 'disabled'}>${esc(syncing ? t('syncing') : t('sync_now'))}</button>`);
+    bar.innerHTML = parts.join(' ');
+    bar.className = 'syncbar' + (online ? '' : ' offline') + ((status.last_error && online) || counts.rejected ? ' has-error' : '');
+    bar.dataset.state = syncing ? 'syncing' : online ? 'idle' : 'offline';
+    document.getElementById('sync-now').addEventListener('click', () => syncNow());
+  }
+
+  async function syncNow() {
+    if (syncing || !FS.outbox.online()) return renderSyncBar();
+    syncing = true;
+    await renderSyncBar();
+    try {
+      await FS.outbox.syncNow({ forceReference: false });
+    } finally {
+      syncing = false;
+    }
+    const s = await session();
+    if (s && s.expired && !location.hash.startsWith('#/login')) return renderLogin(t('session_expired'));
+    return refresh();
+  }
+
+  // ---------------------------------------------------------------- jobs
+
+  /* What the engineer did on the phone that the server has not confirmed yet, per job. */
+  async function localState(job) {
+    const ops = await FS.store.opsForRequest(job.id);
+    const local = { progress: Object.assign({}, job.progress || {}), status: job.status, pending: [], rejected: [] };
+    for (const op of ops) {
+      (op.status === 'rejected' ? local.rejected : local.pending).push(op);
+      if (op.status === 'rejected') continue;
+      const key = { accept: 'accepted_at', depart: 'departed_at', arrive: 'arrived_at' }[op.type];
+      if (key) local.progress[key] = op.client_time;
+      if (op.type === 'record_visit') local.status = op.payload.outcome === 'resolved' ? 'resolved' : 'awaiting_assignment';
+      if (op.type === 'hand_back') local.status = 'awaiting_assignment';
+    }
+    return local;
+  }
+
+  function section(job) {
+    if (job.status === 'resolved') return 'done';
+    const due = new Date(job.required_by);
+    const endOfToday = new Date();
+    endOfToday.setHours(23, 59, 59, 999);
+    return due <= endOfToday ? 'today' : 'upcoming';
+  }
+
+  async function renderJobs() {
+    const jobs = (await FS.store.allJobs()).sort((a, b) => Date.parse(a.required_by) - Date.parse(b.required_by));
+    const groups = { today: [], upcoming: [], done: [] };
+    for (const job of jobs) {
+      const local = await localState(job);
+      groups[local.status === 'resolved' ? 'done' : section(job)].push({ job, local });
+    }
+    const s = await session();
+    let html = `<div class="row"><h2 class="grow">${esc(t('jobs'))}</h2>
+      <span class="muted">${esc((s && s.user && s.user.username) || '')}</span>
+      <button type="button" id="logout">${esc(t('logout'))}</button></div>`;
+    if (!jobs.length) html += `<p class="muted" id="no-jobs">${esc(t('no_jobs'))}</p>`;
+    for (const name of ['today', 'upcoming', 'done']) {
+      if (!groups[name].length) continue;
+      html += `<h3>${esc(t(name))}</h3>`;
+      for (const { job, local } of groups[name]) {
+        const flag = local.rejected.length ? 'rejected' : local.pending.length ? 'pending' : '';
+        html += `<a class="card job ${flag}" href="#/job/${job.id}" data-job="${job.id}">
+          <div class="row"><strong class="grow">${esc(job.number)}</strong>
+            <span class="pill" data-status="${esc(local.status)}">${esc(statusLabel(local.status))}${local.pending.length ? esc(t('waiting_sync')) : ''}</span></div>
+          <div>${esc(job.customer.name)} · ${esc(job.problem_type_label[FS.i18n.lang] || job.problem_type)}</div>
+          <div class="muted">${esc(job.customer.address)}</div>
+          <div class="muted">${esc(t('due', { time: fmt(job.required_by) }))} · ${esc(t('priority', { n: job.priority }))}</div>
+          ${job.removed ? `<div class="error">${esc(t('removed_job'))}</div>` : ''}
+          ${local.rejected.length ? `<div class="error">${esc(t('refused'))}</div>` : ''}
+        </a>`;
+      }
+    }
+    view.innerHTML = html;
+    document.getElementById('logout').addEventListener('click', logout);
+  }
+
+  function rejectedCard(op) {
+    const error = op.error || {};
+    const fields = Object.entries(error.fields || {}).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('; ');
+    return `<div class="card rejected" data-rejected-op="${esc(op.op_id)}">
+      <strong>${esc(t('refused'))}: ${esc(t(op.type))}</strong>
+      <p class="error reject-reason" data-code="${esc(error.code)}">${esc(error.message)}${fields ? ' — ' + fields : ''}</p>
+      ${error.advice ? `<p class="muted">${esc(error.advice)}</p>` : ''}
+      <div class="actions"><button type="button" data-discard="${op.seq}" class="danger">${esc(t('discard'))}</button></div>
+    </div>`;
+  }
+
+  async function renderJob(id) {
+    const job = await FS.store.getJob(id);
+    if (!job) {
+      location.hash = '#/jobs';
+      return;
+    }
+    const local = await localState(job);
+    const c = job.customer;
+    const mapUrl = c.lat && c.lng
+      ? `https://uri.amap.com/marker?position=${c.lng},${c.lat}&name=${encodeURIComponent(c.name)}`
+      : `https://uri.amap.com/search?keyword=${encodeURIComponent(c.address)}`;
+    const eq = job.equipment;
+    const open = local.status === 'assigned' && !job.removed;
+    const p = local.progress;
+    let html = `<p><a href="#/jobs">‹ ${esc(t('back'))}</a></p>`;
+    if (job.removed) html += `<div class="banner" id="removed-banner">${esc(t('removed_job'))}</div>`;
+    if (local.rejected.length) {
+      html += local.rejected.map(rejectedCard).join('');
+      html += `<div class="actions"><button type="button" id="retry-rejected">${esc(t('retry'))}</button></div>`;
+    }
+    html += `<div class="card"><div class="row"><h2 class="grow">${esc(job.number)}</h2>
+        <span class="pill" id="job-status">${esc(statusLabel(local.status))}${local.pending.length ? esc(t('waiting_sync')) : ''}</span></div>
+      <div><strong>${esc(t('problem'))}:</strong> ${esc(job.problem_type_label[FS.i18n.lang] || job.problem_type)}</div>
+      <p>${esc(job.description)}</p>
+      <div class="muted">${esc(t('due', { time: fmt(job.required_by) }))} · ${esc(t('priority', { n: job.priority }))}</div>
+      <div class="muted">${p.accepted_at ? esc(t('accepted')) + ' ' + esc(fmt(p.accepted_at)) + ' · ' : ''}${p.departed_at ? esc(t('departed')) + ' ' + esc(fmt(p.departed_at)) + ' · ' : ''}${p.arrived_at ? esc(t('arrived')) + ' ' + esc(fmt(p.arrived_at)) : ''}</div>
+    </div>`;
+    if (open) {
+      html += `<div class="actions">
+        ${!p.accepted_at ? `<button type="button" data-op="accept">${esc(t('accept'))}</button>` : ''}
+        ${!p.departed_at && !p.arrived_at ? `<button type="button" data-op="depart">${esc(t('depart'))}</button>` : ''}
+        ${!p.arrived_at ? `<button type="button" data-op="arrive">${esc(t('arrive'))}</button>` : ''}
+        <a class="button primary" id="record-visit" href="#/visit/${job.id}">${esc(t('record_visit'))}</a>
+      </div>`;
+    }
+    html += `<div class="card"><h3>${esc(t('customer'))}</h3>
+      <div>${esc(c.name)}${job.contact_name ? ' · ' + esc(job.contact_name) : ''}</div>
+      <div class="row"><span class="grow">${esc(c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
+      <div><a href="tel:${esc(job.contact_phone || c.phone)}">${esc(t('call'))} ${esc(job.contact_phone || c.phone)}</a></div>
+    </div>`;
+    if (eq) {
+      html += `<div class="card"><h3>${esc(t('equipment'))}</h3>
+        <div>${esc(job.product ? job.product.name + ' ' + job.product.model : '')}</div>
+        <div class="muted">${esc(t('serial'))} ${esc(eq.serial_number)}${eq.warranty_until ? ' · ' + esc(t('warranty_until', { date: eq.warranty_until })) : ''}</div>
+        <h3>${esc(t('history'))}</h3>
+        ${eq.history.length ? '<ul class="timeline">' + eq.history.map((h) => `<li>${esc(h.number)} ${esc(statusLabel(h.status))}: ${esc(h.description)}
+          ${h.visits.map((v) => `<div class="muted">${esc(fmt(v.finished_at))} ${esc(v.engineer || '')}: ${esc(v.cause || '')} → ${esc(v.solution || '')}</div>`).join('')}</li>`).join('') + '</ul>'
+        : `<p class="muted">${esc(t('no_history'))}</p>`}
+      </div>`;
+    }
+    if (job.knowledge && job.knowledge.length) {
+      html += `<div class="card"><h3>${esc(t('knowledge'))}</h3>${job.knowledge.map((k) => `<div><strong>${esc(k.fault_code || '')} ${esc(k.symptom)}</strong>
+        <ul class="timeline">${k.causes.map((cause) => `<li>${esc(cause.description)}: ${cause.solutions.map((s) => esc(s.summary)).join('；')}</li>`).join('')}</ul></div>`).join('')}</div>`;
+    }
+    if (open) {
+      html += `<div class="card"><label for="job-photo">${esc(t('add_photo'))}</label>
+        <input id="job-photo" type="file" accept="image/*" capture="environment"></div>`;
+      html += `<form class="card" id="note-form"><label for="note">${esc(t('note'))}</label>
+        <textarea id="note" name="note" required></textarea>
+        <div class="actions"><button type="submit">${esc(t('add_note'))}</button></div></form>`;
+    }
+    html += `<div class="card"><h3>${esc(t('timeline'))}</h3><ul class="timeline">${(job.timeline || []).map((e) =>
+      `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
+      ${local.pending.map((op) => `<li class="muted">${esc(fmt(op.client_time))} ${esc(t(op.type))} ${esc(t('waiting_sync'))}</li>`).join('')}</ul></div>`;
+    view.innerHTML = html;
+
+    view.querySelectorAll('[data-op]').forEach((button) => button.addEventListener('click', async () => {
+      button.disabled = true;
+      await FS.outbox.enqueue(button.dataset.op, job.id, {});
+      syncNow();
+      renderJob(id);
+    }));
+    view.querySelectorAll('[data-discard]').forEach((button) => button.addEventListener('click', async () => {
+      if (!confirm(t('confirm_discard'))) return;
+      await FS.outbox.discard(Number(button.dataset.discard));
+      route();
+    }));
+    const retry = document.getElementById('retry-rejected');
+    if (retry) retry.addEventListener('click', async () => { await FS.outbox.retry(job.id); syncNow(); });
+    const jobPhoto = document.getElementById('job-photo');
+    if (jobPhoto) jobPhoto.addEventListener('change', async () => {
+      // The photo uploads on its own (PUT /attachments/<id>, idempotent by the id made here), then its op follows.
+      for (const file of jobPhoto.files) {
+        const { blob } = await FS.images.compressPhoto(file);
+        const record = { id: FS.outbox.uuid(), request_id: job.id, kind: 'photo', content_type: 'image/jpeg', blob };
+        await FS.outbox.enqueue('attach_photo', job.id, { attachment_id: record.id }, [record]);
+      }
+      syncNow();
+      renderJob(id);
+    });
+    const noteForm = document.getElementById('note-form');
+    if (noteForm) noteForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      await FS.outbox.enqueue('note', job.id, { note: noteForm.note.value.trim() });
+      syncNow();
+      renderJob(id);
+    });
+  }
+
+  // ---------------------------------------------------------------- routing
+
+  async function route() {
+    translatePage();
+    await renderSyncBar();
+    const s = await session();
+    const hash = location.hash || '#/jobs';
+    if (!sessionUsable(s)) {
+      // Offline with an expired session: unsent work stays; the engineer logs in once back online.
+      return renderLogin(s && s.token ? t('session_expired') : '');
+    }
+    if (hash.startsWith('#/login')) location.hash = '#/jobs';
+    let match = hash.match(/^#\/job\/(\d+)/);
+    if (match) return renderJob(Number(match[1]));
+    match = hash.match(/^#\/visit\/(\d+)/);
+    if (match) return FS.visit.render(view, Number(match[1]), { esc, fmt, syncNow });
+    return renderJobs();
+  }
+
+  /* Redraw after a sync or a change made elsewhere, unless the engineer is typing a visit. */
+  async function refresh() {
+    await renderSyncBar();
+    if (!location.hash.startsWith('#/visit/')) await route();
+  }
+
+  // ---------------------------------------------------------------- start
+
+  document.getElementById('lang').addEventListener('click', () => {
+    FS.i18n.setLang(FS.i18n.lang === 'en' ? 'zh' : 'en');
+    route();
+  });
+  window.addEventListener('hashchange', route);
+  window.addEventListener('online', () => syncNow());
+  window.addEventListener('offline', () => renderSyncBar());
+  FS.outbox.onChange(() => { if (!syncing) refresh(); });
+  setInterval(() => syncNow(), SYNC_EVERY_MS);
+
+  if ('serviceWorker' in navigator) {
+    navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch((err) => console.warn('service worker', err));
+  }
+  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+
+  FS.app = { route, syncNow, renderSyncBar, esc };
+  FS.i18n.setLang(FS.i18n.lang);
+  route().then(() => syncNow());
+})(self.FS = self.FS || {});
