@@ -1,0 +1,159 @@
+"""Service requests over JSON (API.md "Service requests")."""
+
+import sqlalchemy as sa
+from flask_login import current_user
+from sqlalchemy.orm import joinedload, selectinload
+
+from fieldservice.auth.permissions import require
+from fieldservice.core.api import api_blueprint, page_of
+from fieldservice.core.errors import NotFound
+from fieldservice.extensions import db
+from fieldservice.requests import operations as ops
+from fieldservice.requests.models import ProblemType, ServiceRequest, Visit
+from fieldservice.requests.permissions import PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
+from fieldservice.requests.schemas import (
+    ACTION_ARGS,
+    ProblemTypeArgs,
+    ProblemTypeQueryArgs,
+    ProblemTypeSchema,
+    ProblemTypeUpdateArgs,
+    RequestArgs,
+    RequestEventSchema,
+    RequestQueryArgs,
+    ServiceRequestDetailSchema,
+    ServiceRequestSchema,
+    VisitArgs,
+    VisitSchema,
+)
+
+blp = api_blueprint("requests_api", __name__, "Service requests: intake, actions, visits, timeline")
+
+# Many-to-one only: joined into the page's one query instead of a round trip each.
+LIST_LOADS = (
+    joinedload(ServiceRequest.customer),
+    joinedload(ServiceRequest.product),
+    joinedload(ServiceRequest.equipment),
+    joinedload(ServiceRequest.engineer),
+)
+
+
+def _detail(sr: ServiceRequest) -> ServiceRequest:
+    sr.actions = ops.allowed_actions(sr, current_user)
+    return sr
+
+
+@blp.route("/requests", methods=["POST"])
+@require(REQUESTS_CREATE)
+@blp.arguments(RequestArgs)
+@blp.response(201, ServiceRequestDetailSchema)
+def create_request(args):
+    """Log a request: awaiting_assignment, or suspended when `suspended` is true."""
+    sr = ops.create_request(args, current_user)
+    db.session.commit()
+    return _detail(sr)
+
+
+@blp.route("/requests")
+@require(REQUESTS_READ)
+@blp.arguments(RequestQueryArgs, location="query")
+@blp.response(200)
+def list_requests(args):
+    """The requests the caller may see, filtered; by the customer's required date unless `sort` says."""
+    page, per_page = args.pop("page"), args.pop("per_page")
+    query = ops.filter_requests(ops.visible_requests(current_user), **args).options(*LIST_LOADS)
+    return page_of(query, ServiceRequestSchema(), page, per_page)
+
+
+@blp.route("/requests/<int:request_id>")
+@require(REQUESTS_READ)
+@blp.response(200, ServiceRequestDetailSchema)
+def get_request(request_id):
+    return _detail(ops.get_visible_request(request_id, current_user))
+
+
+@blp.route("/requests/<int:request_id>/events")
+@require(REQUESTS_READ)
+@blp.response(200, RequestEventSchema(many=True))
+def request_events(request_id):
+    """The request's timeline, oldest first."""
+    return ops.timeline(ops.get_visible_request(request_id, current_user))
+
+
+def _action_view(action: str, schema):
+    @require(REQUESTS_READ)
+    @blp.arguments(schema)
+    @blp.response(200, ServiceRequestDetailSchema)
+    def view(args, request_id):
+        sr = ops.get_visible_request(request_id, current_user)
+        version = args.pop("version", None)
+        sr = ops.perform(sr, action, current_user, version, **args)
+        db.session.commit()
+        return _detail(sr)
+
+    view.__name__ = f"{action}_request"
+    view.__doc__ = f"Take the action `{action}` (see the TRANSITIONS table: who, from which state, to which)."
+    return view
+
+
+for _action, _schema in ACTION_ARGS.items():
+    blp.route(f"/requests/<int:request_id>/{_action}", methods=["POST"], endpoint=f"{_action}_request")(
+        _action_view(_action, _schema)
+    )
+
+
+@blp.route("/requests/<int:request_id>/visits", methods=["POST"])
+@require(REQUESTS_READ)
+@blp.arguments(VisitArgs)
+@blp.response(201, VisitSchema)
+def record_visit(args, request_id):
+    """The assigned engineer records a visit: resolved; unresolved -> awaiting (2nd time: locked)."""
+    sr = ops.get_visible_request(request_id, current_user)
+    version = args.pop("version", None)
+    visit = ops.record_visit(sr, args, current_user, version)
+    db.session.commit()
+    return visit
+
+
+@blp.route("/requests/<int:request_id>/visits")
+@require(REQUESTS_READ)
+@blp.response(200, VisitSchema(many=True))
+def list_visits(request_id):
+    sr = ops.get_visible_request(request_id, current_user)
+    return db.session.scalars(
+        sa.select(Visit)
+        .where(Visit.request_id == sr.id)
+        .options(selectinload(Visit.costs))
+        .order_by(Visit.id)
+    ).all()
+
+
+@blp.route("/problem-types")
+@require(REQUESTS_READ)
+@blp.arguments(ProblemTypeQueryArgs, location="query")
+@blp.response(200, ProblemTypeSchema(many=True))
+def list_problem_types(args):
+    """The managed list of problem types (active ones unless include_inactive)."""
+    return ops.problem_types(active_only=not args["include_inactive"])
+
+
+@blp.route("/problem-types", methods=["POST"])
+@require(PROBLEM_TYPES_MANAGE)
+@blp.arguments(ProblemTypeArgs)
+@blp.response(201, ProblemTypeSchema)
+def create_problem_type(args):
+    problem_type = ops.create_problem_type(args, current_user)
+    db.session.commit()
+    return problem_type
+
+
+@blp.route("/problem-types/<int:problem_type_id>", methods=["PATCH"])
+@require(PROBLEM_TYPES_MANAGE)
+@blp.arguments(ProblemTypeUpdateArgs)
+@blp.response(200, ProblemTypeSchema)
+def update_problem_type(args, problem_type_id):
+    problem_type = db.session.get(ProblemType, problem_type_id)
+    if problem_type is None:
+        raise NotFound("not_found", f"No problem type with id {problem_type_id}.")
+    problem_type = ops.update_problem_type(problem_type, args, current_user)
+    db.session.commit()
+    return problem_type

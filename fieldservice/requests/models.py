@@ -1,0 +1,280 @@
+"""The service request, its timeline, visits, attachments, surveys, problem types and intake counters."""
+
+from datetime import datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
+from fieldservice.extensions import db
+
+
+class ProblemType(TimestampMixin, VersionMixin, db.Model):
+    """The managed list of problem types a request is filed under (counted for analytics)."""
+
+    __tablename__ = "problem_types"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(sa.String(80))
+    name_en: Mapped[str] = mapped_column(sa.String(80))
+    # The kind of work (repair, installation, maintenance, other): groups the list in the intake form.
+    category: Mapped[str | None] = mapped_column(sa.String(40))
+    active: Mapped[bool] = mapped_column(default=True)
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<ProblemType {self.code}>"
+
+    def label(self, locale: str | None = None) -> str:
+        return self.name_en if locale == "en" else self.name_zh
+
+
+class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
+    __tablename__ = "service_requests"
+    __table_args__ = (
+        # The sweep and the dispatch list: rows of one status ordered or filtered by a due time.
+        sa.Index("ix_service_requests_status_required_by", "status", "required_by"),
+        sa.Index("ix_service_requests_status_response_due", "status", "response_due"),
+        sa.Index("ix_service_requests_status_resolution_due", "status", "resolution_due"),
+        sa.Index("ix_service_requests_engineer_id_status", "engineer_id", "status"),
+        sa.Index("ix_service_requests_status_service_category", "status", "service_category"),
+        sa.CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(24), unique=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("products.id"), index=True)
+    equipment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("equipment.id"), index=True)
+    # The product category the work needs: an engineer claims it with the matching skill.
+    service_category: Mapped[str] = mapped_column(sa.String(80))
+    problem_type: Mapped[str] = mapped_column(sa.String(40), index=True)
+    description: Mapped[str] = mapped_column(sa.Text)
+    priority: Mapped[int] = mapped_column(default=3)
+    channel: Mapped[str] = mapped_column(sa.String(20), default="phone")
+    contact_name: Mapped[str | None] = mapped_column(sa.String(120))
+    contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    required_by: Mapped[datetime]
+    response_due: Mapped[datetime]
+    resolution_due: Mapped[datetime]
+    status: Mapped[str] = mapped_column(sa.String(24), default="awaiting_assignment")
+    engineer_id: Mapped[int | None] = mapped_column(sa.ForeignKey("engineers.id"))
+    # When the current engineer was assigned, and when they arrived on site (handled, for rule 4).
+    assigned_at: Mapped[datetime | None]
+    arrived_at: Mapped[datetime | None]
+    # True once the required-date rules (3a, 4) were applied or can no longer apply: a request the sweep
+    # returned
+    # to the pool, a manager unlocked, or that someone assigned after its required date must not be swept
+    # again.
+    deadline_swept: Mapped[bool] = mapped_column(default=False)
+    visit_count: Mapped[int] = mapped_column(default=0)
+    unsolved_visit_count: Mapped[int] = mapped_column(default=0)
+    urged: Mapped[bool] = mapped_column(default=False)
+    urge_count: Mapped[int] = mapped_column(default=0)
+    last_urged_at: Mapped[datetime | None]
+    response_breached: Mapped[bool] = mapped_column(default=False)
+    resolution_breached: Mapped[bool] = mapped_column(default=False)
+    responded_at: Mapped[datetime | None]
+    resolved_at: Mapped[datetime | None]
+    closed_at: Mapped[datetime | None]
+    # The agreement that covered the request at intake (contracts adds the foreign key when it lands).
+    agreement_id: Mapped[int | None] = mapped_column(index=True)
+    coverage: Mapped[str] = mapped_column(sa.String(20), default="none")
+    cancel_reason: Mapped[str | None] = mapped_column(sa.String(500))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    customer = relationship("Customer")
+    product = relationship("Product")
+    equipment = relationship("Equipment")
+    engineer = relationship("Engineer")
+    created_by = relationship("User")
+    events: Mapped[list["RequestEvent"]] = relationship(
+        back_populates="request",
+        order_by="RequestEvent.id",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
+    )
+    visits: Mapped[list["Visit"]] = relationship(
+        back_populates="request", order_by="Visit.id", cascade="all, delete-orphan", passive_deletes=True
+    )
+
+    def __repr__(self) -> str:
+        return f"<ServiceRequest {self.id} {self.number} {self.status}>"
+
+    @property
+    def status_label(self) -> str:
+        from fieldservice.requests.states import status_label
+
+        return status_label(self.status)
+
+    @property
+    def is_open(self) -> bool:
+        from fieldservice.requests.states import OPEN
+
+        return self.status in OPEN
+
+
+class RequestEvent(db.Model):
+    """One entry of a request's timeline: who, when, from, to, why (rule 6)."""
+
+    __tablename__ = "request_events"
+    __table_args__ = (sa.Index("ix_request_events_request_id_id", "request_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"))
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(sa.String(120), default="")
+    action: Mapped[str] = mapped_column(sa.String(40))
+    from_status: Mapped[str | None] = mapped_column(sa.String(24))
+    to_status: Mapped[str | None] = mapped_column(sa.String(24))
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict | None] = mapped_column(sa.JSON)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="events")
+
+    def __repr__(self) -> str:
+        return f"<RequestEvent {self.id} {self.action} {self.from_status}->{self.to_status}>"
+
+
+class Visit(TimestampMixin, db.Model):
+    """One visit on site by the assigned engineer; immutable once recorded."""
+
+    __tablename__ = "visits"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("engineers.id"), index=True)
+    arrived_at: Mapped[datetime]
+    finished_at: Mapped[datetime]
+    labour_hours: Mapped[Decimal]
+    # A fault knowledge entry (plain id: the knowledge domain owns that table), or free text.
+    fault_id: Mapped[int | None] = mapped_column(index=True)
+    fault: Mapped[str | None] = mapped_column(sa.Text)
+    cause: Mapped[str | None] = mapped_column(sa.Text)
+    solution: Mapped[str | None] = mapped_column(sa.Text)
+    outcome: Mapped[str] = mapped_column(sa.String(20))
+    signature_id: Mapped[str | None] = mapped_column(sa.ForeignKey("attachments.id"))
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    # The PWA's operation id: the same offline write replayed twice records one visit.
+    client_op_id: Mapped[str | None] = mapped_column(sa.String(64), unique=True)
+
+    request: Mapped[ServiceRequest] = relationship(back_populates="visits")
+    engineer = relationship("Engineer")
+    costs: Mapped[list["VisitCost"]] = relationship(
+        back_populates="visit", cascade="all, delete-orphan", order_by="VisitCost.id"
+    )
+    signature = relationship("Attachment", foreign_keys=[signature_id])
+    photos: Mapped[list["Attachment"]] = relationship(
+        primaryjoin="and_(Attachment.visit_id == Visit.id, Attachment.kind == 'photo')",
+        foreign_keys="Attachment.visit_id",
+        viewonly=True,
+        order_by="Attachment.created_at",
+    )
+
+    def __repr__(self) -> str:
+        return f"<Visit {self.id} of request {self.request_id} {self.outcome}>"
+
+
+class VisitCost(db.Model):
+    __tablename__ = "visit_costs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    amount: Mapped[Decimal]
+    note: Mapped[str | None] = mapped_column(sa.String(300))
+
+    visit: Mapped[Visit] = relationship(back_populates="costs")
+
+    def __repr__(self) -> str:
+        return f"<VisitCost {self.id} {self.kind} {self.amount}>"
+
+
+class Attachment(db.Model):
+    """A photo or a signature, kept in the database: web processes are stateless and there are several."""
+
+    __tablename__ = "attachments"
+
+    # Made by the client (a uuid), so an offline phone can refer to it before it syncs.
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    # A plain id, not a foreign key: visits already point here for the signature, and a cycle of keys would
+    # need
+    # ALTER TABLE, which SQLite lacks. The operations set it only to a visit of the same request.
+    visit_id: Mapped[int | None] = mapped_column(index=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    content_type: Mapped[str] = mapped_column(sa.String(80))
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, deferred=True)
+    size: Mapped[int]
+    sha256: Mapped[str] = mapped_column(sa.String(64))
+    uploaded_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Attachment {self.id} {self.kind} {self.size}B>"
+
+
+class Survey(db.Model):
+    """The callback agent's survey of a resolved request (rule 5)."""
+
+    __tablename__ = "request_surveys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
+    satisfied: Mapped[bool]
+    timeliness: Mapped[int | None]
+    attitude: Mapped[int | None]
+    quality: Mapped[int | None]
+    comment: Mapped[str | None] = mapped_column(sa.Text)
+    by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<Survey {self.id} of request {self.request_id} satisfied={self.satisfied}>"
+
+
+class RequestNumberCounter(db.Model):
+    """The last number handed out per day (site time): SR-YYYYMMDD-NNNN unique under concurrent intake."""
+
+    __tablename__ = "request_number_counters"
+
+    day: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<RequestNumberCounter {self.day} {self.last}>"
+
+
+class ProductRequestCount(db.Model):
+    """How many requests were logged per product (rule 1: each entry adds one)."""
+
+    __tablename__ = "product_request_counts"
+
+    product_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
+    count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<ProductRequestCount {self.product_id} {self.count}>"
+
+
+class ProblemTypeRequestCount(db.Model):
+    """How many requests were logged per problem type (rule 1: each entry adds one)."""
+
+    __tablename__ = "problem_type_request_counts"
+
+    problem_type: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
+    count: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<ProblemTypeRequestCount {self.problem_type} {self.count}>"

@@ -1,0 +1,914 @@
+"""The service-request loop: the only writers of requests, visits and their timeline.
+
+Every operation locks the request row before it looks at its state or version, checks everything before it
+changes anything (a refused action changes nothing), records one timeline event per change, flushes,
+never commits.
+"""
+
+import base64
+import binascii
+import hashlib
+import logging
+import re
+import uuid
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+import sqlalchemy as sa
+from flask import current_app, has_app_context
+
+from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from fieldservice.core.models import check_version, utcnow
+from fieldservice.extensions import db
+from fieldservice.requests import signals
+from fieldservice.requests.models import (
+    Attachment,
+    ProblemType,
+    ProblemTypeRequestCount,
+    ProductRequestCount,
+    RequestEvent,
+    RequestNumberCounter,
+    ServiceRequest,
+    Survey,
+    Visit,
+    VisitCost,
+)
+from fieldservice.requests.states import (
+    ACTIONS,
+    ACTIVE,
+    ASSIGNED,
+    AWAITING,
+    CALLBACK,
+    DISPATCH,
+    ENGINEER,
+    NOBODY,
+    RESOLVED,
+    REVISITED,
+    SUSPENDED,
+    UNOWNED,
+    Transition,
+    roles_for,
+    status_label,
+    transitions_for,
+)
+
+log = logging.getLogger("fieldservice.requests")
+
+CHANNELS = ("phone", "web", "wechat", "email", "walk_in", "qr", "maintenance", "api", "other")
+# Phones' clocks drift and offline writes arrive late: tolerate this much "future" in times sent by clients.
+CLOCK_SKEW = timedelta(minutes=10)
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/svg+xml")
+
+# DOMAIN.md "Priorities": (response, resolution) per priority; "working_days" count Monday-Friday, site time.
+PRIORITY_TERMS = {
+    1: (("hours", 2), ("hours", 24)),
+    2: (("hours", 24), ("hours", 72)),
+    3: (("hours", 72), ("hours", 7 * 24)),
+    4: (("working_days", 5), ("working_days", 10)),
+}
+
+
+# ---------------------------------------------------------------- time
+
+
+def site_zone() -> ZoneInfo:
+    name = current_app.config["FIELDSERVICE_TIMEZONE"] if has_app_context() else "Asia/Shanghai"
+    return ZoneInfo(name)
+
+
+def add_working_days(start: datetime, days: int, zone: ZoneInfo | None = None) -> datetime:
+    """*start* plus *days* working days (Monday-Friday in the site's zone), same time of day."""
+    zone = zone or site_zone()
+    local = start.astimezone(zone)
+    added = 0
+    while added < days:
+        local = local + timedelta(days=1)
+        if local.weekday() < 5:
+            added += 1
+    return local.astimezone(UTC)
+
+
+def _after(start: datetime, term: tuple[str, int]) -> datetime:
+    kind, amount = term
+    if kind == "working_days":
+        return add_working_days(start, amount)
+    return start + timedelta(hours=amount)
+
+
+def due_times(priority: int, at: datetime, coverage=None) -> tuple[datetime, datetime]:
+    """(response_due, resolution_due): the priority's terms, or the agreement's hours where stricter."""
+    response_term, resolution_term = PRIORITY_TERMS[priority]
+    response_due, resolution_due = _after(at, response_term), _after(at, resolution_term)
+    response_hours = getattr(coverage, "response_hours", None)
+    resolution_hours = getattr(coverage, "resolution_hours", None)
+    if response_hours:
+        response_due = min(response_due, at + timedelta(hours=float(response_hours)))
+    if resolution_hours:
+        resolution_due = min(resolution_due, at + timedelta(hours=float(resolution_hours)))
+    return response_due, resolution_due
+
+
+def end_of_day(day: date) -> datetime:
+    """A required *date* means the end of that day, site time."""
+    return datetime.combine(day, time(23, 59), tzinfo=site_zone()).astimezone(UTC)
+
+
+# ---------------------------------------------------------------- lookups
+
+
+def get_request(request_id: int) -> ServiceRequest:
+    sr = db.session.get(ServiceRequest, request_id)
+    if sr is None:
+        raise NotFound("not_found", f"No service request with id {request_id}.")
+    return sr
+
+
+def is_visible(request_id: int, user) -> bool:
+    return (
+        db.session.scalar(
+            visible_requests(user).with_only_columns(ServiceRequest.id).where(ServiceRequest.id == request_id)
+        )
+        is not None
+    )
+
+
+def get_visible_request(request_id: int, user) -> ServiceRequest:
+    """The request if *user* may see it; 404 otherwise (an invisible request does not exist for them)."""
+    sr = db.session.scalar(visible_requests(user).where(ServiceRequest.id == request_id))
+    if sr is None:
+        raise NotFound("not_found", f"No service request with id {request_id}.")
+    return sr
+
+
+def _engineer_of(user):
+    if user is None:
+        return None
+    from fieldservice.engineers.operations import engineer_for_user
+
+    return engineer_for_user(user)
+
+
+def visible_requests(user) -> sa.Select:
+    """The requests *user* may read (API.md "Visibility"), as a select to filter, sort and page further."""
+    query = sa.select(ServiceRequest)
+    role = getattr(user, "role", None)
+    if role in DISPATCH:
+        return query
+    if role == CALLBACK:
+        return query.where(ServiceRequest.status.in_((RESOLVED, REVISITED)))
+    if role == ENGINEER:
+        engineer = _engineer_of(user)
+        if engineer is None:
+            return query.where(sa.false())
+        pool = sa.and_(
+            ServiceRequest.status == AWAITING,
+            ServiceRequest.service_category.in_(engineer.skill_categories),
+        )
+        return query.where(sa.or_(ServiceRequest.engineer_id == engineer.id, pool))
+    return query.where(sa.false())
+
+
+def filter_requests(
+    query: sa.Select,
+    *,
+    status=None,
+    engineer_id: int | None = None,
+    customer_id: int | None = None,
+    q: str | None = None,
+    overdue: bool | None = None,
+    priority: int | None = None,
+    zone: str | None = None,
+    sort: str = "due",
+    now: datetime | None = None,
+) -> sa.Select:
+    """Narrow and sort a request select by the list filters of the API and the console."""
+    from fieldservice.customers.models import Customer
+
+    now = now or utcnow()
+    if status:
+        statuses = [status] if isinstance(status, str) else list(status)
+        query = query.where(ServiceRequest.status.in_(statuses))
+    if engineer_id:
+        query = query.where(ServiceRequest.engineer_id == engineer_id)
+    if customer_id:
+        query = query.where(ServiceRequest.customer_id == customer_id)
+    if priority:
+        query = query.where(ServiceRequest.priority == priority)
+    if zone:
+        query = query.where(
+            ServiceRequest.customer_id.in_(sa.select(Customer.id).where(Customer.zone == zone))
+        )
+    if overdue is not None:
+        late = sa.and_(
+            ServiceRequest.status.in_(tuple(ACTIVE)),
+            sa.or_(
+                ServiceRequest.required_by < now,
+                ServiceRequest.response_breached,
+                ServiceRequest.resolution_breached,
+            ),
+        )
+        query = query.where(late if overdue else sa.not_(late))
+    if q and q.strip():
+        like = f"%{q.strip()}%"
+        matching_customers = sa.select(Customer.id).where(
+            sa.or_(Customer.name.ilike(like), Customer.phone.ilike(like))
+        )
+        query = query.where(
+            sa.or_(
+                ServiceRequest.number.ilike(like),
+                ServiceRequest.description.ilike(like),
+                ServiceRequest.customer_id.in_(matching_customers),
+            )
+        )
+    order = {
+        "due": (ServiceRequest.required_by, ServiceRequest.id),
+        "response_due": (ServiceRequest.response_due, ServiceRequest.id),
+        "priority": (ServiceRequest.priority, ServiceRequest.required_by, ServiceRequest.id),
+        "created": (ServiceRequest.created_at, ServiceRequest.id),
+        "-created": (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
+    }[sort]
+    return query.order_by(*order)
+
+
+# ---------------------------------------------------------------- intake
+
+
+def _upsert_increment(table: sa.Table, key_column: str, key, count_column: str) -> int:
+    """Add one to a counter row, creating it at 1; atomic (the row stays locked until commit)."""
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    counter = table.c[count_column]
+    statement = (
+        insert(table)
+        .values({key_column: key, count_column: 1})
+        .on_conflict_do_update(index_elements=[table.c[key_column]], set_={count_column: counter + 1})
+        .returning(counter)
+    )
+    return db.session.execute(statement).scalar_one()
+
+
+def next_number(at: datetime) -> str:
+    """SR-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
+    day = at.astimezone(site_zone()).strftime("%Y%m%d")
+    n = _upsert_increment(RequestNumberCounter.__table__, "day", day, "last")
+    return f"SR-{day}-{n:04d}"
+
+
+def coverage_at(customer_id: int, equipment_id: int | None, at: datetime):
+    """The agreement or warranty covering the customer's equipment at *at* (contracts domain)."""
+    try:
+        from fieldservice.contracts.operations import coverage_for
+    except (ImportError, AttributeError):
+        return None
+    return coverage_for(customer_id, equipment_id, at)
+
+
+def create_request(data: dict, actor, *, now: datetime | None = None) -> ServiceRequest:
+    """Log a request (rule 1): awaiting_assignment, or suspended if asked; counts product and problem type."""
+    from fieldservice.customers.models import Customer, Equipment, Product
+
+    now = now or utcnow()
+    fields: dict[str, str] = {}
+    customer = db.session.get(Customer, data.get("customer_id") or 0)
+    if customer is None:
+        fields["customer_id"] = "No such customer."
+    equipment = product = None
+    if data.get("equipment_id"):
+        equipment = db.session.get(Equipment, data["equipment_id"])
+        if equipment is None:
+            fields["equipment_id"] = "No such equipment."
+        elif customer is not None and equipment.customer_id != customer.id:
+            fields["equipment_id"] = "This equipment belongs to another customer."
+    if data.get("product_id"):
+        product = db.session.get(Product, data["product_id"])
+        if product is None:
+            fields["product_id"] = "No such product."
+        elif equipment is not None and equipment.product_id != product.id:
+            fields["product_id"] = "The equipment is a different product."
+    if product is None and equipment is not None:
+        product = equipment.product
+    problem_type = db.session.scalar(
+        sa.select(ProblemType).where(ProblemType.code == (data.get("problem_type") or ""))
+    )
+    if problem_type is None or not problem_type.active:
+        fields["problem_type"] = "Not a problem type in the managed list."
+    description = (data.get("description") or "").strip()
+    if not description:
+        fields["description"] = "Describe the problem."
+    priority = data.get("priority")
+    if priority not in PRIORITY_TERMS:
+        fields["priority"] = "Priority is 1, 2, 3 or 4."
+    required_by = data.get("required_by")
+    if not isinstance(required_by, datetime) or required_by.tzinfo is None:
+        fields["required_by"] = "Give the customer's required date and time."
+    elif required_by < now - CLOCK_SKEW:
+        fields["required_by"] = "The required date is in the past."
+    channel = data.get("channel") or "phone"
+    if channel not in CHANNELS:
+        fields["channel"] = "Not a known channel."
+    category = (data.get("service_category") or "").strip() or (product.category if product else "")
+    if not category and "product_id" not in fields and "equipment_id" not in fields:
+        fields["service_category"] = "Give the product, the equipment or a service category."
+    if fields:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+        )
+
+    coverage = coverage_at(customer.id, equipment.id if equipment else None, now)
+    response_due, resolution_due = due_times(priority, now, coverage)
+    status = SUSPENDED if data.get("suspended") else AWAITING
+    with db.session.begin_nested():
+        sr = ServiceRequest(
+            number=next_number(now),
+            customer_id=customer.id,
+            product_id=product.id if product else None,
+            equipment_id=equipment.id if equipment else None,
+            service_category=category,
+            problem_type=problem_type.code,
+            description=description,
+            priority=priority,
+            channel=channel,
+            contact_name=data.get("contact_name"),
+            contact_phone=data.get("contact_phone"),
+            required_by=required_by,
+            response_due=response_due,
+            resolution_due=resolution_due,
+            status=status,
+            coverage=getattr(coverage, "kind", None) or "none",
+            agreement_id=getattr(coverage, "agreement_id", None),
+            created_by_id=actor.id if actor else None,
+            created_at=now,
+        )
+        db.session.add(sr)
+        db.session.flush()
+        if product is not None:
+            _upsert_increment(ProductRequestCount.__table__, "product_id", product.id, "count")
+        _upsert_increment(ProblemTypeRequestCount.__table__, "problem_type", problem_type.code, "count")
+        add_event(
+            sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now
+        )
+        signals.request_created.send(sr)
+    log.info("request %s %s created by %s (%s)", sr.id, sr.number, _who(actor), status)
+    return sr
+
+
+# ---------------------------------------------------------------- the timeline
+
+
+def _who(actor) -> str:
+    return actor.username if actor is not None else "system"
+
+
+def add_event(
+    sr: ServiceRequest,
+    action: str,
+    actor,
+    from_status: str | None,
+    to_status: str | None,
+    note: str | None = None,
+    data: dict | None = None,
+    *,
+    at: datetime | None = None,
+    actor_label: str | None = None,
+) -> RequestEvent:
+    """Add one entry to the request's timeline (rule 6) and tell the subscribers."""
+    if actor_label is None:
+        actor_label = actor.display_name if actor is not None else "system"
+    event = RequestEvent(
+        request_id=sr.id,
+        at=at or utcnow(),
+        actor_id=actor.id if actor is not None else None,
+        actor_label=actor_label[:120],
+        action=action,
+        from_status=from_status,
+        to_status=to_status,
+        note=note,
+        data=data,
+    )
+    db.session.add(event)
+    db.session.flush()
+    signals.event_added.send(sr, event=event)
+    return event
+
+
+# ---------------------------------------------------------------- transitions
+
+
+def _lock(sr: ServiceRequest) -> ServiceRequest:
+    """Reload the request's row and hold it until commit, so the state and version we check are current."""
+    locked = db.session.scalars(
+        sa.select(ServiceRequest)
+        .where(ServiceRequest.id == sr.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if locked is None:
+        raise NotFound("not_found", f"No service request with id {sr.id}.")
+    return locked
+
+
+def _role(actor) -> str:
+    return str(actor.role) if actor is not None else NOBODY
+
+
+def _guard_assigned_engineer(sr: ServiceRequest, actor) -> None:
+    engineer = _engineer_of(actor)
+    if engineer is None or sr.engineer_id != engineer.id:
+        raise Forbidden("not_assigned_engineer", "Only the engineer assigned to this request may do this.")
+
+
+def _guard_has_skill(sr: ServiceRequest, actor) -> None:
+    engineer = _engineer_of(actor)
+    if engineer is None or not engineer.active:
+        raise Forbidden("not_an_engineer", "Only an active engineer may claim a request.")
+    if sr.service_category not in engineer.skill_categories:
+        raise Forbidden("missing_skill", f"Claiming needs the skill {sr.service_category!r}.")
+
+
+GUARDS = {"assigned_engineer": _guard_assigned_engineer, "has_skill": _guard_has_skill}
+
+# Conditions choosing between rows of one action; they see the request before the change.
+WHENS = {
+    "satisfied": lambda sr, payload: bool(payload.get("satisfied")),
+    "not_satisfied": lambda sr, payload: not payload.get("satisfied"),
+    "solved": lambda sr, payload: payload.get("outcome") == "resolved",
+    # Rule 3b: worked twice and still not solved.
+    "unsolved_again": lambda sr, payload: (
+        payload.get("outcome") == "unresolved" and sr.unsolved_visit_count >= 1
+    ),
+    "unsolved": lambda sr, payload: payload.get("outcome") == "unresolved",
+}
+
+
+def choose_transition(sr: ServiceRequest, action: str, actor, payload: dict) -> Transition:
+    """The row of TRANSITIONS that *actor* would take now, or the refusal: 404, 403 (role), 409 (state)."""
+    rows = transitions_for(action)
+    if not rows:
+        raise NotFound("unknown_action", f"There is no action {action!r}.")
+    role = _role(actor)
+    if role not in roles_for(action):
+        raise Forbidden("forbidden", f"Your role ({role}) may not {action} a request.")
+    here = [t for t in rows if sr.status in t.sources]
+    if not here:
+        raise Conflict(
+            "illegal_transition",
+            f"Cannot {action} this request: it is {status_label(sr.status)} ({sr.status}).",
+            current_status=sr.status,
+        )
+    mine = [t for t in here if role in t.roles]
+    if not mine:
+        raise Forbidden(
+            "forbidden",
+            f"Your role ({role}) may not {action} a request that is {status_label(sr.status)} ({sr.status}).",
+        )
+    for t in mine:
+        if t.when is None or WHENS[t.when](sr, payload):
+            return t
+    field = "outcome" if action == "visit" else "satisfied"
+    raise ValidationFailed(
+        "validation_failed", f"Some fields are not valid: {field}.", {field: "Not a valid value."}
+    )
+
+
+def _check_payload(t: Transition, sr: ServiceRequest, payload: dict):
+    """Validate what the action needs; returns the engineer for assign."""
+    fields = {}
+    for name in t.requires:
+        value = payload.get(name)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            fields[name] = "Required for this action."
+    engineer = None
+    if t.action == "assign" and "engineer_id" not in fields:
+        from fieldservice.engineers.models import Engineer
+
+        engineer = db.session.get(Engineer, payload["engineer_id"])
+        if engineer is None or not engineer.active or not engineer.user.active:
+            fields["engineer_id"] = "No active engineer with this id."
+    if t.action == "revisit":
+        for name, value in (payload.get("scores") or {}).items():
+            if name not in ("timeliness", "attitude", "quality"):
+                fields[f"scores.{name}"] = "Unknown score."
+            elif value is not None and (not isinstance(value, int) or not 1 <= value <= 5):
+                fields[f"scores.{name}"] = "A score is 1 to 5."
+    if fields:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+        )
+    return engineer
+
+
+def perform(
+    sr: ServiceRequest, action: str, actor, version: int | None = None, *, now=None, **payload
+) -> ServiceRequest:
+    """Take *action* on *sr* as *actor* (None: the customer or the system), per the TRANSITIONS table.
+
+    Refusals: 409 stale_version / illegal_transition, 403 role or ownership, 422 payload; no change.
+    """
+    now = now or utcnow()
+    if any(t.kind == "visit" for t in transitions_for(action)):
+        raise NotFound(
+            "unknown_action", "A visit is recorded with record_visit (POST /requests/<id>/visits)."
+        )
+    sr = _lock(sr)
+    t = choose_transition(sr, action, actor, payload)
+    check_version(sr, version)
+    engineer = _check_payload(t, sr, payload)
+    if t.guard:
+        GUARDS[t.guard](sr, actor)
+    if t.action == "claim":
+        engineer = _engineer_of(actor)
+    with db.session.begin_nested():
+        _apply(sr, t, actor, payload, now, engineer=engineer)
+    return sr
+
+
+def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
+    """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
+    from_status = sr.status
+    note = payload.get("reason") or payload.get("note") or payload.get("comment")
+    data: dict = {}
+    actor_label = None
+    if t.action in ("assign", "claim"):
+        sr.engineer_id = engineer.id
+        sr.assigned_at = now
+        sr.arrived_at = None
+        data = {"engineer_id": engineer.id, "engineer_name": engineer.name}
+    elif t.action == "cancel":
+        sr.cancel_reason = payload["reason"].strip()[:500]
+        sr.closed_at = now
+    elif t.action == "urge":
+        sr.urged = True
+        sr.urge_count += 1
+        sr.last_urged_at = now
+        if actor is None:
+            actor_label = payload.get("actor_label") or "customer"
+    elif t.action == "accept":
+        sr.responded_at = sr.responded_at or now
+    elif t.action == "arrive":
+        sr.arrived_at = now
+        sr.responded_at = sr.responded_at or now
+    elif t.action == "revisit":
+        scores = payload.get("scores") or {}
+        survey = Survey(
+            request_id=sr.id,
+            satisfied=bool(payload["satisfied"]),
+            timeliness=scores.get("timeliness"),
+            attitude=scores.get("attitude"),
+            quality=scores.get("quality"),
+            comment=payload.get("comment"),
+            by_id=actor.id if actor else None,
+            at=now,
+        )
+        db.session.add(survey)
+        db.session.flush()
+        data = {"survey_id": survey.id, "satisfied": survey.satisfied, "scores": scores}
+        if survey.satisfied:
+            sr.closed_at = now
+        else:
+            sr.resolved_at = None
+            note = note or "The customer is not satisfied."
+    elif t.action == "response_breach":
+        sr.response_breached = True
+        note = "Not responded to by the response due time."
+    elif t.action == "resolution_breach":
+        sr.resolution_breached = True
+        note = "Not resolved by the resolution due time."
+    elif t.action == "lock":
+        note = "No engineer was assigned by the customer's required date."
+    elif t.action == "release":
+        data = {"engineer_id": sr.engineer_id}
+        note = "The engineer did not handle it by the customer's required date."
+    elif t.action == "visit":
+        sr.visit_count += 1
+        sr.responded_at = sr.responded_at or visit.arrived_at
+        if visit.outcome == "resolved":
+            sr.resolved_at = visit.finished_at
+        else:
+            sr.unsolved_visit_count += 1
+        data = {"visit_id": visit.id, "outcome": visit.outcome, "engineer_id": visit.engineer_id}
+        note = note or visit.solution or visit.cause
+    if t.target is not None:
+        sr.status = t.target
+        if t.target in UNOWNED:
+            sr.engineer_id = None
+            sr.assigned_at = None
+            sr.arrived_at = None
+        if t.action not in ("suspend", "resume"):
+            # Rules 3a and 4 are about the required date; once it has passed in another state they no longer
+            # apply.
+            sr.deadline_swept = sr.required_by <= now
+    db.session.flush()
+    event = add_event(
+        sr,
+        t.action,
+        actor,
+        from_status,
+        sr.status,
+        note=note,
+        data=data or None,
+        at=now,
+        actor_label=actor_label,
+    )
+    if sr.status != from_status:
+        signals.status_changed.send(sr, event=event)
+    log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), from_status, sr.status)
+    return event
+
+
+def allowed_actions(sr: ServiceRequest, user) -> list[str]:
+    """The actions (ACTIONS order) *user* may take on *sr* now: the buttons the console and the PWA show."""
+    role = _role(user)
+    allowed = []
+    for action in ACTIONS:
+        for t in transitions_for(action):
+            if sr.status not in t.sources or role not in t.roles:
+                continue
+            if t.guard:
+                try:
+                    GUARDS[t.guard](sr, user)
+                except Forbidden:
+                    continue
+            allowed.append(action)
+            break
+    return allowed
+
+
+# ---------------------------------------------------------------- visits
+
+
+def _parse_data_url(value: str, field: str) -> tuple[str, bytes]:
+    match = re.fullmatch(r"data:([\w/+.-]+)(;[\w=.-]+)*;base64,([A-Za-z0-9+/=\s]*)", value or "")
+    if not match:
+        raise ValidationFailed("validation_failed", "Not a data URL.", {field: "Send a base64 data: URL."})
+    content_type = match.group(1).lower()
+    if content_type not in ATTACHMENT_TYPES:
+        raise ValidationFailed(
+            "validation_failed", "Not an image.", {field: f"Unsupported type {content_type}."}
+        )
+    try:
+        raw = base64.b64decode(match.group(3), validate=False)
+    except (binascii.Error, ValueError) as exc:
+        raise ValidationFailed(
+            "validation_failed", "Bad base64.", {field: "The data is not valid base64."}
+        ) from exc
+    if not raw:
+        raise ValidationFailed("validation_failed", "Empty attachment.", {field: "The image is empty."})
+    if len(raw) > MAX_ATTACHMENT_BYTES:
+        raise ValidationFailed("validation_failed", "Too large.", {field: "The image is larger than 5 MB."})
+    return content_type, raw
+
+
+def add_attachment(
+    sr: ServiceRequest,
+    kind: str,
+    content_type: str,
+    raw: bytes,
+    actor,
+    *,
+    attachment_id: str | None = None,
+    visit: Visit | None = None,
+) -> Attachment:
+    """Keep a photo or signature in the database; the same client-made id twice stores it once."""
+    if attachment_id:
+        existing = db.session.get(Attachment, attachment_id)
+        if existing is not None:
+            if existing.request_id != sr.id:
+                raise Conflict("duplicate_attachment", "This attachment id belongs to another request.")
+            return existing
+    attachment = Attachment(
+        id=attachment_id or str(uuid.uuid4()),
+        request_id=sr.id,
+        visit_id=visit.id if visit else None,
+        kind=kind,
+        content_type=content_type,
+        data=raw,
+        size=len(raw),
+        sha256=hashlib.sha256(raw).hexdigest(),
+        uploaded_by_id=actor.id if actor else None,
+        created_at=utcnow(),
+    )
+    db.session.add(attachment)
+    db.session.flush()
+    return attachment
+
+
+def _visit_fields(sr: ServiceRequest, data: dict, now: datetime) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    if data.get("outcome") not in ("resolved", "unresolved"):
+        fields["outcome"] = "resolved or unresolved."
+    arrived, finished = data.get("arrived_at"), data.get("finished_at")
+    for name, value in (("arrived_at", arrived), ("finished_at", finished)):
+        if not isinstance(value, datetime) or value.tzinfo is None:
+            fields[name] = "A date and time with its offset."
+        elif value > now + CLOCK_SKEW:
+            fields[name] = "This time is in the future."
+    if "arrived_at" not in fields and arrived < sr.created_at - CLOCK_SKEW:
+        fields["arrived_at"] = "Before the request was logged."
+    if not fields.keys() & {"arrived_at", "finished_at"} and finished < arrived:
+        fields["finished_at"] = "Finished before arriving."
+    try:
+        hours = Decimal(str(data.get("labour_hours")))
+        if not hours.is_finite() or hours < 0 or hours > 1000:
+            fields["labour_hours"] = "Hours from 0 to 1000."
+    except (InvalidOperation, ValueError):
+        fields["labour_hours"] = "A number of hours."
+    for i, cost in enumerate(data.get("costs") or []):
+        if not (cost.get("kind") or "").strip():
+            fields[f"costs.{i}.kind"] = "Required."
+        try:
+            amount = Decimal(str(cost.get("amount")))
+            if not amount.is_finite() or amount < 0:
+                fields[f"costs.{i}.amount"] = "An amount of 0 or more."
+        except (InvalidOperation, ValueError):
+            fields[f"costs.{i}.amount"] = "An amount of 0 or more."
+    for i, part in enumerate(data.get("parts") or []):
+        if not isinstance(part.get("part_id"), int):
+            fields[f"parts.{i}.part_id"] = "Required."
+        qty = part.get("qty")
+        if not isinstance(qty, int | Decimal | float) or qty <= 0:
+            fields[f"parts.{i}.qty"] = "A quantity above 0."
+    return fields
+
+
+def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = None, *, now=None) -> Visit:
+    """Record the assigned engineer's visit (rule 4): solved -> resolved, else awaiting or locked (3b)."""
+    now = now or utcnow()
+    op_id = data.get("client_op_id")
+    if op_id:
+        existing = db.session.scalar(sa.select(Visit).where(Visit.client_op_id == op_id))
+        if existing is not None:
+            if existing.request_id != sr.id:
+                raise Conflict("duplicate_op", "This operation id was used for another request.")
+            return existing
+    sr = _lock(sr)
+    # Role and state first (403, 409), whatever the outcome; the outcome picks the row once the data is valid.
+    t = choose_transition(sr, "visit", actor, {"outcome": "resolved"})
+    check_version(sr, version)
+    GUARDS[t.guard](sr, actor)
+    fields = _visit_fields(sr, data, now)
+    signature = photos = None
+    if not fields:
+        try:
+            signature = _parse_data_url(data["signature"], "signature") if data.get("signature") else None
+            photos = [_parse_data_url(p, f"photos.{i}") for i, p in enumerate(data.get("photos") or [])]
+        except ValidationFailed as exc:
+            fields.update(exc.fields)
+    if fields:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+        )
+
+    t = choose_transition(sr, "visit", actor, data)
+    with db.session.begin_nested():
+        visit = Visit(
+            request_id=sr.id,
+            engineer_id=sr.engineer_id,
+            arrived_at=data["arrived_at"],
+            finished_at=data["finished_at"],
+            labour_hours=Decimal(str(data["labour_hours"])).quantize(Decimal("0.01")),
+            fault_id=data.get("fault_id"),
+            fault=data.get("fault"),
+            cause=data.get("cause"),
+            solution=data.get("solution"),
+            outcome=data["outcome"],
+            created_by_id=actor.id,
+            client_op_id=op_id,
+            costs=[
+                VisitCost(kind=c["kind"].strip(), amount=Decimal(str(c["amount"])), note=c.get("note"))
+                for c in data.get("costs") or []
+            ],
+        )
+        db.session.add(visit)
+        db.session.flush()
+        if signature:
+            visit.signature_id = add_attachment(sr, "signature", *signature, actor, visit=visit).id
+        for content_type, raw in photos:
+            add_attachment(sr, "photo", content_type, raw, actor, visit=visit)
+        _apply(sr, t, actor, {"note": data.get("note")}, now, visit=visit)
+        signals.visit_recorded.send(visit, request=sr, data=data)
+    log.info("visit %s on %s recorded by %s: %s", visit.id, sr.number, actor.username, visit.outcome)
+    return visit
+
+
+# ---------------------------------------------------------------- the sweep
+
+
+def _due(condition) -> list[ServiceRequest]:
+    # Rows someone is changing right now are skipped: the next minute's sweep takes them.
+    return list(
+        db.session.scalars(
+            sa.select(ServiceRequest)
+            .where(condition)
+            .order_by(ServiceRequest.id)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def sweep_requests(now: datetime) -> int:
+    """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent."""
+    rules = (
+        # 3a: nobody was assigned by the customer's required date.
+        (
+            "lock",
+            sa.and_(
+                ServiceRequest.status == AWAITING,
+                ServiceRequest.required_by <= now,
+                ~ServiceRequest.deadline_swept,
+            ),
+        ),
+        # 4: the engineer has not handled it (not on site) by the required date.
+        (
+            "release",
+            sa.and_(
+                ServiceRequest.status == ASSIGNED,
+                ServiceRequest.required_by <= now,
+                ~ServiceRequest.deadline_swept,
+                ServiceRequest.arrived_at.is_(None),
+            ),
+        ),
+        (
+            "response_breach",
+            sa.and_(
+                ServiceRequest.status.in_(tuple(ACTIVE)),
+                ServiceRequest.response_due <= now,
+                ServiceRequest.responded_at.is_(None),
+                ~ServiceRequest.response_breached,
+            ),
+        ),
+        (
+            "resolution_breach",
+            sa.and_(
+                ServiceRequest.status.in_(tuple(ACTIVE)),
+                ServiceRequest.resolution_due <= now,
+                ~ServiceRequest.resolution_breached,
+            ),
+        ),
+    )
+    changed = 0
+    for action, condition in rules:
+        (t,) = transitions_for(action)
+        for sr in _due(condition):
+            # No savepoint per row: a subscriber's refusal aborts the whole run, and the next minute retries
+            # it.
+            _apply(sr, t, None, {}, now)
+            changed += 1
+    return changed
+
+
+# ---------------------------------------------------------------- problem types
+
+
+def create_problem_type(data: dict, actor) -> ProblemType:
+    if db.session.scalar(sa.select(ProblemType.id).where(ProblemType.code == data["code"])):
+        raise ValidationFailed(
+            "duplicate", "That code exists already.", {"code": "That code exists already."}
+        )
+    problem_type = ProblemType(**data)
+    db.session.add(problem_type)
+    db.session.flush()
+    log.info("problem type %s created by %s", problem_type.code, _who(actor))
+    return problem_type
+
+
+def update_problem_type(problem_type: ProblemType, data: dict, actor) -> ProblemType:
+    check_version(problem_type, data.pop("version", None))
+    data.pop("code", None)  # the code is what requests refer to: it never changes
+    for key, value in data.items():
+        setattr(problem_type, key, value)
+    db.session.flush()
+    log.info("problem type %s updated by %s: %s", problem_type.code, _who(actor), sorted(data))
+    return problem_type
+
+
+def problem_types(active_only: bool = True) -> list[ProblemType]:
+    query = sa.select(ProblemType).order_by(ProblemType.sort_order, ProblemType.code)
+    if active_only:
+        query = query.where(ProblemType.active)
+    return list(db.session.scalars(query))
+
+
+def timeline(sr: ServiceRequest) -> list[RequestEvent]:
+    return list(
+        db.session.scalars(
+            sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.id)
+        )
+    )
+
+
+def problem_type_counts() -> dict[str, int]:
+    """How many requests were logged per problem type (rule 1's counters)."""
+    return dict(
+        db.session.execute(
+            sa.select(ProblemTypeRequestCount.problem_type, ProblemTypeRequestCount.count)
+        ).all()
+    )
+
+
+def surveys(sr: ServiceRequest) -> list[Survey]:
+    return list(db.session.scalars(sa.select(Survey).where(Survey.request_id == sr.id).order_by(Survey.id)))

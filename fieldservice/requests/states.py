@@ -1,0 +1,150 @@
+"""The service-request state machine as data: one table used by the API, the console, jobs, sync and tests.
+
+DOMAIN.md "The service request loop", rules 1-6. Each row of TRANSITIONS is
+(action, from-states, to-state or None for "no change", roles, guard, when, requires, kind):
+- `roles`: who may take the row; NOBODY is a call without a user (the customer's QR page, the sweep).
+- `guard`: the name of a check on the actor that may refuse (operations.GUARDS), e.g. "the assigned engineer".
+- `when`: the name of a condition on the request and the payload (operations.WHENS) choosing between rows of
+  same action and state, e.g. revisit satisfied -> revisited, not satisfied -> awaiting_assignment.
+- `requires`: payload fields the action needs.
+- `kind`: "action" (POST /requests/<id>/<action>, console buttons), "visit" (record_visit), "system" (sweep).
+"""
+
+from dataclasses import dataclass
+
+from flask_babel import lazy_gettext as _l
+
+from fieldservice.auth.models import Role
+
+AWAITING = "awaiting_assignment"
+SUSPENDED = "suspended"
+ASSIGNED = "assigned"
+LOCKED = "locked"
+RESOLVED = "resolved"
+REVISITED = "revisited"
+CANCELLED = "cancelled"
+
+STATUSES = (AWAITING, SUSPENDED, ASSIGNED, LOCKED, RESOLVED, REVISITED, CANCELLED)
+# DOMAIN.md's Chinese labels are the zh_Hans translations of these (requests catalog).
+STATUS_LABELS = {
+    AWAITING: _l("Awaiting assignment"),
+    SUSPENDED: _l("Suspended"),
+    ASSIGNED: _l("Assigned"),
+    LOCKED: _l("Locked"),
+    RESOLVED: _l("Resolved"),
+    REVISITED: _l("Revisited"),
+    CANCELLED: _l("Cancelled"),
+}
+# Work still to do on these; SLA clocks run on ACTIVE ones (a suspended request waits for the customer or
+# parts).
+OPEN = frozenset({AWAITING, SUSPENDED, ASSIGNED, LOCKED})
+ACTIVE = frozenset({AWAITING, ASSIGNED, LOCKED})
+CLOSED = frozenset({REVISITED, CANCELLED})
+
+# A call with no logged-in user: the customer urging from the QR page, or the system's sweep.
+NOBODY = "nobody"
+
+ADMIN, MANAGER, DISPATCHER = str(Role.ADMIN), str(Role.MANAGER), str(Role.DISPATCHER)
+ENGINEER, CALLBACK = str(Role.ENGINEER), str(Role.CALLBACK)
+DISPATCH = frozenset({ADMIN, MANAGER, DISPATCHER})
+MANAGE = frozenset({ADMIN, MANAGER})
+ENGINEERS = frozenset({ENGINEER})
+CALLBACKS = frozenset({CALLBACK, MANAGER, ADMIN})
+EVERYONE = frozenset({ADMIN, MANAGER, DISPATCHER, ENGINEER, CALLBACK, NOBODY})
+SYSTEM = frozenset({NOBODY})
+
+ACTION_LABELS = {
+    "create": _l("Logged"),
+    "assign": _l("Assign"),
+    "suspend": _l("Suspend"),
+    "resume": _l("Resume"),
+    "unlock": _l("Unlock"),
+    "cancel": _l("Cancel"),
+    "claim": _l("Claim"),
+    "urge": _l("Urge"),
+    "revisit": _l("Record callback"),
+    "accept": _l("Accept"),
+    "depart": _l("Set off"),
+    "arrive": _l("Arrive on site"),
+    "hand_back": _l("Hand back"),
+    "visit": _l("Visit recorded"),
+    "lock": _l("Locked: no engineer by the required date"),
+    "release": _l("Returned: not handled by the required date"),
+    "response_breach": _l("Response time exceeded"),
+    "resolution_breach": _l("Resolution time exceeded"),
+}
+
+
+@dataclass(frozen=True)
+class Transition:
+    action: str
+    sources: frozenset[str]
+    target: str | None
+    roles: frozenset[str]
+    guard: str | None = None
+    when: str | None = None
+    requires: tuple[str, ...] = ()
+    kind: str = "action"
+
+
+def _t(action, sources, target, roles, **kw) -> Transition:
+    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)
+
+
+TRANSITIONS: tuple[Transition, ...] = (
+    # Rule 2: assigning moves it to assigned; a locked request is the manager's (rule 3).
+    _t("assign", {AWAITING}, ASSIGNED, DISPATCH, requires=("engineer_id",)),
+    _t("assign", {LOCKED}, ASSIGNED, MANAGE, requires=("engineer_id",)),
+    _t("claim", {AWAITING}, ASSIGNED, ENGINEERS, guard="has_skill"),
+    # Rule 1: suspended <-> awaiting_assignment.
+    _t("suspend", {AWAITING}, SUSPENDED, DISPATCH),
+    _t("resume", {SUSPENDED}, AWAITING, DISPATCH),
+    _t("unlock", {LOCKED}, AWAITING, MANAGE, requires=("reason",)),
+    _t("cancel", {AWAITING, SUSPENDED, ASSIGNED}, CANCELLED, DISPATCH, requires=("reason",)),
+    _t("cancel", {LOCKED}, CANCELLED, MANAGE, requires=("reason",)),
+    _t("urge", OPEN, None, EVERYONE),
+    # The engineer's progress on site: timeline events, no change of state.
+    _t("accept", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
+    _t("depart", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
+    _t("arrive", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
+    _t("hand_back", {ASSIGNED}, AWAITING, ENGINEERS, guard="assigned_engineer", requires=("reason",)),
+    # Rule 5: the callback survey closes the loop or runs it again.
+    _t("revisit", {RESOLVED}, REVISITED, CALLBACKS, when="satisfied", requires=("satisfied",)),
+    _t("revisit", {RESOLVED}, AWAITING, CALLBACKS, when="not_satisfied", requires=("satisfied",)),
+    # Rule 4 and 3b: the visit's outcome.
+    _t("visit", {ASSIGNED}, RESOLVED, ENGINEERS, guard="assigned_engineer", when="solved", kind="visit"),
+    _t(
+        "visit", {ASSIGNED}, LOCKED, ENGINEERS, guard="assigned_engineer", when="unsolved_again", kind="visit"
+    ),
+    _t("visit", {ASSIGNED}, AWAITING, ENGINEERS, guard="assigned_engineer", when="unsolved", kind="visit"),
+    # The sweep (time rules): 3a, 4 and the SLA flags.
+    _t("lock", {AWAITING}, LOCKED, SYSTEM, kind="system"),
+    _t("release", {ASSIGNED}, AWAITING, SYSTEM, kind="system"),
+    _t("response_breach", ACTIVE, None, SYSTEM, kind="system"),
+    _t("resolution_breach", ACTIVE, None, SYSTEM, kind="system"),
+)
+
+ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.kind == "action"))
+# Leaving for these states the engineer lets go of the job.
+UNOWNED = frozenset({AWAITING, SUSPENDED, LOCKED})
+
+
+def transitions_for(action: str) -> list[Transition]:
+    return [t for t in TRANSITIONS if t.action == action]
+
+
+def roles_for(action: str) -> frozenset[str]:
+    roles: set[str] = set()
+    for t in transitions_for(action):
+        roles |= t.roles
+    return frozenset(roles)
+
+
+def status_label(status: str) -> str:
+    label = STATUS_LABELS.get(status)
+    return str(label) if label is not None else status
+
+
+def action_label(action: str) -> str:
+    label = ACTION_LABELS.get(action)
+    return str(label) if label is not None else action
