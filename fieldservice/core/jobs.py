@@ -12,6 +12,7 @@ from collections.abc import Callable
 from functools import wraps
 
 from flask import current_app, has_app_context
+from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
@@ -85,10 +86,16 @@ def dispatch_committed_jobs() -> int:
             count += 1
             if current_app.config["INLINE_JOBS"]:
                 _run_inline(path, args, kwargs)
-            else:
+                continue
+            try:
                 get_queue(queue).enqueue(
                     "fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, **kwargs
                 )
+            except RedisError:
+                # The change behind the job is committed: losing the job (or answering 500 for a saved change)
+                # is worse than doing the work here. Jobs are idempotent, so a later retry cannot double it.
+                log.warning("Redis unavailable: running job %s inline", path, exc_info=True)
+                _run_inline(path, args, kwargs)
 
 
 def _run_inline(path: str, args, kwargs) -> None:

@@ -61,3 +61,21 @@ def test_periodic_jobs_are_queued_once_per_slot_across_workers(worker_app):
     second = run_periodic_due(now=1_000_030.0)  # same 60 s slot: another worker's beat
     assert "sweep" in first and "sweep" not in second
     assert "sweep" in run_periodic_due(now=1_000_080.0)  # next slot
+
+
+def test_a_job_runs_inline_when_redis_is_down(app_config, _schema):
+    """A committed change must not lose its job (nor answer 500) because Redis is unreachable."""
+    from fieldservice import create_app
+    from fieldservice.extensions import db
+
+    app = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0", "INLINE_JOBS": False})
+    with app.app_context():
+        try:
+            record_run.delay("redis-down")
+            db.session.commit()
+            assert dispatch_committed_jobs() == 1
+            assert "redis-down" in _markers(db)
+        finally:
+            db.session.query(LoginAttempt).delete()
+            db.session.commit()
+            db.session.remove()
