@@ -19,6 +19,7 @@ DOMAINS = [
     "revisits",
     "complaints",
     "analytics",
+    "notifications",
 ]
 
 

@@ -1,0 +1,668 @@
+"""The dashboard's figures, each one SQL aggregation over the requests the filters select.
+
+Every table is a TableSpec (title, columns, a function Filters -> rows), so the console, the CSV export and
+the
+JSON API show the same numbers from the same code.
+"""
+
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+from flask import current_app
+from flask_babel import force_locale, get_locale
+from flask_babel import lazy_gettext as _l
+
+from fieldservice.analytics.filters import Filters, scope_requests, scoped_request_ids, seconds_between
+from fieldservice.contracts.models import Agreement, AgreementType
+from fieldservice.customers.categories import category_label
+from fieldservice.customers.models import Customer, Product
+from fieldservice.engineers.models import Engineer
+from fieldservice.extensions import db
+from fieldservice.parts.models import Part, ReturnOrder, SupplierClaim, VisitPart
+from fieldservice.requests.models import ProblemType, ServiceRequest, Survey, Visit
+from fieldservice.requests.states import CANCELLED, OPEN, RESOLVED, REVISITED, status_label
+
+# DOMAIN.md "Analytics": the targets the articles name. SLA compliance has none there: the project's own,
+# settable.
+DEFAULT_TARGETS = {
+    "first_time_fix": 85.0,
+    "first_response_minutes": 30.0,
+    "first_response_urgent_minutes": 15.0,
+    "sla_compliance": 95.0,
+    "satisfaction": 90.0,
+}
+LOW_SCORE = 3  # a survey score at or below this gets a human follow-up
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    title: object
+    columns: tuple[tuple[str, object], ...]  # (key, label)
+    rows: Callable[[Filters], list[dict]]
+    chart: str | None = None  # the column charted against the first one
+
+
+def _percent(part, whole) -> float | None:
+    return round(100.0 * float(part) / float(whole), 1) if whole else None
+
+
+def _round(value, digits: int = 1) -> float | None:
+    return round(float(value), digits) if value is not None else None
+
+
+def _pt_label():
+    return ProblemType.name_en if str(get_locale()) == "en" else ProblemType.name_zh
+
+
+# ---------------------------------------------------------------- the request tables
+
+
+def _counts_by(*keys) -> sa.Select:
+    """Requests and open requests grouped by *keys* of service_requests: aggregate first, join the labels
+    after."""
+    count = sa.func.count(ServiceRequest.id)
+    return sa.select(
+        *keys, count.label("requests"), count.filter(ServiceRequest.status.in_(tuple(OPEN))).label("open")
+    ).group_by(*keys)
+
+
+def requests_by_problem_type(f: Filters) -> list[dict]:
+    counts = scope_requests(_counts_by(ServiceRequest.problem_type), f).subquery()
+    query = (
+        sa.select(counts.c.problem_type, _pt_label(), counts.c.requests, counts.c.open)
+        .outerjoin(ProblemType, ProblemType.code == counts.c.problem_type)
+        .order_by(counts.c.requests.desc(), counts.c.problem_type)
+    )
+    return [
+        {"problem_type": code, "label": label or code, "requests": n, "open": n_open}
+        for code, label, n, n_open in db.session.execute(query)
+    ]
+
+
+def requests_by_product(f: Filters) -> list[dict]:
+    counts = scope_requests(_counts_by(ServiceRequest.product_id), f).subquery()
+    query = (
+        sa.select(Product.id, Product.name, Product.model, Product.category, counts.c.requests, counts.c.open)
+        .join(counts, counts.c.product_id == Product.id)
+        .order_by(counts.c.requests.desc(), Product.model)
+    )
+    return [
+        {
+            "product_id": pid,
+            "product": name,
+            "model": model,
+            "category": category_label(cat),
+            "requests": n,
+            "open": n_open,
+        }
+        for pid, name, model, cat, n, n_open in db.session.execute(query)
+    ]
+
+
+def requests_by_agreement(f: Filters) -> list[dict]:
+    """Per agreement type; requests without an agreement fall under their coverage (warranty, none)."""
+    sr = ServiceRequest
+    count = sa.func.count(sr.id)
+    breached = count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED)
+    counts = scope_requests(
+        sa.select(
+            sr.agreement_id,
+            sr.coverage,
+            count.filter(sr.status != CANCELLED).label("n"),
+            breached.label("breached"),
+        ).group_by(sr.agreement_id, sr.coverage),
+        f,
+    ).subquery()
+    key = sa.func.coalesce(AgreementType.name, Agreement.name, counts.c.coverage)
+    total = sa.func.sum(counts.c.n)
+    query = (
+        sa.select(key, total, sa.func.sum(counts.c.breached))
+        .select_from(counts)
+        .outerjoin(Agreement, Agreement.id == counts.c.agreement_id)
+        .outerjoin(AgreementType, AgreementType.id == Agreement.type_id)
+        .group_by(key)
+        .order_by(total.desc(), key)
+    )
+    return [
+        {
+            "agreement": str(COVERAGE_LABELS.get(name, name)),
+            "requests": int(n),
+            "breached": int(n_breached),
+            "sla_compliance": _percent(n - n_breached, n),
+        }
+        for name, n, n_breached in db.session.execute(query)
+    ]
+
+
+COVERAGE_LABELS = {"none": _l("No coverage"), "warranty": _l("Warranty"), "agreement": _l("Agreement")}
+
+
+def requests_by_service_item(f: Filters) -> list[dict]:
+    """Per service item: the kind of work of the problem type (repair, installation, maintenance, other)."""
+    sr = ServiceRequest
+    count = sa.func.count(sr.id)
+    counts = scope_requests(
+        sa.select(
+            sr.problem_type, count.label("n"), count.filter(sr.coverage == "agreement").label("covered")
+        ).group_by(sr.problem_type),
+        f,
+    ).subquery()
+    item = sa.func.coalesce(ProblemType.category, "other")
+    total = sa.func.sum(counts.c.n)
+    query = (
+        sa.select(item, total, sa.func.sum(counts.c.covered))
+        .select_from(counts)
+        .outerjoin(ProblemType, ProblemType.code == counts.c.problem_type)
+        .group_by(item)
+        .order_by(total.desc(), item)
+    )
+    return [
+        {
+            "service_item": str(SERVICE_ITEM_LABELS.get(name, name)),
+            "requests": int(n),
+            "under_agreement": int(n_covered),
+        }
+        for name, n, n_covered in db.session.execute(query)
+    ]
+
+
+SERVICE_ITEM_LABELS = {
+    "repair": _l("Repair"),
+    "installation": _l("Installation"),
+    "maintenance": _l("Maintenance"),
+    "other": _l("Other"),
+}
+
+
+def requests_by_day(f: Filters) -> list[dict]:
+    day = sa.func.date(ServiceRequest.created_at)
+    count = sa.func.count(ServiceRequest.id)
+    query = (
+        sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None)))
+        .group_by(day)
+        .order_by(day)
+    )
+    return [
+        {"day": str(d), "requests": n, "resolved": n_resolved}
+        for d, n, n_resolved in db.session.execute(scope_requests(query, f))
+    ]
+
+
+# ---------------------------------------------------------------- parts and complaints
+
+
+def parts_summary(f: Filters) -> list[dict]:
+    """Per part: units used on visits (repairs), faulty units returned, and supplier claims, for the
+    requests in
+    scope (each counted at its own date)."""
+    used = (
+        sa.select(VisitPart.part_id.label("part_id"), sa.func.sum(VisitPart.qty).label("n"))
+        .join(Visit, Visit.id == VisitPart.visit_id)
+        .where(Visit.request_id.in_(scoped_request_ids(f)))
+        .group_by(VisitPart.part_id)
+    )
+    used = _dated(used, VisitPart.created_at, f).subquery()
+    returned = sa.select(
+        ReturnOrder.part_id.label("part_id"),
+        sa.func.sum(ReturnOrder.qty).label("n"),
+        sa.func.sum(ReturnOrder.refurbished_qty).label("refurbished"),
+        sa.func.sum(ReturnOrder.scrapped_qty).label("scrapped"),
+    ).group_by(ReturnOrder.part_id)
+    returned = _dated(_in_scope(returned, ReturnOrder.request_id, f), ReturnOrder.removed_at, f).subquery()
+    claimed = (
+        sa.select(
+            SupplierClaim.part_id.label("part_id"),
+            sa.func.sum(SupplierClaim.qty).label("n"),
+            sa.func.sum(SupplierClaim.claimed_amount).label("claimed"),
+            sa.func.sum(SupplierClaim.accepted_amount).label("accepted"),
+        )
+        .join(ReturnOrder, ReturnOrder.id == SupplierClaim.return_order_id)
+        .group_by(SupplierClaim.part_id)
+    )
+    claimed = _dated(_in_scope(claimed, ReturnOrder.request_id, f), SupplierClaim.created_at, f).subquery()
+    query = (
+        sa.select(
+            Part.part_number,
+            Part.name,
+            used.c.n,
+            returned.c.n,
+            returned.c.refurbished,
+            returned.c.scrapped,
+            claimed.c.n,
+            claimed.c.claimed,
+            claimed.c.accepted,
+        )
+        .outerjoin(used, used.c.part_id == Part.id)
+        .outerjoin(returned, returned.c.part_id == Part.id)
+        .outerjoin(claimed, claimed.c.part_id == Part.id)
+        .where(sa.or_(used.c.n.is_not(None), returned.c.n.is_not(None), claimed.c.n.is_not(None)))
+        .order_by(sa.func.coalesce(used.c.n, 0).desc(), Part.part_number)
+    )
+    return [
+        {
+            "part": code,
+            "name": name,
+            "used": n_used or 0,
+            "returned": n_ret or 0,
+            "refurbished": n_ref or 0,
+            "scrapped": n_scr or 0,
+            "claimed": n_cl or 0,
+            "claimed_amount": _round(amount, 2) or 0.0,
+            "accepted_amount": _round(accepted, 2) or 0.0,
+        }
+        for code, name, n_used, n_ret, n_ref, n_scr, n_cl, amount, accepted in db.session.execute(query)
+    ]
+
+
+def _dated(query, column, f: Filters):
+    if f.start is not None:
+        query = query.where(column >= f.start)
+    if f.end is not None:
+        query = query.where(column < f.end)
+    return query
+
+
+def _in_scope(query, request_column, f: Filters):
+    # Returns and claims without a request (stock found faulty in a warehouse) count only when nothing narrows
+    # the view to a zone or a category.
+    if f.zone or f.category:
+        query = query.where(request_column.in_(scoped_request_ids(f)))
+    return query
+
+
+def complaints_domain():
+    """The complaints domain's (models, states), or None while it is not installed: the dashboard then says
+    so."""
+    try:
+        from fieldservice.complaints import models, states
+    except ImportError:
+        return None
+    if models.Complaint.__tablename__ not in db.metadata.tables:
+        return None
+    return models, states
+
+
+def complaints_by_type(f: Filters) -> list[dict]:
+    """Complaints logged in the date range per type; a zone is the customer's, a category the request's."""
+    domain = complaints_domain()
+    if domain is None:
+        return []
+    models, states = domain
+    c = models.Complaint
+    count = sa.func.count(c.id)
+    query = (
+        sa.select(c.kind, count, count.filter(c.status != states.CLOSED), count.filter(c.escalated))
+        .group_by(c.kind)
+        .order_by(count.desc(), c.kind)
+    )
+    query = _dated(query, c.created_at, f)
+    if f.zone:
+        query = query.where(c.customer_id.in_(sa.select(Customer.id).where(Customer.zone == f.zone)))
+    if f.category:
+        query = query.where(c.request_id.in_(scoped_request_ids(Filters(category=f.category))))
+    return [
+        {
+            "type": kind,
+            "label": str(states.TYPES.get(kind, kind)),
+            "complaints": n,
+            "open": n_open,
+            "escalated": n_escalated,
+        }
+        for kind, n, n_open, n_escalated in db.session.execute(query)
+    ]
+
+
+# ---------------------------------------------------------------- engineers and KPIs
+
+
+def _request_measures() -> dict:
+    """The aggregate columns over service_requests shared by the KPIs and the engineer table."""
+    sr = ServiceRequest
+    count = sa.func.count(sr.id)
+    response = seconds_between(sr.responded_at, sr.created_at)
+    return {
+        "jobs": count,
+        "resolved": count.filter(sr.resolved_at.is_not(None)),
+        "visited": count.filter(sr.visit_count >= 1),
+        "first_fix": count.filter(sr.resolved_at.is_not(None), sr.visit_count == 1),
+        "response_s": sa.func.avg(response),
+        "urgent_response_s": sa.func.avg(sa.case((sr.priority == 1, response))),
+        "resolution_s": sa.func.avg(seconds_between(sr.resolved_at, sr.created_at)),
+    }
+
+
+def _survey_measures(f: Filters, *keys) -> sa.Select:
+    """Surveys of the requests in scope (grouped by *keys* of service_requests): how many, satisfied, low
+    scores."""
+    low = sa.or_(Survey.timeliness <= LOW_SCORE, Survey.attitude <= LOW_SCORE, Survey.quality <= LOW_SCORE)
+    count = sa.func.count(Survey.id)
+    query = sa.select(
+        *keys,
+        count.label("surveys"),
+        count.filter(Survey.satisfied).label("satisfied"),
+        count.filter(low).label("low_scores"),
+    )
+    if not keys and f == Filters():
+        return query  # every survey: no need to read the requests
+    query = query.join(ServiceRequest, ServiceRequest.id == Survey.request_id)
+    return scope_requests(query.group_by(*keys) if keys else query, f)
+
+
+def engineer_performance(f: Filters) -> list[dict]:
+    sr = ServiceRequest
+    jobs = scope_requests(
+        sa.select(sr.engineer_id, *[c.label(k) for k, c in _request_measures().items()])
+        .where(sr.engineer_id.is_not(None))
+        .group_by(sr.engineer_id),
+        f,
+    ).subquery()
+    surveys = _survey_measures(f, sr.engineer_id).where(sr.engineer_id.is_not(None)).subquery()
+    query = (
+        sa.select(
+            Engineer.id,
+            Engineer.name,
+            Engineer.zone,
+            jobs,
+            surveys.c.surveys,
+            surveys.c.satisfied,
+            surveys.c.low_scores,
+        )
+        .join(jobs, jobs.c.engineer_id == Engineer.id)
+        .outerjoin(surveys, surveys.c.engineer_id == Engineer.id)
+        .order_by(jobs.c.jobs.desc(), Engineer.name)
+    )
+    return [
+        {
+            "engineer_id": r["id"],
+            "engineer": r["name"],
+            "zone": r["zone"] or "",
+            "jobs": r["jobs"],
+            "resolved": r["resolved"],
+            "completion_rate": _percent(r["resolved"], r["jobs"]),
+            "first_time_fix": _percent(r["first_fix"], r["visited"]),
+            "response_minutes": _minutes(r["response_s"]),
+            "resolution_hours": _hours(r["resolution_s"]),
+            "satisfaction": _percent(r["satisfied"] or 0, r["surveys"]),
+            "low_scores": r["low_scores"] or 0,
+        }
+        for r in db.session.execute(query).mappings()
+    ]
+
+
+def _minutes(seconds) -> float | None:
+    return _round(float(seconds) / 60) if seconds is not None else None
+
+
+def _hours(seconds) -> float | None:
+    return _round(float(seconds) / 3600) if seconds is not None else None
+
+
+def targets() -> dict:
+    return {**DEFAULT_TARGETS, **current_app.config.get("ANALYTICS_TARGETS", {})}
+
+
+def overview(f: Filters) -> dict:
+    """The totals and the KPIs of DOMAIN.md against their targets, in two queries."""
+    sr = ServiceRequest
+    measures = _request_measures()
+    count = measures["jobs"]
+    measures.update(
+        open=count.filter(sr.status.in_(tuple(OPEN))),
+        closed=count.filter(sr.status.in_((RESOLVED, REVISITED))),
+        cancelled=count.filter(sr.status == CANCELLED),
+        breached=count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED),
+        countable=count.filter(sr.status != CANCELLED),
+    )
+    query = sa.select(*[c.label(k) for k, c in measures.items()]).select_from(sr)
+    r = {**db.session.execute(scope_requests(query, f)).mappings().one()}
+    r.update(db.session.execute(_survey_measures(f)).mappings().one())
+    goal = targets()
+    kpis = [
+        _kpi(
+            "first_time_fix",
+            _l("First-time fix rate"),
+            _percent(r["first_fix"], r["visited"]),
+            "%",
+            goal,
+            ">=",
+        ),
+        _kpi(
+            "first_response_minutes", _l("First response time"), _minutes(r["response_s"]), "min", goal, "<="
+        ),
+        _kpi(
+            "first_response_urgent_minutes",
+            _l("First response time, urgent"),
+            _minutes(r["urgent_response_s"]),
+            "min",
+            goal,
+            "<=",
+        ),
+        _kpi("resolution_hours", _l("Resolution time"), _hours(r["resolution_s"]), "h", goal, "<="),
+        _kpi(
+            "sla_compliance",
+            _l("SLA compliance"),
+            _percent(r["countable"] - r["breached"], r["countable"]),
+            "%",
+            goal,
+            ">=",
+        ),
+        _kpi(
+            "satisfaction",
+            _l("Customer satisfaction"),
+            _percent(r["satisfied"], r["surveys"]),
+            "%",
+            goal,
+            ">=",
+        ),
+    ]
+    return {
+        "totals": {
+            "requests": r["jobs"],
+            "open": r["open"],
+            "resolved": r["closed"],
+            "cancelled": r["cancelled"],
+            "surveys": r["surveys"],
+            "low_scores": r["low_scores"],
+        },
+        "kpis": kpis,
+        "by_status": requests_by_status(f),
+    }
+
+
+KPI_COLUMNS = (
+    ("label", _l("KPI")),
+    ("value", _l("Value")),
+    ("unit", _l("Unit")),
+    ("op", _l("Compared")),
+    ("target", _l("Target")),
+    ("met", _l("Met")),
+)
+
+
+def _kpi(key: str, label, value, unit: str, goal: dict, op: str) -> dict:
+    target = goal.get(key)
+    met = None
+    if target is not None and value is not None:
+        met = value >= target if op == ">=" else value <= target
+    return {
+        "key": key,
+        "label": str(label),
+        "value": value,
+        "unit": unit,
+        "target": target,
+        "op": op,
+        "met": met,
+    }
+
+
+def requests_by_status(f: Filters) -> list[dict]:
+    count = sa.func.count(ServiceRequest.id)
+    query = sa.select(ServiceRequest.status, count).group_by(ServiceRequest.status).order_by(count.desc())
+    return [
+        {"status": s, "label": status_label(s), "requests": n}
+        for s, n in db.session.execute(scope_requests(query, f))
+    ]
+
+
+# ---------------------------------------------------------------- the tables, in dashboard order
+
+TABLES: dict[str, TableSpec] = {
+    t.name: t
+    for t in (
+        TableSpec(
+            "problem_types",
+            _l("Requests by problem type"),
+            (
+                ("problem_type", _l("Code")),
+                ("label", _l("Problem type")),
+                ("requests", _l("Requests")),
+                ("open", _l("Open")),
+            ),
+            requests_by_problem_type,
+            chart="requests",
+        ),
+        TableSpec(
+            "products",
+            _l("Requests by product"),
+            (
+                ("product", _l("Product")),
+                ("model", _l("Model")),
+                ("category", _l("Category")),
+                ("requests", _l("Requests")),
+                ("open", _l("Open")),
+            ),
+            requests_by_product,
+            chart="requests",
+        ),
+        TableSpec(
+            "agreements",
+            _l("Requests by agreement"),
+            (
+                ("agreement", _l("Agreement")),
+                ("requests", _l("Requests")),
+                ("breached", _l("SLA breached")),
+                ("sla_compliance", _l("SLA compliance %")),
+            ),
+            requests_by_agreement,
+            chart="requests",
+        ),
+        TableSpec(
+            "service_items",
+            _l("Requests by service item"),
+            (
+                ("service_item", _l("Service item")),
+                ("requests", _l("Requests")),
+                ("under_agreement", _l("Under agreement")),
+            ),
+            requests_by_service_item,
+            chart="requests",
+        ),
+        TableSpec(
+            "trend",
+            _l("Requests per day"),
+            (("day", _l("Day")), ("requests", _l("Requests")), ("resolved", _l("Resolved"))),
+            requests_by_day,
+            chart="requests",
+        ),
+        TableSpec(
+            "parts",
+            _l("Parts used, returned and claimed"),
+            (
+                ("part", _l("Part code")),
+                ("name", _l("Part")),
+                ("used", _l("Used in repairs")),
+                ("returned", _l("Returned faulty")),
+                ("refurbished", _l("Refurbished")),
+                ("scrapped", _l("Scrapped")),
+                ("claimed", _l("Claimed from supplier")),
+                ("claimed_amount", _l("Claimed amount")),
+                ("accepted_amount", _l("Accepted amount")),
+            ),
+            parts_summary,
+            chart="used",
+        ),
+        TableSpec(
+            "complaints",
+            _l("Complaints by type"),
+            (
+                ("label", _l("Complaint type")),
+                ("complaints", _l("Complaints")),
+                ("open", _l("Open")),
+                ("escalated", _l("Escalated")),
+            ),
+            complaints_by_type,
+            chart="complaints",
+        ),
+        TableSpec(
+            "engineers",
+            _l("Engineer performance"),
+            (
+                ("engineer", _l("Engineer")),
+                ("zone", _l("Zone")),
+                ("jobs", _l("Jobs")),
+                ("resolved", _l("Resolved")),
+                ("completion_rate", _l("Completion %")),
+                ("first_time_fix", _l("First-time fix %")),
+                ("response_minutes", _l("Response (min)")),
+                ("resolution_hours", _l("Resolution (h)")),
+                ("satisfaction", _l("Satisfaction %")),
+                ("low_scores", _l("Low scores")),
+            ),
+            engineer_performance,
+            chart="jobs",
+        ),
+    )
+}
+
+
+def table(name: str, f: Filters) -> dict:
+    spec = TABLES[name]
+    return {
+        "name": spec.name,
+        "title": str(spec.title),
+        "columns": [{"key": k, "label": str(label)} for k, label in spec.columns],
+        "rows": spec.rows(f),
+        "chart": spec.chart,
+    }
+
+
+def dashboard(f: Filters) -> dict:
+    """Everything the dashboard shows: the overview with KPIs, then every table."""
+    parts = _gather([lambda: overview(f)] + [lambda name=name: table(name, f) for name in TABLES])
+    return {
+        "filters": f.as_dict(),
+        **parts[0],
+        "complaints_available": complaints_domain() is not None,
+        "tables": parts[1:],
+    }
+
+
+def _gather(funcs: list) -> list:
+    """Run *funcs* and return their results in order: on PostgreSQL side by side, each on its own connection
+    (the figures are independent reads, and the dashboard waits for the slowest instead of the sum)."""
+    workers = current_app.config.get("ANALYTICS_PARALLEL", 4)
+    if workers < 2 or db.session.get_bind().dialect.name != "postgresql":
+        return [fn() for fn in funcs]
+    app, locale = current_app._get_current_object(), str(get_locale())
+
+    def run(fn):
+        with app.app_context(), force_locale(locale):
+            return fn()
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(run, funcs))
+
+
+def zones() -> list[str]:
+    return [z for z in db.session.scalars(sa.select(Customer.zone).distinct().order_by(Customer.zone)) if z]
+
+
+def categories() -> list[str]:
+    return list(
+        db.session.scalars(
+            sa.select(ServiceRequest.service_category).distinct().order_by(ServiceRequest.service_category)
+        )
+    )

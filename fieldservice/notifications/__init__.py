@@ -1,0 +1,1 @@
+"""Customer notifications (e-mail, SMS, WeChat) and outgoing webhooks, both through a transactional outbox."""

@@ -1,0 +1,287 @@
+"""The outbox rules: what is queued for whom, how a due message is claimed, tried, retried and given up,
+resends,
+and the webhook subscriptions.
+
+Queueing only adds rows to the caller's transaction (the change and its messages commit together or not at
+all);
+the worker (jobs.drain_outbox) claims due rows, sends each and records the attempt.
+"""
+
+import logging
+import secrets
+import time
+import uuid
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+import sqlalchemy as sa
+from sqlalchemy import event as sa_event
+from sqlalchemy.orm import Session
+
+from fieldservice.core.errors import Conflict, ValidationFailed
+from fieldservice.core.models import check_version, utcnow
+from fieldservice.extensions import db
+from fieldservice.notifications import channels, messages, webhooks
+from fieldservice.notifications.models import (
+    DeliveryAttempt,
+    Notification,
+    WebhookDelivery,
+    WebhookSubscription,
+)
+from fieldservice.notifications.settings import int_setting, setting
+
+log = logging.getLogger("fieldservice.notifications")
+
+PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
+DUE = (PENDING, FAILED, SENDING)  # a SENDING row is due again only once its lease has run out (a worker died)
+LEASE = timedelta(minutes=5)
+_KICKED = "notifications_outbox_kicked"
+
+
+# ---------------------------------------------------------------- queueing (inside the caller's transaction)
+
+
+def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
+    """Queue *event*'s message to the request's customer on every configured channel that can reach them.
+    *key* names the change (one message per key and channel, whatever replays the signal)."""
+    customer = sr.customer
+    if customer is None:
+        return []
+    locale = setting("FIELDSERVICE_NOTIFY_LOCALE")
+    subject, body = messages.render(event, locale, number=sr.number, **ctx)
+    queued = []
+    for channel in channels.active_channels():
+        address = channel.address_of(customer, sr)
+        if not address:
+            continue
+        dedupe_key = f"{key}:{channel.name}"
+        exists = db.session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key))
+        if exists:
+            continue
+        notification = Notification(
+            dedupe_key=dedupe_key,
+            request_id=sr.id,
+            event=event,
+            channel=channel.name,
+            recipient=address[:200],
+            locale=locale,
+            subject=subject[:200],
+            body=body,
+        )
+        db.session.add(notification)
+        queued.append(notification)
+    return queued
+
+
+def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
+    """Queue a webhook delivery of *event_type* for every active subscription that wants it."""
+    with db.session.no_autoflush:
+        subscriptions = db.session.scalars(
+            sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+        ).all()
+    event_id = uuid.uuid4().hex
+    queued = []
+    for subscription in subscriptions:
+        if webhooks.matches(subscription.events, event_type):
+            delivery = WebhookDelivery(
+                subscription_id=subscription.id,
+                event_id=event_id,
+                event_type=event_type,
+                payload={**payload, "occurred_at": utcnow().isoformat()},
+            )
+            db.session.add(delivery)
+            queued.append(delivery)
+    return queued
+
+
+def kick() -> None:
+    """Ask the worker to drain the outbox as soon as this transaction commits (once per transaction), rather
+    than at its next periodic run: for a manager's resend, who waits for the result on the page."""
+    from fieldservice.notifications.jobs import drain_outbox
+
+    if not db.session.info.get(_KICKED):
+        db.session.info[_KICKED] = True
+        drain_outbox.delay()
+
+
+@sa_event.listens_for(Session, "after_commit")
+@sa_event.listens_for(Session, "after_rollback")
+def _reset_kick(session: Session, *_) -> None:
+    session.info.pop(_KICKED, None)
+
+
+# ---------------------------------------------------------------- draining (the worker)
+
+
+def claim_due(model, now: datetime | None = None, limit: int = 50) -> list[int]:
+    """Mark up to *limit* due rows of *model* as being sent by this worker (a lease), and count the attempt.
+    Two workers never claim the same row: the UPDATE is conditional on the row still being due."""
+    now = now or utcnow()
+    due = sa.and_(model.status.in_(DUE), model.next_attempt_at <= now)
+    query = sa.select(model.id).where(due).order_by(model.next_attempt_at, model.id).limit(limit)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update(skip_locked=True)
+    claimed = []
+    for row_id in db.session.scalars(query).all():
+        result = db.session.execute(
+            sa.update(model)
+            .where(model.id == row_id, due)
+            .values(
+                status=SENDING,
+                attempts=model.attempts + 1,
+                next_attempt_at=now + LEASE,
+                version=model.version + 1,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        if result.rowcount == 1:
+            claimed.append(row_id)
+    return claimed
+
+
+def attempt(model, row_id: int, now: datetime | None = None) -> str:
+    """Send one claimed row and record the try: sent, failed (tried again later, with backoff) or gave_up."""
+    row = db.session.get(model, row_id, populate_existing=True)
+    if row is None or row.status != SENDING:
+        return "skipped"
+    started = time.perf_counter()
+    error = None
+    try:
+        ref, status_code = _send(row)
+    except channels.DeliveryError as exc:
+        error, ref, status_code = exc, None, exc.status_code
+    took = int((time.perf_counter() - started) * 1000)
+    now = now or utcnow()
+    db.session.add(
+        DeliveryAttempt(
+            notification_id=row.id if model is Notification else None,
+            webhook_delivery_id=row.id if model is WebhookDelivery else None,
+            at=now,
+            ok=error is None,
+            status_code=status_code,
+            error=str(error)[:500] if error else None,
+            duration_ms=took,
+        )
+    )
+    if model is WebhookDelivery:
+        row.last_status_code = status_code
+    if error is None:
+        row.status, row.sent_at, row.last_error = SENT, now, None
+        if model is Notification:
+            row.provider_ref = (ref or "")[:200]
+    elif not error.retryable or row.attempts >= int_setting("FIELDSERVICE_OUTBOX_MAX_ATTEMPTS"):
+        row.status, row.last_error = GAVE_UP, str(error)[:500]
+    else:
+        row.status, row.last_error = FAILED, str(error)[:500]
+        row.next_attempt_at = now + backoff(row.attempts)
+    db.session.flush()
+    log.info(
+        "%s %s attempt %s: %s%s",
+        model.__tablename__,
+        row.id,
+        row.attempts,
+        row.status,
+        f" ({error})" if error else "",
+    )
+    return row.status
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the *attempts*-th failed try: doubling from the base, capped."""
+    base, cap = int_setting("FIELDSERVICE_OUTBOX_BACKOFF"), int_setting("FIELDSERVICE_OUTBOX_BACKOFF_MAX")
+    return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
+
+
+def _send(row) -> tuple[str | None, int | None]:
+    if isinstance(row, Notification):
+        return channels.channel_named(row.channel).send(row), None
+    subscription = row.subscription
+    if subscription is None or not subscription.active:
+        raise channels.DeliveryError("the subscription is disabled", retryable=False)
+    body = webhooks.encode(row)
+    status, _ = channels.post_json(
+        subscription.url, body, webhooks.headers_for(row, subscription.secret, body)
+    )
+    return None, status
+
+
+# ---------------------------------------------------------------- resend (console, API)
+
+
+def resend(row, actor, version: int | None = None) -> None:
+    """Send a notification or a webhook delivery again now, whatever happened before (a manager decides)."""
+    check_version(row, version)
+    if row.status == SENDING and row.next_attempt_at > utcnow():
+        raise Conflict("being_sent", "This message is being sent right now; look again in a minute.")
+    row.status, row.attempts, row.next_attempt_at, row.last_error = PENDING, 0, utcnow(), None
+    if isinstance(row, Notification):
+        row.resent_by_id = actor.id
+    db.session.flush()
+    kick()
+    log.info("%s %s queued again by %s", type(row).__tablename__, row.id, actor.username)
+
+
+# ---------------------------------------------------------------- webhook subscriptions (admins)
+
+
+def _check_subscription(data: dict) -> None:
+    fields = _subscription_fields(data)
+    if fields:
+        message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
+        raise ValidationFailed("validation_failed", message, fields)
+
+
+def _subscription_fields(data: dict) -> dict[str, str]:
+    fields = {}
+    url = (data.get("url") or "").strip()
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        fields["url"] = "An http:// or https:// address."
+    if not (data.get("name") or "").strip():
+        fields["name"] = "Required."
+    events = data.get("events") or []
+    if not events:
+        fields["events"] = "Choose at least one event type."
+    unknown = [
+        e for e in events if e != "*" and not any(webhooks.matches([e], t) for t in webhooks.EVENT_TYPES)
+    ]
+    if unknown:
+        fields["events"] = "Unknown event types: " + ", ".join(unknown) + "."
+    return fields
+
+
+def create_subscription(data: dict, actor) -> WebhookSubscription:
+    _check_subscription(data)
+    subscription = WebhookSubscription(
+        name=data["name"].strip()[:120],
+        url=data["url"].strip()[:500],
+        events=list(dict.fromkeys(data["events"])),
+        secret=data.get("secret") or secrets.token_urlsafe(32),
+        active=data.get("active", True),
+        created_by_id=actor.id,
+    )
+    db.session.add(subscription)
+    db.session.flush()
+    log.info("webhook subscription %s (%s) created by %s", subscription.id, subscription.url, actor.username)
+    return subscription
+
+
+def update_subscription(subscription: WebhookSubscription, data: dict, actor, version: int | None) -> None:
+    check_version(subscription, version)
+    merged = {"name": subscription.name, "url": subscription.url, "events": subscription.events, **data}
+    _check_subscription(merged)
+    subscription.name, subscription.url = merged["name"].strip()[:120], merged["url"].strip()[:500]
+    subscription.events = list(dict.fromkeys(merged["events"]))
+    if "active" in data:
+        subscription.active = bool(data["active"])
+    if data.get("secret"):
+        subscription.secret = data["secret"]
+    db.session.flush()
+    log.info("webhook subscription %s changed by %s", subscription.id, actor.username)
+
+
+def delete_subscription(subscription: WebhookSubscription, actor, version: int | None) -> None:
+    check_version(subscription, version)
+    db.session.delete(subscription)
+    db.session.flush()
+    log.info("webhook subscription %s deleted by %s", subscription.id, actor.username)
