@@ -1,0 +1,191 @@
+"""Service agreements: types (templates), customer agreements, maintenance occurrences and invoices."""
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
+from fieldservice.customers.models import Customer, Equipment
+from fieldservice.extensions import db
+
+# How work is charged, from the customer's most favourable to the least.
+CHARGING_METHODS = ("covered", "labour_only", "per_visit", "time_and_materials")
+
+INVOICE_STATES = ("requested", "issued", "cancelled")
+
+# What an agreement may cover: the kinds of work of the requests' problem types (ProblemType.category).
+SERVICE_ITEMS = ("repair", "maintenance", "installation", "other")
+
+
+class AgreementType(TimestampMixin, VersionMixin, db.Model):
+    """A standard agreement (Gold, Silver, per-call...): the template a customer agreement starts from."""
+
+    __tablename__ = "agreement_types"
+    __table_args__ = (
+        sa.CheckConstraint("response_hours > 0 AND resolution_hours >= response_hours", name="hours"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    response_hours: Mapped[int]
+    resolution_hours: Mapped[int]
+    terms: Mapped[str] = mapped_column(sa.Text, default="")
+    service_items: Mapped[list] = mapped_column(sa.JSON, default=list)
+    charging_method: Mapped[str] = mapped_column(sa.String(30))
+    labour_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    visit_fee: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    maintenance_cycle_months: Mapped[int | None]
+    active: Mapped[bool] = mapped_column(default=True)
+
+    def __repr__(self) -> str:
+        return f"<AgreementType {self.id} {self.code}>"
+
+
+agreement_equipment = sa.Table(
+    "agreement_equipment",
+    db.metadata,
+    sa.Column("agreement_id", sa.ForeignKey("agreements.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "equipment_id", sa.ForeignKey("equipment.id", ondelete="CASCADE"), primary_key=True, index=True
+    ),
+)
+
+
+class Agreement(TimestampMixin, VersionMixin, db.Model):
+    """A customer's agreement for one period: its own copy of the type's terms, which it may override."""
+
+    __tablename__ = "agreements"
+    __table_args__ = (
+        sa.CheckConstraint("ends_on >= starts_on", name="period"),
+        sa.CheckConstraint("response_hours > 0 AND resolution_hours >= response_hours", name="hours"),
+        sa.Index("ix_agreements_customer_period", "customer_id", "starts_on", "ends_on"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(20), unique=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    type_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agreement_types.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(120))
+    starts_on: Mapped[date]
+    ends_on: Mapped[date] = mapped_column(index=True)
+    response_hours: Mapped[int]
+    resolution_hours: Mapped[int]
+    terms: Mapped[str] = mapped_column(sa.Text, default="")
+    service_items: Mapped[list] = mapped_column(sa.JSON, default=list)
+    charging_method: Mapped[str] = mapped_column(sa.String(30))
+    labour_rate: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    visit_fee: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    maintenance_cycle_months: Mapped[int | None]
+    # Maintenance requests are created this many days before a cycle starts.
+    maintenance_lead_days: Mapped[int] = mapped_column(default=7)
+    renewed_from_id: Mapped[int | None] = mapped_column(sa.ForeignKey("agreements.id"), unique=True)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    customer: Mapped[Customer] = relationship()
+    type: Mapped[AgreementType | None] = relationship()
+    equipment: Mapped[list[Equipment]] = relationship(secondary=agreement_equipment, order_by=Equipment.id)
+    renewed_from: Mapped["Agreement | None"] = relationship(remote_side=[id], back_populates="renewal")
+    renewal: Mapped["Agreement | None"] = relationship(back_populates="renewed_from")
+
+    def __repr__(self) -> str:
+        return f"<Agreement {self.id} {self.number} customer {self.customer_id}>"
+
+    @property
+    def covers_all_equipment(self) -> bool:
+        return not self.equipment
+
+    @property
+    def equipment_ids(self) -> list[int]:
+        return [e.id for e in self.equipment]
+
+    def status_on(self, day: date, expiring_days: int = 30) -> str:
+        """upcoming, active, expiring (ends within *expiring_days*) or expired."""
+        if day < self.starts_on:
+            return "upcoming"
+        if day > self.ends_on:
+            return "expired"
+        if (self.ends_on - day).days < expiring_days:
+            return "expiring"
+        return "active"
+
+
+class NumberCounter(db.Model):
+    """The last number handed out per series and year (AG-2026, INV-2026): numbers stay unique under concurrency."""
+
+    __tablename__ = "contract_number_counters"
+
+    series: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
+    last: Mapped[int] = mapped_column(default=0)
+
+    def __repr__(self) -> str:
+        return f"<NumberCounter {self.series} {self.last}>"
+
+
+class MaintenanceOccurrence(db.Model):
+    """One preventive-maintenance visit owed: inserted before its request, so the unique key stops a second one."""
+
+    __tablename__ = "maintenance_occurrences"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "agreement_id",
+            "equipment_id",
+            "cycle_start",
+            name="uq_maintenance_occurrences_agreement_equipment_cycle",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(sa.ForeignKey("agreements.id", ondelete="CASCADE"))
+    equipment_id: Mapped[int] = mapped_column(sa.ForeignKey("equipment.id", ondelete="CASCADE"), index=True)
+    cycle_start: Mapped[date]
+    request_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    agreement: Mapped[Agreement] = relationship()
+    equipment: Mapped[Equipment] = relationship()
+
+    def __repr__(self) -> str:
+        return f"<MaintenanceOccurrence {self.id} agreement {self.agreement_id} eq {self.equipment_id} {self.cycle_start}>"
+
+
+class Invoice(TimestampMixin, VersionMixin, db.Model):
+    """A customer's request for an invoice (发票) for a service request, issued with a number by a manager."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        # One live invoice per service request: a second ask while one is requested or issued is refused.
+        sa.Index(
+            "uq_invoices_live_request",
+            "request_id",
+            unique=True,
+            postgresql_where=sa.text("status <> 'cancelled'"),
+            sqlite_where=sa.text("status <> 'cancelled'"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="requested", index=True)
+    title: Mapped[str] = mapped_column(sa.String(200))
+    tax_id: Mapped[str | None] = mapped_column(sa.String(40))
+    email: Mapped[str | None] = mapped_column(sa.String(200))
+    amount: Mapped[Decimal]
+    note: Mapped[str | None] = mapped_column(sa.Text)
+    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Null when the customer asked from the report page (no account).
+    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    issued_at: Mapped[datetime | None]
+    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    customer: Mapped[Customer] = relationship()
+    request: Mapped["ServiceRequest"] = relationship()  # noqa: F821 (the requests domain's model, by name)
+
+    def __repr__(self) -> str:
+        return f"<Invoice {self.id} {self.number or '-'} {self.status}>"

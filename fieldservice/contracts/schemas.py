@@ -1,0 +1,249 @@
+import marshmallow as ma
+from marshmallow import validate
+
+from fieldservice.contracts.models import CHARGING_METHODS, INVOICE_STATES, SERVICE_ITEMS
+from fieldservice.contracts.sla import local_date
+from fieldservice.core.models import utcnow
+
+AGREEMENT_STATUSES = ("upcoming", "active", "expiring", "expired")
+
+_hours = validate.Range(min=1, max=24 * 366)
+_money = validate.Range(min=0, max=10_000_000)
+
+
+def _items():
+    return ma.fields.List(
+        ma.fields.String(validate=validate.OneOf(SERVICE_ITEMS)),
+        validate=validate.Length(max=len(SERVICE_ITEMS)),
+    )
+
+
+def _check_hours_and_period(data: dict) -> None:
+    errors = {}
+    response, resolution = data.get("response_hours"), data.get("resolution_hours")
+    if response is not None and resolution is not None and resolution < response:
+        errors["resolution_hours"] = ["Resolution time cannot be shorter than response time."]
+    starts, ends = data.get("starts_on"), data.get("ends_on")
+    if starts is not None and ends is not None and ends < starts:
+        errors["ends_on"] = ["The agreement cannot end before it starts."]
+    if errors:
+        raise ma.ValidationError(errors)
+
+
+class TermsSchema(ma.Schema):
+    """The commercial terms an agreement type sets and an agreement copies (and may override)."""
+
+    id = ma.fields.Integer()
+    name = ma.fields.String()
+    response_hours = ma.fields.Integer()
+    resolution_hours = ma.fields.Integer()
+    terms = ma.fields.String()
+    service_items = ma.fields.List(ma.fields.String())
+    charging_method = ma.fields.String()
+    labour_rate = ma.fields.Decimal(as_string=True)
+    visit_fee = ma.fields.Decimal(as_string=True)
+    maintenance_cycle_months = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class AgreementTypeSchema(TermsSchema):
+    code = ma.fields.String()
+    active = ma.fields.Boolean()
+
+
+class AgreementTypeArgs(ma.Schema):
+    code = ma.fields.String(
+        required=True, validate=validate.Regexp(r"^[a-z0-9_-]{1,40}$", error="Use a-z, 0-9, _ or -.")
+    )
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    response_hours = ma.fields.Integer(required=True, validate=_hours)
+    resolution_hours = ma.fields.Integer(required=True, validate=_hours)
+    terms = ma.fields.String(load_default="", validate=validate.Length(max=20000))
+    service_items = _items()
+    charging_method = ma.fields.String(required=True, validate=validate.OneOf(CHARGING_METHODS))
+    labour_rate = ma.fields.Decimal(load_default=0, validate=_money, places=2)
+    visit_fee = ma.fields.Decimal(load_default=0, validate=_money, places=2)
+    maintenance_cycle_months = ma.fields.Integer(
+        load_default=None, allow_none=True, validate=validate.Range(1, 60)
+    )
+    active = ma.fields.Boolean(load_default=True)
+
+    @ma.validates_schema
+    def _cross_fields(self, data, **kwargs):
+        _check_hours_and_period(data)
+
+
+class AgreementTypeUpdateArgs(AgreementTypeArgs):
+    version = ma.fields.Integer(required=True)
+
+
+class AgreementEquipmentSchema(ma.Schema):
+    id = ma.fields.Integer()
+    serial_number = ma.fields.String()
+    product_id = ma.fields.Integer()
+    warranty_until = ma.fields.Date(allow_none=True)
+
+
+class AgreementSchema(TermsSchema):
+    number = ma.fields.String()
+    customer_id = ma.fields.Integer()
+    customer_name = ma.fields.Function(lambda a: a.customer.name)
+    type_id = ma.fields.Integer(allow_none=True)
+    status = ma.fields.Function(lambda a: a.status_on(local_date(utcnow())))
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date()
+    maintenance_lead_days = ma.fields.Integer()
+    equipment_ids = ma.fields.Function(lambda a: [e.id for e in a.equipment])
+    equipment = ma.fields.List(ma.fields.Nested(AgreementEquipmentSchema))
+    covers_all_equipment = ma.fields.Boolean()
+    renewed_from_id = ma.fields.Integer(allow_none=True)
+    renewal_id = ma.fields.Function(lambda a: a.renewal.id if a.renewal else None)
+    created_at = ma.fields.AwareDateTime()
+    updated_at = ma.fields.AwareDateTime()
+
+
+class AgreementArgs(ma.Schema):
+    """API.md's POST /contracts fields, plus the optional commercial terms (taken from `type_id` when left out)."""
+
+    customer_id = ma.fields.Integer(required=True)
+    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    response_hours = ma.fields.Integer(required=True, validate=_hours)
+    resolution_hours = ma.fields.Integer(required=True, validate=_hours)
+    starts_on = ma.fields.Date(required=True)
+    ends_on = ma.fields.Date(required=True)
+    charging_method = ma.fields.String(required=True, validate=validate.OneOf(CHARGING_METHODS))
+    service_items = _items()
+    equipment_ids = ma.fields.List(ma.fields.Integer(), validate=validate.Length(max=500))
+    type_id = ma.fields.Integer(allow_none=True)
+    terms = ma.fields.String(validate=validate.Length(max=20000))
+    labour_rate = ma.fields.Decimal(validate=_money, places=2)
+    visit_fee = ma.fields.Decimal(validate=_money, places=2)
+    maintenance_cycle_months = ma.fields.Integer(allow_none=True, validate=validate.Range(1, 60))
+    maintenance_lead_days = ma.fields.Integer(validate=validate.Range(0, 60))
+
+    @ma.validates_schema
+    def _cross_fields(self, data, **kwargs):
+        _check_hours_and_period(data)
+
+
+class AgreementUpdateArgs(AgreementArgs):
+    """Every field optional (partial load); `version` required; the customer does not change."""
+
+    version = ma.fields.Integer(required=True)
+
+    class Meta:
+        exclude = ("customer_id", "type_id")
+
+
+class RenewArgs(ma.Schema):
+    version = ma.fields.Integer(required=True)
+    starts_on = ma.fields.Date()
+    ends_on = ma.fields.Date()
+    response_hours = ma.fields.Integer(validate=_hours)
+    resolution_hours = ma.fields.Integer(validate=_hours)
+    charging_method = ma.fields.String(validate=validate.OneOf(CHARGING_METHODS))
+    labour_rate = ma.fields.Decimal(validate=_money, places=2)
+    visit_fee = ma.fields.Decimal(validate=_money, places=2)
+
+    @ma.validates_schema
+    def _cross_fields(self, data, **kwargs):
+        _check_hours_and_period(data)
+
+
+class AgreementQueryArgs(ma.Schema):
+    customer_id = ma.fields.Integer()
+    status = ma.fields.String(validate=validate.OneOf(AGREEMENT_STATUSES))
+    q = ma.fields.String(load_default="")
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class CoverageQueryArgs(ma.Schema):
+    customer_id = ma.fields.Integer(required=True)
+    equipment_id = ma.fields.Integer(load_default=None, allow_none=True)
+    at = ma.fields.AwareDateTime(load_default=None, allow_none=True)
+
+
+class CoverageSchema(ma.Schema):
+    kind = ma.fields.String()
+    agreement_id = ma.fields.Integer(allow_none=True)
+    label = ma.fields.String()
+    response_hours = ma.fields.Integer(allow_none=True)
+    resolution_hours = ma.fields.Integer(allow_none=True)
+    charging_method = ma.fields.String()
+
+
+class ChargeLineSchema(ma.Schema):
+    label = ma.fields.String()
+    qty = ma.fields.Decimal(as_string=True)
+    unit_price = ma.fields.Decimal(as_string=True)
+    amount = ma.fields.Decimal(as_string=True)
+    covered_amount = ma.fields.Decimal(as_string=True)
+
+
+class ChargesSchema(ma.Schema):
+    visit_id = ma.fields.Integer()
+    charging_method = ma.fields.String()
+    coverage_label = ma.fields.String(allow_none=True)
+    lines = ma.fields.List(ma.fields.Nested(ChargeLineSchema))
+    total = ma.fields.Decimal(as_string=True)
+    covered = ma.fields.Decimal(as_string=True)
+    customer_amount = ma.fields.Decimal(as_string=True)
+
+
+class RequestChargesSchema(ma.Schema):
+    request_id = ma.fields.Integer()
+    visits = ma.fields.List(ma.fields.Nested(ChargesSchema))
+    total = ma.fields.Decimal(as_string=True)
+    covered = ma.fields.Decimal(as_string=True)
+    customer_amount = ma.fields.Decimal(as_string=True)
+
+
+class InvoiceSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String(allow_none=True)
+    request_id = ma.fields.Integer()
+    customer_id = ma.fields.Integer()
+    customer_name = ma.fields.Function(lambda i: i.customer.name)
+    status = ma.fields.String()
+    title = ma.fields.String()
+    tax_id = ma.fields.String(allow_none=True)
+    email = ma.fields.String(allow_none=True)
+    amount = ma.fields.Decimal(as_string=True)
+    note = ma.fields.String(allow_none=True)
+    requested_at = ma.fields.AwareDateTime()
+    requested_by_id = ma.fields.Integer(allow_none=True)
+    issued_at = ma.fields.AwareDateTime(allow_none=True)
+    issued_by_id = ma.fields.Integer(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class InvoiceArgs(ma.Schema):
+    request_id = ma.fields.Integer(required=True)
+    title = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    # 统一社会信用代码: 15-20 letters and digits.
+    tax_id = ma.fields.String(
+        load_default=None,
+        allow_none=True,
+        validate=validate.Regexp(r"^[0-9A-Za-z]{15,20}$", error="Not a tax id."),
+    )
+    email = ma.fields.Email(load_default=None, allow_none=True)
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class InvoiceActionArgs(ma.Schema):
+    version = ma.fields.Integer(required=True)
+    reason = ma.fields.String(validate=validate.Length(min=1, max=500))
+
+
+class InvoiceQueryArgs(ma.Schema):
+    status = ma.fields.String(validate=validate.OneOf(INVOICE_STATES))
+    customer_id = ma.fields.Integer()
+    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class MaintenanceRunSchema(ma.Schema):
+    created = ma.fields.Integer()
+    skipped = ma.fields.Integer()
+    request_ids = ma.fields.List(ma.fields.Integer())
