@@ -40,7 +40,8 @@ def _documented(spec, method, path):
             return True
         if "{action}" in documented and method in operations and len(shape(documented)) == len(shape(path)):
             # one route for several actions: /requests/{id}/{action}
-            return all(a == b or a == "{}" for a, b in zip(shape(documented), shape(path), strict=True))
+            if all(a == b or a == "{}" for a, b in zip(shape(documented), shape(path), strict=True)):
+                return True
     return False
 
 
