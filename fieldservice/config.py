@@ -16,10 +16,14 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
     config = {
         "FIELDSERVICE_ENV": env.get("FIELDSERVICE_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY") or ("dev-only-not-secret" if development else None),
-        "SQLALCHEMY_DATABASE_URI": _normalise_db_url(env.get("DATABASE_URL") or _default_database_url(instance_path)),
+        "SQLALCHEMY_DATABASE_URI": _normalise_db_url(
+            env.get("DATABASE_URL") or _default_database_url(instance_path)
+        ),
         "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "REDIS_URL": env.get("REDIS_URL") or None,
-        "FIELDSERVICE_PUBLIC_URL": (env.get("FIELDSERVICE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip("/"),
+        "FIELDSERVICE_PUBLIC_URL": (env.get("FIELDSERVICE_PUBLIC_URL") or "http://127.0.0.1:5000").rstrip(
+            "/"
+        ),
         "FIELDSERVICE_TIMEZONE": env.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai"),
         # Engineers stay offline for a working day and more; the token must outlive that.
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted (0: none, the client's own

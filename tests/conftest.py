@@ -32,7 +32,9 @@ def pytest_collection_modifyitems(config, items):
 
 def pytest_configure(config):
     if REQUIRE_SERVICES and not (_is_postgres() and REDIS_URL):
-        raise pytest.UsageError("FIELDSERVICE_REQUIRE_SERVICES=1: DATABASE_URL (PostgreSQL) and REDIS_URL must be set")
+        raise pytest.UsageError(
+            "FIELDSERVICE_REQUIRE_SERVICES=1: DATABASE_URL (PostgreSQL) and REDIS_URL must be set"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +84,9 @@ def _truncate_all() -> None:
     tables = [t.name for t in reversed(_db.metadata.sorted_tables)]
     with _db.engine.begin() as conn:
         if conn.dialect.name == "postgresql":
-            conn.execute(sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
+            conn.execute(
+                sa.text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE")
+            )
         else:
             for table in tables:
                 conn.execute(sa.text(f'DELETE FROM "{table}"'))
@@ -178,7 +182,12 @@ def make_customer(db):
 
     def make(**kw):
         n = next(_counter)
-        data = {"name": f"客户{n}", "phone": f"1380000{n:04d}", "address": f"上海市浦东新区{n}号", "zone": "浦东"}
+        data = {
+            "name": f"客户{n}",
+            "phone": f"1380000{n:04d}",
+            "address": f"上海市浦东新区{n}号",
+            "zone": "浦东",
+        }
         data.update(kw)
         customer = Customer(**data)
         db.session.add(customer)
@@ -271,8 +280,14 @@ def make_engineer(db, make_user):
     def make(skills=("water_purifier",), zone="浦东", lat=31.22, lng=121.54, max_open_jobs=5, **kw):
         user = make_user("engineer", name=kw.pop("name", None) or "")
         engineer = Engineer(
-            user_id=user.id, name=user.name or user.username, zone=zone, lat=lat, lng=lng,
-            max_open_jobs=max_open_jobs, skills=[EngineerSkill(category=c) for c in skills], **kw,
+            user_id=user.id,
+            name=user.name or user.username,
+            zone=zone,
+            lat=lat,
+            lng=lng,
+            max_open_jobs=max_open_jobs,
+            skills=[EngineerSkill(category=c) for c in skills],
+            **kw,
         )
         db.session.add(engineer)
         db.session.commit()
@@ -282,8 +297,13 @@ def make_engineer(db, make_user):
 
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 

@@ -90,12 +90,19 @@ def _validate_user_fields(username: str | None, role: str | None, password: str 
 
 
 def create_user(
-    username: str, password: str, role: str, name: str = "", email: str | None = None, phone: str | None = None
+    username: str,
+    password: str,
+    role: str,
+    name: str = "",
+    email: str | None = None,
+    phone: str | None = None,
 ) -> User:
     _validate_user_fields(username, role, password)
     username = username.strip()
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
-        raise ValidationFailed("username_taken", "That username is taken.", {"username": "That username is taken."})
+        raise ValidationFailed(
+            "username_taken", "That username is taken.", {"username": "That username is taken."}
+        )
     user = User(username=username, role=str(role), name=name or username, email=email, phone=phone)
     user.set_password(password)
     db.session.add(user)
@@ -108,7 +115,9 @@ def update_user(user: User, version: int, actor: User, **changes) -> User:
     """Change a user's name, role, contact, active flag or password; disabling or a new password revokes tokens."""
     check_version(user, version)
     _validate_user_fields(None, changes.get("role"), changes.get("password") or None)
-    if user.id == actor.id and (changes.get("active") is False or changes.get("role", user.role) != user.role):
+    if user.id == actor.id and (
+        changes.get("active") is False or changes.get("role", user.role) != user.role
+    ):
         raise Conflict("cannot_demote_self", "You cannot disable yourself or change your own role.")
     for key in ("name", "email", "phone", "role"):
         if key in changes and changes[key] is not None:
@@ -120,5 +129,10 @@ def update_user(user: User, version: int, actor: User, **changes) -> User:
         user.set_password(changes["password"])
         user.token_generation += 1
     db.session.flush()
-    log.info("user %s updated by %s: %s", user.username, actor.username, sorted(k for k in changes if k != "password"))
+    log.info(
+        "user %s updated by %s: %s",
+        user.username,
+        actor.username,
+        sorted(k for k in changes if k != "password"),
+    )
     return user

@@ -71,7 +71,9 @@ def users():
     if q:
         like = f"%{q}%"
         query = query.where(sa.or_(User.username.ilike(like), User.name.ilike(like)))
-    return render_template("auth/users.html", users=db.session.scalars(query).all(), q=q, role_labels=ROLE_LABELS)
+    return render_template(
+        "auth/users.html", users=db.session.scalars(query).all(), q=q, role_labels=ROLE_LABELS
+    )
 
 
 @bp.route("/admin/users/new", methods=["GET", "POST"])
@@ -85,8 +87,12 @@ def new_user():
         else:
             try:
                 operations.create_user(
-                    form.username.data, form.password.data, form.role.data, form.name.data,
-                    form.email.data or None, form.phone.data or None,
+                    form.username.data,
+                    form.password.data,
+                    form.role.data,
+                    form.name.data,
+                    form.email.data or None,
+                    form.phone.data or None,
                 )
             except ApiError as exc:
                 db.session.rollback()
@@ -112,9 +118,15 @@ def edit_user(user_id: int):
     if form.validate_on_submit():
         try:
             operations.update_user(
-                user, int(form.version.data or 0), current_user,
-                name=form.name.data, email=form.email.data or None, phone=form.phone.data or None,
-                role=form.role.data, active=form.active.data, password=form.password.data or None,
+                user,
+                int(form.version.data or 0),
+                current_user,
+                name=form.name.data,
+                email=form.email.data or None,
+                phone=form.phone.data or None,
+                role=form.role.data,
+                active=form.active.data,
+                password=form.password.data or None,
             )
         except ApiError as exc:
             db.session.rollback()
@@ -131,4 +143,3 @@ def edit_user(user_id: int):
 @bp.app_context_processor
 def _inject_roles():
     return {"role_labels": ROLE_LABELS}
-

@@ -150,7 +150,7 @@ class MaintenanceOccurrence(db.Model):
     equipment: Mapped[Equipment] = relationship()
 
     def __repr__(self) -> str:
-        return f"<MaintenanceOccurrence {self.id} agreement {self.agreement_id} eq {self.equipment_id} {self.cycle_start}>"
+        return f"<MaintenanceOccurrence {self.id} {self.agreement_id}/{self.equipment_id} {self.cycle_start}>"
 
 
 class Invoice(TimestampMixin, VersionMixin, db.Model):

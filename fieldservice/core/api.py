@@ -45,7 +45,8 @@ Api.ERROR_SCHEMA = ErrorEnvelope
 
 def page_of(select, schema: ma.Schema, page: int, per_page: int) -> dict:
     """Run *select* for one page and dump {items, total}."""
-    from sqlalchemy import func, select as sa_select
+    from sqlalchemy import func
+    from sqlalchemy import select as sa_select
 
     from fieldservice.extensions import db
 

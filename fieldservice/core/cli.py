@@ -48,7 +48,9 @@ def _redacted_url() -> str:
 
 @click.command("create-user")
 @click.argument("username")
-@click.option("--role", required=True, type=click.Choice(["admin", "manager", "dispatcher", "engineer", "callback"]))
+@click.option(
+    "--role", required=True, type=click.Choice(["admin", "manager", "dispatcher", "engineer", "callback"])
+)
 @click.option("--password", required=True)
 @click.option("--name", default="")
 @with_appcontext
@@ -154,7 +156,9 @@ def demo(host, port):
     click.echo("  demo logins (username / password):")
     for username, password, label in DEMO_LOGINS:
         click.echo(f"    {username} / {password}   {label}")
-    click.echo(f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n")
+    click.echo(
+        f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n"
+    )
     if app.config["INLINE_JOBS"]:
         start_inline_beat(app)
     app.run(host=host, port=port, debug=False, use_reloader=False)

@@ -67,7 +67,9 @@ _DEFAULT_CODES = {
 }
 
 
-def error_body(status: int, code: str | None = None, message: str | None = None, fields=None, **extra) -> dict:
+def error_body(
+    status: int, code: str | None = None, message: str | None = None, fields=None, **extra
+) -> dict:
     default_code, default_message = _DEFAULT_CODES.get(status, ("error", "The request failed."))
     body = {"code": code or default_code, "message": message or default_message, "fields": fields or {}}
     body.update(extra)
@@ -140,7 +142,9 @@ def _handle_http_exception(exc: HTTPException):
 def _handle_stale(exc: StaleDataError):
     db.session.rollback()
     if is_api_request():
-        return _json_error(409, code="stale_version", message="Someone else changed this record meanwhile; reload it.")
+        return _json_error(
+            409, code="stale_version", message="Someone else changed this record meanwhile; reload it."
+        )
     return render_template(
         "core/error.html", status=409, message="Someone else changed this record meanwhile; reload it."
     ), 409

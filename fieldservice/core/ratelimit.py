@@ -57,5 +57,7 @@ def _allow_in_database(key: str, window: int, limit: int, window_seconds: int) -
                     .values(count=RateLimitBucket.count + 1)
                     .returning(RateLimitBucket.count)
                 ).scalar()
-        conn.execute(sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds))
+        conn.execute(
+            sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds)
+        )
     return updated <= limit

@@ -81,7 +81,9 @@ def init_i18n(app: Flask) -> None:
         if os.path.isdir(os.path.join(here, name, "translations"))
     ]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories)
-    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["FIELDSERVICE_TIMEZONE"])
+    babel.init_app(
+        app, locale_selector=select_locale, timezone_selector=lambda: app.config["FIELDSERVICE_TIMEZONE"]
+    )
 
     from fieldservice.core import formatting
 

@@ -8,7 +8,9 @@ from fieldservice.auth.permissions import CONSOLE, require
 from fieldservice.core.navigation import home_cards_for, menu_for
 from fieldservice.extensions import db
 
-bp = Blueprint("core", __name__, template_folder="templates", static_folder="static", static_url_path="/static")
+bp = Blueprint(
+    "core", __name__, template_folder="templates", static_folder="static", static_url_path="/static"
+)
 
 
 @bp.route("/")

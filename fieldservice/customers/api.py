@@ -12,6 +12,7 @@ from fieldservice.customers import operations as ops
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
 from fieldservice.customers.permissions import CUSTOMERS_READ, CUSTOMERS_WRITE, PRODUCTS_WRITE
 from fieldservice.customers.schemas import (
+    N_,
     ContactArgs,
     ContactSchema,
     CustomerArgs,
@@ -23,7 +24,6 @@ from fieldservice.customers.schemas import (
     EquipmentSchema,
     EquipmentUpdateArgs,
     ImportResultSchema,
-    N_,
     ProductArgs,
     ProductSchema,
     ProductUpdateArgs,
@@ -40,7 +40,9 @@ blp = api_blueprint("customers_api", __name__, "Customers, contacts, products an
 @blp.response(200)
 def list_customers(args):
     """Customers, searched by name, phone, address or equipment serial number."""
-    return page_of(ops.search_customers(args["q"], args["zone"]), CustomerSchema(), args["page"], args["per_page"])
+    return page_of(
+        ops.search_customers(args["q"], args["zone"]), CustomerSchema(), args["page"], args["per_page"]
+    )
 
 
 @blp.route("/customers", methods=["POST"])

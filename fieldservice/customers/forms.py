@@ -60,12 +60,16 @@ class EquipmentForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        products = db.session.scalars(sa.select(Product).order_by(Product.category, Product.name, Product.model))
+        products = db.session.scalars(
+            sa.select(Product).order_by(Product.category, Product.name, Product.model)
+        )
         self.product_id.choices = [(p.id, f"{p.name} · {p.model}") for p in products]
 
 
 class ImportForm(FlaskForm):
-    kind = SelectField(_l("What the file holds"), choices=[("customers", _l("Customers")), ("equipment", _l("Equipment"))])
+    kind = SelectField(
+        _l("What the file holds"), choices=[("customers", _l("Customers")), ("equipment", _l("Equipment"))]
+    )
     file = FileField(_l("CSV file"), validators=[FileRequired(_l("Choose a CSV file."))])
 
 

@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.customers.operations import SERIAL_TAKEN
-from fieldservice.customers.schemas import CustomerArgs, EquipmentArgs, N_
+from fieldservice.customers.schemas import N_, CustomerArgs, EquipmentArgs
 from fieldservice.extensions import db
 
 log = logging.getLogger("fieldservice.customers")
@@ -53,8 +53,15 @@ CUSTOMERS = ImportKind(
 EQUIPMENT = ImportKind(
     "equipment",
     # customer_phone or customer_id: one of the two columns is required, see _check_header.
-    columns=("customer_phone", "customer_id", "product_model", "serial_number", "installed_on", "warranty_until",
-             "location"),
+    columns=(
+        "customer_phone",
+        "customer_id",
+        "product_model",
+        "serial_number",
+        "installed_on",
+        "warranty_until",
+        "location",
+    ),
     required=("product_model", "serial_number"),
     examples={
         "customer_phone": "021-58881234",
@@ -138,7 +145,8 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
         except UnicodeDecodeError as exc:
             line = raw[: exc.start].count(b"\n") + 1
             raise ImportFailed(
-                [RowError(line, "", N_("The file is marked as UTF-8 but this line is not UTF-8."))], "UTF-8 (BOM)"
+                [RowError(line, "", N_("The file is marked as UTF-8 but this line is not UTF-8."))],
+                "UTF-8 (BOM)",
             ) from exc
     try:
         return raw.decode("utf-8"), "UTF-8"
@@ -185,8 +193,12 @@ def _check_header(kind: ImportKind, line: int, cells: list[str]) -> tuple[list[s
             errors.append(RowError(line, "", N_("A column has no name.")))
         elif name not in kind.columns:
             errors.append(
-                RowError(line, name, N_("Unknown column; the columns are: %(columns)s."),
-                         {"columns": ", ".join(kind.columns)})
+                RowError(
+                    line,
+                    name,
+                    N_("Unknown column; the columns are: %(columns)s."),
+                    {"columns": ", ".join(kind.columns)},
+                )
             )
         elif name in seen:
             errors.append(RowError(line, name, N_("This column appears twice.")))
@@ -206,25 +218,32 @@ def _rows(kind: ImportKind, raw: bytes) -> tuple[list[tuple[int, dict[str, str]]
     if errors:
         raise ImportFailed(errors, encoding)
     if not records:
-        raise ImportFailed([RowError(1, "", N_("The file is empty; the first line must name the columns."))],
-                           encoding)
+        raise ImportFailed(
+            [RowError(1, "", N_("The file is empty; the first line must name the columns."))], encoding
+        )
     (header_line, header_cells), data = records[0], records[1:]
     header, errors = _check_header(kind, header_line, header_cells)
     if errors:
         raise ImportFailed(errors, encoding)
     if not data:
-        raise ImportFailed([RowError(header_line + 1, "", N_("The file has no rows below the header."))], encoding)
+        raise ImportFailed(
+            [RowError(header_line + 1, "", N_("The file has no rows below the header."))], encoding
+        )
     rows = []
     for line, cells in data:
         if len(cells) > len(header) and any(c.strip() for c in cells[len(header) :]):
             errors.append(RowError(line, "", N_("This line has more cells than the header has columns.")))
             continue
         # Short rows are fine: editors drop trailing empty cells.
-        rows.append((line, {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)}))
+        rows.append(
+            (line, {name: (cells[i].strip() if i < len(cells) else "") for i, name in enumerate(header)})
+        )
     return rows, errors, encoding
 
 
-def _schema_errors(line: int, row: dict[str, str], exc: ma.ValidationError, required: Iterable[str]) -> list[RowError]:
+def _schema_errors(
+    line: int, row: dict[str, str], exc: ma.ValidationError, required: Iterable[str]
+) -> list[RowError]:
     errors = []
     for name, messages in exc.normalized_messages().items():
         column = "" if name == "_schema" else name
@@ -257,7 +276,8 @@ def _flush_all(objects: list) -> None:
     except IntegrityError as exc:
         # Another import or edit saved the same serial number between our check and our write.
         raise Conflict(
-            "import_conflict", N_("Someone saved the same records meanwhile; nothing was imported. Try again.")
+            "import_conflict",
+            N_("Someone saved the same records meanwhile; nothing was imported. Try again."),
         ) from exc
 
 
@@ -276,8 +296,12 @@ def import_customers(raw: bytes, actor) -> ImportResult:
         key = (data["name"].casefold(), _digits(data["phone"]))
         if key in first_line_of:
             errors.append(
-                RowError(line, "name", N_("The same customer (name and phone) as line %(line)s."),
-                         {"line": first_line_of[key]})
+                RowError(
+                    line,
+                    "name",
+                    N_("The same customer (name and phone) as line %(line)s."),
+                    {"line": first_line_of[key]},
+                )
             )
             continue
         first_line_of[key] = line
@@ -286,7 +310,9 @@ def import_customers(raw: bytes, actor) -> ImportResult:
     existing = set()
     names = sorted({data["name"] for _, data in loaded})
     for chunk in _chunks(names):
-        for name, phone in db.session.execute(sa.select(Customer.name, Customer.phone).where(Customer.name.in_(chunk))):
+        for name, phone in db.session.execute(
+            sa.select(Customer.name, Customer.phone).where(Customer.name.in_(chunk))
+        ):
             existing.add((name.casefold(), _digits(phone)))
     for line, data in loaded:
         if (data["name"].casefold(), _digits(data["phone"])) in existing:
@@ -325,13 +351,19 @@ def _equipment_lookups(rows: list[tuple[int, dict[str, str]]]) -> tuple[dict, di
         for customer in db.session.scalars(sa.select(Customer).where(Customer.phone.in_(chunk))):
             by_phone.setdefault(customer.phone, []).append(customer)
     for chunk in _chunks(models):
-        products.update({p.model: p for p in db.session.scalars(sa.select(Product).where(Product.model.in_(chunk)))})
+        products.update(
+            {p.model: p for p in db.session.scalars(sa.select(Product).where(Product.model.in_(chunk)))}
+        )
     for chunk in _chunks(serials):
-        taken.update(db.session.scalars(sa.select(Equipment.serial_number).where(Equipment.serial_number.in_(chunk))))
+        taken.update(
+            db.session.scalars(sa.select(Equipment.serial_number).where(Equipment.serial_number.in_(chunk)))
+        )
     return by_id, by_phone, products, taken
 
 
-def _equipment_customer(line: int, row: dict[str, str], by_id: dict, by_phone: dict) -> tuple[int | None, list]:
+def _equipment_customer(
+    line: int, row: dict[str, str], by_id: dict, by_phone: dict
+) -> tuple[int | None, list]:
     customer_id, phone = row.get("customer_id", ""), row.get("customer_phone", "")
     if customer_id:
         if not customer_id.isdigit():
@@ -341,17 +373,26 @@ def _equipment_customer(line: int, row: dict[str, str], by_id: dict, by_phone: d
             return None, [RowError(line, "customer_id", N_("No such customer."))]
         if phone and _digits(phone) != _digits(customer.phone):
             return None, [
-                RowError(line, "customer_phone", N_("Not the phone number of customer %(id)s."), {"id": customer.id})
+                RowError(
+                    line,
+                    "customer_phone",
+                    N_("Not the phone number of customer %(id)s."),
+                    {"id": customer.id},
+                )
             ]
         return customer.id, []
     if not phone:
-        return None, [RowError(line, "customer_phone", N_("Give the customer's phone number or customer_id."))]
+        return None, [
+            RowError(line, "customer_phone", N_("Give the customer's phone number or customer_id."))
+        ]
     matches = by_phone.get(phone, [])
     if not matches:
         return None, [RowError(line, "customer_phone", N_("No customer has this phone number."))]
     if len(matches) > 1:
         return None, [
-            RowError(line, "customer_phone", N_("Several customers have this phone number; give customer_id."))
+            RowError(
+                line, "customer_phone", N_("Several customers have this phone number; give customer_id.")
+            )
         ]
     return matches[0].id, []
 
@@ -385,8 +426,12 @@ def import_equipment(raw: bytes, actor) -> ImportResult:
         serial = row.get("serial_number", "")
         if serial and serial in first_line_of:
             row_errors.append(
-                RowError(line, "serial_number", N_("The same serial number as line %(line)s."),
-                         {"line": first_line_of[serial]})
+                RowError(
+                    line,
+                    "serial_number",
+                    N_("The same serial number as line %(line)s."),
+                    {"line": first_line_of[serial]},
+                )
             )
         elif serial:
             first_line_of[serial] = line

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 from fieldservice.core.errors import NotFound, ValidationFailed
 from fieldservice.core.models import check_version
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
-from fieldservice.customers.schemas import WARRANTY_BEFORE_INSTALL, N_
+from fieldservice.customers.schemas import N_, WARRANTY_BEFORE_INSTALL
 from fieldservice.extensions import db
 
 log = logging.getLogger("fieldservice.customers")
@@ -85,7 +85,9 @@ def search_customers(q: str = "", zone: str | None = None) -> sa.Select:
 def customer_zones() -> list[str]:
     """The zones customers are in, for the list's filter."""
     return list(
-        db.session.scalars(sa.select(Customer.zone).where(Customer.zone.is_not(None)).distinct().order_by(Customer.zone))
+        db.session.scalars(
+            sa.select(Customer.zone).where(Customer.zone.is_not(None)).distinct().order_by(Customer.zone)
+        )
     )
 
 

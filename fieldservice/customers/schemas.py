@@ -168,8 +168,12 @@ class ImportRowErrorSchema(ma.Schema):
 
 class ImportResultSchema(ma.Schema):
     imported = ma.fields.Integer(metadata={"description": "How many rows were created."})
-    encoding = ma.fields.String(metadata={"description": "How the file was decoded: UTF-8, UTF-8 (BOM) or GB18030."})
-    ids = ma.fields.List(ma.fields.Integer(), metadata={"description": "The new records' ids, in file order."})
+    encoding = ma.fields.String(
+        metadata={"description": "How the file was decoded: UTF-8, UTF-8 (BOM) or GB18030."}
+    )
+    ids = ma.fields.List(
+        ma.fields.Integer(), metadata={"description": "The new records' ids, in file order."}
+    )
 
 
 def updatable(schema_class: type[ma.Schema]) -> ma.Schema:

@@ -140,21 +140,36 @@ def index():
     page = max(request.args.get("page", 1, type=int), 1)
     pagination = db.paginate(ops.search_customers(q, zone), page=page, per_page=PER_PAGE, error_out=False)
     ids = [c.id for c in pagination.items]
-    counts = dict(
-        db.session.execute(
-            sa.select(Equipment.customer_id, sa.func.count()).where(Equipment.customer_id.in_(ids))
-            .group_by(Equipment.customer_id)
-        ).all()
-    ) if ids else {}
+    counts = (
+        dict(
+            db.session.execute(
+                sa.select(Equipment.customer_id, sa.func.count())
+                .where(Equipment.customer_id.in_(ids))
+                .group_by(Equipment.customer_id)
+            ).all()
+        )
+        if ids
+        else {}
+    )
     return render_template(
-        "customers/list.html", customers=pagination.items, total=pagination.total, page=page, per_page=PER_PAGE,
-        q=q, zone=zone, zones=ops.customer_zones(), equipment_counts=counts,
+        "customers/list.html",
+        customers=pagination.items,
+        total=pagination.total,
+        page=page,
+        per_page=PER_PAGE,
+        q=q,
+        zone=zone,
+        zones=ops.customer_zones(),
+        equipment_counts=counts,
     )
 
 
 def _render_detail(customer: Customer, contact_form: ContactForm, status: int = 200):
     return render_template(
-        "customers/detail.html", customer=customer, contact_form=contact_form, today=site_today(),
+        "customers/detail.html",
+        customer=customer,
+        contact_form=contact_form,
+        today=site_today(),
         panels=render_panels(customer, current_user),
     ), status
 
@@ -182,8 +197,10 @@ def new_customer():
 def edit_customer(customer_id: int):
     customer = ops.get_or_404(Customer, customer_id, "customer")
     form, saved, status, stale = submit(
-        CustomerForm(obj=customer), CustomerUpdateArgs(),
-        lambda data: ops.update_customer(customer, data, current_user), obj=customer,
+        CustomerForm(obj=customer),
+        CustomerUpdateArgs(),
+        lambda data: ops.update_customer(customer, data, current_user),
+        obj=customer,
     )
     if saved is not None:
         flash(_("Customer %(name)s saved.", name=saved.name), "success")
@@ -229,14 +246,20 @@ def _no_products_yet() -> bool:
 def new_equipment(customer_id: int):
     customer = ops.get_or_404(Customer, customer_id, "customer")
     form, equipment, status, _stale = submit(
-        EquipmentForm(), EquipmentArgs(), lambda data: ops.create_equipment(data, current_user),
+        EquipmentForm(),
+        EquipmentArgs(),
+        lambda data: ops.create_equipment(data, current_user),
         extra={"customer_id": customer.id},
     )
     if equipment is not None:
         flash(_("Equipment %(serial)s registered.", serial=equipment.serial_number), "success")
         return redirect(url_for("customers.detail", customer_id=customer.id) + "#equipment")
     return render_template(
-        "customers/equipment_form.html", form=form, customer=customer, equipment=None, stale=None,
+        "customers/equipment_form.html",
+        form=form,
+        customer=customer,
+        equipment=None,
+        stale=None,
         no_products=_no_products_yet(),
     ), status
 
@@ -246,14 +269,20 @@ def new_equipment(customer_id: int):
 def edit_equipment(equipment_id: int):
     equipment = ops.get_or_404(Equipment, equipment_id, "equipment")
     form, saved, status, stale = submit(
-        EquipmentForm(obj=equipment), EquipmentUpdateArgs(partial=("customer_id",)),
-        lambda data: ops.update_equipment(equipment, data, current_user), obj=equipment,
+        EquipmentForm(obj=equipment),
+        EquipmentUpdateArgs(partial=("customer_id",)),
+        lambda data: ops.update_equipment(equipment, data, current_user),
+        obj=equipment,
     )
     if saved is not None:
         flash(_("Equipment %(serial)s saved.", serial=saved.serial_number), "success")
         return redirect(url_for("customers.detail", customer_id=saved.customer_id) + "#equipment")
     return render_template(
-        "customers/equipment_form.html", form=form, customer=equipment.customer, equipment=equipment, stale=stale,
+        "customers/equipment_form.html",
+        form=form,
+        customer=equipment.customer,
+        equipment=equipment,
+        stale=stale,
         no_products=False,
     ), status
 
@@ -269,11 +298,17 @@ def products():
     if category:
         query = query.where(Product.category == category)
     counts = dict(
-        db.session.execute(sa.select(Equipment.product_id, sa.func.count()).group_by(Equipment.product_id)).all()
+        db.session.execute(
+            sa.select(Equipment.product_id, sa.func.count()).group_by(Equipment.product_id)
+        ).all()
     )
     return render_template(
-        "customers/products.html", products=db.session.scalars(query).all(), counts=counts, category=category,
-        categories=CATEGORIES, can_edit=can(current_user, PRODUCTS_WRITE),
+        "customers/products.html",
+        products=db.session.scalars(query).all(),
+        counts=counts,
+        category=category,
+        categories=CATEGORIES,
+        can_edit=can(current_user, PRODUCTS_WRITE),
     )
 
 
@@ -294,8 +329,10 @@ def new_product():
 def edit_product(product_id: int):
     product = ops.get_or_404(Product, product_id, "product")
     form, saved, status, stale = submit(
-        ProductForm(obj=product), ProductUpdateArgs(),
-        lambda data: ops.update_product(product, data, current_user), obj=product,
+        ProductForm(obj=product),
+        ProductUpdateArgs(),
+        lambda data: ops.update_product(product, data, current_user),
+        obj=product,
     )
     if saved is not None:
         flash(_("Product %(model)s saved.", model=saved.model), "success")
@@ -323,11 +360,17 @@ def import_csv():
             status = apply_api_error(form, exc)
         else:
             message = (
-                _("Imported %(count)s customers (file read as %(encoding)s).", count=result.count,
-                  encoding=result.encoding)
+                _(
+                    "Imported %(count)s customers (file read as %(encoding)s).",
+                    count=result.count,
+                    encoding=result.encoding,
+                )
                 if result.kind == "customers"
-                else _("Imported %(count)s equipment units (file read as %(encoding)s).", count=result.count,
-                       encoding=result.encoding)
+                else _(
+                    "Imported %(count)s equipment units (file read as %(encoding)s).",
+                    count=result.count,
+                    encoding=result.encoding,
+                )
             )
             flash(message, "success")
             return redirect(url_for("customers.import_csv", kind=result.kind))

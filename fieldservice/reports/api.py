@@ -39,7 +39,11 @@ def report_links(request_id):
         "revision": report.revision,
         "generated_at": report.generated_at,
         "reports": [
-            {"visit_id": r.visit_id, "revision": r.revision, "pdf_url": f"{urls['pdf_url']}?visit={r.visit_id}"}
+            {
+                "visit_id": r.visit_id,
+                "revision": r.revision,
+                "pdf_url": f"{urls['pdf_url']}?visit={r.visit_id}",
+            }
             for r in ops.reports_of(sr)
         ],
     }

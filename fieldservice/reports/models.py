@@ -15,7 +15,9 @@ class CustomerLink(db.Model):
     __tablename__ = "customer_links"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), unique=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), unique=True
+    )
     # Looked up by the token's SHA-256 (so the index never compares secret prefixes), then compared in constant time.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
     token: Mapped[str] = mapped_column(sa.String(64))
@@ -33,7 +35,9 @@ class ServiceReport(db.Model):
     __tablename__ = "service_reports"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
     visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
     # The report's content as data (rendered by the page and the PDF alike) and its hash: rebuilding from
     # unchanged data is a no-op, so the job may run any number of times.
@@ -56,7 +60,9 @@ class CustomerRating(db.Model):
     __tablename__ = "customer_ratings"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
     visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id", ondelete="CASCADE"), unique=True)
     score: Mapped[int]
     comment: Mapped[str | None] = mapped_column(sa.Text)

@@ -90,7 +90,9 @@ def _part_lines(visit: Visit) -> list[dict]:
         from fieldservice.parts.models import VisitPart
     except ImportError:
         return []
-    rows = db.session.scalars(sa.select(VisitPart).where(VisitPart.visit_id == visit.id).order_by(VisitPart.line_no))
+    rows = db.session.scalars(
+        sa.select(VisitPart).where(VisitPart.visit_id == visit.id).order_by(VisitPart.line_no)
+    )
     return [
         {
             "part_number": row.part.part_number,
@@ -166,7 +168,9 @@ def build_content(visit: Visit) -> dict:
             "product": product.name if product else None,
             "model": product.model if product else None,
             "serial_number": equipment.serial_number if equipment else None,
-            "warranty_until": equipment.warranty_until.isoformat() if equipment and equipment.warranty_until else None,
+            "warranty_until": equipment.warranty_until.isoformat()
+            if equipment and equipment.warranty_until
+            else None,
         },
         "visit": {
             "id": visit.id,
@@ -215,8 +219,13 @@ def build_report(visit_id: int) -> ServiceReport | None:
     report.content, report.content_hash = content, digest
     report.pdf, report.pdf_size, report.generated_at = pdf, len(pdf), utcnow()
     db.session.flush()
-    log.info("report for visit %s of %s built (revision %s, %s bytes)", visit_id, visit.request.number,
-             report.revision, len(pdf))
+    log.info(
+        "report for visit %s of %s built (revision %s, %s bytes)",
+        visit_id,
+        visit.request.number,
+        report.revision,
+        len(pdf),
+    )
     return report
 
 
@@ -230,7 +239,9 @@ def reports_of(sr: ServiceRequest) -> list[ServiceReport]:
 
 def latest_report(sr: ServiceRequest) -> ServiceReport | None:
     return db.session.scalar(
-        sa.select(ServiceReport).where(ServiceReport.request_id == sr.id).order_by(ServiceReport.visit_id.desc())
+        sa.select(ServiceReport)
+        .where(ServiceReport.request_id == sr.id)
+        .order_by(ServiceReport.visit_id.desc())
     )
 
 
@@ -287,12 +298,16 @@ def rate_visit(sr: ServiceRequest, visit_id: int | None, score, comment: str | N
     if fields:
         raise ValidationFailed("validation_failed", "Some fields are not valid.", fields)
     query = sa.select(Visit).where(Visit.request_id == sr.id)
-    visit = db.session.scalar(query.where(Visit.id == visit_id) if visit_id else query.order_by(Visit.id.desc()))
+    visit = db.session.scalar(
+        query.where(Visit.id == visit_id) if visit_id else query.order_by(Visit.id.desc())
+    )
     if visit is None:
         raise NotFound("no_visit", "There is no finished visit to rate yet.")
     if db.session.scalar(sa.select(CustomerRating.id).where(CustomerRating.visit_id == visit.id)):
         raise Conflict("already_rated", "This visit has been rated already. Thank you!")
-    rating = CustomerRating(request_id=sr.id, visit_id=visit.id, score=score, comment=(comment or "").strip() or None)
+    rating = CustomerRating(
+        request_id=sr.id, visit_id=visit.id, score=score, comment=(comment or "").strip() or None
+    )
     try:
         with db.session.begin_nested():
             db.session.add(rating)
@@ -300,8 +315,16 @@ def rate_visit(sr: ServiceRequest, visit_id: int | None, score, comment: str | N
         raise Conflict("already_rated", "This visit has been rated already. Thank you!") from exc
     from fieldservice.requests.operations import add_event
 
-    add_event(sr, "customer_rating", None, sr.status, sr.status, note=rating.comment,
-              data={"score": score, "visit_id": visit.id}, actor_label="customer")
+    add_event(
+        sr,
+        "customer_rating",
+        None,
+        sr.status,
+        sr.status,
+        note=rating.comment,
+        data={"score": score, "visit_id": visit.id},
+        actor_label="customer",
+    )
     log.info("customer rated visit %s of %s: %s", visit.id, sr.number, score)
     return rating
 
@@ -310,5 +333,7 @@ def urge_from_customer(sr: ServiceRequest, note: str | None) -> ServiceRequest:
     from fieldservice.requests.operations import perform
 
     if note is not None and len(note) > 500:
-        raise ValidationFailed("validation_failed", "Some fields are not valid.", {"note": "At most 500 characters."})
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid.", {"note": "At most 500 characters."}
+        )
     return perform(sr, "urge", None, None, note=(note or "").strip() or "customer urged from the QR page")

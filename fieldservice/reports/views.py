@@ -61,7 +61,12 @@ def customer_page(token: str):
     }
     response = Response(
         render_template(
-            "reports/customer_page.html", sr=sr, token=token, steps=ops.progress(sr), reports=reports, rated=rated,
+            "reports/customer_page.html",
+            sr=sr,
+            token=token,
+            steps=ops.progress(sr),
+            reports=reports,
+            rated=rated,
             unrated=[r for r in reports if r.visit_id not in rated],
         )
     )
@@ -73,7 +78,11 @@ def customer_pdf(token: str):
     sr = _request_or_404(token)
     visit_id = request.args.get("visit", type=int)
     query = db.select(ServiceReport).where(ServiceReport.request_id == sr.id)
-    query = query.where(ServiceReport.visit_id == visit_id) if visit_id else query.order_by(ServiceReport.visit_id.desc())
+    query = (
+        query.where(ServiceReport.visit_id == visit_id)
+        if visit_id
+        else query.order_by(ServiceReport.visit_id.desc())
+    )
     report = db.session.scalars(query.limit(1)).first()
     if report is None:
         abort(404)
@@ -102,7 +111,9 @@ def customer_rating(token: str):
     if request.is_json and not isinstance(data, dict):
         return _json_error(400, "malformed_json", "The request body is not valid JSON.")
     try:
-        rating = ops.rate_visit(sr, _int_or_none(data.get("visit_id")), data.get("score"), data.get("comment"))
+        rating = ops.rate_visit(
+            sr, _int_or_none(data.get("visit_id")), data.get("score"), data.get("comment")
+        )
     except ApiError as exc:
         db.session.rollback()
         if _wants_json():

@@ -31,7 +31,10 @@ def test_missing_fields_are_422_naming_each(client):
 def test_login_attempts_are_rate_limited(client, make_user, db):
     make_user("dispatcher", username="lina")
     for _ in range(5):
-        assert client.post("/api/v1/auth/token", json={"username": "lina", "password": "wrong-one"}).status_code == 401
+        assert (
+            client.post("/api/v1/auth/token", json={"username": "lina", "password": "wrong-one"}).status_code
+            == 401
+        )
     # Even the right password is refused while the window lasts: a guesser learns nothing.
     response = client.post("/api/v1/auth/token", json={"username": "lina", "password": "password123"})
     assert response.status_code == 429
@@ -48,7 +51,9 @@ def test_disabling_a_user_revokes_their_tokens(api_as, make_user):
     admin = api_as("admin")
     engineer = api_as("engineer")
     assert engineer.get("/api/v1/auth/me").status_code == 200
-    response = admin.patch(f"/api/v1/users/{engineer.user.id}", json={"version": engineer.user.version, "active": False})
+    response = admin.patch(
+        f"/api/v1/users/{engineer.user.id}", json={"version": engineer.user.version, "active": False}
+    )
     assert response.status_code == 200, response.get_json()
     assert engineer.get("/api/v1/auth/me").status_code == 401
 
@@ -66,9 +71,13 @@ def test_create_user_validates_and_changes_nothing_on_error(api_as, db):
     assert response.status_code == 422
     assert {"password", "role"} <= set(response.get_json()["error"]["fields"])
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == before
-    created = admin.post("/api/v1/users", json={"username": "wang", "password": "password123", "role": "callback"})
+    created = admin.post(
+        "/api/v1/users", json={"username": "wang", "password": "password123", "role": "callback"}
+    )
     assert created.status_code == 201 and created.get_json()["role"] == "callback"
-    again = admin.post("/api/v1/users", json={"username": "wang", "password": "password123", "role": "callback"})
+    again = admin.post(
+        "/api/v1/users", json={"username": "wang", "password": "password123", "role": "callback"}
+    )
     assert again.status_code == 422 and "username" in again.get_json()["error"]["fields"]
 
 
@@ -86,7 +95,9 @@ def test_a_stale_version_is_409_and_changes_nothing(api_as, make_user, db):
 
 def test_an_admin_cannot_disable_themself(api_as):
     admin = api_as("admin")
-    response = admin.patch(f"/api/v1/users/{admin.user.id}", json={"version": admin.user.version, "active": False})
+    response = admin.patch(
+        f"/api/v1/users/{admin.user.id}", json={"version": admin.user.version, "active": False}
+    )
     assert response.status_code == 409
 
 
@@ -104,7 +115,11 @@ def test_a_token_works_for_a_day_offline_and_expires_after_its_lifetime(app, cli
     headers = {"Authorization": f"Bearer {token}"}
 
     def at(seconds_later):
-        monkeypatch.setattr(itsdangerous.timed, "time", type("T", (), {"time": staticmethod(lambda: issued_at + seconds_later)}))
+        monkeypatch.setattr(
+            itsdangerous.timed,
+            "time",
+            type("T", (), {"time": staticmethod(lambda: issued_at + seconds_later)}),
+        )
 
     at(26 * 3600)  # a working day and a night offline
     assert client.get("/api/v1/auth/me", headers=headers).status_code == 200

@@ -35,11 +35,14 @@ def test_admin_creates_a_user_and_bad_input_rerenders(console_as, db):
     from fieldservice.auth.models import User
 
     admin = console_as("admin")
-    bad = admin.post("/admin/users/new?lang=en", data={"username": "zhao", "role": "engineer", "password": "x"})
+    bad = admin.post(
+        "/admin/users/new?lang=en", data={"username": "zhao", "role": "engineer", "password": "x"}
+    )
     assert bad.status_code == 422
     assert db.session.query(User).filter_by(username="zhao").count() == 0
     good = admin.post(
-        "/admin/users/new", data={"username": "zhao", "name": "赵工", "role": "engineer", "password": "password123"}
+        "/admin/users/new",
+        data={"username": "zhao", "name": "赵工", "role": "engineer", "password": "password123"},
     )
     assert good.status_code == 302
     assert db.session.query(User).filter_by(username="zhao").one().role == "engineer"
@@ -47,7 +50,9 @@ def test_admin_creates_a_user_and_bad_input_rerenders(console_as, db):
 
 def test_language_switch_changes_the_ui(console_as):
     client = console_as("dispatcher")
-    assert "退出" in client.get("/home").get_data(as_text=True) or "登出" in client.get("/home").get_data(as_text=True)
+    assert "退出" in client.get("/home").get_data(as_text=True) or "登出" in client.get("/home").get_data(
+        as_text=True
+    )
     client.post("/lang/en", data={"next": "/home"})
     assert "Log out" in client.get("/home").get_data(as_text=True)
 

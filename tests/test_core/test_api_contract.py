@@ -14,7 +14,9 @@ def _api_rules():
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or rule.rule in PUBLIC:
             continue
-        path = rule.build({name: _sample(conv) for name, conv in rule._converters.items()}, append_unknown=False)[1]
+        path = rule.build(
+            {name: _sample(conv) for name, conv in rule._converters.items()}, append_unknown=False
+        )[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path
 

@@ -4,7 +4,12 @@ import sqlalchemy as sa
 
 from fieldservice.customers.models import Customer, Equipment, Product
 
-CUSTOMER = {"name": "上海绿源餐饮", "phone": "13912345678", "address": "上海市浦东新区张江路 88 号", "zone": "浦东"}
+CUSTOMER = {
+    "name": "上海绿源餐饮",
+    "phone": "13912345678",
+    "address": "上海市浦东新区张江路 88 号",
+    "zone": "浦东",
+}
 
 
 def _count(db, model):
@@ -43,7 +48,10 @@ def test_update_with_stale_version_is_409(api_as, make_customer, db):
     api = api_as("dispatcher")
     customer = make_customer(name="旧名")
     read = customer.version
-    assert api.patch(f"/api/v1/customers/{customer.id}", json={"version": read, "name": "新名"}).status_code == 200
+    assert (
+        api.patch(f"/api/v1/customers/{customer.id}", json={"version": read, "name": "新名"}).status_code
+        == 200
+    )
     stale = api.patch(f"/api/v1/customers/{customer.id}", json={"version": read, "name": "覆盖"})
     assert stale.status_code == 409
     db.session.expire_all()
@@ -68,15 +76,24 @@ def test_products_have_unique_models(api_as, db):
 def test_equipment_checks_references_and_unique_serials(api_as, make_customer, make_product, db):
     api = api_as("dispatcher")
     customer, product = make_customer(), make_product()
-    unit = {"customer_id": customer.id, "product_id": product.id, "serial_number": "SN-1",
-            "installed_on": "2025-03-01", "warranty_until": "2027-02-28"}
+    unit = {
+        "customer_id": customer.id,
+        "product_id": product.id,
+        "serial_number": "SN-1",
+        "installed_on": "2025-03-01",
+        "warranty_until": "2027-02-28",
+    }
     created = api.post("/api/v1/equipment", json=unit)
     assert created.status_code == 201 and created.get_json()["warranty_until"] == "2027-02-28"
     assert api.post("/api/v1/equipment", json=unit).status_code == 422
-    missing = api.post("/api/v1/equipment", json={**unit, "serial_number": "SN-2", "customer_id": 999, "product_id": 998})
+    missing = api.post(
+        "/api/v1/equipment", json={**unit, "serial_number": "SN-2", "customer_id": 999, "product_id": 998}
+    )
     assert missing.status_code == 422
     assert {"customer_id", "product_id"} <= set(missing.get_json()["error"]["fields"])
-    backwards = api.post("/api/v1/equipment", json={**unit, "serial_number": "SN-3", "warranty_until": "2024-01-01"})
+    backwards = api.post(
+        "/api/v1/equipment", json={**unit, "serial_number": "SN-3", "warranty_until": "2024-01-01"}
+    )
     assert backwards.status_code == 422
     assert _count(db, Equipment) == 1
 
@@ -86,13 +103,17 @@ def test_engineers_and_callback_staff_cannot_edit_master_data(api_as, make_custo
     for role in ("engineer", "callback"):
         api = api_as(role)
         assert api.post("/api/v1/customers", json=CUSTOMER).status_code == 403
-        assert api.patch(f"/api/v1/customers/{customer.id}", json={"version": 1, "name": "x"}).status_code == 403
+        assert (
+            api.patch(f"/api/v1/customers/{customer.id}", json={"version": 1, "name": "x"}).status_code == 403
+        )
 
 
 def test_contacts_add_and_remove(api_as, make_customer):
     api = api_as("dispatcher")
     customer = make_customer()
-    added = api.post(f"/api/v1/customers/{customer.id}/contacts", json={"name": "王伟", "phone": "13700000000"})
+    added = api.post(
+        f"/api/v1/customers/{customer.id}/contacts", json={"name": "王伟", "phone": "13700000000"}
+    )
     assert added.status_code == 201
     contact_id = added.get_json()["id"]
     assert [c["name"] for c in api.get(f"/api/v1/customers/{customer.id}").get_json()["contacts"]] == ["王伟"]

@@ -25,7 +25,9 @@ def test_new_customer_form_errors_rerender_and_save_nothing(console_as, db):
     assert response.status_code == 422
     assert 'data-field="name"' in response.get_data(as_text=True)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Customer)) == 0
-    ok = client.post("/customers/new", data={"name": "绿源餐饮", "phone": "13912345678", "address": "张江路 1 号"})
+    ok = client.post(
+        "/customers/new", data={"name": "绿源餐饮", "phone": "13912345678", "address": "张江路 1 号"}
+    )
     assert ok.status_code == 302
     assert db.session.scalar(sa.select(Customer.name)) == "绿源餐饮"
 
@@ -49,7 +51,12 @@ def test_register_equipment_and_edit_product(console_as, make_customer, make_pro
     client = console_as("manager")
     response = client.post(
         f"/customers/{customer.id}/equipment/new",
-        data={"product_id": product.id, "serial_number": "SN-1", "installed_on": "2025-01-01", "warranty_until": ""},
+        data={
+            "product_id": product.id,
+            "serial_number": "SN-1",
+            "installed_on": "2025-01-01",
+            "warranty_until": "",
+        },
     )
     assert response.status_code == 302
     assert db.session.scalar(sa.select(Equipment.serial_number)) == "SN-1"
