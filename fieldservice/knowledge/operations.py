@@ -286,19 +286,22 @@ def create_entry(data: dict, actor, note: str | None = None) -> KnowledgeEntry:
 def update_entry(entry: KnowledgeEntry, data: dict, actor, note: str | None = None) -> KnowledgeEntry:
     """Change an entry's content; keeps the new content as a revision and refreshes the index."""
     check_entry_version(entry, data.pop("version", None))
-    if "product_id" in data or "category" in data:
-        entry.product_id, entry.category = _scope(data, entry.product_id, entry.category)
-    if "symptom" in data:
-        entry.symptom = data["symptom"].strip()
-    if "fault_code" in data:
-        entry.fault_code = _clean_code(data["fault_code"])
-    if "causes" in data:
-        _apply_causes(entry, data["causes"])
-    if entry.status == "published":
-        _check_publishable(entry)
-    # A new timestamp makes the row itself change, so its version moves even when only causes did.
-    entry.updated_at = utcnow()
-    entry.updated_by_id = actor.id
+    # One edit is one UPDATE of the row, so one version step: no flush half-way (loading the causes would
+    # otherwise write the symptom first, and the timestamp below would bump the version a second time).
+    with db.session.no_autoflush:
+        if "product_id" in data or "category" in data:
+            entry.product_id, entry.category = _scope(data, entry.product_id, entry.category)
+        if "symptom" in data:
+            entry.symptom = data["symptom"].strip()
+        if "fault_code" in data:
+            entry.fault_code = _clean_code(data["fault_code"])
+        if "causes" in data:
+            _apply_causes(entry, data["causes"])
+        if entry.status == "published":
+            _check_publishable(entry)
+        # A new timestamp makes the row itself change, so its version moves even when only causes did.
+        entry.updated_at = utcnow()
+        entry.updated_by_id = actor.id
     db.session.flush()
     _save_revision(entry, actor, note)
     index_entry(entry)

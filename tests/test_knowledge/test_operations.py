@@ -282,3 +282,18 @@ def test_the_service_report_names_the_cited_entry(db, make_entry, make_equipment
     entry = make_entry("机器底部漏水")
     sr, _engineer = resolve_with_visit(db, make_equipment, make_engineer, make_user, fault_id=entry.id)
     assert build_content(sr.visits[-1])["visit"]["fault"] == "机器底部漏水"
+
+
+def test_one_edit_is_one_version_step_and_one_revision(db, make_entry, manager):
+    """Loading the causes mid-edit used to flush the row early, so one save moved the version by two."""
+    from fieldservice.knowledge.models import EntryRevision
+
+    entry = make_entry("制冰机不制冰")
+    ops.update_entry(entry, {"symptom": "制冰机不出冰", "version": 1}, manager)
+    db.session.commit()
+    assert entry.version == 2
+    assert db.session.scalars(
+        sa.select(EntryRevision.version)
+        .where(EntryRevision.entry_id == entry.id)
+        .order_by(EntryRevision.version)
+    ).all() == [1, 2]

@@ -192,13 +192,22 @@ def test_attempts_are_recorded_and_the_third_closes_as_unreachable(db, make_reso
     assert third["unreachable"] is True and third["request_status"] == "revisited" and third["attempts"] == 3
     db.session.expire_all()
     closing = db.session.scalars(sa.select(UnreachableClosing)).one()
-    assert closing.request_id == sr.id and closing.attempts == 3 and closing.survey_id is not None
+    assert closing.request_id == sr.id and closing.attempts == 3 and closing.survey_id is None
+    # Nobody answered: no survey row at all, the request's own transition closed it.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 0
     # Visible, never silent: the list, the timeline, and satisfaction leaves it out.
     listed = api.get("/api/v1/revisits/unreachable").get_json()["items"]
     assert [c["number"] for c in listed] == [sr.number]
     events = api.get(f"/api/v1/requests/{sr.id}/events").get_json()
     assert [e["action"] for e in events].count("callback_attempt") == 3
     assert "unreachable" in events[-1]["note"]
+    last = events[-1]
+    assert (last["action"], last["from_status"], last["to_status"]) == (
+        "close_unreachable",
+        "resolved",
+        "revisited",
+    )
+    assert last["data"]["unreachable"] is True and last["data"]["attempts"] == 3
     assert ops.satisfaction("product") == []
     report = api_as("manager").get("/api/v1/revisits/satisfaction?by=engineer").get_json()
     assert report == {"by": "engineer", "rows": [], "unreachable": 1}
