@@ -161,7 +161,10 @@ def demo(host, port):
     )
     if app.config["INLINE_JOBS"]:
         start_inline_beat(app)
-    app.run(host=host, port=port, debug=False, use_reloader=False)
+    # Not app.run(): Flask ignores it inside a `flask` CLI command.
+    from werkzeug.serving import run_simple
+
+    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 
 if __name__ == "__main__":

@@ -63,3 +63,38 @@ def test_sweep_runs(runner):
 def test_worker_refuses_without_redis(runner):
     result = runner.invoke(args=["worker", "--burst"])
     assert result.exit_code != 0 and "REDIS_URL" in result.output
+
+
+def test_demo_command_creates_seeds_and_serves(tmp_path):
+    """The README's first command ends in `fieldservice demo`: it must really serve the seeded app."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.request
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env["DATABASE_URL"] = f"sqlite:///{tmp_path}/demo.db"
+    script = os.path.join(os.path.dirname(sys.executable), "fieldservice")
+    log = open(tmp_path / "demo.log", "wb")  # noqa: SIM115 (closed in finally)
+    process = subprocess.Popen([script, "demo", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as response:
+                    page = response.read().decode()
+                break
+            except OSError:
+                assert process.poll() is None, (tmp_path / "demo.log").read_text()[-3000:]
+                assert time.monotonic() < deadline, "the demo server did not come up"
+                time.sleep(0.5)
+        assert "登录" in page
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()
