@@ -15,12 +15,15 @@ The database's tables are dropped and re-created: give it a database of its own.
 
 import argparse
 import base64
+import cProfile
 import io
 import os
 import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -61,9 +64,7 @@ def build_jobs(db, n_jobs: int):
     db.session.add_all(
         [engineer, ProblemType(code="no_water", name_zh="不出水", name_en="No water", category="repair")]
     )
-    product = customers.create_product(
-        {"name": "商用净水器", "model": "RO-BENCH", "category": "water_purifier"}, admin
-    )
+    product = customers.create_product({"name": "商用净水器", "model": "RO-BENCH", "category": "water_purifier"}, admin)
     start = utcnow() - timedelta(hours=2)
     jobs = []
     for i in range(n_jobs):
@@ -140,6 +141,71 @@ def queue_for(jobs: list[int]) -> list[dict]:
     return queue
 
 
+ROOT = str(Path(__file__).resolve().parent.parent / "fieldservice")
+
+
+def _caller() -> str:
+    """The innermost fieldservice function that issued the query, with the sync function above it."""
+    inner = sync = None
+    frame = sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if filename.startswith(ROOT):
+            inner = inner or frame
+            if "/sync/" in filename:
+                sync = frame
+                break
+        frame = frame.f_back
+    if inner is None:
+        return "(outside fieldservice)"
+    label = f"{inner.f_code.co_filename[len(ROOT) + 1 :]}:{inner.f_code.co_name}"
+    if sync is not None and sync is not inner:
+        label += f"  <- sync:{sync.f_code.co_name}"
+    return label
+
+
+@contextmanager
+def count_queries(engine):
+    """Count the statements sent to the database in the block, and their time, by who sent them."""
+    import sqlalchemy as sa
+
+    counts: Counter = Counter()
+    seconds: Counter = Counter()
+
+    def before(conn, cursor, statement, parameters, context, executemany):
+        label = _caller()
+        if statement.startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "ROLLBACK TO SAVEPOINT")):
+            # Emitted lazily by the first statement inside begin_nested(): name it apart from that statement.
+            label = "[savepoint/release] " + label
+        conn.info["bench_query"] = (label, time.perf_counter())
+
+    def after(conn, cursor, statement, parameters, context, executemany):
+        label, started = conn.info.pop("bench_query")
+        counts[label] += 1
+        seconds[label] += time.perf_counter() - started
+
+    sa.event.listen(engine, "before_cursor_execute", before)
+    sa.event.listen(engine, "after_cursor_execute", after)
+    try:
+        yield counts, seconds
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", before)
+        sa.event.remove(engine, "after_cursor_execute", after)
+
+
+def print_queries(title: str, measured, n_ops: int, total_s: float, top: int) -> None:
+    counts, seconds = measured
+    total = sum(counts.values())
+    in_db = sum(seconds.values())
+    print(
+        f"{title}: {total} queries, {total / n_ops:.1f} per op; {in_db:.2f} s waiting on the database,"
+        f" {total_s - in_db:.2f} s in Python"
+    )
+    print("   count  per op  db ms  source (innermost fieldservice function <- sync function above it)")
+    for label, count in counts.most_common(top):
+        print(f"  {count:6d}  {count / n_ops:5.2f}  {seconds[label] * 1000:6.0f}  {label}")
+
+
 def send(client, token: str, queue: list[dict], batch: int) -> list[dict]:
     results = []
     for start in range(0, len(queue), batch):
@@ -157,6 +223,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100, help="jobs; five ops each")
     parser.add_argument("--batch", type=int, default=50, help="ops per POST (the PWA sends 50)")
+    parser.add_argument("--top", type=int, default=25, help="query sources listed per phase")
+    parser.add_argument("--profile", help="write a cProfile of the apply phase to this file")
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp()
@@ -176,12 +244,20 @@ def main() -> None:
         queue = queue_for(jobs)
         client = app.test_client()
 
-        started = time.perf_counter()
-        first = send(client, token, queue, args.batch)
-        applied_s = time.perf_counter() - started
-        started = time.perf_counter()
-        again = send(client, token, queue, args.batch)
-        replay_s = time.perf_counter() - started
+        with count_queries(db.engine) as apply_queries:
+            profiler = cProfile.Profile() if args.profile else None
+            started = time.perf_counter()
+            if profiler:
+                profiler.enable()
+            first = send(client, token, queue, args.batch)
+            applied_s = time.perf_counter() - started
+            if profiler:
+                profiler.disable()
+                profiler.dump_stats(args.profile)
+        with count_queries(db.engine) as replay_queries:
+            started = time.perf_counter()
+            again = send(client, token, queue, args.batch)
+            replay_s = time.perf_counter() - started
 
         applied = sum(r["status"] == "applied" for r in first)
         duplicates = sum(r["status"] == "duplicate" for r in again)
@@ -196,9 +272,7 @@ def main() -> None:
         db.drop_all()
 
     n = len(queue)
-    print(
-        f"database: {url.split('://')[0]}; jobs {'to rq' if redis_url else 'inline (PDF rendering included)'}"
-    )
+    print(f"database: {url.split('://')[0]}; jobs {'to rq' if redis_url else 'inline (PDF rendering included)'}")
     print(f"{n} ops over {len(jobs)} jobs in batches of {args.batch}")
     print(
         f"apply:  {applied_s:.2f} s ({applied} applied, {applied_s / n * 1000:.2f} ms/op)"
@@ -208,6 +282,8 @@ def main() -> None:
         f"replay: {replay_s:.2f} s ({duplicates} duplicates, {replay_s / n * 1000:.2f} ms/op)"
         + (" (target < 0.5 s for 500 ops)" if n == 500 else "")
     )
+    print_queries("apply", apply_queries, n, applied_s, args.top)
+    print_queries("replay", replay_queries, n, replay_s, args.top)
 
 
 if __name__ == "__main__":

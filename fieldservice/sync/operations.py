@@ -39,17 +39,14 @@ HISTORY_REQUESTS = 5
 # The job-list actions an op of each type takes (perform); the others have their own function below.
 ACTION_OPS = ("accept", "depart", "arrive", "hand_back", "claim", "urge")
 ADVICE = {
-    "job_reassigned": (
-        "Your entries stay on the phone. Call the dispatcher; discard them once the job is settled."
-    ),
+    "job_reassigned": ("Your entries stay on the phone. Call the dispatcher; discard them once the job is settled."),
     "stale_version": "The job changed on the server. Check it, then retry or discard your change.",
-    "illegal_transition": (
-        "The job is no longer in a state that allows this. Check it, then discard your change."
-    ),
+    "illegal_transition": ("The job is no longer in a state that allows this. Check it, then discard your change."),
     "validation_failed": "Correct the entries named and send again.",
     "depends_on_rejected": "An earlier change to this job was refused: deal with that one first.",
     "not_found": "The server does not know this job. Discard the change.",
     "attachment_missing": "The photo has not reached the server yet: retry.",
+    "taken": "Someone else took this job first. Discard your claim and pick another job from the pool.",
 }
 
 
@@ -67,10 +64,14 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
     engineer = engineer_for_user(user)
     ids = [raw["op_id"] for raw in raw_ops]
     # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
-    seen = (
-        {r.op_id: r for r in db.session.scalars(sa.select(AppliedOp).where(AppliedOp.op_id.in_(ids)))}
-        if ids
-        else {}
+    seen = {r.op_id: r for r in db.session.scalars(sa.select(AppliedOp).where(AppliedOp.op_id.in_(ids)))} if ids else {}
+    # One query loads the batch's jobs; holding them keeps them in the session's (weak) identity map, so each
+    # op finds its job there instead of asking the database again.
+    request_ids = {raw.get("request_id") for raw in raw_ops if _valid_id(raw.get("request_id"))}
+    jobs = (
+        db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(request_ids))).all()
+        if request_ids
+        else []
     )
     refused_jobs: dict[int, str] = {}
     results = []
@@ -86,7 +87,12 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
     db.session.commit()
+    del jobs
     return results
+
+
+def _valid_id(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**31
 
 
 def _duplicate(record: AppliedOp | None, user) -> dict:
@@ -111,7 +117,7 @@ def _record(user, raw: dict, status: str, **values) -> AppliedOp:
     return AppliedOp(
         op_id=raw["op_id"],
         user_id=user.id,
-        request_id=request_id if isinstance(request_id, int) and 0 < request_id < 2**31 else None,
+        request_id=request_id if _valid_id(request_id) else None,
         type=str(raw.get("type"))[:20],
         status=status,
         applied_at=utcnow(),
@@ -149,9 +155,7 @@ def apply_op(user, engineer, raw: dict, refused_jobs: dict[int, str], now: datet
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
         except ApiError as exc:
             savepoint.rollback()
-            log.info(
-                "sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code
-            )
+            log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
             record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
         db.session.add(record)
@@ -175,9 +179,7 @@ def _invalid(messages) -> ValidationFailed:
 
 def _envelope(raw: dict) -> dict:
     try:
-        envelope = OpEnvelope().load(
-            {k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")}
-        )
+        envelope = OpEnvelope().load({k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")})
         envelope["payload"] = PAYLOADS[envelope["type"]]().load(envelope["payload"])
     except ValidationError as exc:
         raise _invalid(exc.messages) from exc
@@ -226,6 +228,8 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None) -> Servic
     if envelope["type"] == "claim":
         if sr is None:
             raise NotFound("not_found", f"No job with id {envelope['request_id']}.")
+        if sr.engineer_id is not None and sr.engineer_id != engineer.id:
+            raise Rejected("taken", f"Job {sr.number} was taken by someone else first.")
         return sr
     if sr is not None and sr.engineer_id == engineer.id:
         return sr
@@ -417,9 +421,7 @@ def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
         from fieldservice.knowledge.search import search
     except ImportError:  # the knowledge domain is optional
         return []
-    hits = search(
-        sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS
-    )
+    hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
     hints = []
     for hit in hits:
         entry = hit.entry
@@ -431,9 +433,7 @@ def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
                 "causes": [
                     {
                         "description": cause.description,
-                        "solutions": [
-                            {"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions
-                        ],
+                        "solutions": [{"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions],
                     }
                     for cause in entry.causes
                 ],

@@ -67,7 +67,21 @@ class OpEnvelope(ma.Schema):
     client_time = ma.fields.AwareDateTime(load_default=None, allow_none=True)
 
 
-class NotePayload(ActionArgs):
+def offline(action_args: type[ActionArgs]) -> type[ActionArgs]:
+    """*action_args* with `version` optional, as a visit's is.
+
+    A phone queues a job's steps (accept, depart, arrive...) offline one after the other: it cannot know the
+    version each step will leave behind. What guards an offline step is the job still being the engineer's
+    (job_reassigned) and the state machine; a phone that does send the version it read still gets 409.
+    """
+    return type(
+        f"Offline{action_args.__name__}",
+        (action_args,),
+        {"version": ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))},
+    )
+
+
+class NotePayload(offline(ActionArgs)):
     note = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -87,12 +101,12 @@ class PhotoPayload(ma.Schema):
 
 
 PAYLOADS: dict[str, type[ma.Schema]] = {
-    "accept": ACTION_ARGS["accept"],
-    "depart": ACTION_ARGS["depart"],
-    "arrive": ACTION_ARGS["arrive"],
-    "hand_back": ACTION_ARGS["hand_back"],
-    "claim": ACTION_ARGS["claim"],
-    "urge": ACTION_ARGS["urge"],
+    "accept": offline(ACTION_ARGS["accept"]),
+    "depart": offline(ACTION_ARGS["depart"]),
+    "arrive": offline(ACTION_ARGS["arrive"]),
+    "hand_back": offline(ACTION_ARGS["hand_back"]),
+    "claim": offline(ACTION_ARGS["claim"]),
+    "urge": offline(ACTION_ARGS["urge"]),
     "note": NotePayload,
     "record_visit": VisitPayload,
     "visit": VisitPayload,

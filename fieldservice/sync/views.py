@@ -21,6 +21,7 @@ SHELL = [
     "js/outbox.js",
     "js/images.js",
     "js/visit.js",
+    "js/pool.js",
     "js/app.js",
     "manifest.webmanifest",
     "icons/icon-192.png",

@@ -6,6 +6,10 @@
   const t = FS.t;
   const view = document.getElementById('view');
   const SYNC_EVERY_MS = 30000;
+  // The server's limits (requests/schemas.py): a longer text would only come back refused.
+  const NOTE_MAX = 2000;
+  const URGE_MAX = 300;
+  const REASON_MAX = 500;
   let syncing = false;
 
   function esc(value) {
@@ -157,7 +161,8 @@
     const s = await session();
     let html = `<div class="row"><h2 class="grow">${esc(t('jobs'))}</h2>
       <span class="muted">${esc((s && s.user && s.user.username) || '')}</span>
-      <button type="button" id="logout">${esc(t('logout'))}</button></div>`;
+      <button type="button" id="logout">${esc(t('logout'))}</button></div>
+      <p><a class="button" id="open-pool" href="#/pool">${esc(t('claim_pool'))}</a></p>`;
     if (!jobs.length) html += `<p class="muted" id="no-jobs">${esc(t('no_jobs'))}</p>`;
     for (const name of ['today', 'upcoming', 'done']) {
       if (!groups[name].length) continue;
@@ -248,8 +253,14 @@
       html += `<div class="card"><label for="job-photo">${esc(t('add_photo'))}</label>
         <input id="job-photo" type="file" accept="image/*" capture="environment"></div>`;
       html += `<form class="card" id="note-form"><label for="note">${esc(t('note'))}</label>
-        <textarea id="note" name="note" required></textarea>
+        <textarea id="note" name="note" required maxlength="${NOTE_MAX}"></textarea>
         <div class="actions"><button type="submit">${esc(t('add_note'))}</button></div></form>`;
+      html += `<form class="card" id="urge-form"><label for="urge-note">${esc(t('urge_note'))}</label>
+        <textarea id="urge-note" name="note" maxlength="${URGE_MAX}"></textarea>
+        <div class="actions"><button type="submit">${esc(t('record_urge'))}</button></div></form>`;
+      html += `<form class="card" id="hand-back-form"><label for="hand-back-reason">${esc(t('hand_back_reason'))}</label>
+        <textarea id="hand-back-reason" name="reason" required maxlength="${REASON_MAX}"></textarea>
+        <div class="actions"><button type="submit" class="danger">${esc(t('hand_back'))}</button></div></form>`;
     }
     html += `<div class="card"><h3>${esc(t('timeline'))}</h3><ul class="timeline">${(job.timeline || []).map((e) =>
       `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
@@ -280,12 +291,23 @@
       syncNow();
       renderJob(id);
     });
-    const noteForm = document.getElementById('note-form');
-    if (noteForm) noteForm.addEventListener('submit', async (event) => {
+    onTextOp('note-form', 'note', 'note', job, () => true);
+    onTextOp('urge-form', 'urge', 'note', job, () => true);
+    onTextOp('hand-back-form', 'hand_back', 'reason', job, () => confirm(t('confirm_hand_back')));
+  }
+
+  /* A form whose one text field becomes an op's payload (note, urge, hand back): queued, then synced. */
+  function onTextOp(formId, type, field, job, confirmed) {
+    const form = document.getElementById(formId);
+    if (!form) return;
+    form.addEventListener('submit', async (event) => {
       event.preventDefault();
-      await FS.outbox.enqueue('note', job.id, { note: noteForm.note.value.trim() });
+      const text = form[field].value.trim();
+      if (form[field].required && !text) return;
+      if (!confirmed()) return;
+      await FS.outbox.enqueue(type, job.id, { [field]: text || null });
       syncNow();
-      renderJob(id);
+      renderJob(job.id);
     });
   }
 
@@ -305,13 +327,16 @@
     if (match) return renderJob(Number(match[1]));
     match = hash.match(/^#\/visit\/(\d+)/);
     if (match) return FS.visit.render(view, Number(match[1]), { esc, fmt, syncNow });
+    if (hash.startsWith('#/pool')) return FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: true });
     return renderJobs();
   }
 
   /* Redraw after a sync or a change made elsewhere, unless the engineer is typing a visit. */
   async function refresh() {
     await renderSyncBar();
-    if (!location.hash.startsWith('#/visit/')) await route();
+    if (location.hash.startsWith('#/pool')) {
+      await FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: false });
+    } else if (!location.hash.startsWith('#/visit/')) await route();
   }
 
   // ---------------------------------------------------------------- start

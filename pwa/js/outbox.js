@@ -12,7 +12,6 @@
   const BACKOFF_MIN_MS = 5000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
   const RENEW_AFTER_MS = 12 * 3600 * 1000;
-  const REFERENCE_EVERY_MS = 6 * 3600 * 1000;
   const SYNC_TAG = 'fs-outbox';
 
   const listeners = new Set();
@@ -205,19 +204,41 @@
     return answer;
   }
 
-  /* The knowledge entries for the engineer's skills, for diagnosing with no signal. */
+  /* The knowledge entries for the engineer's skills, for diagnosing with no signal: the first call fetches them
+   * all, later ones send the server's cursor back and get only the entries changed since, and the ids to drop. */
   async function refreshReference(force) {
-    const last = await FS.store.getMeta('reference_at');
-    if (!force && last && Date.now() - Date.parse(last) < REFERENCE_EVERY_MS) return;
+    const cursor = force ? null : await FS.store.getMeta('knowledge_cursor');
+    let answer;
     try {
-      const answer = await FS.api.get('/api/v1/knowledge/offline');
-      const items = Array.isArray(answer) ? answer : answer.items || answer.entries || [];
-      await FS.store.putReference('knowledge', items);
+      answer = await FS.api.get('/api/v1/knowledge/offline' + (cursor ? '?since=' + encodeURIComponent(cursor) : ''));
     } catch (err) {
       if (!(err instanceof FS.api.ApiError) || err.transient) throw err;
+      if (cursor && err.status === 422) {
+        // The server no longer reads our cursor: start over with a full copy.
+        await FS.store.deleteMeta('knowledge_cursor');
+        return refreshReference(true);
+      }
       // No knowledge base on this server (404) or not for this role: the engineer writes faults by hand.
+      return;
     }
-    await FS.store.setMeta('reference_at', new Date().toISOString());
+    await FS.store.mergeReference('knowledge', answer.entries || [], answer.removed || [], !cursor);
+    await FS.store.dropJobHints(answer.removed || []);
+    await FS.store.setMeta('knowledge_cursor', answer.cursor);
+  }
+
+  /* The open jobs this engineer may claim, kept for reading offline; on a network error the last list stays. */
+  async function refreshPool() {
+    if (!online()) return;
+    try {
+      const answer = await FS.api.get('/api/v1/dispatch/pool?per_page=100');
+      await FS.store.putReference('pool', answer.items || []);
+      await FS.store.setMeta('pool_at', new Date().toISOString());
+    } catch (err) {
+      if (!(err instanceof FS.api.ApiError) || err.transient) return;
+      // Not an engineer with a profile, or no dispatch on this server: nothing to claim.
+      await FS.store.putReference('pool', []);
+      await FS.store.setMeta('pool_at', null);
+    }
   }
 
   /* Swap the token for a fresh one while online, so a phone that syncs now and then never gets logged out. */
@@ -252,6 +273,7 @@
       const flushed = await flush();
       await pull();
       await refreshReference(options.forceReference);
+      await refreshPool();
       Object.assign(status, { last_sync: new Date().toISOString(), last_error: null, failures: 0, next_at: null });
       result = { state: 'ok', sent: flushed.sent };
     } catch (err) {
@@ -296,6 +318,6 @@
 
   FS.outbox = {
     SYNC_TAG, uuid, online, enqueue, flush, pull, syncNow, retry, discard, notify, onChange,
-    refreshReference, requestBackgroundSync,
+    refreshReference, refreshPool, requestBackgroundSync,
   };
 })(self.FS = self.FS || {});

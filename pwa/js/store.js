@@ -200,11 +200,35 @@
     await (await open()).put('reference', { key, items, at: new Date().toISOString() });
   }
 
+  /* Apply an incremental copy: *changed* items replace those of the same id, *removed* ids go; *full* starts over. */
+  async function mergeReference(key, changed, removed, full) {
+    const byId = new Map(full ? [] : (await getReference(key)).map((item) => [item.id, item]));
+    for (const id of removed) byId.delete(id);
+    for (const item of changed) byId.set(item.id, item);
+    await putReference(key, Array.from(byId.values()));
+  }
+
+  /* Knowledge entries withdrawn on the server leave the jobs' hints too (a job is re-sent only when it changes). */
+  async function dropJobHints(entryIds) {
+    if (!entryIds.length) return;
+    const gone = new Set(entryIds);
+    const tx = (await open()).transaction('jobs', 'readwrite');
+    for (const job of await tx.store.getAll()) {
+      const hints = (job.knowledge || []).filter((entry) => !gone.has(entry.id));
+      if (hints.length === (job.knowledge || []).length) continue;
+      job.knowledge = hints;
+      await tx.store.put(job);
+    }
+    await tx.done;
+  }
+
   /* Log out: forget the token and the synced data, but never unsent or rejected work. */
   async function clearSession() {
     const db = await open();
     await db.delete('meta', 'session');
     await db.delete('meta', 'cursor');
+    // The next user may have other skills: their knowledge copy starts from scratch.
+    await db.delete('meta', 'knowledge_cursor');
   }
 
   FS.store = {
@@ -213,6 +237,6 @@
     addOp, listOps, opsForRequest, putOp, getOp, deleteOp, countOps,
     getBlob, putBlob, deleteBlob,
     getDraft, putDraft, deleteDraft,
-    getReference, putReference, clearSession,
+    getReference, putReference, mergeReference, dropJobHints, clearSession,
   };
 })(self.FS = self.FS || {});

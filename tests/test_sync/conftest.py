@@ -13,9 +13,7 @@ from fieldservice.core.models import utcnow
 
 def png_data_url(width=240, height=80) -> str:
     image = Image.new("RGB", (width, height), "white")
-    ImageDraw.Draw(image).line(
-        [(10, height - 10), (width // 2, 10), (width - 10, height - 20)], fill="black", width=4
-    )
+    ImageDraw.Draw(image).line([(10, height - 10), (width // 2, 10), (width - 10, height - 20)], fill="black", width=4)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -113,3 +111,39 @@ def reassign(db, job, engineer, dispatcher, colleague):
     sr = db.session.get(ServiceRequest, job.id)
     ops.perform(sr, "assign", dispatcher, sr.version, engineer_id=colleague.id)
     db.session.commit()
+
+
+# ---------------------------------------------------------------- the PWA in Chromium
+
+BROWSER_TIMEOUT = 20000
+
+
+@pytest.fixture
+def context(browser, live_server):
+    """A phone-sized browser context that allows the app's service worker."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, service_workers="allow")
+    context.set_default_timeout(BROWSER_TIMEOUT)
+    yield context
+    context.close()
+
+
+def log_in(page, live_server, engineer):
+    page.goto(live_server.url + "/app/")
+    page.fill("#username", engineer.user.username)
+    page.fill("#password", "password123")
+    page.click("#login-form button[type=submit]")
+    # The service worker must control the page before we go offline, or a reload would find nothing.
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+
+
+def wait_pending(page, n: int):
+    """Wait until the sync bar counts *n* ops not yet confirmed by the server."""
+    page.wait_for_function(f"document.querySelector('#pending-count')?.dataset.pending === '{n}'")
+
+
+def wait_synced(page):
+    """Wait for one full sync round (outbox, pull, reference data) started by the sync button."""
+    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'idle'")
+    page.click("#sync-now")
+    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'syncing'")
+    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'idle'")

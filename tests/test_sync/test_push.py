@@ -155,9 +155,7 @@ def test_independent_ops_after_a_rejected_one_still_apply(db, phone, job, make_j
 
 
 def test_unsolved_visit_then_hand_back_order_matters(db, phone, job):
-    answer = push(
-        phone, [op("record_visit", job.id, visit_payload(outcome="unresolved")), op("arrive", job.id)]
-    )
+    answer = push(phone, [op("record_visit", job.id, visit_payload(outcome="unresolved")), op("arrive", job.id)])
     # The visit released the job (rule 4): the arrive after it comes too late.
     assert [r["status"] for r in answer["results"]] == ["applied", "rejected"]
     db.session.expire_all()
@@ -197,6 +195,28 @@ def test_urge_and_claim(db, phone, make_job, job):
     assert db.session.get(ServiceRequest, job.id).urged
 
 
+def test_claim_of_a_job_someone_took_first_is_refused_with_advice(db, phone, make_job, make_engineer):
+    colleague = make_engineer(skills=["water_purifier"], name="李师傅")
+    taken = make_job(colleague)
+    answer = push(phone, [op("claim", taken.id)])
+    (result,) = answer["results"]
+    assert result["status"] == "rejected"
+    assert result["error"]["code"] == "taken" and taken.number in result["error"]["message"]
+    assert "pool" in result["error"]["advice"]
+    db.session.expire_all()
+    assert db.session.get(ServiceRequest, taken.id).engineer_id == colleague.id
+
+
+def test_offline_steps_need_no_version_but_a_stale_one_is_refused(db, phone, job):
+    stale = op("accept", job.id, {"version": job.version + 5})
+    fresh = op("accept", job.id, {"version": job.version})
+    answer = push(phone, [stale])
+    assert answer["results"][0]["error"]["code"] == "stale_version"
+    # The refusal holds the job's later ops in the same batch; a new batch with the right version applies.
+    answer = push(phone, [fresh, op("depart", job.id), op("arrive", job.id)])
+    assert [r["status"] for r in answer["results"]] == ["applied"] * 3
+
+
 def test_bearer_token_only(client, console_as, engineer, job):
     session_client = console_as(user=engineer.user)
     response = session_client.post("/api/v1/sync", json={"ops": []})
@@ -231,9 +251,7 @@ def test_renew_token(phone):
     assert response.status_code == 200
     assert response.json["token"] and response.json["expires_at"]
     assert (
-        phone.client.get(
-            "/api/v1/sync", headers={"Authorization": "Bearer " + response.json["token"]}
-        ).status_code
+        phone.client.get("/api/v1/sync", headers={"Authorization": "Bearer " + response.json["token"]}).status_code
         == 200
     )
 
@@ -251,9 +269,7 @@ def test_two_copies_of_a_batch_at_once_apply_once(app, app_config, db, job, engi
 
     def send():
         with other_app.test_client() as c:
-            answers.append(
-                c.post("/api/v1/sync", json={"ops": batch}, headers={"Authorization": f"Bearer {token}"})
-            )
+            answers.append(c.post("/api/v1/sync", json={"ops": batch}, headers={"Authorization": f"Bearer {token}"}))
 
     threads = [threading.Thread(target=send) for _ in range(2)]
     for t in threads:

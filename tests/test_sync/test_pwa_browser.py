@@ -9,11 +9,9 @@ from PIL import Image
 
 from fieldservice.requests.models import Attachment, ServiceRequest, Visit
 from fieldservice.sync.models import AppliedOp
-from tests.test_sync.conftest import reassign
+from tests.test_sync.conftest import log_in, reassign, wait_pending
 
 pytestmark = pytest.mark.browser
-
-TIMEOUT = 20000
 
 
 def photo_file(tmp_path):
@@ -22,31 +20,6 @@ def photo_file(tmp_path):
     image = Image.new("RGB", (3000, 2000), (90, 140, 200))
     image.save(path, format="JPEG", quality=90)
     return str(path)
-
-
-@pytest.fixture
-def context(browser, live_server):
-    context = browser.new_context(viewport={"width": 360, "height": 740}, service_workers="allow")
-    context.set_default_timeout(TIMEOUT)
-    yield context
-    context.close()
-
-
-def log_in(page, live_server, engineer):
-    page.goto(live_server.url + "/app/")
-    page.fill("#username", engineer.user.username)
-    page.fill("#password", "password123")
-    page.click("#login-form button[type=submit]")
-    # The service worker must control the page before we go offline, or a reload would find nothing.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
-
-
-def pending(page) -> int:
-    return int(page.get_attribute("#pending-count", "data-pending"))
-
-
-def wait_pending(page, n: int):
-    page.wait_for_function(f"document.querySelector('#pending-count')?.dataset.pending === '{n}'")
 
 
 def sign(page):
