@@ -406,11 +406,11 @@ def auto_dispatch(
 
     Returns {"assignments": [{request_id, engineer_id, reason, distance_km}],
     "unassigned": [{request_id, code, reason}]}, the most urgent first. Each assignment goes through
-    requests.operations.perform(..., "assign"), so the
+    requests.operations.assign_many (the same rules as perform(..., "assign"), in one batch), so the
     request's timeline records it with its reason; the caller commits. With apply=False nothing is written or
     locked: the answer is the proposal the board shows before the dispatcher confirms.
     """
-    from fieldservice.requests.operations import perform
+    from fieldservice.requests.operations import assign_many
 
     now = now or utcnow()
     if apply:
@@ -426,7 +426,7 @@ def auto_dispatch(
         range(len(jobs)), key=lambda r: (a.hours_left[r], jobs[r].request.priority, jobs[r].request.id)
     )
     given = np.zeros(len(roster.engineers), dtype=int)
-    assignments, unassigned = [], []
+    planned, unassigned = [], []
     for row in order:
         sr = jobs[row].request
         col = solution.get(row)
@@ -436,21 +436,9 @@ def auto_dispatch(
             continue
         engineer = roster.engineers[col]
         reason = assignment_reason(a, row, col, int(roster.load[col] + given[col]))
-        if apply:
-            try:
-                perform(sr, "assign", actor, sr.version, now=now, engineer_id=engineer.id, reason=reason)
-            except ApiError as exc:
-                unassigned.append(
-                    {
-                        "request_id": sr.id,
-                        "code": "refused",
-                        "reason": _("Refused: %(message)s", message=exc.message),
-                    }
-                )
-                continue
         given[col] += 1
         km = a.distance[row, col]
-        assignments.append(
+        planned.append(
             {
                 "request_id": sr.id,
                 "engineer_id": engineer.id,
@@ -458,6 +446,22 @@ def auto_dispatch(
                 "distance_km": None if np.isnan(km) else round(float(km), 1),
             }
         )
+    refused: dict[int, ApiError] = {}
+    if apply:
+        # One batch: the rows locked in one query, one UPDATE and one INSERT of events, then every request's
+        # signals (requests.operations.assign_many applies the same TRANSITIONS rules as perform).
+        _, refused = assign_many(
+            [(p["request_id"], p["engineer_id"], p["reason"]) for p in planned], actor, now=now
+        )
+    assignments = [p for p in planned if p["request_id"] not in refused]
+    unassigned += [
+        {
+            "request_id": request_id,
+            "code": "refused",
+            "reason": _("Refused: %(message)s", message=exc.message),
+        }
+        for request_id, exc in refused.items()
+    ]
     log.info(
         "auto dispatch (%s) by %s: %d assigned, %d left unassigned",
         "applied" if apply else "proposed",

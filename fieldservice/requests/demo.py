@@ -10,6 +10,8 @@ import logging
 import random
 from datetime import timedelta
 
+import sqlalchemy as sa
+
 from fieldservice.core.errors import ApiError
 from fieldservice.core.models import utcnow
 from fieldservice.extensions import db
@@ -216,6 +218,9 @@ def _seed_request(
                 "cause": cause,
                 "solution": solution,
                 "costs": [{"kind": "travel", "amount": rng.choice([30, 50, 80])}],
+                "parts": _van_parts(rng, engineer, sr.service_category)
+                if solved and rng.random() < 0.7
+                else [],
                 "signature": signature,
             },
             engineer.user,
@@ -239,6 +244,32 @@ def _seed_request(
             now=t + timedelta(days=1),
         )
     return sr
+
+
+def _van_parts(rng, engineer, category: str) -> list[dict]:
+    """One or two parts lines from what the engineer's van holds for this kind of work (the parts demo, run
+    before this one, stocked every van); the parts domain takes them out of the van when the visit is
+    recorded (its visit_recorded subscriber). Nothing when there is no parts domain or the van is empty."""
+    try:
+        from fieldservice.parts.models import Part, StockLevel, Warehouse
+    except ImportError:
+        return []
+    in_van = db.session.scalars(
+        sa.select(Part.id)
+        .join(StockLevel, StockLevel.part_id == Part.id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(
+            Warehouse.kind == "van",
+            Warehouse.engineer_id == engineer.id,
+            StockLevel.qty > 0,
+            Part.category == category,
+            Part.active,
+            ~Part.serial_tracked,
+        )
+        .order_by(Part.id)
+    ).all()
+    chosen = rng.sample(in_van, min(len(in_van), rng.choice([1, 1, 2])))
+    return [{"part_id": part_id, "qty": 1} for part_id in chosen]
 
 
 def _work(sr, engineer, t):

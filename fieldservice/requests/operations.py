@@ -17,8 +17,9 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from sqlalchemy.orm.attributes import set_committed_value
 
-from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db
 from fieldservice.requests import signals
@@ -526,6 +527,129 @@ def perform(
     return sr
 
 
+def _lock_many(request_ids: list[int]) -> dict[int, ServiceRequest]:
+    """Reload the requests' rows and hold them until commit: one query, by id (PostgreSQL: FOR UPDATE)."""
+    rows = db.session.scalars(
+        sa.select(ServiceRequest)
+        .where(ServiceRequest.id.in_(request_ids))
+        .order_by(ServiceRequest.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+    return {sr.id: sr for sr in rows}
+
+
+def _preload_engineers(engineer_ids) -> None:
+    """Engineers and their logins in one query, so the per-request checks find them in the session."""
+    from sqlalchemy.orm import joinedload
+
+    from fieldservice.engineers.models import Engineer
+
+    db.session.scalars(
+        sa.select(Engineer).where(Engineer.id.in_(set(engineer_ids))).options(joinedload(Engineer.user))
+    ).all()
+
+
+def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: dict):
+    """The checks perform() makes for one assign (the same TRANSITIONS rows and payload checks): the row
+    taken and the engineer, or raises the refusal."""
+    if sr is None:
+        raise NotFound("not_found", f"No service request with id {request_id}.")
+    t = choose_transition(sr, "assign", actor, payload)
+    return t, _check_payload(t, sr, payload)
+
+
+def assign_many(
+    pairs, actor, *, now: datetime | None = None
+) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
+    """Assign many requests at once: (request_id, engineer_id) or (request_id, engineer_id, reason) each.
+
+    The same rules as perform(sr, "assign", ...) for each (TRANSITIONS rows, roles, payload checks; no
+    version: internal callers such as automatic dispatch hold the rows locked already), but one locking
+    query, one UPDATE batch and one INSERT batch for the events; then each request's signals, as perform
+    sends them (event_added, status_changed), so subscribers see every change. Returns (the assigned
+    requests in the order given, {request_id: the refusal} for the others, which are left unchanged).
+    A subscriber that raises aborts the whole batch: the caller rolls back.
+    """
+    now = now or utcnow()
+    wanted = [(p[0], p[1], p[2] if len(p) > 2 else None) for p in pairs]
+    if not wanted:
+        return [], {}
+    if len({request_id for request_id, _, _ in wanted}) != len(wanted):
+        raise ValidationFailed(
+            "validation_failed", "A request appears twice in the batch.", {"pairs": "Each request once."}
+        )
+    locked = _lock_many(sorted(request_id for request_id, _, _ in wanted))
+    _preload_engineers(engineer_id for _, engineer_id, _ in wanted)
+    refused: dict[int, ApiError] = {}
+    planned = []
+    for request_id, engineer_id, reason in wanted:
+        try:
+            t, engineer = _check_assign(
+                locked.get(request_id), request_id, actor, {"engineer_id": engineer_id}
+            )
+        except ApiError as exc:
+            refused[request_id] = exc
+        else:
+            planned.append((locked[request_id], t, engineer, reason))
+    if not planned:
+        return [], refused
+    # What _apply changes for an assign, per row; b_ keys select the row (and its version, as the ORM does).
+    rows = [
+        {
+            "b_id": sr.id,
+            "b_version": sr.version,
+            "status": t.target,
+            "engineer_id": engineer.id,
+            "assigned_at": now,
+            "arrived_at": None,
+            "deadline_swept": sr.required_by <= now,
+            "updated_at": now,
+            "version": sr.version + 1,
+        }
+        for sr, t, engineer, _reason in planned
+    ]
+    table = ServiceRequest.__table__
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_version"))
+        .values({key: sa.bindparam(key) for key in rows[0] if not key.startswith("b_")})
+    )
+    result = db.session.execute(statement, rows)
+    if db.engine.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+        raise Conflict(
+            "stale_version", "Some of these requests were changed meanwhile; nothing was assigned."
+        )
+    label = actor.display_name[:120] if actor is not None else "system"
+    events = []
+    for (sr, _t, engineer, reason), values in zip(planned, rows, strict=True):
+        from_status = sr.status
+        for key, value in values.items():
+            if not key.startswith("b_"):
+                set_committed_value(sr, key, value)
+        set_committed_value(sr, "engineer", engineer)
+        events.append(
+            RequestEvent(
+                request_id=sr.id,
+                at=now,
+                actor_id=actor.id if actor is not None else None,
+                actor_label=label,
+                action="assign",
+                from_status=from_status,
+                to_status=sr.status,
+                note=reason,
+                data={"engineer_id": engineer.id, "engineer_name": engineer.name},
+            )
+        )
+    db.session.add_all(events)
+    db.session.flush()
+    for (sr, _t, _engineer, _reason), event in zip(planned, events, strict=True):
+        signals.event_added.send(sr, event=event)
+        signals.status_changed.send(sr, event=event)
+    log.info("%d requests assigned by %s in one batch, %d refused", len(planned), _who(actor), len(refused))
+    return [sr for sr, _, _, _ in planned], refused
+
+
 def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
     """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
     from_status = sr.status
@@ -571,6 +695,10 @@ def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetim
         else:
             sr.resolved_at = None
             note = note or "The customer is not satisfied."
+    elif t.action == "close_unreachable":
+        # No Survey row: nobody answered, so satisfaction never counts it.
+        sr.closed_at = now
+        data = {"unreachable": True, "attempts": payload.get("attempts")}
     elif t.action == "response_breach":
         sr.response_breached = True
         note = "Not responded to by the response due time."

@@ -152,11 +152,12 @@ class RequestEventSchema(ma.Schema):
     data = ma.fields.Dict(allow_none=True)
 
 
-# ---- actions: every body may carry the `version` the caller read (API.md: an older one gets 409).
+# ---- actions: every body carries the `version` the caller read (API.md: an older one gets 409). Internal
+# callers (sync, auto-dispatch, the customer's QR urge) go through operations, where it stays optional.
 
 
 class ActionArgs(ma.Schema):
-    version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
 
 
 _reason = validate.Length(min=1, max=500)

@@ -7,7 +7,9 @@ DOMAIN.md "The service request loop", rules 1-6. Each row of TRANSITIONS is
 - `when`: the name of a condition on the request and the payload (operations.WHENS) choosing between rows of
   same action and state, e.g. revisit satisfied -> revisited, not satisfied -> awaiting_assignment.
 - `requires`: payload fields the action needs.
-- `kind`: "action" (POST /requests/<id>/<action>, console buttons), "visit" (record_visit), "system" (sweep).
+- `kind`: "action" (POST /requests/<id>/<action>, console buttons), "visit" (record_visit), "system" (sweep),
+  "desk" (taken only through another domain's operation, never an API action or a console button: the callback
+  desk's `close_unreachable`, which revisits.operations.record_attempt takes after the last failed call).
 """
 
 from dataclasses import dataclass
@@ -72,6 +74,9 @@ ACTION_LABELS = {
     "release": _l("Returned: not handled by the required date"),
     "response_breach": _l("Response time exceeded"),
     "resolution_breach": _l("Resolution time exceeded"),
+    "callback_attempt": _l("Callback attempt: customer not reached"),
+    "follow_up": _l("Low score followed up"),
+    "close_unreachable": _l("Closed: customer unreachable"),
 }
 
 
@@ -111,6 +116,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     # Rule 5: the callback survey closes the loop or runs it again.
     _t("revisit", {RESOLVED}, REVISITED, CALLBACKS, when="satisfied", requires=("satisfied",)),
     _t("revisit", {RESOLVED}, AWAITING, CALLBACKS, when="not_satisfied", requires=("satisfied",)),
+    # Rule 5 when the customer cannot be reached: closed without a survey, the reason on the timeline.
+    _t("close_unreachable", {RESOLVED}, REVISITED, CALLBACKS, requires=("reason",), kind="desk"),
     # Rule 4 and 3b: the visit's outcome.
     _t("visit", {ASSIGNED}, RESOLVED, ENGINEERS, guard="assigned_engineer", when="solved", kind="visit"),
     _t(

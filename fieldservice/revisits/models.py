@@ -43,7 +43,7 @@ class UnreachableClosing(db.Model):
     request_id: Mapped[int] = mapped_column(
         sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
     )
-    # The survey row the revisit action wrote for this closing: analytics leaves it out of satisfaction.
+    # Always None now: the `close_unreachable` transition writes no survey (kept for rows written before it).
     survey_id: Mapped[int | None] = mapped_column(
         sa.ForeignKey("request_surveys.id", ondelete="SET NULL"), unique=True
     )

@@ -66,8 +66,8 @@ def queue(q: str | None = None, overdue: bool | None = None, now: datetime | Non
 def _attempt_counts(requests: list[ServiceRequest]) -> dict[int, tuple[int, datetime | None]]:
     """(attempts this round, last attempt) per request.
 
-    A round ends with a survey (only the `revisit` action leaves `resolved`), so a job reopened by an unhappy
-    customer and resolved again starts counting from zero.
+    A round ends with a survey: the `revisit` action reopens a job for an unhappy customer, and once resolved
+    again the count starts from zero (`close_unreachable`, the other way out of `resolved`, ends the loop).
     """
     if not requests:
         return {}
@@ -238,25 +238,19 @@ def record_attempt(sr: ServiceRequest, data: dict, actor, *, now: datetime | Non
 def close_unreachable(sr: ServiceRequest, actor, attempts: int, *, now: datetime) -> UnreachableClosing:
     """Close the loop after too many failed calls, flagged unreachable (never counted as a satisfied survey).
 
-    The requests state machine has one way from resolved to revisited, the `revisit` action; the survey row it
-    writes is tied to this closing so that analytics can tell it apart.
+    The requests state machine's `close_unreachable` transition (resolved -> revisited) writes no survey: its
+    timeline event carries the reason and `unreachable`, and this closing row lists it for the desk.
     """
     requests_ops.perform(
         sr,
-        "revisit",
+        "close_unreachable",
         actor,
         None,
         now=now,
-        satisfied=True,
-        scores={},
-        comment=f"Customer unreachable after {attempts} callback attempts; closed without a survey.",
+        reason=f"Customer unreachable after {attempts} callback attempts; closed without a survey.",
+        attempts=attempts,
     )
-    survey_id = db.session.scalar(
-        sa.select(Survey.id).where(Survey.request_id == sr.id).order_by(Survey.id.desc()).limit(1)
-    )
-    closing = UnreachableClosing(
-        request_id=sr.id, survey_id=survey_id, attempts=attempts, at=now, by_id=actor.id
-    )
+    closing = UnreachableClosing(request_id=sr.id, survey_id=None, attempts=attempts, at=now, by_id=actor.id)
     db.session.add(closing)
     db.session.flush()
     log.info("request %s closed as unreachable after %s attempts by %s", sr.number, attempts, actor.username)
@@ -265,11 +259,6 @@ def close_unreachable(sr: ServiceRequest, actor, attempts: int, *, now: datetime
 
 def unreachable_closings() -> sa.Select:
     return sa.select(UnreachableClosing).order_by(UnreachableClosing.at.desc(), UnreachableClosing.id.desc())
-
-
-def unreachable_survey_ids() -> sa.Select:
-    """Survey rows that are unreachable closings, not answers: analytics leaves them out of satisfaction."""
-    return sa.select(UnreachableClosing.survey_id).where(UnreachableClosing.survey_id.is_not(None))
 
 
 def count_unreachable(start: datetime | None = None, end: datetime | None = None) -> int:
@@ -378,7 +367,9 @@ def close_follow_up(follow_up: FollowUp, data: dict, actor, *, now: datetime | N
 
 
 def satisfaction(dimension: str, start: datetime | None = None, end: datetime | None = None) -> list[dict]:
-    """Surveys per engineer, product or month: count, satisfied share, average scores; unreachable left out.
+    """Surveys per engineer, product or month: count, satisfied share, average scores.
+
+    Unreachable closings write no survey (the `close_unreachable` transition), so they are never counted here.
 
     The engineer is the one whose visit resolved the job the survey was about (the last visit before it).
     """
@@ -406,7 +397,6 @@ def satisfaction(dimension: str, start: datetime | None = None, end: datetime | 
             *(sa.func.avg(getattr(Survey, name)) for name in SCORES),
         )
         .join(ServiceRequest, ServiceRequest.id == Survey.request_id)
-        .where(Survey.id.not_in(unreachable_survey_ids()))
         .group_by(key)
         .order_by(key)
     )

@@ -6,7 +6,9 @@ import pytest
 import sqlalchemy as sa
 
 from fieldservice.core.models import utcnow
+from fieldservice.requests import operations as ops
 from fieldservice.requests.models import RequestEvent, ServiceRequest, Visit
+from fieldservice.requests.schemas import ACTION_ARGS
 
 from .conftest import visit_data
 
@@ -29,6 +31,12 @@ def body_for(customer, **kw):
 
 def visit_body(outcome="resolved", **kw):
     return {k: iso(v) if hasattr(v, "isoformat") else v for k, v in visit_data(outcome, **kw).items()}
+
+
+def version_of(db, sr):
+    """The request's version now (the API needs the one the caller read)."""
+    db.session.expire_all()
+    return db.session.get(ServiceRequest, sr.id).version
 
 
 def count(db, model):
@@ -178,10 +186,13 @@ def test_visibility_per_role(api_as, make_request, engineer, make_engineer, db):
     mine = make_request()
     pool = make_request()
     hvac_request = make_request(service_category="hvac")
-    api_as("dispatcher").post(f"/api/v1/requests/{mine.id}/assign", json={"engineer_id": engineer.id})
+    api_as("dispatcher").post(
+        f"/api/v1/requests/{mine.id}/assign", json={"version": mine.version, "engineer_id": engineer.id}
+    )
     other = make_engineer(skills=["water_purifier"])
     api_as("dispatcher").post(
-        f"/api/v1/requests/{hvac_request.id}/assign", json={"engineer_id": make_engineer(skills=["hvac"]).id}
+        f"/api/v1/requests/{hvac_request.id}/assign",
+        json={"version": hvac_request.version, "engineer_id": make_engineer(skills=["hvac"]).id},
     )
     as_engineer = api_as("engineer", user=engineer.user)
     seen = {i["id"] for i in as_engineer.get("/api/v1/requests").json["items"]}
@@ -234,37 +245,67 @@ def test_action_422_and_nothing_changes(dispatcher, make_request, db):
     assert (got["status"], got["version"]) == ("awaiting_assignment", version)
 
 
-def test_action_403_by_role(api_as, make_request, engineer):
+@pytest.mark.parametrize("action", sorted(ACTION_ARGS))
+def test_every_api_action_requires_version_and_nothing_changes(dispatcher, make_request, engineer, action):
+    sr = make_request()
+    version = sr.version
+    body = {"engineer_id": engineer.id, "reason": "客户要求", "note": "x", "satisfied": True}
+    response = dispatcher.post(f"/api/v1/requests/{sr.id}/{action}", json=body)
+    assert response.status_code == 422, response.json
+    assert "version" in response.json["error"]["fields"]
+    got = dispatcher.get(f"/api/v1/requests/{sr.id}").json
+    assert (got["status"], got["version"], got["engineer_id"]) == ("awaiting_assignment", version, None)
+    assert len(dispatcher.get(f"/api/v1/requests/{sr.id}/events").json) == 1
+
+
+def test_operations_keep_version_optional_for_internal_callers(make_request, make_user, engineer, db):
+    sr = make_request()
+    ops.perform(sr, "assign", make_user("dispatcher"), None, engineer_id=engineer.id)
+    ops.perform(sr, "urge", None, None, note="客户扫码催单")
+    assert (sr.status, sr.urged, sr.engineer_id) == ("assigned", True, engineer.id)
+
+
+def test_action_403_by_role(api_as, make_request, engineer, db):
     sr = make_request()
     assert (
         api_as("callback")
-        .post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id})
+        .post(
+            f"/api/v1/requests/{sr.id}/assign",
+            json={"version": version_of(db, sr), "engineer_id": engineer.id},
+        )
         .status_code
         == 404
     )
     assert (
         api_as("engineer", user=engineer.user)
-        .post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id})
+        .post(
+            f"/api/v1/requests/{sr.id}/assign",
+            json={"version": version_of(db, sr), "engineer_id": engineer.id},
+        )
         .status_code
         == 403
     )
     assert (
         api_as("engineer", user=engineer.user)
-        .post(f"/api/v1/requests/{sr.id}/cancel", json={"reason": "x"})
+        .post(f"/api/v1/requests/{sr.id}/cancel", json={"version": version_of(db, sr), "reason": "x"})
         .status_code
         == 403
     )
     assert api_as("dispatcher").post(f"/api/v1/requests/{sr.id}/fly", json={}).status_code == 404
 
 
-def test_claim_and_urge(api_as, make_request, engineer):
+def test_claim_and_urge(api_as, make_request, engineer, db):
     sr = make_request()
     as_engineer = api_as("engineer", user=engineer.user)
     response = as_engineer.post(f"/api/v1/requests/{sr.id}/claim", json={"version": sr.version})
     assert response.status_code == 200 and response.json["engineer_id"] == engineer.id
-    response = api_as("callback").post(f"/api/v1/requests/{sr.id}/urge", json={"note": "x"})
+    response = api_as("callback").post(
+        f"/api/v1/requests/{sr.id}/urge", json={"version": sr.version, "note": "x"}
+    )
     assert response.status_code == 404  # a callback agent does not see an open request
-    response = as_engineer.post(f"/api/v1/requests/{sr.id}/urge", json={"note": "客户催促"})
+    response = as_engineer.post(
+        f"/api/v1/requests/{sr.id}/urge", json={"version": version_of(db, sr), "note": "客户催促"}
+    )
     assert (
         response.status_code == 200
         and response.json["urged"] is True
@@ -275,7 +316,9 @@ def test_claim_and_urge(api_as, make_request, engineer):
 def test_visits_full_loop(api_as, make_request, engineer, make_engineer, db):
     sr = make_request()
     dispatcher = api_as("dispatcher")
-    dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id})
+    dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": version_of(db, sr), "engineer_id": engineer.id}
+    )
     as_engineer = api_as("engineer", user=engineer.user)
     other = api_as("engineer", user=make_engineer().user)
     assert other.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body()).status_code == 404  # not theirs
@@ -316,24 +359,36 @@ def test_visits_full_loop(api_as, make_request, engineer, make_engineer, db):
     assert len(dispatcher.get(f"/api/v1/requests/{sr.id}/visits").json) == 1
 
 
-def test_second_unresolved_visit_locks_through_the_api(api_as, make_request, engineer):
+def test_second_unresolved_visit_locks_through_the_api(api_as, make_request, engineer, db):
     sr = make_request()
     dispatcher, manager = api_as("dispatcher"), api_as("manager")
     as_engineer = api_as("engineer", user=engineer.user)
-    dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id})
+    dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": version_of(db, sr), "engineer_id": engineer.id}
+    )
     as_engineer.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body("unresolved"))
     assert dispatcher.get(f"/api/v1/requests/{sr.id}").json["status"] == "awaiting_assignment"
-    dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id})
+    dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": version_of(db, sr), "engineer_id": engineer.id}
+    )
     response = as_engineer.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body("unresolved"))
     assert response.status_code == 201
     locked = dispatcher.get(f"/api/v1/requests/{sr.id}").json
     assert locked["status"] == "locked" and locked["visit_count"] == 2
     # Dispatchers cannot move a locked request; the manager can.
     assert (
-        dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"engineer_id": engineer.id}).status_code
+        dispatcher.post(
+            f"/api/v1/requests/{sr.id}/assign",
+            json={"version": version_of(db, sr), "engineer_id": engineer.id},
+        ).status_code
         == 403
     )
-    assert dispatcher.post(f"/api/v1/requests/{sr.id}/unlock", json={"reason": "x"}).status_code == 403
+    assert (
+        dispatcher.post(
+            f"/api/v1/requests/{sr.id}/unlock", json={"version": version_of(db, sr), "reason": "x"}
+        ).status_code
+        == 403
+    )
     response = manager.post(
         f"/api/v1/requests/{sr.id}/unlock", json={"version": locked["version"], "reason": "换人处理"}
     )

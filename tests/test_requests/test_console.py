@@ -247,3 +247,76 @@ def test_pages_speak_chinese_by_default(console_as, make_request):
     detail = c.get(f"/requests/{sr.id}").get_data(as_text=True)
     assert "等待分配" in detail and "处理记录" in detail and "响应时限" in detail
     assert "服务请求" in c.get("/requests").get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("action", "zh"),
+    [
+        ("callback_attempt", "回访未接通"),
+        ("follow_up", "低分已跟进"),
+        ("close_unreachable", "已关闭：无法联系客户"),
+    ],
+)
+def test_callback_desk_events_have_translated_timeline_labels(app, action, zh):
+    from flask_babel import force_locale
+
+    from fieldservice.requests.states import action_label
+
+    with app.test_request_context(), force_locale("zh_Hans"):
+        assert action_label(action) == zh
+    with app.test_request_context(), force_locale("en"):
+        assert action_label(action) != action
+
+
+def _kb_entry(db, make_user, symptom, category="water_purifier"):
+    from fieldservice.knowledge import operations as kb
+
+    entry = kb.create_entry(
+        {
+            "symptom": symptom,
+            "category": category,
+            "status": "published",
+            "causes": [{"description": "密封圈老化", "solutions": [{"summary": "更换密封圈", "steps": []}]}],
+        },
+        make_user("manager"),
+    )
+    db.session.commit()
+    return entry
+
+
+def test_intake_asks_the_knowledge_base_under_the_description(db, console_as, make_user, make_equipment):
+    import html
+    import re
+    from urllib.parse import quote
+
+    unit = make_equipment()
+    leak = _kb_entry(db, make_user, "机器底部漏水", category=unit.product.category)
+    _kb_entry(db, make_user, "屏幕不亮，无法开机", category=unit.product.category)
+    c = console_as("dispatcher")
+    page = c.get(f"/requests/new?customer_id={unit.customer_id}&lang=en").get_data(as_text=True)
+    box = re.search(r'<div class="kb-suggest-box"[^>]*>', page, re.S).group(0)
+    url = html.unescape(re.search(r'hx-get="([^"]+)"', box).group(1))
+    assert url == "/knowledge/suggest"
+    # It sends what the dispatcher types (the description) and the chosen equipment or product.
+    assert "[name=description]" in box and "[name=equipment_id]" in box and "from:[name=description]" in box
+    assert page.index('name="description"') < page.index('class="kb-suggest-box"')
+    fragment = c.get(
+        f"{url}?description={quote('客户说机器底部一直漏水')}&equipment_id={unit.id}&lang=en"
+    ).get_data(as_text=True)
+    assert 'data-testid="kb-suggest"' in fragment and f'data-entry-id="{leak.id}"' in fragment
+    assert "屏幕不亮" not in fragment
+
+
+def test_request_page_loads_suggestions_for_its_description(db, console_as, make_user, make_request):
+    import html
+    import re
+
+    entry = _kb_entry(db, make_user, "空调不制冷，室内温度高")
+    sr = make_request(service_category="water_purifier")
+    c = console_as("dispatcher")
+    page = c.get(f"/requests/{sr.id}?lang=en").get_data(as_text=True)
+    box = re.search(r'<div class="kb-suggest-box"[^>]*>', page, re.S).group(0)
+    url = html.unescape(re.search(r'hx-get="([^"]+)"', box).group(1))
+    assert url == f"/knowledge/suggest?request_id={sr.id}" and 'hx-trigger="load"' in box
+    fragment = c.get(url).get_data(as_text=True)
+    assert f'data-entry-id="{entry.id}"' in fragment

@@ -340,6 +340,39 @@ def test_rule5_only_callback_or_manager_revisit(db, make_request, engineer, make
     assert sr.status == "revisited"
 
 
+def test_rule5_close_unreachable_closes_without_a_survey(
+    db, make_request, engineer, make_user, api_as, console_as
+):
+    sr = resolved(db, make_request, engineer, make_user)
+    for role in ("dispatcher", "engineer"):
+        with pytest.raises(Forbidden):
+            ops.perform(sr, "close_unreachable", make_user(role), sr.version, reason="打不通")
+        db.session.rollback()
+    with pytest.raises(ValidationFailed) as refused:
+        ops.perform(sr, "close_unreachable", make_user("callback"), sr.version, reason="  ")
+    assert "reason" in refused.value.fields
+    db.session.rollback()
+    ops.perform(sr, "close_unreachable", make_user("callback"), sr.version, reason="三次未接通", attempts=3)
+    db.session.commit()
+    assert (sr.status, sr.closed_at is not None) == ("revisited", True)
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Survey)) == 0
+    event = events(db, sr)[-1]
+    assert (event.action, event.from_status, event.to_status, event.note) == (
+        "close_unreachable",
+        "resolved",
+        "revisited",
+        "三次未接通",
+    )
+    assert event.data == {"unreachable": True, "attempts": 3}
+    # Not an API action nor a console button: only the callback desk's operation takes it.
+    assert "close_unreachable" not in ACTIONS
+    assert "close_unreachable" not in ops.allowed_actions(sr, make_user("manager"))
+    manager = api_as("manager")
+    assert manager.post(f"/api/v1/requests/{sr.id}/close_unreachable", json={"version": 9}).status_code == 404
+    page = console_as("manager").get(f"/requests/{sr.id}?lang=en").get_data(as_text=True)
+    assert "Closed: customer unreachable" in page and 'data-testid="event-unreachable"' in page
+
+
 def test_revisit_scores_are_1_to_5(db, make_request, engineer, make_user):
     sr = resolved(db, make_request, engineer, make_user)
     with pytest.raises(ValidationFailed):
