@@ -35,6 +35,7 @@ log = logging.getLogger("fieldservice.notifications")
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 DUE = (PENDING, FAILED, SENDING)  # a SENDING row is due again only once its lease has run out (a worker died)
 LEASE = timedelta(minutes=5)
+_SUBSCRIPTIONS = "notifications_active_subscriptions"
 _KICKED = "notifications_outbox_kicked"
 
 
@@ -55,8 +56,7 @@ def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
         if not address:
             continue
         dedupe_key = f"{key}:{channel.name}"
-        exists = db.session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key))
-        if exists:
+        if _queued_already(dedupe_key):
             continue
         notification = Notification(
             dedupe_key=dedupe_key,
@@ -73,12 +73,30 @@ def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
     return queued
 
 
+def _queued_already(dedupe_key: str) -> bool:
+    """Whether a message with this key is stored or waiting in this session (no flush: a batch of changes, such
+    as an automatic dispatch, must not write its rows out once per message)."""
+    if any(isinstance(obj, Notification) and obj.dedupe_key == dedupe_key for obj in db.session.new):
+        return True
+    with db.session.no_autoflush:
+        return db.session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key)) is not None
+
+
+def _active_subscriptions() -> list[WebhookSubscription]:
+    """The active subscriptions, read once per transaction (a batch emits many events)."""
+    cached = db.session.info.get(_SUBSCRIPTIONS)
+    if cached is None:
+        with db.session.no_autoflush:
+            cached = db.session.scalars(
+                sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
+            ).all()
+        db.session.info[_SUBSCRIPTIONS] = cached
+    return cached
+
+
 def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
     """Queue a webhook delivery of *event_type* for every active subscription that wants it."""
-    with db.session.no_autoflush:
-        subscriptions = db.session.scalars(
-            sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
-        ).all()
+    subscriptions = _active_subscriptions()
     event_id = uuid.uuid4().hex
     queued = []
     for subscription in subscriptions:
@@ -108,6 +126,7 @@ def kick() -> None:
 @sa_event.listens_for(Session, "after_rollback")
 def _reset_kick(session: Session, *_) -> None:
     session.info.pop(_KICKED, None)
+    session.info.pop(_SUBSCRIPTIONS, None)
 
 
 # ---------------------------------------------------------------- draining (the worker)
@@ -251,6 +270,7 @@ def _subscription_fields(data: dict) -> dict[str, str]:
 
 
 def create_subscription(data: dict, actor) -> WebhookSubscription:
+    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
     _check_subscription(data)
     subscription = WebhookSubscription(
         name=data["name"].strip()[:120],
@@ -267,6 +287,7 @@ def create_subscription(data: dict, actor) -> WebhookSubscription:
 
 
 def update_subscription(subscription: WebhookSubscription, data: dict, actor, version: int | None) -> None:
+    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
     check_version(subscription, version)
     merged = {"name": subscription.name, "url": subscription.url, "events": subscription.events, **data}
     _check_subscription(merged)
@@ -281,6 +302,7 @@ def update_subscription(subscription: WebhookSubscription, data: dict, actor, ve
 
 
 def delete_subscription(subscription: WebhookSubscription, actor, version: int | None) -> None:
+    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
     check_version(subscription, version)
     db.session.delete(subscription)
     db.session.flush()

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
+from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
@@ -535,6 +536,8 @@ def _lock_many(request_ids: list[int]) -> dict[int, ServiceRequest]:
         .order_by(ServiceRequest.id)
         .with_for_update()
         .execution_options(populate_existing=True)
+        # The customers too, in one more query: subscribers (customer notifications) read them per request.
+        .options(selectinload(ServiceRequest.customer))
     )
     return {sr.id: sr for sr in rows}
 
