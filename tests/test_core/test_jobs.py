@@ -79,3 +79,4 @@ def test_a_job_runs_inline_when_redis_is_down(app_config, _schema):
             db.session.query(LoginAttempt).delete()
             db.session.commit()
             db.session.remove()
+            db.engine.dispose()  # this app's own pool: its connections must not outlive the test

@@ -129,11 +129,16 @@ def context(browser, live_server):
 
 def log_in(page, live_server, engineer):
     page.goto(live_server.url + "/app/")
+    # The service worker must control the page before we go offline, or a reload would find nothing; and the
+    # app shell must have settled (it renders the login screen after reading IndexedDB), or the form we fill
+    # may be replaced by a fresh, empty one.
+    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_load_state("networkidle")
     page.fill("#username", engineer.user.username)
     page.fill("#password", "password123")
-    page.click("#login-form button[type=submit]")
-    # The service worker must control the page before we go offline, or a reload would find nothing.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/token")) as answer:
+        page.click("#login-form button[type=submit]")
+    assert answer.value.status == 200
 
 
 def wait_pending(page, n: int):

@@ -135,14 +135,20 @@ def test_urge_and_hand_back_with_a_reason(db, context, live_server, engineer, jo
     page.click("#hand-back-form button[type=submit]")
     assert not dialogs  # an empty reason is refused by the form itself
     page.fill("#hand-back-reason", "缺少专用工具，需要其他师傅")
-    page.click("#hand-back-form button[type=submit]")
-    wait_pending(page, 0)
-    page.wait_for_selector(f"[data-job='{job.id}']", state="detached")
+    with page.expect_event("dialog"):
+        page.click("#hand-back-form button[type=submit]")
     assert len(dialogs) == 1
 
-    db.session.expire_all()
-    sr = db.session.get(ServiceRequest, job.id)
+    # The op goes through the outbox: wait for the server to have it (the page may still show the job briefly).
+    deadline = time.monotonic() + 20
+    while True:
+        db.session.expire_all()
+        sr = db.session.get(ServiceRequest, job.id)
+        if sr.status == "awaiting_assignment" or time.monotonic() > deadline:
+            break
+        page.wait_for_timeout(200)
     assert sr.status == "awaiting_assignment" and sr.engineer_id is None and sr.urged
+    wait_pending(page, 0)
     events = {
         e.action: e.note for e in db.session.scalars(sa.select(RequestEvent).where(RequestEvent.request_id == job.id))
     }
