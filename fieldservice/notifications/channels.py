@@ -11,6 +11,7 @@ import smtplib
 import ssl
 import urllib.error
 import urllib.request
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -26,16 +27,16 @@ class DeliveryError(Exception):
         self.retryable, self.status_code = retryable, status_code
 
 
-class Channel:
+class Channel(ABC):
     name = ""
 
+    @abstractmethod
     def address_of(self, customer, sr) -> str | None:
         """Where this channel reaches the request's customer, or None."""
-        raise NotImplementedError
 
+    @abstractmethod
     def send(self, notification) -> str:
         """Send; return the provider's id of the message."""
-        raise NotImplementedError
 
 
 class EmailChannel(Channel):
