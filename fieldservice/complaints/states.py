@@ -7,11 +7,11 @@ requires, kind):
 - `requires`: payload fields the action needs.
 """
 
-from dataclasses import dataclass
-
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.auth.models import Role
+from fieldservice.core.states import StateMachine, Transition, label_of
+from fieldservice.core.states import transition as _t
 
 OPEN = "open"
 ASSIGNED = "assigned"
@@ -86,21 +86,6 @@ ACTION_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str | None
-    roles: frozenset[str]
-    guard: str | None = None
-    requires: tuple[str, ...] = ()
-    kind: str = "action"
-
-
-def _t(action, sources, target, roles, **kw) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)
-
-
 TRANSITIONS: tuple[Transition, ...] = (
     _t("assign", {OPEN, ASSIGNED}, ASSIGNED, DESK - {CALLBACK}, requires=("handler_id",)),
     # Handing over a complaint already in handling keeps it in handling.
@@ -119,20 +104,8 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("escalate", UNCLOSED, None, SYSTEM, kind="system"),
 )
 
-ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.kind == "action"))
-
-
-def transitions_for(action: str) -> list[Transition]:
-    return [t for t in TRANSITIONS if t.action == action]
-
-
-def roles_for(action: str) -> frozenset[str]:
-    roles: set[str] = set()
-    for t in transitions_for(action):
-        roles |= t.roles
-    return frozenset(roles)
-
-
-def label(table: dict, key: str | None) -> str:
-    value = table.get(key) if key else None
-    return str(value) if value is not None else (key or "")
+MACHINE = StateMachine(TRANSITIONS)
+ACTIONS = MACHINE.actions
+transitions_for = MACHINE.transitions_for
+roles_for = MACHINE.roles_for
+label = label_of

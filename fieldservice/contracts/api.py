@@ -37,7 +37,7 @@ from fieldservice.contracts.schemas import (
 from fieldservice.contracts.sla import coverage_due_times
 from fieldservice.core.api import api_blueprint, page_of
 from fieldservice.core.errors import NotFound, ValidationFailed
-from fieldservice.core.models import utcnow
+from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.customers.schemas import updatable
 from fieldservice.extensions import db
 
@@ -72,7 +72,7 @@ def create_agreement_type(args):
 @blp.arguments(updatable(AgreementTypeUpdateArgs))
 @blp.response(200, AgreementTypeSchema)
 def update_agreement_type(args, type_id):
-    agreement_type = ops.get_or_404(AgreementType, type_id, "agreement type")
+    agreement_type = get_or_404(AgreementType, type_id, "agreement type")
     agreement_type = ops.update_agreement_type(agreement_type, args, current_user)
     db.session.commit()
     return agreement_type
@@ -113,7 +113,7 @@ def create_agreement(args):
 @require(CONTRACTS_READ)
 @blp.response(200, AgreementSchema)
 def get_agreement(agreement_id):
-    return ops.get_or_404(Agreement, agreement_id, "agreement")
+    return get_or_404(Agreement, agreement_id, "agreement")
 
 
 @blp.route("/contracts/<int:agreement_id>", methods=["PATCH"])
@@ -121,7 +121,7 @@ def get_agreement(agreement_id):
 @blp.arguments(updatable(AgreementUpdateArgs))
 @blp.response(200, AgreementSchema)
 def update_agreement(args, agreement_id):
-    agreement = ops.update_agreement(ops.get_or_404(Agreement, agreement_id, "agreement"), args, current_user)
+    agreement = ops.update_agreement(get_or_404(Agreement, agreement_id, "agreement"), args, current_user)
     db.session.commit()
     return agreement
 
@@ -132,7 +132,7 @@ def update_agreement(args, agreement_id):
 @blp.response(201, AgreementSchema)
 def renew_agreement(args, agreement_id):
     """The next period: same terms and equipment unless the body overrides them."""
-    renewal = ops.renew_agreement(ops.get_or_404(Agreement, agreement_id, "agreement"), args, current_user)
+    renewal = ops.renew_agreement(get_or_404(Agreement, agreement_id, "agreement"), args, current_user)
     db.session.commit()
     return renewal
 
@@ -214,7 +214,7 @@ def request_invoice(args):
 @require(INVOICES_REQUEST)
 @blp.response(200, InvoiceSchema)
 def get_invoice(invoice_id):
-    return ops.get_or_404(Invoice, invoice_id, "invoice")
+    return get_or_404(Invoice, invoice_id, "invoice")
 
 
 @blp.route("/invoices/<int:invoice_id>/<any(issue, cancel):action>", methods=["POST"])
@@ -223,7 +223,7 @@ def get_invoice(invoice_id):
 @blp.response(200, InvoiceSchema)
 def invoice_action(args, invoice_id, action):
     """issue (requested -> issued, with a number) or cancel (requested -> cancelled, with a reason)."""
-    invoice = ops.get_or_404(Invoice, invoice_id, "invoice")
+    invoice = get_or_404(Invoice, invoice_id, "invoice")
     invoice = charge_ops.perform_invoice(invoice, action, current_user, args["version"], args.get("reason"))
     db.session.commit()
     return invoice

@@ -25,7 +25,7 @@ from fieldservice.contracts.models import (
 )
 from fieldservice.contracts.numbering import next_number
 from fieldservice.contracts.sla import local_date, today
-from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
+from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Customer, Equipment
 from fieldservice.extensions import db
@@ -65,13 +65,6 @@ class Coverage:
     response_hours: int | None
     resolution_hours: int | None
     charging_method: str
-
-
-def get_or_404(model, object_id: int, what: str):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        raise NotFound("not_found", f"No {what} with id {object_id}.")
-    return obj
 
 
 # --- coverage at intake --------------------------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from fieldservice.contracts.schemas import (
 )
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
+from fieldservice.core.models import get_or_404
 from fieldservice.core.navigation import add_home_card, add_nav
 from fieldservice.customers.forms import load_form
 from fieldservice.customers.panels import add_customer_panel
@@ -221,7 +222,7 @@ def _invoices_under(agreement: Agreement) -> list[Invoice]:
 def detail(agreement_id: int):
     from fieldservice.requests.states import status_label
 
-    agreement = ops.get_or_404(Agreement, agreement_id, "agreement")
+    agreement = get_or_404(Agreement, agreement_id, "agreement")
     return render_template(
         "contracts/detail.html",
         agreement=agreement,
@@ -278,7 +279,7 @@ def _agreement_form_page(form: AgreementForm, schema, save, agreement: Agreement
 @bp.route("/contracts/<int:agreement_id>/edit", methods=["GET", "POST"])
 @require(CONTRACTS_WRITE)
 def edit_agreement(agreement_id: int):
-    agreement = ops.get_or_404(Agreement, agreement_id, "agreement")
+    agreement = get_or_404(Agreement, agreement_id, "agreement")
     form = AgreementForm(obj=agreement)
     form.fill_choices(agreement.customer_id)
     return _agreement_form_page(
@@ -292,7 +293,7 @@ def edit_agreement(agreement_id: int):
 @bp.route("/contracts/<int:agreement_id>/renew", methods=["GET", "POST"])
 @require(CONTRACTS_WRITE)
 def renew_agreement(agreement_id: int):
-    agreement = ops.get_or_404(Agreement, agreement_id, "agreement")
+    agreement = get_or_404(Agreement, agreement_id, "agreement")
     form = RenewForm()
     if request.method == "GET":
         starts_on, ends_on = ops.next_period(agreement)
@@ -336,7 +337,7 @@ def invoices():
 def invoice_action(invoice_id: int, action: str):
     if action not in charge_ops.INVOICE_TRANSITIONS:
         abort(404)
-    invoice = ops.get_or_404(Invoice, invoice_id, "invoice")
+    invoice = get_or_404(Invoice, invoice_id, "invoice")
     form = InvoiceActionForm()
     back = request.form.get("next") or url_for("contracts.invoices")
     if not back.startswith("/") or back.startswith("//"):
@@ -389,7 +390,7 @@ def new_type():
 @bp.route("/contracts/types/<int:type_id>/edit", methods=["GET", "POST"])
 @require(CONTRACTS_WRITE)
 def edit_type(type_id: int):
-    agreement_type = ops.get_or_404(AgreementType, type_id, "agreement type")
+    agreement_type = get_or_404(AgreementType, type_id, "agreement type")
     form = AgreementTypeForm(obj=agreement_type)
     saved, status = save_form(
         form,

@@ -77,3 +77,15 @@ def check_version(obj: VersionMixin, sent_version: int | None) -> None:
             f"This record was changed by someone else (now version {obj.version}, you sent {sent_version}).",
             current_version=obj.version,
         )
+
+
+def get_or_404(model, object_id: int, what: str | None = None, message: str | None = None):
+    """The row of *model* with this id, or API.md's 404 ("No <what> with id N." unless *message* says better)."""
+    from fieldservice.core.errors import NotFound
+    from fieldservice.extensions import db
+
+    obj = db.session.get(model, object_id)
+    if obj is None:
+        what = what or model.__tablename__.removesuffix("s").replace("_", " ")
+        raise NotFound("not_found", message or f"No {what} with id {object_id}.")
+    return obj

@@ -5,8 +5,9 @@ import logging
 import sqlalchemy as sa
 from sqlalchemy.orm import selectinload
 
-from fieldservice.core.errors import NotFound, ValidationFailed
+from fieldservice.core.errors import ValidationFailed
 from fieldservice.core.models import check_version
+from fieldservice.core.models import get_or_404 as core_get_or_404
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
 from fieldservice.customers.schemas import N_, WARRANTY_BEFORE_INSTALL
 from fieldservice.extensions import db
@@ -25,10 +26,8 @@ NOT_VALID = N_("Some fields are not valid.")
 
 
 def get_or_404(model, object_id: int, what: str):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        raise NotFound("not_found", _NOT_FOUND.get(what, "No such resource."))
-    return obj
+    """The core lookup, with the fixed sentences the console translates."""
+    return core_get_or_404(model, object_id, what, _NOT_FOUND.get(what, "No such resource."))
 
 
 def create_customer(data: dict, actor) -> Customer:

@@ -5,7 +5,7 @@ from flask_login import current_user
 
 from fieldservice.auth.permissions import require
 from fieldservice.core.api import api_blueprint, page_of
-from fieldservice.core.errors import NotFound
+from fieldservice.core.models import get_or_404
 from fieldservice.extensions import db
 from fieldservice.notifications import operations as ops
 from fieldservice.notifications.models import Notification, WebhookDelivery, WebhookSubscription
@@ -23,13 +23,6 @@ from fieldservice.notifications.schemas import (
 )
 
 blp = api_blueprint("notifications_api", __name__, "Customer notifications and outgoing webhooks")
-
-
-def get_or_404(model, row_id: int):
-    row = db.session.get(model, row_id)
-    if row is None:
-        raise NotFound("not_found", f"No {model.__tablename__[:-1].replace('_', ' ')} {row_id}.")
-    return row
 
 
 def _filtered(model, args: dict, names: tuple[str, ...]) -> sa.Select:

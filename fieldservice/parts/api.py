@@ -7,6 +7,7 @@ from flask_login import current_user
 from fieldservice.auth.permissions import require
 from fieldservice.core.api import PageArgs, api_blueprint
 from fieldservice.core.errors import Forbidden
+from fieldservice.core.models import get_or_404
 from fieldservice.extensions import db
 from fieldservice.parts import operations as ops
 from fieldservice.parts import states
@@ -109,7 +110,7 @@ def create_supplier(args):
 @require(PARTS_READ)
 @blp.response(200, SupplierSchema)
 def get_supplier(supplier_id):
-    return ops.get_or_404(Supplier, supplier_id, "supplier")
+    return get_or_404(Supplier, supplier_id, "supplier")
 
 
 @blp.route("/suppliers/<int:supplier_id>", methods=["PATCH"])
@@ -117,7 +118,7 @@ def get_supplier(supplier_id):
 @blp.arguments(updatable(SupplierUpdateArgs))
 @blp.response(200, SupplierSchema)
 def update_supplier(args, supplier_id):
-    supplier = ops.update_supplier(ops.get_or_404(Supplier, supplier_id, "supplier"), args, current_user)
+    supplier = ops.update_supplier(get_or_404(Supplier, supplier_id, "supplier"), args, current_user)
     db.session.commit()
     return supplier
 
@@ -153,7 +154,7 @@ def create_part(args):
 @require(PARTS_READ)
 @blp.response(200, PartSchema)
 def get_part(part_id):
-    return ops.get_or_404(Part, part_id, "part")
+    return get_or_404(Part, part_id, "part")
 
 
 @blp.route("/parts/<int:part_id>", methods=["PATCH"])
@@ -161,7 +162,7 @@ def get_part(part_id):
 @blp.arguments(updatable(PartUpdateArgs))
 @blp.response(200, PartSchema)
 def update_part(args, part_id):
-    part = ops.update_part(ops.get_or_404(Part, part_id, "part"), args, current_user)
+    part = ops.update_part(get_or_404(Part, part_id, "part"), args, current_user)
     db.session.commit()
     return part
 
@@ -197,7 +198,7 @@ def create_warehouse(args):
 @require(STOCK_READ)
 @blp.response(200, WarehouseSchema)
 def get_warehouse(warehouse_id):
-    return ops.get_or_404(Warehouse, warehouse_id, "warehouse")
+    return get_or_404(Warehouse, warehouse_id, "warehouse")
 
 
 @blp.route("/warehouses/<int:warehouse_id>", methods=["PATCH"])
@@ -205,7 +206,7 @@ def get_warehouse(warehouse_id):
 @blp.arguments(WarehouseUpdateArgs)
 @blp.response(200, WarehouseSchema)
 def update_warehouse(args, warehouse_id):
-    warehouse = ops.update_warehouse(ops.get_or_404(Warehouse, warehouse_id, "warehouse"), args, current_user)
+    warehouse = ops.update_warehouse(get_or_404(Warehouse, warehouse_id, "warehouse"), args, current_user)
     db.session.commit()
     return warehouse
 
@@ -215,7 +216,7 @@ def update_warehouse(args, warehouse_id):
 @blp.arguments(StockQueryArgs, location="query")
 @blp.response(200, StockPageSchema)
 def warehouse_stock(args, warehouse_id):
-    warehouse = ops.get_or_404(Warehouse, warehouse_id, "warehouse")
+    warehouse = get_or_404(Warehouse, warehouse_id, "warehouse")
     query = ops.stock_levels(
         warehouse.id,
         args["part_id"],
@@ -310,7 +311,7 @@ def adjust_stock(args):
 
 
 def _part_request(part_request_id: int) -> PartRequest:
-    part_request = ops.get_or_404(PartRequest, part_request_id, "part request")
+    part_request = get_or_404(PartRequest, part_request_id, "part request")
     if not ops.can_see_part_request(current_user, part_request):
         raise Forbidden("not_yours", "This part request is not yours.")
     return part_request
@@ -379,7 +380,7 @@ def part_request_action(args, part_request_id, action):
 
 
 def _return(return_id: int) -> ReturnOrder:
-    order = ops.get_or_404(ReturnOrder, return_id, "return")
+    order = get_or_404(ReturnOrder, return_id, "return")
     if not ops.can_see_return(current_user, order):
         raise Forbidden("not_yours", "This return is not yours.")
     return order
@@ -460,7 +461,7 @@ def list_claims(args):
 @require(CLAIMS_READ)
 @blp.response(200, SupplierClaimSchema)
 def get_claim(claim_id):
-    return ops.get_or_404(SupplierClaim, claim_id, "supplier claim")
+    return get_or_404(SupplierClaim, claim_id, "supplier claim")
 
 
 @blp.route("/supplier-claims/<int:claim_id>/<any(accept,reject):action>", methods=["POST"])
@@ -469,7 +470,7 @@ def get_claim(claim_id):
 @blp.response(200, SupplierClaimSchema)
 def claim_action(args, claim_id, action):
     """The supplier's answer: accept {amount} or reject {reason}."""
-    claim = ops.get_or_404(SupplierClaim, claim_id, "supplier claim")
+    claim = get_or_404(SupplierClaim, claim_id, "supplier claim")
     ops.perform_claim(
         claim, action, current_user, args["version"], amount=args["amount"], reason=args["reason"]
     )

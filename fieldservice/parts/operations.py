@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from fieldservice.auth.models import Role, User
 from fieldservice.auth.permissions import can
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.models import check_version, get_or_404, utcnow
 from fieldservice.customers.models import Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -51,13 +51,6 @@ log = logging.getLogger("fieldservice.parts")
 
 
 # --- small helpers ------------------------------------------------------------------------------------------
-
-
-def get_or_404(model, object_id: int, what: str):
-    obj = db.session.get(model, object_id)
-    if obj is None:
-        raise NotFound("not_found", f"No {what} with id {object_id}.")
-    return obj
 
 
 def actor_name(actor) -> str:

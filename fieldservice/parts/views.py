@@ -13,6 +13,7 @@ from flask_login import current_user
 from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
+from fieldservice.core.models import get_or_404
 from fieldservice.core.navigation import add_home_card, add_nav
 from fieldservice.customers.categories import category_label
 from fieldservice.extensions import db
@@ -410,7 +411,7 @@ def new_part():
 @bp.route("/parts/catalog/<int:part_id>/edit", methods=["GET", "POST"])
 @require(PARTS_WRITE)
 def edit_part(part_id: int):
-    part = ops.get_or_404(Part, part_id, "part")
+    part = get_or_404(Part, part_id, "part")
     form = PartForm(obj=part)
     if request.method == "GET":
         form.product_ids.data = part.product_ids
@@ -721,7 +722,7 @@ def claims():
 @bp.route("/parts/claims/<int:claim_id>/<any(accept,reject):action>", methods=["POST"])
 @require(CLAIMS_HANDLE)
 def claim_action(claim_id: int, action: str):
-    claim = ops.get_or_404(SupplierClaim, claim_id, "supplier claim")
+    claim = get_or_404(SupplierClaim, claim_id, "supplier claim")
     return _take_step(
         ActionForm(prefix=f"{action}{claim.id}"),
         lambda form: ops.perform_claim(

@@ -12,11 +12,11 @@ DOMAIN.md "The service request loop", rules 1-6. Each row of TRANSITIONS is
   desk's `close_unreachable`, which revisits.operations.record_attempt takes after the last failed call).
 """
 
-from dataclasses import dataclass
-
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.auth.models import Role
+from fieldservice.core.states import StateMachine, Transition, label_of
+from fieldservice.core.states import transition as _t
 
 AWAITING = "awaiting_assignment"
 SUSPENDED = "suspended"
@@ -80,22 +80,6 @@ ACTION_LABELS = {
 }
 
 
-@dataclass(frozen=True)
-class Transition:
-    action: str
-    sources: frozenset[str]
-    target: str | None
-    roles: frozenset[str]
-    guard: str | None = None
-    when: str | None = None
-    requires: tuple[str, ...] = ()
-    kind: str = "action"
-
-
-def _t(action, sources, target, roles, **kw) -> Transition:
-    return Transition(action, frozenset(sources), target, frozenset(roles), **kw)
-
-
 TRANSITIONS: tuple[Transition, ...] = (
     # Rule 2: assigning moves it to assigned; a locked request is the manager's (rule 3).
     _t("assign", {AWAITING}, ASSIGNED, DISPATCH, requires=("engineer_id",)),
@@ -120,9 +104,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("close_unreachable", {RESOLVED}, REVISITED, CALLBACKS, requires=("reason",), kind="desk"),
     # Rule 4 and 3b: the visit's outcome.
     _t("visit", {ASSIGNED}, RESOLVED, ENGINEERS, guard="assigned_engineer", when="solved", kind="visit"),
-    _t(
-        "visit", {ASSIGNED}, LOCKED, ENGINEERS, guard="assigned_engineer", when="unsolved_again", kind="visit"
-    ),
+    _t("visit", {ASSIGNED}, LOCKED, ENGINEERS, guard="assigned_engineer", when="unsolved_again", kind="visit"),
     _t("visit", {ASSIGNED}, AWAITING, ENGINEERS, guard="assigned_engineer", when="unsolved", kind="visit"),
     # The sweep (time rules): 3a, 4 and the SLA flags.
     _t("lock", {AWAITING}, LOCKED, SYSTEM, kind="system"),
@@ -131,27 +113,17 @@ TRANSITIONS: tuple[Transition, ...] = (
     _t("resolution_breach", ACTIVE, None, SYSTEM, kind="system"),
 )
 
-ACTIONS: tuple[str, ...] = tuple(dict.fromkeys(t.action for t in TRANSITIONS if t.kind == "action"))
+MACHINE = StateMachine(TRANSITIONS)
+ACTIONS = MACHINE.actions
+transitions_for = MACHINE.transitions_for
+roles_for = MACHINE.roles_for
 # Leaving for these states the engineer lets go of the job.
 UNOWNED = frozenset({AWAITING, SUSPENDED, LOCKED})
 
 
-def transitions_for(action: str) -> list[Transition]:
-    return [t for t in TRANSITIONS if t.action == action]
-
-
-def roles_for(action: str) -> frozenset[str]:
-    roles: set[str] = set()
-    for t in transitions_for(action):
-        roles |= t.roles
-    return frozenset(roles)
-
-
 def status_label(status: str) -> str:
-    label = STATUS_LABELS.get(status)
-    return str(label) if label is not None else status
+    return label_of(STATUS_LABELS, status)
 
 
 def action_label(action: str) -> str:
-    label = ACTION_LABELS.get(action)
-    return str(label) if label is not None else action
+    return label_of(ACTION_LABELS, action)

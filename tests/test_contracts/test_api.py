@@ -201,14 +201,16 @@ def test_concurrent_creates_get_distinct_numbers(app, app_config, make_customer,
     customer_id, manager_id = make_customer().id, make_user("manager").id
     barrier, numbers, errors = threading.Barrier(2), [], []
 
-    def create():
-        other = create_app(app_config)
+    # Built here, not in the threads: one thread failing to start must not leave the other at the barrier.
+    apps = [create_app(app_config) for _ in range(2)]
+
+    def create(other):
         with other.app_context():
             try:
                 from fieldservice.auth.models import User
 
                 actor = _db.session.get(User, manager_id)
-                barrier.wait()
+                barrier.wait(10)
                 agreement = ops.create_agreement(
                     {**_body(customer_id), "starts_on": on(0), "ends_on": on(10)}, actor
                 )
@@ -220,11 +222,11 @@ def test_concurrent_creates_get_distinct_numbers(app, app_config, make_customer,
                 _db.session.remove()
                 _db.engine.dispose()
 
-    threads = [threading.Thread(target=create) for _ in range(2)]
+    threads = [threading.Thread(target=create, args=(a,)) for a in apps]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
     assert not errors and len(set(numbers)) == 2
 
 

@@ -133,11 +133,13 @@ def test_two_concurrent_runs_create_one_request(app, app_config, db):
     unit_id = _seed_in(db)
     barrier, results, errors = threading.Barrier(2), [], []
 
-    def run():
-        other = create_app(app_config)
+    # Built here, not in the threads: one thread failing to start must not leave the other at the barrier.
+    apps = [create_app(app_config) for _ in range(2)]
+
+    def run(other):
         with other.app_context():
             try:
-                barrier.wait()
+                barrier.wait(10)
                 results.append(generate_maintenance(on(0)))
                 _db.session.commit()
             except Exception as exc:  # reported below
@@ -146,11 +148,11 @@ def test_two_concurrent_runs_create_one_request(app, app_config, db):
                 _db.session.remove()
                 _db.engine.dispose()
 
-    threads = [threading.Thread(target=run) for _ in range(2)]
+    threads = [threading.Thread(target=run, args=(a,)) for a in apps]
     for t in threads:
         t.start()
     for t in threads:
-        t.join()
+        t.join(30)
     assert not errors, errors
     assert sorted(r.created for r in results) == [0, 1]
     db.session.expire_all()

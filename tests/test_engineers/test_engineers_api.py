@@ -244,7 +244,7 @@ def _race(app, calls):
 
     def go(i, call):
         client = app.test_client()
-        barrier.wait()
+        barrier.wait(10)
         statuses[i] = call(client)
 
     threads = [threading.Thread(target=go, args=(i, c)) for i, c in enumerate(calls)]
