@@ -1,8 +1,9 @@
 """Benchmark automatic dispatch: 1,000 open requests x 200 engineers with skills, zones, shifts, leave and
 loads.
 
-Prints the end-to-end time of dispatch.auto_dispatch (read the requests and the roster, solve, write every
-assignment through requests.operations.perform with its event, commit; target < 1 s), and the total cost of
+Prints the end-to-end time of dispatch.auto_dispatch (read and lock the requests, read the roster, solve, write
+every assignment through requests.operations.assign_many with its timeline event and customer notification,
+commit; target < 1 s), and the total cost of
 its assignment against the optimal one that the reference solver (matching.solve_dense: the whole batch as one
 exact assignment problem, no pruning) finds on the same instance in the same run (target: within 5 %).
 
@@ -139,7 +140,7 @@ def reference(dispatch, matching, request_ids):
     from fieldservice.requests.models import ServiceRequest
 
     jobs = dispatch.to_jobs(
-        dispatch.db.session.execute(
+        dispatch.db.session.scalars(
             dispatch.jobs_query().where(ServiceRequest.id.in_(request_ids)).order_by(ServiceRequest.id)
         )
     )

@@ -8,7 +8,7 @@
 # fast and prints a single line.
 #
 # Packages:
-#   WeasyPrint runtime : libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libfontconfig1
+#   WeasyPrint runtime : libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz0b libharfbuzz-subset0 libfontconfig1
 #   CJK font           : fonts-noto-cjk
 #   pdftotext          : poppler-utils
 #   QR decoding (tests): libzbar0
@@ -34,6 +34,7 @@ packages=(
   libpango-1.0-0
   libpangoft2-1.0-0
   libharfbuzz0b
+  libharfbuzz-subset0
   libfontconfig1
   fonts-noto-cjk
   poppler-utils

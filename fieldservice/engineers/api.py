@@ -196,7 +196,7 @@ def suggestions(args, request_id):
     from fieldservice.requests.operations import get_request
 
     get_request(request_id)
-    jobs = dispatch.to_jobs(db.session.execute(dispatch.jobs_query().where(ServiceRequest.id == request_id)))
+    jobs = dispatch.to_jobs(db.session.scalars(dispatch.jobs_query().where(ServiceRequest.id == request_id)))
     assessment = dispatch.assess(jobs, dispatch.load_roster(utcnow()))
     return [s.as_dict() for s in dispatch.suggestions(assessment, 0, limit=args["limit"])]
 

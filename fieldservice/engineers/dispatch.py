@@ -13,6 +13,7 @@ load (matching.load_cost). The batch is solved as one assignment problem (fields
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 import numpy as np
 import sqlalchemy as sa
@@ -64,9 +65,7 @@ class Roster:
     cap: np.ndarray
     load: np.ndarray
     on_leave: np.ndarray
-    available_at: (
-        np.ndarray
-    )  # epoch seconds of the first moment on shift and off leave; inf: none within HORIZON
+    available_at: np.ndarray  # epoch seconds of the first moment on shift and off leave; inf: none within HORIZON
     skills: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -142,13 +141,18 @@ class Job:
 
 
 def jobs_query() -> sa.Select:
-    return sa.select(ServiceRequest, Customer.lat, Customer.lng, Customer.zone).join(
-        Customer, Customer.id == ServiceRequest.customer_id
+    """Requests with their customers, in one query (customer notifications read them after an
+    assignment)."""
+    return (
+        sa.select(ServiceRequest)
+        .join(Customer, Customer.id == ServiceRequest.customer_id)
+        .options(contains_eager(ServiceRequest.customer))
     )
 
 
-def to_jobs(rows) -> list[Job]:
-    return [Job(sr, lat, lng, zone) for sr, lat, lng, zone in rows]
+def to_jobs(requests) -> list[Job]:
+    """Jobs of requests read with jobs_query (their customers loaded)."""
+    return [Job(sr, sr.customer.lat, sr.customer.lng, sr.customer.zone) for sr in requests]
 
 
 def _haversine(lat1, lng1, lat2, lng2) -> np.ndarray:
@@ -170,6 +174,29 @@ class Assessment:
     base: np.ndarray  # (n, m) travel and wait cost
     hours_left: np.ndarray  # (n,) until the start deadline (negative: late)
     urgency: np.ndarray  # (n,) 0 .. 1.5
+
+    @cached_property
+    def texts(self) -> dict[str, str]:
+        """The reasons' phrases in the reader's language, looked up once for the whole batch."""
+        return {
+            "skill": _("skill match %(category)s"),
+            "distance": _("distance %(km).1f km"),
+            "distance_unknown": _("distance unknown"),
+            "load": _("load %(load)d/%(cap)d"),
+            "sla_left": _("SLA %(hours).1f h left"),
+            "sla_overdue": _("SLA overdue by %(hours).1f h"),
+            "next_shift": _("starts %(when)s (next shift)"),
+        }
+
+    @cached_property
+    def _labels(self) -> dict[str | None, str]:
+        return {}
+
+    def category_label(self, code: str | None) -> str:
+        label = self._labels.get(code)
+        if label is None:
+            label = self._labels[code] = category_label(code)
+        return label
 
     def batch(self) -> matching.Batch:
         return matching.Batch(
@@ -199,10 +226,12 @@ def assess(jobs: list[Job], roster: Roster) -> Assessment:
     job_lat = np.array([np.nan if j.lat is None else j.lat for j in jobs], dtype=float).reshape(n)
     job_lng = np.array([np.nan if j.lng is None else j.lng for j in jobs], dtype=float).reshape(n)
     distance = _haversine(job_lat[:, None], job_lng[:, None], roster.lat[None, :], roster.lng[None, :])
-    same_zone = np.array(
-        [[j.zone is not None and j.zone == z for z in roster.zones] for j in jobs], dtype=bool
-    )
-    guessed = np.where(same_zone.reshape(n, m), UNKNOWN_DISTANCE_SAME_ZONE_KM, UNKNOWN_DISTANCE_KM)
+    # Zones as numbers (no zone: -1 for a job, -2 for an engineer, so that two unknowns never match).
+    codes: dict[str, int] = {}
+    job_zone = np.array([-1 if j.zone is None else codes.setdefault(j.zone, len(codes)) for j in jobs], dtype=int)
+    engineer_zone = np.array([-2 if z is None else codes.get(z, -3) for z in roster.zones], dtype=int)
+    same_zone = job_zone.reshape(n)[:, None] == engineer_zone[None, :]
+    guessed = np.where(same_zone, UNKNOWN_DISTANCE_SAME_ZONE_KM, UNKNOWN_DISTANCE_KM)
     travel = np.minimum(np.where(np.isnan(distance), guessed, distance), MAX_DISTANCE_KM)
     wait_hours = np.minimum(np.maximum(roster.available_at - now_ts, 0.0) / 3600.0, MAX_WAIT_HOURS)
     weight = (1.0 + urgency)[:, None]
@@ -213,34 +242,25 @@ def assess(jobs: list[Job], roster: Roster) -> Assessment:
 # ------------------------------------------------------------------ reasons, in the reader's language
 
 
-def _sla_text(hours_left: float) -> str:
-    if hours_left >= 0:
-        return _("SLA %(hours).1f h left", hours=hours_left)
-    return _("SLA overdue by %(hours).1f h", hours=-hours_left)
-
-
-def _distance_text(km: float) -> str:
-    return _("distance unknown") if np.isnan(km) else _("distance %(km).1f km", km=km)
-
-
 def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> str:
-    roster = a.roster
+    roster, texts = a.roster, a.texts
+    km, hours_left = float(a.distance[row, col]), float(a.hours_left[row])
     parts = [
-        _("skill match %(category)s", category=category_label(a.jobs[row].category)),
-        _distance_text(a.distance[row, col]),
-        _("load %(load)d/%(cap)d", load=load_before, cap=int(roster.cap[col])),
-        _sla_text(float(a.hours_left[row])),
+        texts["skill"] % {"category": a.category_label(a.jobs[row].category)},
+        texts["distance_unknown"] if np.isnan(km) else texts["distance"] % {"km": km},
+        texts["load"] % {"load": load_before, "cap": int(roster.cap[col])},
+        texts["sla_left"] % {"hours": hours_left} if hours_left >= 0 else texts["sla_overdue"] % {"hours": -hours_left},
     ]
     if roster.available_at[col] > roster.now.timestamp():
         starts = datetime.fromtimestamp(roster.available_at[col], tz=roster.now.tzinfo)
-        parts.append(_("starts %(when)s (next shift)", when=format_datetime(starts, "MM-dd HH:mm")))
+        parts.append(texts["next_shift"] % {"when": format_datetime(starts, "MM-dd HH:mm")})
     return "; ".join(parts)
 
 
 def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
     """(code, sentence) for a request the batch left out."""
     job, roster = a.jobs[row], a.roster
-    label = category_label(job.category)
+    label = a.category_label(job.category)
     skilled = a.skilled[row]
     count = int(skilled.sum())
     if count == 0:
@@ -251,15 +271,12 @@ def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
     available = count - on_leave - off_duty - full
     if available > 0:
         return "taken_in_batch", _(
-            "The %(count)d engineers who could take it are at their cap with more urgent requests of this "
-            "batch.",
+            "The %(count)d engineers who could take it are at their cap with more urgent requests of this batch.",
             count=available,
         )
     single = {"on_leave": on_leave, "off_duty": off_duty, "at_cap": full}
     sentences = {
-        "on_leave": _(
-            "All %(count)d engineers with the skill %(category)s are on leave.", count=count, category=label
-        ),
+        "on_leave": _("All %(count)d engineers with the skill %(category)s are on leave.", count=count, category=label),
         "off_duty": _(
             "All %(count)d engineers with the skill %(category)s are off duty until after the deadline.",
             count=count,
@@ -365,11 +382,12 @@ def _load_jobs(request_ids: list[int] | None, lock: bool = True) -> tuple[list[J
     """The requests to dispatch (locked until commit when *lock*); and the ones asked for that cannot be."""
     query = jobs_query().order_by(ServiceRequest.id)
     if lock:
-        query = query.with_for_update(of=ServiceRequest)
+        # Current values, not what the session may hold from before the lock was granted.
+        query = query.with_for_update(of=ServiceRequest).execution_options(populate_existing=True)
     if request_ids is None:
-        return to_jobs(db.session.execute(query.where(ServiceRequest.status == AWAITING))), []
+        return to_jobs(db.session.scalars(query.where(ServiceRequest.status == AWAITING))), []
     wanted = list(dict.fromkeys(request_ids))
-    jobs = to_jobs(db.session.execute(query.where(ServiceRequest.id.in_(wanted))))
+    jobs = to_jobs(db.session.scalars(query.where(ServiceRequest.id.in_(wanted))))
     found = {job.request.id for job in jobs}
     missing = [i for i in wanted if i not in found]
     if missing:
@@ -399,9 +417,7 @@ def _load_jobs(request_ids: list[int] | None, lock: bool = True) -> tuple[list[J
     return [job for job in jobs if job.request.status == AWAITING], skipped
 
 
-def auto_dispatch(
-    request_ids: list[int] | None, actor, *, now: datetime | None = None, apply: bool = True
-) -> dict:
+def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None = None, apply: bool = True) -> dict:
     """Assign a batch of requests awaiting assignment (all of them when *request_ids* is None) as a whole.
 
     Returns {"assignments": [{request_id, engineer_id, reason, distance_km}],
@@ -422,9 +438,7 @@ def auto_dispatch(
     a = assess(jobs, roster)
     solution = matching.solve_pruned(a.batch())
 
-    order = sorted(
-        range(len(jobs)), key=lambda r: (a.hours_left[r], jobs[r].request.priority, jobs[r].request.id)
-    )
+    order = sorted(range(len(jobs)), key=lambda r: (a.hours_left[r], jobs[r].request.priority, jobs[r].request.id))
     given = np.zeros(len(roster.engineers), dtype=int)
     planned, unassigned = [], []
     for row in order:
@@ -451,7 +465,10 @@ def auto_dispatch(
         # One batch: the rows locked in one query, one UPDATE and one INSERT of events, then every request's
         # signals (requests.operations.assign_many applies the same TRANSITIONS rules as perform).
         _, refused = assign_many(
-            [(p["request_id"], p["engineer_id"], p["reason"]) for p in planned], actor, now=now
+            [(p["request_id"], p["engineer_id"], p["reason"]) for p in planned],
+            actor,
+            now=now,
+            locked={job.request.id: job.request for job in jobs},
         )
     assignments = [p for p in planned if p["request_id"] not in refused]
     unassigned += [
@@ -475,9 +492,7 @@ def auto_dispatch(
 # ------------------------------------------------------------------ the board
 
 
-def board_jobs(
-    zone: str | None = None, category: str | None = None, include_locked: bool = True
-) -> list[Job]:
+def board_jobs(zone: str | None = None, category: str | None = None, include_locked: bool = True) -> list[Job]:
     """Unassigned (and locked) requests, most urgent first: least time to the start deadline, priority."""
     statuses = (AWAITING, LOCKED) if include_locked else (AWAITING,)
     deadline = sa.case(
@@ -493,7 +508,7 @@ def board_jobs(
         query = query.where(Customer.zone == zone)
     if category:
         query = query.where(ServiceRequest.service_category == category)
-    return to_jobs(db.session.execute(query.options(selectinload(ServiceRequest.customer))))
+    return to_jobs(db.session.scalars(query))
 
 
 def zones_and_categories() -> tuple[list[str], list[str]]:
@@ -503,9 +518,7 @@ def zones_and_categories() -> tuple[list[str], list[str]]:
     categories = set(db.session.scalars(sa.select(EngineerSkill.category).distinct()))
     categories |= set(
         db.session.scalars(
-            sa.select(ServiceRequest.service_category)
-            .where(ServiceRequest.status.in_((AWAITING, LOCKED)))
-            .distinct()
+            sa.select(ServiceRequest.service_category).where(ServiceRequest.status.in_((AWAITING, LOCKED))).distinct()
         )
     )
     return sorted(zones), sorted(categories)

@@ -1,5 +1,7 @@
 """The customer's messages per step, in the customer's language: English msgids, Chinese in the catalog."""
 
+from functools import lru_cache
+
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
@@ -8,26 +10,29 @@ EVENTS = ("created", "assigned", "on_the_way", "resolved", "revisited", "reopene
 
 def render(event: str, locale: str, **ctx) -> tuple[str, str]:
     """(subject, body) of *event*'s message in *locale*; ctx: number, engineer, report_url."""
+    subject, body = _templates(event, locale)
+    return subject % ctx, body % ctx
+
+
+@lru_cache(maxsize=64)
+def _templates(event: str, locale: str) -> tuple[str, str]:
+    """The translated templates of *event*'s message (the catalogs do not change while the process runs: a
+    batch of changes looks each one up once)."""
     with force_locale(locale):
-        subject = _("Service request %(number)s", number=ctx["number"])
+        subject = _("Service request %(number)s")
         if event == "created":
-            body = _(
-                "We have logged your service request %(number)s and will assign an engineer soon.", **ctx
-            )
+            body = _("We have logged your service request %(number)s and will assign an engineer soon.")
         elif event == "assigned":
-            body = _("Engineer %(engineer)s will handle your service request %(number)s.", **ctx)
+            body = _("Engineer %(engineer)s will handle your service request %(number)s.")
         elif event == "on_the_way":
-            body = _("Engineer %(engineer)s is on the way to you for service request %(number)s.", **ctx)
+            body = _("Engineer %(engineer)s is on the way to you for service request %(number)s.")
         elif event == "resolved":
-            body = _(
-                "Service request %(number)s has been resolved. Your service report: %(report_url)s", **ctx
-            )
+            body = _("Service request %(number)s has been resolved. Your service report: %(report_url)s")
         elif event == "revisited":
-            body = _("Thank you for your feedback on service request %(number)s.", **ctx)
+            body = _("Thank you for your feedback on service request %(number)s.")
         elif event == "reopened":
             body = _(
                 "We are sorry the problem is not solved. We will send an engineer again for %(number)s.",
-                **ctx,
             )
         else:
             raise ValueError(f"unknown notification event {event!r}")

@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from fieldservice.core.errors import Conflict, ValidationFailed
-from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.models import bulk_insertable, check_version, insert_many, utcnow
 from fieldservice.extensions import db
 from fieldservice.notifications import channels, messages, webhooks
 from fieldservice.notifications.models import (
@@ -37,6 +37,7 @@ DUE = (PENDING, FAILED, SENDING)  # a SENDING row is due again only once its lea
 LEASE = timedelta(minutes=5)
 _SUBSCRIPTIONS = "notifications_active_subscriptions"
 _KICKED = "notifications_outbox_kicked"
+_PENDING_KEYS = "notifications_pending_keys"
 
 
 # ---------------------------------------------------------------- queueing (inside the caller's transaction)
@@ -69,17 +70,37 @@ def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
             body=body,
         )
         db.session.add(notification)
+        db.session.info.setdefault(_PENDING_KEYS, {})[dedupe_key] = notification
         queued.append(notification)
     return queued
 
 
 def _queued_already(dedupe_key: str) -> bool:
-    """Whether a message with this key is stored or waiting in this session (no flush: a batch of changes, such
-    as an automatic dispatch, must not write its rows out once per message)."""
-    if any(isinstance(obj, Notification) and obj.dedupe_key == dedupe_key for obj in db.session.new):
-        return True
-    with db.session.no_autoflush:
-        return db.session.scalar(sa.select(Notification.id).where(Notification.dedupe_key == dedupe_key)) is not None
+    """Whether a message with this key waits in this session. Stored ones are dropped in one query per flush
+    (_drop_stored_duplicates): a batch of changes, such as an automatic dispatch, must neither query nor
+    write once per message."""
+    pending = db.session.info.get(_PENDING_KEYS)
+    notification = pending.get(dedupe_key) if pending else None
+    return notification is not None and notification in db.session
+
+
+@sa_event.listens_for(Session, "before_flush")
+def _store_new_notifications(session: Session, _context, _instances) -> None:
+    """Leave out the new messages whose key is stored already (a signal replayed in a later transaction), in
+    one query; on PostgreSQL write the others in bulk (insert_many) rather than row by row."""
+    new = [obj for obj in session.new if isinstance(obj, Notification)]
+    if not new:
+        return
+    keys = {obj.dedupe_key for obj in new}
+    stored = set(session.scalars(sa.select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
+    for obj in new:
+        if obj.dedupe_key in stored:
+            session.expunge(obj)
+    new = [obj for obj in new if obj.dedupe_key not in stored]
+    if len(new) > 1 and bulk_insertable(session, new):
+        for obj in new:
+            session.expunge(obj)
+        insert_many(new, session)
 
 
 def _active_subscriptions() -> list[WebhookSubscription]:
@@ -127,6 +148,7 @@ def kick() -> None:
 def _reset_kick(session: Session, *_) -> None:
     session.info.pop(_KICKED, None)
     session.info.pop(_SUBSCRIPTIONS, None)
+    session.info.pop(_PENDING_KEYS, None)
 
 
 # ---------------------------------------------------------------- draining (the worker)
@@ -218,9 +240,7 @@ def _send(row) -> tuple[str | None, int | None]:
     if subscription is None or not subscription.active:
         raise channels.DeliveryError("the subscription is disabled", retryable=False)
     body = webhooks.encode(row)
-    status, _ = channels.post_json(
-        subscription.url, body, webhooks.headers_for(row, subscription.secret, body)
-    )
+    status, _ = channels.post_json(subscription.url, body, webhooks.headers_for(row, subscription.secret, body))
     return None, status
 
 
@@ -261,9 +281,7 @@ def _subscription_fields(data: dict) -> dict[str, str]:
     events = data.get("events") or []
     if not events:
         fields["events"] = "Choose at least one event type."
-    unknown = [
-        e for e in events if e != "*" and not any(webhooks.matches([e], t) for t in webhooks.EVENT_TYPES)
-    ]
+    unknown = [e for e in events if e != "*" and not any(webhooks.matches([e], t) for t in webhooks.EVENT_TYPES)]
     if unknown:
         fields["events"] = "Unknown event types: " + ", ".join(unknown) + "."
     return fields

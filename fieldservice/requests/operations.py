@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.models import check_version, insert_many, utcnow
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -199,9 +199,7 @@ def filter_requests(
     if priority:
         query = query.where(ServiceRequest.priority == priority)
     if zone:
-        query = query.where(
-            ServiceRequest.customer_id.in_(sa.select(Customer.id).where(Customer.zone == zone))
-        )
+        query = query.where(ServiceRequest.customer_id.in_(sa.select(Customer.id).where(Customer.zone == zone)))
     if overdue is not None:
         late = sa.and_(
             ServiceRequest.status.in_(tuple(ACTIVE)),
@@ -214,9 +212,7 @@ def filter_requests(
         query = query.where(late if overdue else sa.not_(late))
     if q and q.strip():
         like = f"%{q.strip()}%"
-        matching_customers = sa.select(Customer.id).where(
-            sa.or_(Customer.name.ilike(like), Customer.phone.ilike(like))
-        )
+        matching_customers = sa.select(Customer.id).where(sa.or_(Customer.name.ilike(like), Customer.phone.ilike(like)))
         query = query.where(
             sa.or_(
                 ServiceRequest.number.ilike(like),
@@ -293,9 +289,7 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
             fields["product_id"] = "The equipment is a different product."
     if product is None and equipment is not None:
         product = equipment.product
-    problem_type = db.session.scalar(
-        sa.select(ProblemType).where(ProblemType.code == (data.get("problem_type") or ""))
-    )
+    problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == (data.get("problem_type") or "")))
     if problem_type is None or not problem_type.active:
         fields["problem_type"] = "Not a problem type in the managed list."
     description = (data.get("description") or "").strip()
@@ -350,9 +344,7 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
         if product is not None:
             _upsert_increment(ProductRequestCount.__table__, "product_id", product.id, "count")
         _upsert_increment(ProblemTypeRequestCount.__table__, "problem_type", problem_type.code, "count")
-        add_event(
-            sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now
-        )
+        add_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
         signals.request_created.send(sr)
     log.info("request %s %s created by %s (%s)", sr.id, sr.number, _who(actor), status)
     return sr
@@ -439,9 +431,7 @@ WHENS = {
     "not_satisfied": lambda sr, payload: not payload.get("satisfied"),
     "solved": lambda sr, payload: payload.get("outcome") == "resolved",
     # Rule 3b: worked twice and still not solved.
-    "unsolved_again": lambda sr, payload: (
-        payload.get("outcome") == "unresolved" and sr.unsolved_visit_count >= 1
-    ),
+    "unsolved_again": lambda sr, payload: payload.get("outcome") == "unresolved" and sr.unsolved_visit_count >= 1,
     "unsolved": lambda sr, payload: payload.get("outcome") == "unresolved",
 }
 
@@ -471,9 +461,7 @@ def choose_transition(sr: ServiceRequest, action: str, actor, payload: dict) -> 
         if t.when is None or WHENS[t.when](sr, payload):
             return t
     field = "outcome" if action == "visit" else "satisfied"
-    raise ValidationFailed(
-        "validation_failed", f"Some fields are not valid: {field}.", {field: "Not a valid value."}
-    )
+    raise ValidationFailed("validation_failed", f"Some fields are not valid: {field}.", {field: "Not a valid value."})
 
 
 def _check_payload(t: Transition, sr: ServiceRequest, payload: dict):
@@ -512,9 +500,7 @@ def perform(
     """
     now = now or utcnow()
     if any(t.kind == "visit" for t in transitions_for(action)):
-        raise NotFound(
-            "unknown_action", "A visit is recorded with record_visit (POST /requests/<id>/visits)."
-        )
+        raise NotFound("unknown_action", "A visit is recorded with record_visit (POST /requests/<id>/visits).")
     sr = _lock(sr)
     t = choose_transition(sr, action, actor, payload)
     check_version(sr, version)
@@ -563,7 +549,7 @@ def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: di
 
 
 def assign_many(
-    pairs, actor, *, now: datetime | None = None
+    pairs, actor, *, now: datetime | None = None, locked: dict[int, ServiceRequest] | None = None
 ) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
     """Assign many requests at once: (request_id, engineer_id) or (request_id, engineer_id, reason) each.
 
@@ -573,6 +559,9 @@ def assign_many(
     sends them (event_added, status_changed), so subscribers see every change. Returns (the assigned
     requests in the order given, {request_id: the refusal} for the others, which are left unchanged).
     A subscriber that raises aborts the whole batch: the caller rolls back.
+
+    *locked*: requests the caller has read with FOR UPDATE in this transaction, their customers loaded
+    (automatic dispatch); only the others are read and locked here.
     """
     now = now or utcnow()
     wanted = [(p[0], p[1], p[2] if len(p) > 2 else None) for p in pairs]
@@ -582,15 +571,16 @@ def assign_many(
         raise ValidationFailed(
             "validation_failed", "A request appears twice in the batch.", {"pairs": "Each request once."}
         )
-    locked = _lock_many(sorted(request_id for request_id, _, _ in wanted))
+    locked = dict(locked or {})
+    to_lock = sorted(request_id for request_id, _, _ in wanted if request_id not in locked)
+    if to_lock:
+        locked.update(_lock_many(to_lock))
     _preload_engineers(engineer_id for _, engineer_id, _ in wanted)
     refused: dict[int, ApiError] = {}
     planned = []
     for request_id, engineer_id, reason in wanted:
         try:
-            t, engineer = _check_assign(
-                locked.get(request_id), request_id, actor, {"engineer_id": engineer_id}
-            )
+            t, engineer = _check_assign(locked.get(request_id), request_id, actor, {"engineer_id": engineer_id})
         except ApiError as exc:
             refused[request_id] = exc
         else:
@@ -620,9 +610,7 @@ def assign_many(
     )
     result = db.session.execute(statement, rows)
     if db.engine.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-        raise Conflict(
-            "stale_version", "Some of these requests were changed meanwhile; nothing was assigned."
-        )
+        raise Conflict("stale_version", "Some of these requests were changed meanwhile; nothing was assigned.")
     label = actor.display_name[:120] if actor is not None else "system"
     events = []
     for (sr, _t, engineer, reason), values in zip(planned, rows, strict=True):
@@ -644,8 +632,7 @@ def assign_many(
                 data={"engineer_id": engineer.id, "engineer_name": engineer.name},
             )
         )
-    db.session.add_all(events)
-    db.session.flush()
+    insert_many(events)
     for (sr, _t, _engineer, _reason), event in zip(planned, events, strict=True):
         signals.event_added.send(sr, event=event)
         signals.status_changed.send(sr, event=event)
@@ -777,15 +764,11 @@ def _parse_data_url(value: str, field: str) -> tuple[str, bytes]:
         raise ValidationFailed("validation_failed", "Not a data URL.", {field: "Send a base64 data: URL."})
     content_type = match.group(1).lower()
     if content_type not in ATTACHMENT_TYPES:
-        raise ValidationFailed(
-            "validation_failed", "Not an image.", {field: f"Unsupported type {content_type}."}
-        )
+        raise ValidationFailed("validation_failed", "Not an image.", {field: f"Unsupported type {content_type}."})
     try:
         raw = base64.b64decode(match.group(3), validate=False)
     except (binascii.Error, ValueError) as exc:
-        raise ValidationFailed(
-            "validation_failed", "Bad base64.", {field: "The data is not valid base64."}
-        ) from exc
+        raise ValidationFailed("validation_failed", "Bad base64.", {field: "The data is not valid base64."}) from exc
     if not raw:
         raise ValidationFailed("validation_failed", "Empty attachment.", {field: "The image is empty."})
     if len(raw) > MAX_ATTACHMENT_BYTES:
@@ -997,9 +980,7 @@ def sweep_requests(now: datetime) -> int:
 
 def create_problem_type(data: dict, actor) -> ProblemType:
     if db.session.scalar(sa.select(ProblemType.id).where(ProblemType.code == data["code"])):
-        raise ValidationFailed(
-            "duplicate", "That code exists already.", {"code": "That code exists already."}
-        )
+        raise ValidationFailed("duplicate", "That code exists already.", {"code": "That code exists already."})
     problem_type = ProblemType(**data)
     db.session.add(problem_type)
     db.session.flush()
@@ -1026,18 +1007,14 @@ def problem_types(active_only: bool = True) -> list[ProblemType]:
 
 def timeline(sr: ServiceRequest) -> list[RequestEvent]:
     return list(
-        db.session.scalars(
-            sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.id)
-        )
+        db.session.scalars(sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.id))
     )
 
 
 def problem_type_counts() -> dict[str, int]:
     """How many requests were logged per problem type (rule 1's counters)."""
     return dict(
-        db.session.execute(
-            sa.select(ProblemTypeRequestCount.problem_type, ProblemTypeRequestCount.count)
-        ).all()
+        db.session.execute(sa.select(ProblemTypeRequestCount.problem_type, ProblemTypeRequestCount.count)).all()
     )
 
 
