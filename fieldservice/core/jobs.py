@@ -48,9 +48,12 @@ def job(queue: str = "default", timeout: int = 600) -> Callable:
         def delay(*args, **kwargs):
             from fieldservice.extensions import db
 
-            # Join (or begin) the session's transaction so that a rollback, even before any SQL, drops the job.
+            # Join (or begin) the session's transaction so that a rollback, even before any SQL, drops the job;
+            # remember the savepoint it was queued in, whose rollback drops it too.
             db.session.connection()
-            db.session.info.setdefault(_PENDING, []).append((path, queue, timeout, args, kwargs))
+            session = db.session()
+            transaction = session.get_nested_transaction() or session.get_transaction()
+            db.session.info.setdefault(_PENDING, []).append((transaction, (path, queue, timeout, args, kwargs)))
 
         run.delay = delay
         run.job_path = path
@@ -62,15 +65,30 @@ def job(queue: str = "default", timeout: int = 600) -> Callable:
 
 @event.listens_for(Session, "after_commit")
 def _promote_pending(session: Session) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint is released: its jobs wait for the outermost commit
     pending = session.info.pop(_PENDING, [])
     if pending:
-        session.info.setdefault(_READY, []).extend(pending)
+        session.info.setdefault(_READY, []).extend(job for _, job in pending)
+
+
+def _within(transaction, ended) -> bool:
+    while transaction is not None:
+        if transaction is ended:
+            return True
+        transaction = transaction.parent
+    return False
 
 
 @event.listens_for(Session, "after_soft_rollback")
 def _drop_pending(session: Session, previous_transaction) -> None:
+    """A rollback drops the jobs queued in what it undid: the whole transaction, or a savepoint and those inside."""
     if not session.in_transaction():
         session.info.pop(_PENDING, None)
+        return
+    pending = session.info.get(_PENDING)
+    if pending:
+        pending[:] = [(t, job) for t, job in pending if not _within(t, previous_transaction)]
 
 
 def dispatch_committed_jobs() -> int:
@@ -88,9 +106,7 @@ def dispatch_committed_jobs() -> int:
                 _run_inline(path, args, kwargs)
                 continue
             try:
-                get_queue(queue).enqueue(
-                    "fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, **kwargs
-                )
+                get_queue(queue).enqueue("fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, **kwargs)
             except RedisError:
                 # The change behind the job is committed: losing the job (or answering 500 for a saved change)
                 # is worse than doing the work here. Jobs are idempotent, so a later retry cannot double it.

@@ -1,10 +1,11 @@
 """The declarative base, UTC timestamps and the optimistic-locking version column."""
 
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, registry
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
 
 
 def utcnow() -> datetime:
@@ -146,3 +147,44 @@ def _bulk_insert(session, objects: list) -> None:
     for obj in objects:
         make_transient_to_detached(obj)
         session.add(obj)
+
+
+# ---------------------------------------------------------------- what one transaction has learnt
+
+_TRANSACTION_CACHE = "fieldservice_transaction_cache"
+
+
+def transaction_cache(name: str) -> dict:
+    """A dict for *name* that lives as long as the session's outermost transaction: emptied when it commits or
+    rolls back, and when any savepoint rolls back (what the dict remembers may have been undone with it, row
+    locks included). Savepoints that are released keep it."""
+    from fieldservice.extensions import db
+
+    return db.session.info.setdefault(_TRANSACTION_CACHE, {}).setdefault(name, {})
+
+
+def _forget_on_commit(session) -> None:
+    if not session.in_nested_transaction():
+        session.info.pop(_TRANSACTION_CACHE, None)
+
+
+def _forget_on_rollback(session, _previous_transaction) -> None:
+    session.info.pop(_TRANSACTION_CACHE, None)
+
+
+sa.event.listen(Session, "after_commit", _forget_on_commit)
+sa.event.listen(Session, "after_soft_rollback", _forget_on_rollback)
+
+
+@contextmanager
+def savepoint():
+    """Around a change that must be undone alone if it fails (the session stays usable for the caller's next
+    step): a savepoint of its own, unless the caller runs it inside one already (sync applies each op in its
+    own), whose rollback undoes it all the same at a third of the statements."""
+    from fieldservice.extensions import db
+
+    if db.session().in_nested_transaction():
+        yield
+        return
+    with db.session.begin_nested():
+        yield

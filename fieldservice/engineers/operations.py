@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from fieldservice.auth import operations as auth_ops
 from fieldservice.auth.models import Role
 from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.models import check_version, transaction_cache, utcnow
 from fieldservice.customers.categories import category_label
 from fieldservice.engineers import schedule
 from fieldservice.engineers.models import Engineer, EngineerLeave, EngineerSkill
@@ -37,9 +37,18 @@ def get_engineer(engineer_id: int) -> Engineer:
 
 
 def engineer_for_user(user) -> Engineer | None:
+    """The engineer profile of *user*, or None; asked of the database once per transaction (a sync batch or an
+    automatic dispatch checks it for every change)."""
     if user is None or not getattr(user, "is_authenticated", False):
         return None
-    return db.session.scalar(sa.select(Engineer).where(Engineer.user_id == user.id))
+    known = transaction_cache("engineer_for_user")
+    engineer = known.get(user.id)
+    if engineer is not None and engineer in db.session:
+        return engineer
+    engineer = db.session.scalar(sa.select(Engineer).where(Engineer.user_id == user.id))
+    if engineer is not None:
+        known[user.id] = engineer
+    return engineer
 
 
 def _validate_profile(data: dict, engineer: Engineer | None = None) -> None:
@@ -58,9 +67,7 @@ def _validate_profile(data: dict, engineer: Engineer | None = None) -> None:
 
 
 def _skills(categories) -> list[EngineerSkill]:
-    return [
-        EngineerSkill(category=c.strip()) for c in sorted({c.strip() for c in categories if c and c.strip()})
-    ]
+    return [EngineerSkill(category=c.strip()) for c in sorted({c.strip() for c in categories if c and c.strip()})]
 
 
 def create_engineer(data: dict, actor) -> Engineer:
@@ -141,9 +148,7 @@ def add_leave(engineer: Engineer, data: dict, actor) -> EngineerLeave:
     leave = EngineerLeave(engineer=engineer, starts_at=starts_at, ends_at=ends_at, reason=data.get("reason"))
     db.session.add(leave)
     db.session.flush()
-    log.info(
-        "leave %s (%s..%s) added to engineer %s by %s", leave.id, starts_at, ends_at, engineer.id, _who(actor)
-    )
+    log.info("leave %s (%s..%s) added to engineer %s by %s", leave.id, starts_at, ends_at, engineer.id, _who(actor))
     return leave
 
 

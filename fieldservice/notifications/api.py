@@ -97,9 +97,7 @@ def update_subscription(args, subscription_id):
 @blp.arguments(ResendArgs, location="query")
 @blp.response(204)
 def delete_subscription(args, subscription_id):
-    ops.delete_subscription(
-        get_or_404(WebhookSubscription, subscription_id), current_user, args.get("version")
-    )
+    ops.delete_subscription(get_or_404(WebhookSubscription, subscription_id), current_user, args.get("version"))
     db.session.commit()
 
 

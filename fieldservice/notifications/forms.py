@@ -18,9 +18,7 @@ class SubscriptionForm(FlaskForm):
     url = URLField(_l("Endpoint URL"), validators=[DataRequired(), Length(max=500)])
     events = SelectMultipleField(
         _l("Events"),
-        choices=[("*", _l("Everything"))]
-        + [(e, e) for e in EVENT_TYPES]
-        + [("part_request.*", "part_request.*")],
+        choices=[("*", _l("Everything"))] + [(e, e) for e in EVENT_TYPES] + [("part_request.*", "part_request.*")],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
     )

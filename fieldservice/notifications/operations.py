@@ -43,9 +43,11 @@ _PENDING_KEYS = "notifications_pending_keys"
 # ---------------------------------------------------------------- queueing (inside the caller's transaction)
 
 
-def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
+def notify_customer(sr, event: str, key: str, *, fresh: bool = False, **ctx) -> list[Notification]:
     """Queue *event*'s message to the request's customer on every configured channel that can reach them.
-    *key* names the change (one message per key and channel, whatever replays the signal)."""
+    *key* names the change (one message per key and channel, whatever replays the signal). *fresh*: the key
+    names a row this transaction created (a timeline event, a new request), so no stored message can carry
+    it and the database is not asked."""
     customer = sr.customer
     if customer is None:
         return []
@@ -69,6 +71,7 @@ def notify_customer(sr, event: str, key: str, **ctx) -> list[Notification]:
             subject=subject[:200],
             body=body,
         )
+        notification.fresh_key = fresh
         db.session.add(notification)
         db.session.info.setdefault(_PENDING_KEYS, {})[dedupe_key] = notification
         queued.append(notification)
@@ -91,8 +94,12 @@ def _store_new_notifications(session: Session, _context, _instances) -> None:
     new = [obj for obj in session.new if isinstance(obj, Notification)]
     if not new:
         return
-    keys = {obj.dedupe_key for obj in new}
-    stored = set(session.scalars(sa.select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
+    keys = {obj.dedupe_key for obj in new if not getattr(obj, "fresh_key", False)}
+    stored = (
+        set(session.scalars(sa.select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
+        if keys
+        else set()
+    )
     for obj in new:
         if obj.dedupe_key in stored:
             session.expunge(obj)
@@ -144,8 +151,22 @@ def kick() -> None:
 
 
 @sa_event.listens_for(Session, "after_commit")
-@sa_event.listens_for(Session, "after_rollback")
 def _reset_kick(session: Session, *_) -> None:
+    if session.in_nested_transaction():
+        return  # a savepoint is released; the transaction (and what it queued) goes on
+    _forget(session)
+
+
+@sa_event.listens_for(Session, "after_rollback")
+def _reset_after_rollback(session: Session, *_) -> None:
+    if session.in_nested_transaction():
+        # A savepoint rolled back: a kick queued inside it is gone (core.jobs drops it); the next one counts.
+        session.info.pop(_KICKED, None)
+        return
+    _forget(session)
+
+
+def _forget(session: Session) -> None:
     session.info.pop(_KICKED, None)
     session.info.pop(_SUBSCRIPTIONS, None)
     session.info.pop(_PENDING_KEYS, None)

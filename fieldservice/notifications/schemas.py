@@ -59,9 +59,7 @@ class WebhookSubscriptionSchema(ma.Schema):
 
 
 class WebhookSubscriptionCreatedSchema(WebhookSubscriptionSchema):
-    secret = ma.fields.String(
-        metadata={"description": "shown once, at creation: sign-check deliveries with it"}
-    )
+    secret = ma.fields.String(metadata={"description": "shown once, at creation: sign-check deliveries with it"})
 
 
 class NotificationListArgs(PageArgs):

@@ -46,7 +46,7 @@ def _event_payload(sr, event) -> dict:
 
 @signals.request_created.connect
 def on_request_created(sr, **_):
-    ops.notify_customer(sr, "created", f"sr{sr.id}:created")
+    ops.notify_customer(sr, "created", f"sr{sr.id}:created", fresh=True)
     ops.emit("request.created", request_payload(sr))
 
 
@@ -56,18 +56,18 @@ def on_status_changed(sr, event=None, **_):
     key = f"ev{event.id}"
     if event.to_status == ASSIGNED:
         name = (event.data or {}).get("engineer_name") or (sr.engineer.name if sr.engineer else "")
-        ops.notify_customer(sr, "assigned", key, engineer=name)
+        ops.notify_customer(sr, "assigned", key, fresh=True, engineer=name)
     elif event.to_status == RESOLVED:
-        ops.notify_customer(sr, "resolved", key, report_url=_report_url(sr))
+        ops.notify_customer(sr, "resolved", key, fresh=True, report_url=_report_url(sr))
     elif event.action == "revisit":
-        ops.notify_customer(sr, "revisited" if event.to_status == REVISITED else "reopened", key)
+        ops.notify_customer(sr, "revisited" if event.to_status == REVISITED else "reopened", key, fresh=True)
 
 
 @signals.event_added.connect
 def on_event_added(sr, event=None, **_):
     if event.action == "depart":
         ops.notify_customer(
-            sr, "on_the_way", f"ev{event.id}", engineer=sr.engineer.name if sr.engineer else ""
+            sr, "on_the_way", f"ev{event.id}", fresh=True, engineer=sr.engineer.name if sr.engineer else ""
         )
     if event.to_status == event.from_status or event.to_status is None:
         # Steps that change no state (accept, depart, arrive, urge, breaches) still interest integrators.

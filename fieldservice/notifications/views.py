@@ -65,9 +65,7 @@ def index():
     args["request_id"] = request.args.get("request_id", type=int)
     rows, total = _paged(notifications_query(args))
     counts = dict(
-        db.session.execute(
-            sa.select(Notification.status, sa.func.count()).group_by(Notification.status)
-        ).all()
+        db.session.execute(sa.select(Notification.status, sa.func.count()).group_by(Notification.status)).all()
     )
     return render_template(
         "notifications/index.html",

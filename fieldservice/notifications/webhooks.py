@@ -51,9 +51,7 @@ def headers_for(delivery, secret: str, body: bytes, now: float | None = None) ->
     }
 
 
-def verify(
-    secret: str, headers, body: bytes, now: float | None = None, tolerance: int = TOLERANCE_SECONDS
-) -> bool:
+def verify(secret: str, headers, body: bytes, now: float | None = None, tolerance: int = TOLERANCE_SECONDS) -> bool:
     """What a receiver does: the signature matches and the timestamp is recent."""
     timestamp = headers.get("X-Fieldservice-Timestamp") or ""
     sent = headers.get("X-Fieldservice-Signature") or ""

@@ -33,11 +33,18 @@ def link_for(sr: ServiceRequest) -> CustomerLink:
     if link is not None:
         return link
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    try:
-        with db.session.begin_nested():
-            link = CustomerLink(request_id=sr.id, token=token, token_hash=_hash(token))
-            db.session.add(link)
-    except sa.exc.IntegrityError:
+    if db.engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    # Made by a concurrent transaction meanwhile: nothing is inserted, and the read below finds that one.
+    link = db.session.scalar(
+        insert(CustomerLink)
+        .values(request_id=sr.id, token=token, token_hash=_hash(token), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[CustomerLink.request_id])
+        .returning(CustomerLink)
+    )
+    if link is None:
         link = db.session.scalar(sa.select(CustomerLink).where(CustomerLink.request_id == sr.id))
     return link
 
@@ -90,9 +97,7 @@ def _part_lines(visit: Visit) -> list[dict]:
         from fieldservice.parts.models import VisitPart
     except ImportError:
         return []
-    rows = db.session.scalars(
-        sa.select(VisitPart).where(VisitPart.visit_id == visit.id).order_by(VisitPart.line_no)
-    )
+    rows = db.session.scalars(sa.select(VisitPart).where(VisitPart.visit_id == visit.id).order_by(VisitPart.line_no))
     return [
         {
             "part_number": row.part.part_number,
@@ -168,9 +173,7 @@ def build_content(visit: Visit) -> dict:
             "product": product.name if product else None,
             "model": product.model if product else None,
             "serial_number": equipment.serial_number if equipment else None,
-            "warranty_until": equipment.warranty_until.isoformat()
-            if equipment and equipment.warranty_until
-            else None,
+            "warranty_until": equipment.warranty_until.isoformat() if equipment and equipment.warranty_until else None,
         },
         "visit": {
             "id": visit.id,
@@ -239,9 +242,7 @@ def reports_of(sr: ServiceRequest) -> list[ServiceReport]:
 
 def latest_report(sr: ServiceRequest) -> ServiceReport | None:
     return db.session.scalar(
-        sa.select(ServiceReport)
-        .where(ServiceReport.request_id == sr.id)
-        .order_by(ServiceReport.visit_id.desc())
+        sa.select(ServiceReport).where(ServiceReport.request_id == sr.id).order_by(ServiceReport.visit_id.desc())
     )
 
 
@@ -298,16 +299,12 @@ def rate_visit(sr: ServiceRequest, visit_id: int | None, score, comment: str | N
     if fields:
         raise ValidationFailed("validation_failed", "Some fields are not valid.", fields)
     query = sa.select(Visit).where(Visit.request_id == sr.id)
-    visit = db.session.scalar(
-        query.where(Visit.id == visit_id) if visit_id else query.order_by(Visit.id.desc())
-    )
+    visit = db.session.scalar(query.where(Visit.id == visit_id) if visit_id else query.order_by(Visit.id.desc()))
     if visit is None:
         raise NotFound("no_visit", "There is no finished visit to rate yet.")
     if db.session.scalar(sa.select(CustomerRating.id).where(CustomerRating.visit_id == visit.id)):
         raise Conflict("already_rated", "This visit has been rated already. Thank you!")
-    rating = CustomerRating(
-        request_id=sr.id, visit_id=visit.id, score=score, comment=(comment or "").strip() or None
-    )
+    rating = CustomerRating(request_id=sr.id, visit_id=visit.id, score=score, comment=(comment or "").strip() or None)
     try:
         with db.session.begin_nested():
             db.session.add(rating)
@@ -333,7 +330,5 @@ def urge_from_customer(sr: ServiceRequest, note: str | None) -> ServiceRequest:
     from fieldservice.requests.operations import perform
 
     if note is not None and len(note) > 500:
-        raise ValidationFailed(
-            "validation_failed", "Some fields are not valid.", {"note": "At most 500 characters."}
-        )
+        raise ValidationFailed("validation_failed", "Some fields are not valid.", {"note": "At most 500 characters."})
     return perform(sr, "urge", None, None, note=(note or "").strip() or "customer urged from the QR page")

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, insert_many, utcnow
+from fieldservice.core.models import check_version, insert_many, savepoint, transaction_cache, utcnow
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -392,8 +392,17 @@ def add_event(
 # ---------------------------------------------------------------- transitions
 
 
+_HELD = "service_requests_locked"
+
+
 def _lock(sr: ServiceRequest) -> ServiceRequest:
-    """Reload the request's row and hold it until commit, so the state and version we check are current."""
+    """Reload the request's row and hold it until commit, so the state and version we check are current.
+
+    A row this transaction holds already (lock_requests, an earlier change) is not read again: nobody else can
+    have changed it since, and the session has every change of ours."""
+    held = transaction_cache(_HELD)
+    if held.get(sr.id) is sr and sr in db.session:
+        return sr
     locked = db.session.scalars(
         sa.select(ServiceRequest)
         .where(ServiceRequest.id == sr.id)
@@ -402,6 +411,7 @@ def _lock(sr: ServiceRequest) -> ServiceRequest:
     ).one_or_none()
     if locked is None:
         raise NotFound("not_found", f"No service request with id {sr.id}.")
+    held[locked.id] = locked
     return locked
 
 
@@ -509,13 +519,18 @@ def perform(
         GUARDS[t.guard](sr, actor)
     if t.action == "claim":
         engineer = _engineer_of(actor)
-    with db.session.begin_nested():
+    with savepoint():
         _apply(sr, t, actor, payload, now, engineer=engineer)
     return sr
 
 
-def _lock_many(request_ids: list[int]) -> dict[int, ServiceRequest]:
-    """Reload the requests' rows and hold them until commit: one query, by id (PostgreSQL: FOR UPDATE)."""
+def lock_requests(request_ids) -> dict[int, ServiceRequest]:
+    """Reload the requests' rows and hold them until commit: one query, by id (PostgreSQL: FOR UPDATE), in id
+    order (two batches never wait on each other crosswise). The changes that follow in this transaction do not
+    read them again."""
+    request_ids = sorted(set(request_ids))
+    if not request_ids:
+        return {}
     rows = db.session.scalars(
         sa.select(ServiceRequest)
         .where(ServiceRequest.id.in_(request_ids))
@@ -525,7 +540,9 @@ def _lock_many(request_ids: list[int]) -> dict[int, ServiceRequest]:
         # The customers too, in one more query: subscribers (customer notifications) read them per request.
         .options(selectinload(ServiceRequest.customer))
     )
-    return {sr.id: sr for sr in rows}
+    locked = {sr.id: sr for sr in rows}
+    transaction_cache(_HELD).update(locked)
+    return locked
 
 
 def _preload_engineers(engineer_ids) -> None:
@@ -574,7 +591,7 @@ def assign_many(
     locked = dict(locked or {})
     to_lock = sorted(request_id for request_id, _, _ in wanted if request_id not in locked)
     if to_lock:
-        locked.update(_lock_many(to_lock))
+        locked.update(lock_requests(to_lock))
     _preload_engineers(engineer_id for _, engineer_id, _ in wanted)
     refused: dict[int, ApiError] = {}
     planned = []
@@ -719,7 +736,6 @@ def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetim
             # Rules 3a and 4 are about the required date; once it has passed in another state they no longer
             # apply.
             sr.deadline_swept = sr.required_by <= now
-    db.session.flush()
     event = add_event(
         sr,
         t.action,
@@ -877,7 +893,7 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
         )
 
     t = choose_transition(sr, "visit", actor, data)
-    with db.session.begin_nested():
+    with savepoint():
         visit = Visit(
             request_id=sr.id,
             engineer_id=sr.engineer_id,

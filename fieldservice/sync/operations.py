@@ -1,9 +1,10 @@
 """The engineers' sync protocol (API.md "Engineer sync"): apply the phone's queued ops, send it what changed.
 
-Ops apply in the order the phone made them, each in its own savepoint together with its AppliedOp row: a
-replay finds the row (`duplicate`), and two copies of a batch arriving at once collide on its primary
-key, so only one of them changes anything. A refused op is recorded with its reason and the batch goes
-on; later ops of the same job in the batch depend on it and are refused too.
+Ops apply in the order the phone made them, each in its own savepoint, and each leaves an AppliedOp row in
+the same transaction: a replay finds the row (`duplicate`). A batch first locks its jobs, so a copy of it
+arriving at once waits, then finds the rows; two batches that still both apply an op collide on the row's
+primary key, and only one of them changes anything. A refused op is recorded with its reason and the batch
+goes on; later ops of the same job in the batch depend on it and are refused too.
 """
 
 import logging
@@ -50,6 +51,11 @@ ADVICE = {
 }
 
 
+# Built once: a schema instance holds no state between loads, and building one copies every field.
+_ENVELOPE = OpEnvelope()
+_PAYLOADS = {op_type: schema() for op_type, schema in PAYLOADS.items()}
+
+
 class Rejected(ApiError):
     """An op refused before anything is touched (job reassigned, photo missing, depends on a refused op)."""
 
@@ -60,35 +66,73 @@ class Rejected(ApiError):
 
 
 def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[dict]:
-    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op."""
+    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op.
+
+    The AppliedOp rows are written together after the last op (one statement for the batch). Should one of
+    them collide with a concurrent batch's, the batch is undone and applied again with each op's row written
+    with the op, so that the ops the other batch applied answer duplicate and the rest apply.
+    """
+    batch = db.session.begin_nested()
+    try:
+        results = _apply_ops(user, raw_ops, now, records_with_ops=False)
+        batch.commit()
+    except IntegrityError:
+        batch.rollback()
+        log.info("sync batch of %s collided with a concurrent one: applying op by op", user.username)
+        results = _apply_ops(user, raw_ops, now, records_with_ops=True)
+    except BaseException:
+        batch.rollback()
+        raise
+    db.session.commit()
+    return results
+
+
+def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops: bool) -> list[dict]:
     engineer = engineer_for_user(user)
-    ids = [raw["op_id"] for raw in raw_ops]
     # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
-    seen = {r.op_id: r for r in db.session.scalars(sa.select(AppliedOp).where(AppliedOp.op_id.in_(ids)))} if ids else {}
-    # One query loads the batch's jobs; holding them keeps them in the session's (weak) identity map, so each
-    # op finds its job there instead of asking the database again.
-    request_ids = {raw.get("request_id") for raw in raw_ops if _valid_id(raw.get("request_id"))}
-    jobs = (
-        db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(request_ids))).all()
-        if request_ids
-        else []
-    )
+    seen = _applied_ops([raw["op_id"] for raw in raw_ops])
+    new_ops = [raw for raw in raw_ops if raw["op_id"] not in seen]
+    # One query loads and locks the new ops' jobs (in id order) until the commit: each op finds its job in the
+    # session and the request operations do not lock it again. A copy of this batch sent at the same moment
+    # waits here; once it has the rows, it asks again which ops are applied and finds the other's.
+    request_ids = {raw.get("request_id") for raw in new_ops if _valid_id(raw.get("request_id"))}
+    jobs = requests_ops.lock_requests(request_ids)
+    if jobs:
+        seen.update(_applied_ops([raw["op_id"] for raw in new_ops]))
     refused_jobs: dict[int, str] = {}
+    applied_jobs: set[int] = set()
+    new_records: list[AppliedOp] = []
     results = []
     for raw in raw_ops:
         record = seen.get(raw["op_id"])
         if record is not None:
             result = _duplicate(record, user)
         else:
-            result, record = apply_op(user, engineer, raw, refused_jobs, now=now)
+            result, record = apply_op(
+                user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
+            )
             if record is not None:
                 seen[record.op_id] = record
+                if not records_with_ops:
+                    new_records.append(record)
+                if record.status == OpStatus.APPLIED and record.request_id is not None:
+                    applied_jobs.add(record.request_id)
         if result["status"] == OpStatus.REJECTED and isinstance(raw.get("request_id"), int):
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
-    db.session.commit()
+    if new_records:
+        columns = [c.key for c in AppliedOp.__table__.columns]
+        db.session.execute(
+            sa.insert(AppliedOp.__table__), [{key: getattr(r, key) for key in columns} for r in new_records]
+        )
     del jobs
     return results
+
+
+def _applied_ops(op_ids: list[str]) -> dict[str, AppliedOp]:
+    if not op_ids:
+        return {}
+    return {r.op_id: r for r in db.session.scalars(sa.select(AppliedOp).where(AppliedOp.op_id.in_(op_ids)))}
 
 
 def _valid_id(value) -> bool:
@@ -134,12 +178,21 @@ def _answer(record: AppliedOp) -> dict:
     return result
 
 
-def apply_op(user, engineer, raw: dict, refused_jobs: dict[int, str], now: datetime | None = None):
-    """Apply one op in a savepoint with its AppliedOp row; returns (result, record). Content never raises.
+def apply_op(
+    user,
+    engineer,
+    raw: dict,
+    refused_jobs: dict[int, str],
+    now: datetime | None = None,
+    applied_jobs: set[int] | frozenset = frozenset(),
+    store: bool = True,
+):
+    """Apply one op in a savepoint; returns (result, its AppliedOp record). Content never raises.
 
-    The caller commits. A concurrent copy of the op (the same batch sent twice at once) waits on the
-    request's row lock or on the AppliedOp primary key until this transaction ends; then its row insert
-    collides, its savepoint rolls back whatever it did, and it answers duplicate.
+    *store*: write the record inside the op's savepoint (else the caller writes it). The caller commits. A
+    concurrent copy of the op that got past the job's row lock waits on the AppliedOp primary key until this
+    transaction ends; then its row insert collides, its savepoint rolls back whatever it did, and it answers
+    duplicate. *applied_jobs*: the jobs this batch changed already (the engineer held them).
     """
     savepoint = db.session.begin_nested()
     try:
@@ -151,15 +204,16 @@ def apply_op(user, engineer, raw: dict, refused_jobs: dict[int, str], now: datet
                     f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
                     depends_on=refused_jobs[envelope["request_id"]],
                 )
-            result = _run(envelope, user, engineer, raw["op_id"], now)
+            result = _run(envelope, user, engineer, raw["op_id"], now, applied_jobs)
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
         except ApiError as exc:
             savepoint.rollback()
             log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
             record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
-        db.session.add(record)
-        db.session.flush()
+        if store:
+            db.session.add(record)
+            db.session.flush()
         savepoint.commit()
     except IntegrityError:
         savepoint.rollback()
@@ -179,8 +233,8 @@ def _invalid(messages) -> ValidationFailed:
 
 def _envelope(raw: dict) -> dict:
     try:
-        envelope = OpEnvelope().load({k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")})
-        envelope["payload"] = PAYLOADS[envelope["type"]]().load(envelope["payload"])
+        envelope = _ENVELOPE.load({k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")})
+        envelope["payload"] = _PAYLOADS[envelope["type"]].load(envelope["payload"])
     except ValidationError as exc:
         raise _invalid(exc.messages) from exc
     if envelope["type"] == "visit":
@@ -199,8 +253,10 @@ def _error(exc: ApiError) -> dict:
     return error
 
 
-def _had_job(user, engineer, sr: ServiceRequest, op_id: str | None) -> bool:
+def _had_job(user, engineer, sr: ServiceRequest, op_id: str | None, applied_jobs=frozenset()) -> bool:
     """Whether the job was once this engineer's: then the phone may hear that it was reassigned."""
+    if sr.id in applied_jobs:
+        return True
     if db.session.scalar(
         sa.select(AppliedOp.op_id)
         .where(
@@ -220,7 +276,7 @@ def _had_job(user, engineer, sr: ServiceRequest, op_id: str | None) -> bool:
     return any((data or {}).get("engineer_id") == engineer.id for data in assignments)
 
 
-def _job_for(envelope: dict, user, engineer, op_id: str | None = None) -> ServiceRequest:
+def _job_for(envelope: dict, user, engineer, op_id: str | None = None, applied_jobs=frozenset()) -> ServiceRequest:
     """The op's request, refused as reassigned when the engineer no longer holds it (and once did)."""
     if engineer is None:
         raise Forbidden("not_an_engineer", "Only an engineer with a profile syncs jobs.")
@@ -233,7 +289,7 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None) -> Servic
         return sr
     if sr is not None and sr.engineer_id == engineer.id:
         return sr
-    if sr is not None and _had_job(user, engineer, sr, op_id):
+    if sr is not None and _had_job(user, engineer, sr, op_id, applied_jobs):
         raise Rejected(
             "job_reassigned",
             f"Job {sr.number} was reassigned or returned to the pool while you were offline.",
@@ -241,8 +297,8 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None) -> Servic
     raise NotFound("not_found", f"No job with id {envelope['request_id']} is yours.")
 
 
-def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None) -> dict:
-    sr = _job_for(envelope, user, engineer, op_id)
+def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, applied_jobs=frozenset()) -> dict:
+    sr = _job_for(envelope, user, engineer, op_id, applied_jobs)
     op_type, payload = envelope["type"], dict(envelope["payload"])
     version = payload.pop("version", None)
     if op_type in ACTION_OPS:

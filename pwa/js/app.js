@@ -307,7 +307,11 @@
       if (!confirmed()) return;
       await FS.outbox.enqueue(type, job.id, { [field]: text || null });
       syncNow();
-      renderJob(job.id);
+      // Drawn again with this form empty; what is typed in the others stays.
+      const typing = typedText();
+      delete typing.fields[form[field].id];
+      await renderJob(job.id);
+      restoreText(typing);
     });
   }
 
@@ -331,12 +335,40 @@
     return renderJobs();
   }
 
-  /* Redraw after a sync or a change made elsewhere, unless the engineer is typing a visit. */
+  /* Redraw after a sync or a change made elsewhere, unless the engineer is typing a visit. What the engineer
+   * is typing in a note, urge or hand-back form on the redrawn page is kept, with the cursor. */
   async function refresh() {
     await renderSyncBar();
     if (location.hash.startsWith('#/pool')) {
       await FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: false });
-    } else if (!location.hash.startsWith('#/visit/')) await route();
+    } else if (!location.hash.startsWith('#/visit/')) {
+      const typing = typedText();
+      await route();
+      restoreText(typing);
+    }
+  }
+
+  function typedText() {
+    const fields = {};
+    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text]').forEach((el) => {
+      if (el.value) fields[el.id] = el.value;
+    });
+    const active = document.activeElement;
+    const focus = active && active.id && view.contains(active)
+      ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
+    return { fields, focus };
+  }
+
+  function restoreText({ fields, focus }) {
+    Object.entries(fields).forEach(([id, value]) => {
+      const el = document.getElementById(id);
+      if (el && view.contains(el) && !el.value) el.value = value;
+    });
+    const el = focus && document.getElementById(focus.id);
+    if (el && view.contains(el)) {
+      el.focus();
+      if (typeof focus.start === 'number' && el.setSelectionRange) el.setSelectionRange(focus.start, focus.end);
+    }
   }
 
   // ---------------------------------------------------------------- start

@@ -80,3 +80,32 @@ def test_a_job_runs_inline_when_redis_is_down(app_config, _schema):
             db.session.commit()
             db.session.remove()
             db.engine.dispose()  # this app's own pool: its connections must not outlive the test
+
+
+def test_a_job_queued_in_a_rolled_back_savepoint_never_runs(db):
+    record_run.delay("kept")
+    savepoint = db.session.begin_nested()
+    record_run.delay("undone")
+    savepoint.rollback()
+    db.session.commit()
+    assert dispatch_committed_jobs() == 1
+    assert _markers(db) == ["kept"]
+
+
+def test_a_released_savepoint_holds_its_jobs_until_the_outer_commit(db):
+    with db.session.begin_nested():
+        record_run.delay("inner")
+    # The savepoint is released, the transaction is not committed: nothing may run yet.
+    assert dispatch_committed_jobs() == 0
+    db.session.rollback()
+    db.session.commit()
+    assert dispatch_committed_jobs() == 0
+    assert _markers(db) == []
+
+
+def test_a_job_of_a_released_savepoint_runs_after_the_outer_commit(db):
+    with db.session.begin_nested():
+        record_run.delay("inner")
+    db.session.commit()
+    assert dispatch_committed_jobs() == 1
+    assert _markers(db) == ["inner"]

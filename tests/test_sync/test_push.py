@@ -287,3 +287,40 @@ def test_two_copies_of_a_batch_at_once_apply_once(app, app_config, db, job, engi
     assert statuses == ["applied", "applied", "duplicate", "duplicate"]
     db.session.expire_all()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 1
+
+
+def test_a_batch_that_collides_at_its_last_write_is_applied_again_op_by_op(db, phone, job, monkeypatch):
+    """Another batch applied one of these ops after this one asked which were applied (the race the row locks
+    leave open for an op without a job): writing the records collides, and the batch is undone and applied
+    again op by op, answering duplicate for the other's op and applying the rest once."""
+    from fieldservice.core.models import utcnow
+    from fieldservice.sync import operations as sync_ops
+
+    ops = [op("accept", job.id), op("note", job.id, {"note": "到了"})]
+    db.session.add(
+        AppliedOp(
+            op_id=ops[1]["op_id"],
+            user_id=job.engineer.user_id,
+            request_id=job.id,
+            type="note",
+            status="applied",
+            applied_at=utcnow(),
+        )
+    )
+    db.session.commit()
+    real = sync_ops._applied_ops
+    calls = []
+
+    def blind_first_try(op_ids):
+        # The first try asks twice (before and after locking the jobs) and misses the other batch's op.
+        calls.append(op_ids)
+        return {} if len(calls) <= 2 else real(op_ids)
+
+    monkeypatch.setattr(sync_ops, "_applied_ops", blind_first_try)
+    answer = push(phone, ops)
+    assert len(calls) == 4  # undone and applied again
+    assert [r["status"] for r in answer["results"]] == ["applied", "duplicate"]
+    db.session.expire_all()
+    assert events(db, job.id).count("accept") == 1
+    assert events(db, job.id).count("note") == 0
+    assert db.session.get(AppliedOp, ops[0]["op_id"]).status == "applied"

@@ -154,3 +154,20 @@ def test_urge_and_hand_back_with_a_reason(db, context, live_server, engineer, jo
     }
     assert events["urge"] == "客户电话催促，希望今天上门"
     assert events["hand_back"] == "缺少专用工具，需要其他师傅"
+
+
+def test_a_sync_redrawing_the_job_keeps_what_the_engineer_is_typing(db, context, live_server, engineer, job):
+    """Sending one form redraws the job page when the sync ends; a reason half typed in another form stays."""
+    page = context.new_page()
+    log_in(page, live_server, engineer)
+    page.click(f"[data-job='{job.id}']")
+    page.fill("#hand-back-reason", "缺少专用工具")
+    page.fill("#urge-note", "客户来电催促")
+    page.click("#urge-form button[type=submit]")
+    wait_pending(page, 0)
+    wait_synced(page)
+    db.session.expire_all()
+    assert db.session.get(ServiceRequest, job.id).urged
+    # The page was drawn again (the urge form is empty once its op is queued), the other text is still there.
+    assert page.input_value("#urge-note") == ""
+    assert page.input_value("#hand-back-reason") == "缺少专用工具"
