@@ -188,3 +188,17 @@ def savepoint():
         return
     with db.session.begin_nested():
         yield
+
+
+def commit_keeping_loaded() -> None:
+    """Commit and leave the session's objects loaded as they are: they hold what was just written, so the
+    answer built from them (a new request's detail) costs no reload of each row."""
+    from fieldservice.extensions import db
+
+    session = db.session()
+    expire = session.expire_on_commit
+    session.expire_on_commit = False
+    try:
+        session.commit()
+    finally:
+        session.expire_on_commit = expire

@@ -6,6 +6,9 @@ A domain lists its rows once (action, from-states, to-state or None for "no chan
 
 from dataclasses import dataclass
 
+from flask import g, has_request_context
+from flask_babel import get_locale
+
 
 @dataclass(frozen=True)
 class Transition:
@@ -40,6 +43,17 @@ class StateMachine:
 
 
 def label_of(table: dict, key: str | None) -> str:
-    """The translated label of *key* in *table*, or the key itself when the table does not know it."""
+    """The translated label of *key* in *table*, or the key itself when the table does not know it.
+
+    Translated once per request (a list page labels every row's status)."""
     value = table.get(key) if key else None
-    return str(value) if value is not None else (key or "")
+    if value is None:
+        return key or ""
+    if not has_request_context():
+        return str(value)
+    labels = g.setdefault("_fieldservice_labels", {})
+    cache_key = (id(table), key, str(get_locale()))
+    label = labels.get(cache_key)
+    if label is None:
+        label = labels[cache_key] = str(value)
+    return label

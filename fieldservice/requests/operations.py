@@ -317,35 +317,36 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
     coverage = coverage_at(customer.id, equipment.id if equipment else None, now)
     response_due, resolution_due = due_times(priority, now, coverage)
     status = SUSPENDED if data.get("suspended") else AWAITING
-    with db.session.begin_nested():
-        sr = ServiceRequest(
-            number=next_number(now),
-            customer_id=customer.id,
-            product_id=product.id if product else None,
-            equipment_id=equipment.id if equipment else None,
-            service_category=category,
-            problem_type=problem_type.code,
-            description=description,
-            priority=priority,
-            channel=channel,
-            contact_name=data.get("contact_name"),
-            contact_phone=data.get("contact_phone"),
-            required_by=required_by,
-            response_due=response_due,
-            resolution_due=resolution_due,
-            status=status,
-            coverage=getattr(coverage, "kind", None) or "none",
-            agreement_id=getattr(coverage, "agreement_id", None),
-            created_by_id=actor.id if actor else None,
-            created_at=now,
-        )
-        db.session.add(sr)
-        db.session.flush()
-        if product is not None:
-            _upsert_increment(ProductRequestCount.__table__, "product_id", product.id, "count")
-        _upsert_increment(ProblemTypeRequestCount.__table__, "problem_type", problem_type.code, "count")
-        add_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
-        signals.request_created.send(sr)
+    # No savepoint of its own: a caller that goes on after a failure here wraps this in one (the maintenance job
+    # does); the API and the console roll the whole transaction back.
+    sr = ServiceRequest(
+        number=next_number(now),
+        customer_id=customer.id,
+        product_id=product.id if product else None,
+        equipment_id=equipment.id if equipment else None,
+        service_category=category,
+        problem_type=problem_type.code,
+        description=description,
+        priority=priority,
+        channel=channel,
+        contact_name=data.get("contact_name"),
+        contact_phone=data.get("contact_phone"),
+        required_by=required_by,
+        response_due=response_due,
+        resolution_due=resolution_due,
+        status=status,
+        coverage=getattr(coverage, "kind", None) or "none",
+        agreement_id=getattr(coverage, "agreement_id", None),
+        created_by_id=actor.id if actor else None,
+        created_at=now,
+    )
+    db.session.add(sr)
+    db.session.flush()
+    if product is not None:
+        _upsert_increment(ProductRequestCount.__table__, "product_id", product.id, "count")
+    _upsert_increment(ProblemTypeRequestCount.__table__, "problem_type", problem_type.code, "count")
+    add_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
+    signals.request_created.send(sr)
     log.info("request %s %s created by %s (%s)", sr.id, sr.number, _who(actor), status)
     return sr
 
