@@ -8,8 +8,6 @@ from fieldservice.auth.permissions import require
 from fieldservice.core.api import api_blueprint, page_of
 from fieldservice.core.errors import NotFound
 from fieldservice.core.models import commit_keeping_loaded
-from fieldservice.customers.models import Customer, Equipment, Product
-from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.requests import operations as ops
 from fieldservice.requests.models import ProblemType, ServiceRequest, Visit
@@ -38,15 +36,6 @@ LIST_LOADS = (
     joinedload(ServiceRequest.equipment),
     joinedload(ServiceRequest.engineer),
 )
-# The API's list shows only these columns of them (ServiceRequestSchema's nested briefs): fewer to read and convert.
-API_LIST_LOADS = (
-    joinedload(ServiceRequest.customer).load_only(
-        Customer.id, Customer.name, Customer.phone, Customer.address, Customer.zone
-    ),
-    joinedload(ServiceRequest.product).load_only(Product.id, Product.name, Product.model, Product.category),
-    joinedload(ServiceRequest.equipment).load_only(Equipment.id, Equipment.serial_number),
-    joinedload(ServiceRequest.engineer).load_only(Engineer.id, Engineer.name),
-)
 
 
 def _detail(sr: ServiceRequest) -> ServiceRequest:
@@ -72,7 +61,7 @@ def create_request(args):
 def list_requests(args):
     """The requests the caller may see, filtered; by the customer's required date unless `sort` says."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    query = ops.filter_requests(ops.visible_requests(current_user), **args).options(*API_LIST_LOADS)
+    query = ops.filter_requests(ops.visible_requests(current_user), **args).options(*LIST_LOADS)
     return page_of(query, ServiceRequestSchema(), page, per_page)
 
 
@@ -132,10 +121,7 @@ def record_visit(args, request_id):
 def list_visits(request_id):
     sr = ops.get_visible_request(request_id, current_user)
     return db.session.scalars(
-        sa.select(Visit)
-        .where(Visit.request_id == sr.id)
-        .options(selectinload(Visit.costs))
-        .order_by(Visit.id)
+        sa.select(Visit).where(Visit.request_id == sr.id).options(selectinload(Visit.costs)).order_by(Visit.id)
     ).all()
 
 
