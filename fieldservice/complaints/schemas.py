@@ -8,9 +8,7 @@ from fieldservice.core.api import PageArgs
 
 
 def _name(attr):
-    return ma.fields.Function(
-        lambda c: getattr(getattr(c, attr), "display_name", None) if getattr(c, attr) else None
-    )
+    return ma.fields.Function(lambda c: getattr(getattr(c, attr), "display_name", None) if getattr(c, attr) else None)
 
 
 class ComplaintArgs(ma.Schema):

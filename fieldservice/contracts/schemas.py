@@ -3,6 +3,7 @@ from marshmallow import validate
 
 from fieldservice.contracts.models import CHARGING_METHODS, INVOICE_STATES, SERVICE_ITEMS
 from fieldservice.contracts.sla import local_date
+from fieldservice.core.api import PageArgs
 from fieldservice.core.models import utcnow
 
 AGREEMENT_STATUSES = ("upcoming", "active", "expiring", "expired")
@@ -63,9 +64,7 @@ class AgreementTypeArgs(ma.Schema):
     charging_method = ma.fields.String(required=True, validate=validate.OneOf(CHARGING_METHODS))
     labour_rate = ma.fields.Decimal(load_default=0, validate=_money, places=2)
     visit_fee = ma.fields.Decimal(load_default=0, validate=_money, places=2)
-    maintenance_cycle_months = ma.fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(1, 60)
-    )
+    maintenance_cycle_months = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 60))
     active = ma.fields.Boolean(load_default=True)
 
     @ma.validates_schema
@@ -150,12 +149,10 @@ class RenewArgs(ma.Schema):
         _check_hours_and_period(data)
 
 
-class AgreementQueryArgs(ma.Schema):
+class AgreementQueryArgs(PageArgs):
     customer_id = ma.fields.Integer()
     status = ma.fields.String(validate=validate.OneOf(AGREEMENT_STATUSES))
     q = ma.fields.String(load_default="")
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class CoverageQueryArgs(ma.Schema):
@@ -236,11 +233,9 @@ class InvoiceActionArgs(ma.Schema):
     reason = ma.fields.String(validate=validate.Length(min=1, max=500))
 
 
-class InvoiceQueryArgs(ma.Schema):
+class InvoiceQueryArgs(PageArgs):
     status = ma.fields.String(validate=validate.OneOf(INVOICE_STATES))
     customer_id = ma.fields.Integer()
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class MaintenanceRunSchema(ma.Schema):

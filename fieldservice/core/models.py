@@ -92,6 +92,17 @@ def get_or_404(model, object_id: int, what: str | None = None, message: str | No
     return obj
 
 
+def conflict_insert(table):
+    """An INSERT that understands ON CONFLICT on the database in use (PostgreSQL or SQLite)."""
+    from fieldservice.extensions import db
+
+    if db.session.get_bind().dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(table)
+
+
 def insert_many(objects: list, session=None) -> None:
     """Store many new objects of one mapped class at once and keep them in the session as stored rows, ids set.
 

@@ -1,13 +1,14 @@
 """A marshmallow schema's dump compiled into plain functions, for the pages that dump many rows at once.
 
 The schema stays the contract (OpenAPI, detail responses): `compiled(schema)` reads its fields once and returns a
-function that gives exactly what `schema.dump(obj)` gives (tests/test_core/test_serialize.py checks it on every
-list schema), at a fraction of the cost: marshmallow resolves each field's accessor, default and options for
-every value, which for a page of 50 requests with their customers is some 2,500 calls.
+function that gives exactly what `schema.dump(obj)` gives, at a fraction of the cost: marshmallow resolves each
+field's accessor, default and options for every value, which for a page of 50 requests with their customers is
+some 2,500 calls. With CHECK_COMPILED_DUMPS (the test suite) core.api.page_of dumps every page both ways and
+compares them; tests/test_core/test_serialize.py covers each field kind.
 
-Fields it knows (Integer, Float, String, Boolean, DateTime with the ISO format, Nested, Function, Method, List of
-those) are turned into direct conversions; any other field is still serialized by marshmallow itself. A schema
-with dump hooks (pre_dump, post_dump) is left to marshmallow whole.
+Fields it knows (Integer, Float, String, Boolean, DateTime with the ISO format, Nested, Function, List of those)
+are read and converted by generated straight-line code; any other field (Method, Decimal...) is still serialized
+by marshmallow itself. A schema with dump hooks (pre_dump, post_dump) is left to marshmallow whole.
 """
 
 import datetime as dt

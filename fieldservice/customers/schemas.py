@@ -1,6 +1,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.core.api import PageArgs
+
 
 def N_(message: str) -> str:
     """Mark *message* for the translation catalog; it is translated where it is shown (console, import report)."""
@@ -92,11 +94,9 @@ class ContactArgs(ma.Schema):
     email = ma.fields.Email(load_default=None, allow_none=True, validate=_text(200))
 
 
-class CustomerQueryArgs(ma.Schema):
+class CustomerQueryArgs(PageArgs):
     q = ma.fields.String(load_default="")
     zone = ma.fields.String(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ProductSchema(ma.Schema):
@@ -131,11 +131,9 @@ class EquipmentSchema(ma.Schema):
     updated_at = ma.fields.AwareDateTime()
 
 
-class EquipmentQueryArgs(ma.Schema):
+class EquipmentQueryArgs(PageArgs):
     q = ma.fields.String(load_default="", metadata={"description": "Part of a serial number."})
     customer_id = ma.fields.Integer(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 WARRANTY_BEFORE_INSTALL = N_("The warranty cannot end before the installation.")
@@ -168,12 +166,8 @@ class ImportRowErrorSchema(ma.Schema):
 
 class ImportResultSchema(ma.Schema):
     imported = ma.fields.Integer(metadata={"description": "How many rows were created."})
-    encoding = ma.fields.String(
-        metadata={"description": "How the file was decoded: UTF-8, UTF-8 (BOM) or GB18030."}
-    )
-    ids = ma.fields.List(
-        ma.fields.Integer(), metadata={"description": "The new records' ids, in file order."}
-    )
+    encoding = ma.fields.String(metadata={"description": "How the file was decoded: UTF-8, UTF-8 (BOM) or GB18030."})
+    ids = ma.fields.List(ma.fields.Integer(), metadata={"description": "The new records' ids, in file order."})
 
 
 def updatable(schema_class: type[ma.Schema]) -> ma.Schema:

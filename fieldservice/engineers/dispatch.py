@@ -189,14 +189,9 @@ class Assessment:
         }
 
     @cached_property
-    def _labels(self) -> dict[str | None, str]:
-        return {}
-
-    def category_label(self, code: str | None) -> str:
-        label = self._labels.get(code)
-        if label is None:
-            label = self._labels[code] = category_label(code)
-        return label
+    def category_labels(self) -> dict[str | None, str]:
+        """The batch's categories in the reader's language."""
+        return {code: category_label(code) for code in {job.category for job in self.jobs}}
 
     def batch(self) -> matching.Batch:
         return matching.Batch(
@@ -246,7 +241,7 @@ def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> st
     roster, texts = a.roster, a.texts
     km, hours_left = float(a.distance[row, col]), float(a.hours_left[row])
     parts = [
-        texts["skill"] % {"category": a.category_label(a.jobs[row].category)},
+        texts["skill"] % {"category": a.category_labels[a.jobs[row].category]},
         texts["distance_unknown"] if np.isnan(km) else texts["distance"] % {"km": km},
         texts["load"] % {"load": load_before, "cap": int(roster.cap[col])},
         texts["sla_left"] % {"hours": hours_left} if hours_left >= 0 else texts["sla_overdue"] % {"hours": -hours_left},
@@ -260,7 +255,7 @@ def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> st
 def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
     """(code, sentence) for a request the batch left out."""
     job, roster = a.jobs[row], a.roster
-    label = a.category_label(job.category)
+    label = a.category_labels[job.category]
     skilled = a.skilled[row]
     count = int(skilled.sum())
     if count == 0:
@@ -426,12 +421,14 @@ def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None 
     request's timeline records it with its reason; the caller commits. With apply=False nothing is written or
     locked: the answer is the proposal the board shows before the dispatcher confirms.
     """
-    from fieldservice.requests.operations import assign_many
+    from fieldservice.requests.operations import assign_many, hold
 
     now = now or utcnow()
     if apply:
         _serialize_batches()
     jobs, skipped = _load_jobs(request_ids, lock=apply)
+    if apply:
+        hold(job.request for job in jobs)  # locked above, customers loaded: assign_many reads them no more
     if not jobs:
         return {"assignments": [], "unassigned": skipped}
     roster = load_roster(now)
@@ -468,7 +465,6 @@ def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None 
             [(p["request_id"], p["engineer_id"], p["reason"]) for p in planned],
             actor,
             now=now,
-            locked={job.request.id: job.request for job in jobs},
         )
     assignments = [p for p in planned if p["request_id"] not in refused]
     unassigned += [

@@ -1,6 +1,8 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.core.api import PageArgs
+
 _category = ma.fields.String(validate=validate.Length(min=1, max=80))
 _work_days = ma.fields.List(
     ma.fields.Integer(validate=validate.Range(min=1, max=7)),
@@ -54,9 +56,7 @@ class EngineerArgs(ma.Schema):
     zone = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=60))
     lat = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-90, max=90))
     lng = ma.fields.Float(load_default=None, allow_none=True, validate=validate.Range(min=-180, max=180))
-    max_open_jobs = ma.fields.Integer(
-        load_default=None, allow_none=True, validate=validate.Range(min=1, max=50)
-    )
+    max_open_jobs = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=50))
     work_start = ma.fields.Time(load_default=None, allow_none=True)
     work_end = ma.fields.Time(load_default=None, allow_none=True)
     work_days = _work_days
@@ -79,13 +79,11 @@ class EngineerUpdateArgs(ma.Schema):
     active = ma.fields.Boolean()
 
 
-class EngineerQueryArgs(ma.Schema):
+class EngineerQueryArgs(PageArgs):
     zone = ma.fields.String(load_default=None)
     skill = ma.fields.String(load_default=None)
     active = ma.fields.Boolean(load_default=None, allow_none=True)
     q = ma.fields.String(load_default="")
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class LeaveArgs(ma.Schema):
@@ -114,9 +112,7 @@ class PeriodArgs(ma.Schema):
 class PerformanceSchema(ma.Schema):
     engineer_id = ma.fields.Integer(allow_none=True)
     name = ma.fields.String(allow_none=True)
-    jobs = ma.fields.Integer(
-        metadata={"description": "requests logged in the period and owned by the engineer"}
-    )
+    jobs = ma.fields.Integer(metadata={"description": "requests logged in the period and owned by the engineer"})
     completed = ma.fields.Integer(metadata={"description": "of those, resolved or revisited"})
     completion_rate = ma.fields.Float(allow_none=True)
     first_time_fixes = ma.fields.Integer(metadata={"description": "completed with one visit"})
@@ -124,9 +120,7 @@ class PerformanceSchema(ma.Schema):
     mean_response_hours = ma.fields.Float(allow_none=True)
     mean_resolution_hours = ma.fields.Float(allow_none=True)
     surveys = ma.fields.Integer()
-    satisfaction_rate = ma.fields.Float(
-        allow_none=True, metadata={"description": "share of surveys satisfied"}
-    )
+    satisfaction_rate = ma.fields.Float(allow_none=True, metadata={"description": "share of surveys satisfied"})
     mean_score = ma.fields.Float(allow_none=True, metadata={"description": "mean of the 1-5 survey scores"})
 
 

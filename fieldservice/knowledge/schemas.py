@@ -3,6 +3,7 @@ import re
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.core.api import PageArgs
 from fieldservice.engineers.skills import category_label
 
 
@@ -77,9 +78,7 @@ class SolutionArgs(ma.Schema):
 class CauseArgs(ma.Schema):
     id = ma.fields.Integer(load_default=None, allow_none=True)
     description = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    solutions = ma.fields.List(
-        ma.fields.Nested(SolutionArgs), load_default=list, validate=validate.Length(max=20)
-    )
+    solutions = ma.fields.List(ma.fields.Nested(SolutionArgs), load_default=list, validate=validate.Length(max=20))
 
 
 class EntryArgs(ma.Schema):
@@ -88,9 +87,7 @@ class EntryArgs(ma.Schema):
     symptom = ma.fields.String(required=True, validate=validate.Length(min=1, max=300))
     fault_code = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=40))
     status = ma.fields.String(load_default="draft", validate=validate.OneOf(["draft", "published"]))
-    causes = ma.fields.List(
-        ma.fields.Nested(CauseArgs), required=True, validate=validate.Length(min=1, max=20)
-    )
+    causes = ma.fields.List(ma.fields.Nested(CauseArgs), required=True, validate=validate.Length(min=1, max=20))
 
 
 class EntryUpdateArgs(ma.Schema):
@@ -189,12 +186,8 @@ class ProposalUpdateArgs(ma.Schema):
     solution = ma.fields.String(validate=validate.Length(min=1, max=4000))
 
 
-class ProposalQueryArgs(ma.Schema):
-    status = ma.fields.String(
-        load_default=None, validate=validate.OneOf(["pending", "published", "rejected"])
-    )
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+class ProposalQueryArgs(PageArgs):
+    status = ma.fields.String(load_default=None, validate=validate.OneOf(["pending", "published", "rejected"]))
 
 
 class ProposalPublishArgs(ma.Schema):

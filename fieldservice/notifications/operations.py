@@ -19,7 +19,7 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from fieldservice.core.errors import Conflict, ValidationFailed
-from fieldservice.core.models import bulk_insertable, check_version, insert_many, utcnow
+from fieldservice.core.models import bulk_insertable, check_version, insert_many, transaction_cache, utcnow
 from fieldservice.extensions import db
 from fieldservice.notifications import channels, messages, webhooks
 from fieldservice.notifications.models import (
@@ -35,9 +35,10 @@ log = logging.getLogger("fieldservice.notifications")
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 DUE = (PENDING, FAILED, SENDING)  # a SENDING row is due again only once its lease has run out (a worker died)
 LEASE = timedelta(minutes=5)
-_SUBSCRIPTIONS = "notifications_active_subscriptions"
-_KICKED = "notifications_outbox_kicked"
+# What one transaction remembers (core.models.transaction_cache: forgotten at its end and at a savepoint's
+# rollback, which takes the messages and the kick queued inside it along).
 _PENDING_KEYS = "notifications_pending_keys"
+_OUTBOX = "notifications_outbox"
 
 
 # ---------------------------------------------------------------- queueing (inside the caller's transaction)
@@ -73,17 +74,16 @@ def notify_customer(sr, event: str, key: str, *, fresh: bool = False, **ctx) -> 
         )
         notification.fresh_key = fresh
         db.session.add(notification)
-        db.session.info.setdefault(_PENDING_KEYS, {})[dedupe_key] = notification
+        transaction_cache(_PENDING_KEYS)[dedupe_key] = notification
         queued.append(notification)
     return queued
 
 
 def _queued_already(dedupe_key: str) -> bool:
     """Whether a message with this key waits in this session. Stored ones are dropped in one query per flush
-    (_drop_stored_duplicates): a batch of changes, such as an automatic dispatch, must neither query nor
+    (_store_new_notifications): a batch of changes, such as an automatic dispatch, must neither query nor
     write once per message."""
-    pending = db.session.info.get(_PENDING_KEYS)
-    notification = pending.get(dedupe_key) if pending else None
+    notification = transaction_cache(_PENDING_KEYS).get(dedupe_key)
     return notification is not None and notification in db.session
 
 
@@ -112,14 +112,13 @@ def _store_new_notifications(session: Session, _context, _instances) -> None:
 
 def _active_subscriptions() -> list[WebhookSubscription]:
     """The active subscriptions, read once per transaction (a batch emits many events)."""
-    cached = db.session.info.get(_SUBSCRIPTIONS)
-    if cached is None:
+    outbox = transaction_cache(_OUTBOX)
+    if "subscriptions" not in outbox:
         with db.session.no_autoflush:
-            cached = db.session.scalars(
+            outbox["subscriptions"] = db.session.scalars(
                 sa.select(WebhookSubscription).where(WebhookSubscription.active.is_(True))
             ).all()
-        db.session.info[_SUBSCRIPTIONS] = cached
-    return cached
+    return outbox["subscriptions"]
 
 
 def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
@@ -145,31 +144,10 @@ def kick() -> None:
     than at its next periodic run: for a manager's resend, who waits for the result on the page."""
     from fieldservice.notifications.jobs import drain_outbox
 
-    if not db.session.info.get(_KICKED):
-        db.session.info[_KICKED] = True
+    outbox = transaction_cache(_OUTBOX)
+    if not outbox.get("kicked"):
+        outbox["kicked"] = True
         drain_outbox.delay()
-
-
-@sa_event.listens_for(Session, "after_commit")
-def _reset_kick(session: Session, *_) -> None:
-    if session.in_nested_transaction():
-        return  # a savepoint is released; the transaction (and what it queued) goes on
-    _forget(session)
-
-
-@sa_event.listens_for(Session, "after_rollback")
-def _reset_after_rollback(session: Session, *_) -> None:
-    if session.in_nested_transaction():
-        # A savepoint rolled back: a kick queued inside it is gone (core.jobs drops it); the next one counts.
-        session.info.pop(_KICKED, None)
-        return
-    _forget(session)
-
-
-def _forget(session: Session) -> None:
-    session.info.pop(_KICKED, None)
-    session.info.pop(_SUBSCRIPTIONS, None)
-    session.info.pop(_PENDING_KEYS, None)
 
 
 # ---------------------------------------------------------------- draining (the worker)
@@ -309,7 +287,7 @@ def _subscription_fields(data: dict) -> dict[str, str]:
 
 
 def create_subscription(data: dict, actor) -> WebhookSubscription:
-    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
+    transaction_cache(_OUTBOX).pop("subscriptions", None)  # emit() must see the change
     _check_subscription(data)
     subscription = WebhookSubscription(
         name=data["name"].strip()[:120],
@@ -326,7 +304,7 @@ def create_subscription(data: dict, actor) -> WebhookSubscription:
 
 
 def update_subscription(subscription: WebhookSubscription, data: dict, actor, version: int | None) -> None:
-    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
+    transaction_cache(_OUTBOX).pop("subscriptions", None)  # emit() must see the change
     check_version(subscription, version)
     merged = {"name": subscription.name, "url": subscription.url, "events": subscription.events, **data}
     _check_subscription(merged)
@@ -341,7 +319,7 @@ def update_subscription(subscription: WebhookSubscription, data: dict, actor, ve
 
 
 def delete_subscription(subscription: WebhookSubscription, actor, version: int | None) -> None:
-    db.session.info.pop(_SUBSCRIPTIONS, None)  # emit() must see the change
+    transaction_cache(_OUTBOX).pop("subscriptions", None)  # emit() must see the change
     check_version(subscription, version)
     db.session.delete(subscription)
     db.session.flush()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from fieldservice.auth.models import Role, User
 from fieldservice.auth.permissions import can
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, get_or_404, utcnow
+from fieldservice.core.models import check_version, conflict_insert, get_or_404, utcnow
 from fieldservice.customers.models import Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -63,15 +63,6 @@ def _actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
 
-def _insert(table):
-    """An INSERT that understands ON CONFLICT on the database in use (PostgreSQL or SQLite)."""
-    if db.session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table)
-
-
 def site_today(at: datetime | None = None) -> date:
     return (at or utcnow()).astimezone(ZoneInfo(current_app.config["FIELDSERVICE_TIMEZONE"])).date()
 
@@ -87,7 +78,7 @@ def next_number(prefix: str) -> str:
     day = site_today().strftime("%Y%m%d")
     table = PartsNumberCounter.__table__
     statement = (
-        _insert(table)
+        conflict_insert(table)
         .values(prefix=prefix, day=day, last=1)
         .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": table.c.last + 1})
         .returning(table.c.last)
@@ -231,7 +222,7 @@ def _get_or_create_warehouse(code: str, **values) -> Warehouse:
         return warehouse
     now = utcnow()
     db.session.execute(
-        _insert(Warehouse.__table__)
+        conflict_insert(Warehouse.__table__)
         .values(code=code, version=1, active=True, created_at=now, updated_at=now, **values)
         .on_conflict_do_nothing(index_elements=["code"])
     )
@@ -486,7 +477,7 @@ def _lock_levels(keys: list[tuple[int, int]]) -> dict[tuple[int, int], StockLeve
     if missing:
         now = utcnow()
         db.session.execute(
-            _insert(StockLevel.__table__)
+            conflict_insert(StockLevel.__table__)
             .values(
                 [
                     {"warehouse_id": w, "part_id": p, "qty": 0, "version": 1, "updated_at": now}

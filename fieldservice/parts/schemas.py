@@ -3,6 +3,7 @@
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.core.api import PageArgs
 from fieldservice.parts import states
 
 _qty = validate.Range(min=1, max=100000)
@@ -64,13 +65,16 @@ class PartSchema(ma.Schema):
     version = ma.fields.Integer()
 
 
+def _money(**kwargs) -> ma.fields.Decimal:
+    """An amount in yuan: 0 or more, two places."""
+    return ma.fields.Decimal(places=2, allow_nan=False, validate=validate.Range(min=0, max=9999999999), **kwargs)
+
+
 class PartArgs(ma.Schema):
     part_number = ma.fields.String(required=True, validate=validate.Length(min=1, max=60))
     name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     category = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
-    unit_price = ma.fields.Decimal(
-        required=True, places=2, validate=validate.Range(min=0, max=9999999999), allow_nan=False
-    )
+    unit_price = _money(required=True)
     serial_tracked = ma.fields.Boolean(load_default=False)
     return_required = ma.fields.Boolean(load_default=True)
     supplier_id = ma.fields.Integer(load_default=None, allow_none=True)
@@ -92,14 +96,12 @@ def updatable(schema_class: type[ma.Schema]) -> ma.Schema:
     return schema_class(partial=names)
 
 
-class PartQueryArgs(ma.Schema):
+class PartQueryArgs(PageArgs):
     q = ma.fields.String(load_default="")
     category = ma.fields.String(load_default=None)
     supplier_id = ma.fields.Integer(load_default=None)
     product_id = ma.fields.Integer(load_default=None)
     active = ma.fields.Boolean(load_default=True, allow_none=True)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 # --- warehouses, stock, the ledger ---
@@ -155,14 +157,12 @@ class StockLevelSchema(ma.Schema):
 StockPageSchema = _page_of(StockLevelSchema, "StockPageSchema")
 
 
-class StockQueryArgs(ma.Schema):
+class StockQueryArgs(PageArgs):
     warehouse_id = ma.fields.Integer(load_default=None)
     part_id = ma.fields.Integer(load_default=None)
     q = ma.fields.String(load_default="")
     low = ma.fields.Boolean(load_default=False)
     include_empty = ma.fields.Boolean(load_default=False)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class LowStockSchema(ma.Schema):
@@ -188,12 +188,10 @@ class SerialUnitSchema(ma.Schema):
 SerialUnitPageSchema = _page_of(SerialUnitSchema, "SerialUnitPageSchema")
 
 
-class SerialQueryArgs(ma.Schema):
+class SerialQueryArgs(PageArgs):
     part_id = ma.fields.Integer(load_default=None)
     warehouse_id = ma.fields.Integer(load_default=None)
     q = ma.fields.String(load_default="")
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class MovementSchema(ma.Schema):
@@ -220,7 +218,7 @@ class MovementSchema(ma.Schema):
 MovementPageSchema = _page_of(MovementSchema, "MovementPageSchema")
 
 
-class MovementQueryArgs(ma.Schema):
+class MovementQueryArgs(PageArgs):
     part_id = ma.fields.Integer(load_default=None)
     warehouse_id = ma.fields.Integer(load_default=None)
     reason = ma.fields.String(load_default=None, validate=validate.OneOf(list(states.REASONS)))
@@ -231,8 +229,6 @@ class MovementQueryArgs(ma.Schema):
     visit_id = ma.fields.Integer(load_default=None)
     part_request_id = ma.fields.Integer(load_default=None)
     return_order_id = ma.fields.Integer(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class StockLineArgs(ma.Schema):
@@ -243,18 +239,14 @@ class StockLineArgs(ma.Schema):
 
 class ReceiptArgs(ma.Schema):
     warehouse_id = ma.fields.Integer(required=True)
-    lines = ma.fields.List(
-        ma.fields.Nested(StockLineArgs), required=True, validate=validate.Length(min=1, max=200)
-    )
+    lines = ma.fields.List(ma.fields.Nested(StockLineArgs), required=True, validate=validate.Length(min=1, max=200))
     note = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
 
 class TransferArgs(ma.Schema):
     from_warehouse_id = ma.fields.Integer(required=True)
     to_warehouse_id = ma.fields.Integer(required=True)
-    lines = ma.fields.List(
-        ma.fields.Nested(StockLineArgs), required=True, validate=validate.Length(min=1, max=200)
-    )
+    lines = ma.fields.List(ma.fields.Nested(StockLineArgs), required=True, validate=validate.Length(min=1, max=200))
     note = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
     @ma.validates_schema
@@ -340,14 +332,10 @@ class PartRequestArgs(ma.Schema):
     note = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
 
-class PartRequestQueryArgs(ma.Schema):
-    status = ma.fields.String(
-        load_default=None, validate=validate.OneOf(list(states.PART_REQUEST_STATUS_LABELS))
-    )
+class PartRequestQueryArgs(PageArgs):
+    status = ma.fields.String(load_default=None, validate=validate.OneOf(list(states.PART_REQUEST_STATUS_LABELS)))
     request_id = ma.fields.Integer(load_default=None)
     target_warehouse_id = ma.fields.Integer(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class SerialPickArgs(ma.Schema):
@@ -432,13 +420,11 @@ class ReturnOrderArgs(ma.Schema):
     fault_description = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
 
-class ReturnQueryArgs(ma.Schema):
+class ReturnQueryArgs(PageArgs):
     status = ma.fields.String(load_default=None, validate=validate.OneOf(list(states.RETURN_STATUS_LABELS)))
     part_id = ma.fields.Integer(load_default=None)
     engineer_id = ma.fields.Integer(load_default=None)
     request_id = ma.fields.Integer(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ReturnActionArgs(ma.Schema):
@@ -451,43 +437,23 @@ class ReturnActionArgs(ma.Schema):
     scrapped_qty = ma.fields.Integer(load_default=0, validate=validate.Range(min=0))
     note = ma.fields.String(load_default=None, allow_none=True, validate=_text)
     claim = ma.fields.Boolean(load_default=True)
-    claim_amount = ma.fields.Decimal(
-        load_default=None,
-        allow_none=True,
-        places=2,
-        allow_nan=False,
-        validate=validate.Range(min=0, max=9999999999),
-    )
+    claim_amount = _money(load_default=None, allow_none=True)
 
 
 class ClaimArgs(ma.Schema):
     version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
-    amount = ma.fields.Decimal(
-        load_default=None,
-        allow_none=True,
-        places=2,
-        allow_nan=False,
-        validate=validate.Range(min=0, max=9999999999),
-    )
+    amount = _money(load_default=None, allow_none=True)
     note = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
 
-class ClaimQueryArgs(ma.Schema):
+class ClaimQueryArgs(PageArgs):
     status = ma.fields.String(load_default=None, validate=validate.OneOf(list(states.CLAIM_STATUS_LABELS)))
     supplier_id = ma.fields.Integer(load_default=None)
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class ClaimActionArgs(ma.Schema):
     version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
-    amount = ma.fields.Decimal(
-        load_default=None,
-        allow_none=True,
-        places=2,
-        allow_nan=False,
-        validate=validate.Range(min=0, max=9999999999),
-    )
+    amount = _money(load_default=None, allow_none=True)
     reason = ma.fields.String(load_default=None, allow_none=True, validate=_text)
 
 
@@ -503,14 +469,10 @@ class VanLineSchema(ma.Schema):
 class VanSchema(ma.Schema):
     warehouse = ma.fields.Nested(WarehouseSchema(only=("id", "code", "name", "kind", "engineer_id")))
     stock = ma.fields.List(ma.fields.Nested(VanLineSchema))
-    catalog = ma.fields.List(
-        ma.fields.Nested(PartSchema(only=(*_PART_BRIEF, "return_required", "product_ids")))
-    )
+    catalog = ma.fields.List(ma.fields.Nested(PartSchema(only=(*_PART_BRIEF, "return_required", "product_ids"))))
     open_part_requests = ma.fields.List(
         ma.fields.Nested(PartRequestSchema(only=("id", "number", "status", "lines", "version", "request_id")))
     )
     open_returns = ma.fields.List(
-        ma.fields.Nested(
-            ReturnOrderSchema(only=("id", "number", "status", "part", "qty", "serial", "version"))
-        )
+        ma.fields.Nested(ReturnOrderSchema(only=("id", "number", "status", "part", "qty", "serial", "version")))
     )

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 
 from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
 from fieldservice.core.links import customer_page_url, public_url
-from fieldservice.core.models import utcnow
+from fieldservice.core.models import conflict_insert, utcnow
 from fieldservice.extensions import db
 from fieldservice.reports.models import CustomerLink, CustomerRating, ServiceReport
 from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
@@ -29,24 +29,22 @@ def _hash(token: str) -> str:
 
 def link_for(sr: ServiceRequest) -> CustomerLink:
     """The request's customer link, made on first use (race-safe: one link per request)."""
-    link = db.session.scalar(sa.select(CustomerLink).where(CustomerLink.request_id == sr.id))
+    link = _stored_link(sr)
     if link is not None:
         return link
     token = secrets.token_urlsafe(TOKEN_BYTES)
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     # Made by a concurrent transaction meanwhile: nothing is inserted, and the read below finds that one.
     link = db.session.scalar(
-        insert(CustomerLink)
+        conflict_insert(CustomerLink)
         .values(request_id=sr.id, token=token, token_hash=_hash(token), created_at=utcnow())
         .on_conflict_do_nothing(index_elements=[CustomerLink.request_id])
         .returning(CustomerLink)
     )
-    if link is None:
-        link = db.session.scalar(sa.select(CustomerLink).where(CustomerLink.request_id == sr.id))
-    return link
+    return link if link is not None else _stored_link(sr)
+
+
+def _stored_link(sr: ServiceRequest) -> CustomerLink | None:
+    return db.session.scalar(sa.select(CustomerLink).where(CustomerLink.request_id == sr.id))
 
 
 def request_for_token(token: str) -> ServiceRequest | None:

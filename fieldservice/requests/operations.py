@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.core.models import check_version, conflict_insert, insert_many, savepoint, transaction_cache, utcnow
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -235,13 +235,9 @@ def filter_requests(
 
 def _upsert_increment(table: sa.Table, key_column: str, key, count_column: str) -> int:
     """Add one to a counter row, creating it at 1; atomic (the row stays locked until commit)."""
-    if db.engine.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
     counter = table.c[count_column]
     statement = (
-        insert(table)
+        conflict_insert(table)
         .values({key_column: key, count_column: 1})
         .on_conflict_do_update(index_elements=[table.c[key_column]], set_={count_column: counter + 1})
         .returning(counter)
@@ -401,8 +397,7 @@ def _lock(sr: ServiceRequest) -> ServiceRequest:
 
     A row this transaction holds already (lock_requests, an earlier change) is not read again: nobody else can
     have changed it since, and the session has every change of ours."""
-    held = transaction_cache(_HELD)
-    if held.get(sr.id) is sr and sr in db.session:
+    if _held([sr.id]).get(sr.id) is sr:
         return sr
     locked = db.session.scalars(
         sa.select(ServiceRequest)
@@ -412,7 +407,7 @@ def _lock(sr: ServiceRequest) -> ServiceRequest:
     ).one_or_none()
     if locked is None:
         raise NotFound("not_found", f"No service request with id {sr.id}.")
-    held[locked.id] = locked
+    hold([locked])
     return locked
 
 
@@ -541,9 +536,20 @@ def lock_requests(request_ids) -> dict[int, ServiceRequest]:
         # The customers too, in one more query: subscribers (customer notifications) read them per request.
         .options(selectinload(ServiceRequest.customer))
     )
-    locked = {sr.id: sr for sr in rows}
+    return hold(rows)
+
+
+def hold(requests) -> dict[int, ServiceRequest]:
+    """Note *requests*, read with FOR UPDATE in this transaction by the caller (automatic dispatch reads its own
+    batch so), as held: the changes that follow do not read or lock them again."""
+    locked = {sr.id: sr for sr in requests}
     transaction_cache(_HELD).update(locked)
     return locked
+
+
+def _held(request_ids) -> dict[int, ServiceRequest]:
+    held = transaction_cache(_HELD)
+    return {i: held[i] for i in request_ids if i in held and held[i] in db.session}
 
 
 def _preload_engineers(engineer_ids) -> None:
@@ -567,7 +573,7 @@ def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: di
 
 
 def assign_many(
-    pairs, actor, *, now: datetime | None = None, locked: dict[int, ServiceRequest] | None = None
+    pairs, actor, *, now: datetime | None = None
 ) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
     """Assign many requests at once: (request_id, engineer_id) or (request_id, engineer_id, reason) each.
 
@@ -578,8 +584,7 @@ def assign_many(
     requests in the order given, {request_id: the refusal} for the others, which are left unchanged).
     A subscriber that raises aborts the whole batch: the caller rolls back.
 
-    *locked*: requests the caller has read with FOR UPDATE in this transaction, their customers loaded
-    (automatic dispatch); only the others are read and locked here.
+    Rows this transaction holds already (lock_requests, hold) are not read again; the others are, in one query.
     """
     now = now or utcnow()
     wanted = [(p[0], p[1], p[2] if len(p) > 2 else None) for p in pairs]
@@ -589,7 +594,7 @@ def assign_many(
         raise ValidationFailed(
             "validation_failed", "A request appears twice in the batch.", {"pairs": "Each request once."}
         )
-    locked = dict(locked or {})
+    locked = _held(request_id for request_id, _, _ in wanted)
     to_lock = sorted(request_id for request_id, _, _ in wanted if request_id not in locked)
     if to_lock:
         locked.update(lock_requests(to_lock))

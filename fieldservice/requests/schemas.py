@@ -5,6 +5,7 @@ import datetime as dt
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.core.api import PageArgs
 from fieldservice.requests.operations import CHANNELS
 from fieldservice.requests.states import STATUSES, action_label, status_label
 
@@ -123,7 +124,7 @@ class StatusList(ma.fields.String):
         return _statuses(super()._deserialize(value, attr, data, **kwargs))
 
 
-class RequestQueryArgs(ma.Schema):
+class RequestQueryArgs(PageArgs):
     status = StatusList(load_default=None)
     engineer_id = ma.fields.Integer(load_default=None)
     customer_id = ma.fields.Integer(load_default=None)
@@ -135,8 +136,6 @@ class RequestQueryArgs(ma.Schema):
         load_default="due",
         validate=validate.OneOf(["due", "response_due", "priority", "created", "-created"]),
     )
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = ma.fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
 class RequestEventSchema(ma.Schema):

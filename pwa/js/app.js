@@ -308,10 +308,7 @@
       await FS.outbox.enqueue(type, job.id, { [field]: text || null });
       syncNow();
       // Drawn again with this form empty; what is typed in the others stays.
-      const typing = typedText();
-      delete typing.fields[form[field].id];
-      await renderJob(job.id);
-      restoreText(typing);
+      await redrawKeepingText(() => renderJob(job.id), form[field].id);
     });
   }
 
@@ -341,25 +338,20 @@
     await renderSyncBar();
     if (location.hash.startsWith('#/pool')) {
       await FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: false });
-    } else if (!location.hash.startsWith('#/visit/')) {
-      const typing = typedText();
-      await route();
-      restoreText(typing);
-    }
+    } else if (!location.hash.startsWith('#/visit/')) await redrawKeepingText(route);
   }
 
-  function typedText() {
+  /* Run draw() (which replaces the view) and put back the text typed in the view's fields, and the cursor;
+   * except in the field *cleared* (a form just sent). */
+  async function redrawKeepingText(draw, cleared) {
     const fields = {};
     view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text]').forEach((el) => {
-      if (el.value) fields[el.id] = el.value;
+      if (el.value && el.id !== cleared) fields[el.id] = el.value;
     });
     const active = document.activeElement;
-    const focus = active && active.id && view.contains(active)
+    const focus = active && active.id && active.id !== cleared && view.contains(active)
       ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-    return { fields, focus };
-  }
-
-  function restoreText({ fields, focus }) {
+    await draw();
     Object.entries(fields).forEach(([id, value]) => {
       const el = document.getElementById(id);
       if (el && view.contains(el) && !el.value) el.value = value;

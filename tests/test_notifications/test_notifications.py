@@ -238,3 +238,42 @@ def test_customer_locale(db, app, setup_request, sms_to, locale, word, log_reque
     log_request()
     drain()
     assert word in _sms(sms_to)[0]["text"]
+
+
+def test_a_signal_replayed_queues_its_message_once(db, setup_request, sms_to, log_request):
+    """The same change's message asked for again, in the same transaction or a later one, is queued once; a
+    savepoint rolled back takes its message along and a later ask queues it again."""
+    from fieldservice.notifications import operations as ops
+
+    sr = log_request()
+    before = len(_notifications(db))
+    ops.notify_customer(sr, "revisited", "replay-test")
+    ops.notify_customer(sr, "revisited", "replay-test")  # same transaction, not flushed yet
+    db.session.commit()
+    ops.notify_customer(sr, "revisited", "replay-test")  # a later transaction: the stored row counts
+    db.session.commit()
+    assert len(_notifications(db)) == before + 1
+
+    savepoint = db.session.begin_nested()
+    ops.notify_customer(sr, "reopened", "undone-test")
+    db.session.flush()
+    savepoint.rollback()
+    ops.notify_customer(sr, "reopened", "undone-test")
+    db.session.commit()
+    assert [n.dedupe_key for n in _notifications(db)].count("undone-test:sms") == 1
+
+
+def test_a_batch_of_messages_is_stored_in_bulk_with_ids(db, setup_request, sms_to, make_equipment):
+    """Many messages of one flush (automatic dispatch) are written together and stay usable as rows."""
+    from fieldservice.notifications import operations as ops
+    from fieldservice.requests import operations as requests_ops
+
+    sr = requests_ops.create_request(
+        {**request_body(setup_request["equipment"]), "required_by": utcnow() + timedelta(days=1)},
+        setup_request["dispatcher"],
+    )
+    queued = [n for i in range(30) for n in ops.notify_customer(sr, "revisited", f"bulk-{i}", fresh=True)]
+    db.session.commit()
+    assert len(queued) == 30 and all(n.id for n in queued)
+    stored = {n.id: n.dedupe_key for n in _notifications(db)}
+    assert all(stored[n.id] == n.dedupe_key for n in queued)

@@ -17,9 +17,7 @@ def _token(url: str) -> str:
 def _pdf_text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "r.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True).stdout
 
 
 def test_a_finished_visit_gets_a_report_with_pdf(db, resolved_request, tmp_path):
@@ -127,9 +125,7 @@ def test_urge_from_the_customer_page_records_an_event(client, db, open_request):
     db.session.commit()
     response = client.post(f"/r/{token}/urge", json={"note": "请尽快上门"})
     assert response.status_code == 200
-    urges = sa.select(RequestEvent).where(
-        RequestEvent.request_id == open_request.id, RequestEvent.action == "urge"
-    )
+    urges = sa.select(RequestEvent).where(RequestEvent.request_id == open_request.id, RequestEvent.action == "urge")
     event = db.session.scalars(urges).one()
     assert event.actor_id is None and event.actor_label == "customer" and event.note == "请尽快上门"
     db.session.refresh(open_request)
@@ -169,3 +165,23 @@ def test_reopened_request_keeps_earlier_reports(db, resolved_request, make_user)
     db.session.commit()
     assert resolved_request.status == "awaiting_assignment"
     assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceReport)) == 1
+
+
+def test_a_link_made_meanwhile_by_another_transaction_is_the_one_returned(db, resolved_request, monkeypatch):
+    """link_for when a concurrent transaction made the request's link between this one's read and insert: the
+    insert gives way and the other's link (its token) is the answer; still one link."""
+    from fieldservice.reports.models import CustomerLink
+
+    token = ops.link_for(resolved_request).token
+    db.session.commit()
+    real, reads = ops._stored_link, []
+
+    def first_read_misses(sr):
+        reads.append(sr.id)
+        return None if len(reads) == 1 else real(sr)
+
+    monkeypatch.setattr(ops, "_stored_link", first_read_misses)
+    assert ops.link_for(resolved_request).token == token
+    assert len(reads) == 2
+    db.session.commit()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CustomerLink)) == 1
