@@ -54,10 +54,11 @@ def due_hours(severity: str) -> float:
 
 def next_number(at: datetime) -> str:
     """TS-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
-    from fieldservice.requests.operations import _upsert_increment, site_zone
+    from fieldservice.core.models import increment
+    from fieldservice.requests.operations import site_zone
 
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
-    n = _upsert_increment(ComplaintNumberCounter.__table__, "day", day, "last")
+    n = increment(ComplaintNumberCounter.__table__, {"day": day}, "last")
     return f"TS-{day}-{n:04d}"
 
 

@@ -103,6 +103,30 @@ def conflict_insert(table):
     return insert(table)
 
 
+_INCREMENTS: dict[tuple, sa.TextClause] = {}
+
+
+def increment(table: sa.Table, keys: dict, count_column: str) -> int:
+    """Add one to the counter row of *table* whose key columns hold *keys*, creating it at 1; return the new
+    count. Atomic: the row stays locked until commit, so two transactions never get the same number.
+
+    Written as text because SQLAlchemy does not cache its ON CONFLICT constructs (each call would compile the
+    statement anew); the statement is the same on PostgreSQL and SQLite (3.35 or later)."""
+    from fieldservice.extensions import db
+
+    key = (table.name, tuple(keys), count_column)
+    statement = _INCREMENTS.get(key)
+    if statement is None:
+        quote = db.session.get_bind().dialect.identifier_preparer.quote
+        names = [quote(name) for name in keys]
+        count, name = quote(count_column), quote(table.name)
+        statement = _INCREMENTS[key] = sa.text(
+            f"INSERT INTO {name} ({', '.join(names)}, {count}) VALUES ({', '.join(':' + k for k in keys)}, 1)"
+            f" ON CONFLICT ({', '.join(names)}) DO UPDATE SET {count} = {name}.{count} + 1 RETURNING {count}"
+        )
+    return db.session.execute(statement, keys).scalar_one()
+
+
 def insert_many(objects: list, session=None) -> None:
     """Store many new objects of one mapped class at once and keep them in the session as stored rows, ids set.
 

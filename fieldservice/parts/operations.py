@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from fieldservice.auth.models import Role, User
 from fieldservice.auth.permissions import can
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, conflict_insert, get_or_404, utcnow
+from fieldservice.core.models import check_version, conflict_insert, get_or_404, increment, utcnow
 from fieldservice.customers.models import Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -76,14 +76,7 @@ def add_months(day: date, months: int) -> date:
 def next_number(prefix: str) -> str:
     """PREFIX-YYYYMMDD-NNNN, unique under concurrent use: an upsert on the day's counter row."""
     day = site_today().strftime("%Y%m%d")
-    table = PartsNumberCounter.__table__
-    statement = (
-        conflict_insert(table)
-        .values(prefix=prefix, day=day, last=1)
-        .on_conflict_do_update(index_elements=["prefix", "day"], set_={"last": table.c.last + 1})
-        .returning(table.c.last)
-    )
-    number = db.session.execute(statement).scalar_one()
+    number = increment(PartsNumberCounter.__table__, {"prefix": prefix, "day": day}, "last")
     return f"{prefix}-{day}-{number:04d}"
 
 

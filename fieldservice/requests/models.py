@@ -8,6 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
 from fieldservice.extensions import db
+from fieldservice.requests.states import ACTIVE
 
 
 class ProblemType(TimestampMixin, VersionMixin, db.Model):
@@ -31,6 +32,10 @@ class ProblemType(TimestampMixin, VersionMixin, db.Model):
         return self.name_en if locale == "en" else self.name_zh
 
 
+# The open states (states.ACTIVE), as the partial index below says them.
+_ACTIVE_SQL = "status IN (" + ", ".join(f"'{status}'" for status in sorted(ACTIVE)) + ")"
+
+
 class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     __tablename__ = "service_requests"
     __table_args__ = (
@@ -40,6 +45,18 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         sa.Index("ix_service_requests_status_resolution_due", "status", "resolution_due"),
         sa.Index("ix_service_requests_engineer_id_status", "engineer_id", "status"),
         sa.Index("ix_service_requests_status_service_category", "status", "service_category"),
+        # The lists across statuses, by due time (the default) and newest first: read in order, not sorted.
+        sa.Index("ix_service_requests_required_by_id", "required_by", "id"),
+        sa.Index("ix_service_requests_created_at_id", "created_at", "id"),
+        # The open requests by due time (the overdue list): the closed ones, most rows and the earliest due,
+        # would otherwise be read and passed over first.
+        sa.Index(
+            "ix_service_requests_active_required_by",
+            "required_by",
+            "id",
+            postgresql_where=sa.text(_ACTIVE_SQL),
+            sqlite_where=sa.text(_ACTIVE_SQL),
+        ),
         sa.CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
     )
 

@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, conflict_insert, insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -233,22 +233,10 @@ def filter_requests(
 # ---------------------------------------------------------------- intake
 
 
-def _upsert_increment(table: sa.Table, key_column: str, key, count_column: str) -> int:
-    """Add one to a counter row, creating it at 1; atomic (the row stays locked until commit)."""
-    counter = table.c[count_column]
-    statement = (
-        conflict_insert(table)
-        .values({key_column: key, count_column: 1})
-        .on_conflict_do_update(index_elements=[table.c[key_column]], set_={count_column: counter + 1})
-        .returning(counter)
-    )
-    return db.session.execute(statement).scalar_one()
-
-
 def next_number(at: datetime) -> str:
     """SR-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
-    n = _upsert_increment(RequestNumberCounter.__table__, "day", day, "last")
+    n = increment(RequestNumberCounter.__table__, {"day": day}, "last")
     return f"SR-{day}-{n:04d}"
 
 
@@ -317,9 +305,10 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
     # does); the API and the console roll the whole transaction back.
     sr = ServiceRequest(
         number=next_number(now),
-        customer_id=customer.id,
-        product_id=product.id if product else None,
-        equipment_id=equipment.id if equipment else None,
+        # The related rows themselves, not just their ids: the answer shows them with no reload.
+        customer=customer,
+        product=product,
+        equipment=equipment,
         service_category=category,
         problem_type=problem_type.code,
         description=description,
@@ -339,8 +328,8 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
     db.session.add(sr)
     db.session.flush()
     if product is not None:
-        _upsert_increment(ProductRequestCount.__table__, "product_id", product.id, "count")
-    _upsert_increment(ProblemTypeRequestCount.__table__, "problem_type", problem_type.code, "count")
+        increment(ProductRequestCount.__table__, {"product_id": product.id}, "count")
+    increment(ProblemTypeRequestCount.__table__, {"problem_type": problem_type.code}, "count")
     add_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
     signals.request_created.send(sr)
     log.info("request %s %s created by %s (%s)", sr.id, sr.number, _who(actor), status)

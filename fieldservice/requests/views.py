@@ -9,7 +9,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from fieldservice.auth.permissions import require
 from fieldservice.core.errors import ApiError
@@ -20,7 +20,6 @@ from fieldservice.customers.panels import add_customer_panel
 from fieldservice.extensions import db
 from fieldservice.requests import operations as ops
 from fieldservice.requests import saved_filters
-from fieldservice.requests.api import LIST_LOADS
 from fieldservice.requests.forms import (
     ACTION_FORMS,
     CHANNEL_LABELS,
@@ -136,6 +135,15 @@ def _engineer_choices():
     from fieldservice.engineers.models import Engineer
 
     return db.session.scalars(sa.select(Engineer).where(Engineer.active).order_by(Engineer.name)).all()
+
+
+# The console's list shows the request's customer, product, equipment and engineer: joined into the page's query.
+LIST_LOADS = (
+    joinedload(ServiceRequest.customer),
+    joinedload(ServiceRequest.product),
+    joinedload(ServiceRequest.equipment),
+    joinedload(ServiceRequest.engineer),
+)
 
 
 @bp.route("/requests")

@@ -5,6 +5,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import marshmallow as ma
+import pytest
 
 from fieldservice.core.serialize import compiled, dump_many
 
@@ -101,3 +102,52 @@ def test_the_request_list_schema_compiles_to_the_same_json(db, client):
     schema = ServiceRequestSchema()
     with client.application.test_request_context():
         assert compiled(schema)(sr) == schema.dump(sr)
+
+
+def test_a_projection_refuses_what_it_cannot_read_as_columns(app):
+    from fieldservice.core.serialize import Projection
+    from fieldservice.requests.models import ServiceRequest
+
+    class Computed(ma.Schema):
+        id = ma.fields.Integer()
+        shout = ma.fields.Method("upper")
+
+        def upper(self, obj):
+            return obj.name.upper()
+
+    class Events(ma.Schema):
+        events = ma.fields.Nested(Inner, many=True)
+
+    class NotARelation(ma.Schema):
+        number = ma.fields.Nested(Inner)
+
+    class NotAColumn(ma.Schema):
+        actions = ma.fields.List(ma.fields.String())
+
+    for schema in (Computed(), Events(), NotARelation(), NotAColumn()):
+        with pytest.raises(TypeError):
+            Projection(schema, ServiceRequest)
+
+
+def test_compiled_responses_dump_as_marshmallow_and_are_checked(app):
+    from fieldservice.core.serialize import compiled_response
+
+    objs = _objects()[:2]
+    schema = compiled_response(Outer())
+    assert schema.dump(objs[0]) == Outer().dump(objs[0])
+    assert schema.dump(objs, many=True) == Outer().dump(objs, many=True)
+    assert compiled_response(Outer(many=True)).dump(objs) == Outer().dump(objs, many=True)
+    assert compiled_response(Hooked()).dump(SimpleNamespace(id=1, name="abc")) == {"id": 1, "name": "ABC"}
+    # CHECK_COMPILED_DUMPS (set for the suite) catches a compiled dump that says something else.
+    broken = compiled_response(Inner())
+    broken_one = broken.dump
+
+    def wrong(obj, *, many=None):
+        from fieldservice.core.serialize import check_compiled
+
+        check_compiled(broken, obj, False, {"id": -1})
+
+    broken.dump = wrong
+    with app.test_request_context(), pytest.raises(AssertionError):
+        broken.dump(SimpleNamespace(id=1, name="x"))
+    assert broken_one(SimpleNamespace(id=1, name="x")) == {"id": 1, "name": "x"}
