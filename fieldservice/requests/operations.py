@@ -326,11 +326,12 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
         created_at=now,
     )
     db.session.add(sr)
-    db.session.flush()
+    event = _new_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
+    db.session.flush()  # the request and its first timeline entry
     if product is not None:
         increment(ProductRequestCount.__table__, {"product_id": product.id}, "count")
     increment(ProblemTypeRequestCount.__table__, {"problem_type": problem_type.code}, "count")
-    add_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
+    signals.event_added.send(sr, event=event)
     signals.request_created.send(sr)
     log.info("request %s %s created by %s (%s)", sr.id, sr.number, _who(actor), status)
     return sr
@@ -356,6 +357,15 @@ def add_event(
     actor_label: str | None = None,
 ) -> RequestEvent:
     """Add one entry to the request's timeline (rule 6) and tell the subscribers."""
+    event = _new_event(sr, action, actor, from_status, to_status, note, data, at=at, actor_label=actor_label)
+    db.session.flush()
+    signals.event_added.send(sr, event=event)
+    return event
+
+
+def _new_event(sr, action, actor, from_status, to_status, note=None, data=None, *, at=None, actor_label=None):
+    """The timeline entry, added to the session and not yet stored: add_event stores it and tells the
+    subscribers; intake stores it with the new request, in one flush."""
     if actor_label is None:
         actor_label = actor.display_name if actor is not None else "system"
     event = RequestEvent(
@@ -369,9 +379,9 @@ def add_event(
         note=note,
         data=data,
     )
+    if sr.id is None:  # a new request has no id until it is stored, with this entry
+        event.request = sr
     db.session.add(event)
-    db.session.flush()
-    signals.event_added.send(sr, event=event)
     return event
 
 
