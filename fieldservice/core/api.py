@@ -17,6 +17,13 @@ class Api(_SmorestApi):
 
 
 class Blueprint(_SmorestBlueprint):
+    def arguments(self, schema, **kwargs):
+        """flask-smorest's arguments, given one schema instance: webargs builds a new instance of a schema class
+        on every request (marshmallow copies all its fields for that)."""
+        from apispec.ext.marshmallow.common import resolve_schema_instance
+
+        return super().arguments(resolve_schema_instance(schema), **kwargs)
+
     def response(self, status_code, schema=None, **kwargs):
         """flask-smorest's response, dumping with the schema's compiled dump (core.serialize)."""
         if schema is not None:

@@ -21,8 +21,9 @@ class SiteDateTime(ma.fields.AwareDateTime):
                 return end_of_day(dt.date.fromisoformat(value.strip()))
             except ValueError as exc:
                 raise self.make_error("invalid", input=value, obj_type=self.OBJ_TYPE) from exc
-        self.default_timezone = site_zone()
-        return super()._deserialize(value, attr, data, **kwargs)
+        # The site's zone read per call, not stored on the field: one schema instance serves every request.
+        parsed = ma.fields.DateTime._deserialize(self, value, attr, data, **kwargs)
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=site_zone())
 
 
 class NamedSchema(ma.Schema):
