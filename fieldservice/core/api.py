@@ -1,6 +1,7 @@
 """The JSON API: flask-smorest blueprints, marshmallow schemas and the OpenAPI document."""
 
 import marshmallow as ma
+from apispec.ext.marshmallow.common import resolve_schema_instance
 from flask import current_app
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint as _SmorestBlueprint
@@ -20,15 +21,11 @@ class Blueprint(_SmorestBlueprint):
     def arguments(self, schema, **kwargs):
         """flask-smorest's arguments, given one schema instance: webargs builds a new instance of a schema class
         on every request (marshmallow copies all its fields for that)."""
-        from apispec.ext.marshmallow.common import resolve_schema_instance
-
         return super().arguments(resolve_schema_instance(schema), **kwargs)
 
     def response(self, status_code, schema=None, **kwargs):
         """flask-smorest's response, dumping with the schema's compiled dump (core.serialize)."""
         if schema is not None:
-            from apispec.ext.marshmallow.common import resolve_schema_instance
-
             schema = compiled_response(resolve_schema_instance(schema))
         return super().response(status_code, schema, **kwargs)
 

@@ -208,7 +208,7 @@ class Projection:
         import sqlalchemy as sa
         from sqlalchemy.orm import RelationshipDirection
 
-        self.schema, self.model = schema, model
+        self.schema = schema
         mapper = sa.inspect(model)
         self.table = mapper.local_table
         # (label, function of the page subquery giving the column), in the order the dump reads them.

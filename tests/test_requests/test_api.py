@@ -50,7 +50,9 @@ def dispatcher(api_as):
 
 def test_create_answers_201_with_the_documented_fields(dispatcher, make_equipment, problem_types):
     unit = make_equipment()
-    response = dispatcher.post("/api/v1/requests", json=body_for(unit.customer, equipment_id=unit.id, channel="wechat"))
+    response = dispatcher.post(
+        "/api/v1/requests", json=body_for(unit.customer, equipment_id=unit.id, channel="wechat")
+    )
     assert response.status_code == 201, response.json
     sr = response.json
     for key in (
@@ -92,9 +94,13 @@ def test_required_by_accepts_a_date_or_a_local_time(dispatcher, make_customer, m
     assert response.json["required_by"].startswith(tomorrow + "T15:59")  # 23:59 in Shanghai is 15:59 UTC
 
 
-@pytest.mark.parametrize("role, status", [("engineer", 403), ("callback", 403), ("manager", 201), ("admin", 201)])
+@pytest.mark.parametrize(
+    "role, status", [("engineer", 403), ("callback", 403), ("manager", 201), ("admin", 201)]
+)
 def test_create_roles(api_as, make_customer, make_product, problem_types, role, status):
-    response = api_as(role).post("/api/v1/requests", json=body_for(make_customer(), product_id=make_product().id))
+    response = api_as(role).post(
+        "/api/v1/requests", json=body_for(make_customer(), product_id=make_product().id)
+    )
     assert response.status_code == status
 
 
@@ -122,7 +128,9 @@ def test_create_422_names_every_bad_field_and_changes_nothing(dispatcher, make_c
 
 
 def test_malformed_json_is_400_and_anonymous_is_401(dispatcher, client):
-    response = dispatcher.post("/api/v1/requests", data="{not json", headers={"Content-Type": "application/json"})
+    response = dispatcher.post(
+        "/api/v1/requests", data="{not json", headers={"Content-Type": "application/json"}
+    )
     assert response.status_code == 400 and response.json["error"]["code"]
     assert client.get("/api/v1/requests").status_code == 401
 
@@ -138,21 +146,33 @@ def test_list_is_paged_filtered_and_sorted_by_due(dispatcher, make_request, make
     assert response.json["items"][0]["id"] == sooner.id
     page2 = dispatcher.get("/api/v1/requests?status=awaiting_assignment&per_page=2&page=2").json
     assert [i["id"] for i in page2["items"]] == [later.id]
-    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?customer_id={acme.id}").json["items"]] == [theirs.id]
+    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?customer_id={acme.id}").json["items"]] == [
+        theirs.id
+    ]
     assert [i["id"] for i in dispatcher.get("/api/v1/requests?q=安科").json["items"]] == [theirs.id]
-    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?q={theirs.number}").json["items"]] == [theirs.id]
+    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?q={theirs.number}").json["items"]] == [
+        theirs.id
+    ]
     assert dispatcher.get("/api/v1/requests?status=resolved").json["total"] == 0
     assert dispatcher.get("/api/v1/requests?status=bogus").status_code == 422
     assert dispatcher.get("/api/v1/requests?per_page=1000").status_code == 422
-    dispatcher.post(f"/api/v1/requests/{later.id}/assign", json={"version": later.version, "engineer_id": engineer.id})
-    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?engineer_id={engineer.id}").json["items"]] == [later.id]
+    dispatcher.post(
+        f"/api/v1/requests/{later.id}/assign", json={"version": later.version, "engineer_id": engineer.id}
+    )
+    assert [i["id"] for i in dispatcher.get(f"/api/v1/requests?engineer_id={engineer.id}").json["items"]] == [
+        later.id
+    ]
 
 
 def test_get_and_events(dispatcher, make_request, engineer):
     sr = make_request()
-    dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"version": sr.version, "engineer_id": engineer.id})
+    dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": sr.version, "engineer_id": engineer.id}
+    )
     got = dispatcher.get(f"/api/v1/requests/{sr.id}")
-    assert got.status_code == 200 and got.json["status"] == "assigned" and got.json["engineer_id"] == engineer.id
+    assert (
+        got.status_code == 200 and got.json["status"] == "assigned" and got.json["engineer_id"] == engineer.id
+    )
     events = dispatcher.get(f"/api/v1/requests/{sr.id}/events").json
     assert [(e["action"], e["from_status"], e["to_status"]) for e in events] == [
         ("create", None, "awaiting_assignment"),
@@ -179,7 +199,9 @@ def test_visibility_per_role(api_as, make_request, engineer, make_engineer, db):
     assert seen == {mine.id, pool.id}
     assert as_engineer.get(f"/api/v1/requests/{hvac_request.id}").status_code == 404
     # Another engineer with the skill sees the pool, not a colleague's job.
-    assert {i["id"] for i in api_as("engineer", user=other.user).get("/api/v1/requests").json["items"]} == {pool.id}
+    assert {i["id"] for i in api_as("engineer", user=other.user).get("/api/v1/requests").json["items"]} == {
+        pool.id
+    }
     # Callback agents read resolved requests only.
     callback = api_as("callback")
     assert callback.get("/api/v1/requests").json["total"] == 0
@@ -211,9 +233,13 @@ def test_action_422_and_nothing_changes(dispatcher, make_request, db):
     version = sr.version
     response = dispatcher.post(f"/api/v1/requests/{sr.id}/cancel", json={"version": version})
     assert response.status_code == 422 and "reason" in response.json["error"]["fields"]
-    response = dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"version": version, "engineer_id": 4242})
+    response = dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": version, "engineer_id": 4242}
+    )
     assert response.status_code == 422 and "engineer_id" in response.json["error"]["fields"]
-    response = dispatcher.post(f"/api/v1/requests/{sr.id}/assign", json={"version": "two", "engineer_id": "x"})
+    response = dispatcher.post(
+        f"/api/v1/requests/{sr.id}/assign", json={"version": "two", "engineer_id": "x"}
+    )
     assert response.status_code == 422
     got = dispatcher.get(f"/api/v1/requests/{sr.id}").json
     assert (got["status"], got["version"]) == ("awaiting_assignment", version)
@@ -273,12 +299,18 @@ def test_claim_and_urge(api_as, make_request, engineer, db):
     as_engineer = api_as("engineer", user=engineer.user)
     response = as_engineer.post(f"/api/v1/requests/{sr.id}/claim", json={"version": sr.version})
     assert response.status_code == 200 and response.json["engineer_id"] == engineer.id
-    response = api_as("callback").post(f"/api/v1/requests/{sr.id}/urge", json={"version": sr.version, "note": "x"})
+    response = api_as("callback").post(
+        f"/api/v1/requests/{sr.id}/urge", json={"version": sr.version, "note": "x"}
+    )
     assert response.status_code == 404  # a callback agent does not see an open request
     response = as_engineer.post(
         f"/api/v1/requests/{sr.id}/urge", json={"version": version_of(db, sr), "note": "客户催促"}
     )
-    assert response.status_code == 200 and response.json["urged"] is True and response.json["status"] == "assigned"
+    assert (
+        response.status_code == 200
+        and response.json["urged"] is True
+        and response.json["status"] == "assigned"
+    )
 
 
 def test_visits_full_loop(api_as, make_request, engineer, make_engineer, db):
@@ -291,7 +323,9 @@ def test_visits_full_loop(api_as, make_request, engineer, make_engineer, db):
     other = api_as("engineer", user=make_engineer().user)
     assert other.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body()).status_code == 404  # not theirs
     assert dispatcher.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body()).status_code == 403
-    response = as_engineer.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body("unresolved", labour_hours="abc"))
+    response = as_engineer.post(
+        f"/api/v1/requests/{sr.id}/visits", json=visit_body("unresolved", labour_hours="abc")
+    )
     assert response.status_code == 422 and "labour_hours" in response.json["error"]["fields"]
     assert count(db, Visit) == 0
     response = as_engineer.post(
@@ -366,13 +400,20 @@ def test_problem_types_api(api_as, problem_types):
     assert [p["code"] for p in listed] == ["leak", "no_cooling"]  # active ones, by order then code
     manager = api_as("manager")
     assert len(manager.get("/api/v1/problem-types?include_inactive=true").json) == 3
-    created = manager.post("/api/v1/problem-types", json={"code": "smell", "name_zh": "异味", "name_en": "Smell"})
+    created = manager.post(
+        "/api/v1/problem-types", json={"code": "smell", "name_zh": "异味", "name_en": "Smell"}
+    )
     assert created.status_code == 201
     assert (
-        manager.post("/api/v1/problem-types", json={"code": "smell", "name_zh": "x", "name_en": "x"}).status_code == 422
+        manager.post(
+            "/api/v1/problem-types", json={"code": "smell", "name_zh": "x", "name_en": "x"}
+        ).status_code
+        == 422
     )
     assert (
-        manager.post("/api/v1/problem-types", json={"code": "Bad Code", "name_zh": "x", "name_en": "x"}).status_code
+        manager.post(
+            "/api/v1/problem-types", json={"code": "Bad Code", "name_zh": "x", "name_en": "x"}
+        ).status_code
         == 422
     )
     assert (
@@ -382,7 +423,10 @@ def test_problem_types_api(api_as, problem_types):
         == 403
     )
     pid, version = created.json["id"], created.json["version"]
-    assert manager.patch(f"/api/v1/problem-types/{pid}", json={"version": version, "active": False}).status_code == 200
+    assert (
+        manager.patch(f"/api/v1/problem-types/{pid}", json={"version": version, "active": False}).status_code
+        == 200
+    )
     stale = manager.patch(f"/api/v1/problem-types/{pid}", json={"version": version, "name_en": "Odour"})
     assert stale.status_code == 409
 
