@@ -25,8 +25,10 @@ DOMAINS = [
 
 def create_app(config: dict | None = None) -> Flask:
     """Build the app: settings, extensions, domains, errors, CLI."""
+    # Imported here, not at the top: the package root stays light, so that importing one module of a domain
+    # (a job, a migration, the CLI) does not import every domain through the factory.
+    from fieldservice import setup
     from fieldservice.config import load_config
-    from fieldservice.core import setup
 
     # Static files belong to the blueprints (core serves /static), not to the app.
     app = Flask(__name__, instance_relative_config=True, static_folder=None)

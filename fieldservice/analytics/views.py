@@ -10,7 +10,7 @@ from fieldservice.analytics.permissions import ANALYTICS_READ
 from fieldservice.analytics.schemas import FilterArgs
 from fieldservice.auth.permissions import require
 from fieldservice.core.errors import NotFound
-from fieldservice.core.navigation import add_nav
+from fieldservice.console.navigation import add_nav
 from fieldservice.customers.categories import category_label
 
 bp = Blueprint(

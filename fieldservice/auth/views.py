@@ -21,13 +21,13 @@ bp = Blueprint("auth", __name__, template_folder="templates")
 def _safe_next(target: str | None) -> str:
     if target and urlsplit(target).netloc == "" and target.startswith("/") and not target.startswith("//"):
         return target
-    return url_for("core.home")
+    return url_for("console.home")
 
 
 @bp.route("/login", methods=["GET", "POST"])
 def login():
     if current_user.is_authenticated:
-        return redirect(url_for("core.home"))
+        return redirect(url_for("console.home"))
     form = LoginForm(next=request.args.get("next", ""))
     if form.validate_on_submit():
         try:

@@ -25,7 +25,7 @@ from fieldservice.complaints.states import (
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.forms import load_form
 from fieldservice.customers.panels import add_customer_panel
 from fieldservice.extensions import db

@@ -41,7 +41,7 @@ from fieldservice.contracts.schemas import (
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import get_or_404
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.forms import load_form
 from fieldservice.customers.panels import add_customer_panel
 from fieldservice.customers.schemas import updatable

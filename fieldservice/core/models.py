@@ -1,54 +1,14 @@
-"""The declarative base, UTC timestamps and the optimistic-locking version column."""
+"""Model mixins (timestamps, the optimistic-locking version column) and the session helpers every domain uses."""
 
 from contextlib import contextmanager
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 
 import sqlalchemy as sa
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, declared_attr, mapped_column, registry
+from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 
-
-def utcnow() -> datetime:
-    return datetime.now(UTC)
-
-
-class UTCDateTime(sa.TypeDecorator):
-    """Store naive UTC, hand back aware UTC, on PostgreSQL and SQLite alike."""
-
-    impl = sa.DateTime
-    cache_ok = True
-
-    def process_bind_param(self, value, dialect):
-        if value is None:
-            return None
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        return value.astimezone(UTC).replace(tzinfo=None)
-
-    def process_result_value(self, value, dialect):
-        if value is None:
-            return None
-        return value.replace(tzinfo=UTC)
-
-
-class Base(DeclarativeBase):
-    registry = registry(
-        type_annotation_map={
-            datetime: UTCDateTime(),
-            Decimal: sa.Numeric(12, 2),
-            str: sa.String(255),
-        },
-        # Constraint names that Alembic can rely on, the same on every database.
-        metadata=sa.MetaData(
-            naming_convention={
-                "ix": "ix_%(column_0_label)s",
-                "uq": "uq_%(table_name)s_%(column_0_name)s",
-                "ck": "ck_%(table_name)s_%(constraint_name)s",
-                "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
-                "pk": "pk_%(table_name)s",
-            }
-        ),
-    )
+from fieldservice.core.base import UTCDateTime, utcnow  # noqa: F401  (UTCDateTime: the migrations name it here)
+from fieldservice.core.errors import Conflict, NotFound
+from fieldservice.extensions import db
 
 
 class TimestampMixin:
@@ -68,8 +28,6 @@ class VersionMixin:
 
 def check_version(obj: VersionMixin, sent_version: int | None) -> None:
     """Refuse a write whose client read an older version of *obj* (API.md: 409, nothing changed)."""
-    from fieldservice.core.errors import Conflict
-
     if sent_version is None:
         return
     if sent_version != obj.version:
@@ -82,9 +40,6 @@ def check_version(obj: VersionMixin, sent_version: int | None) -> None:
 
 def get_or_404(model, object_id: int, what: str | None = None, message: str | None = None):
     """The row of *model* with this id, or API.md's 404 ("No <what> with id N." unless *message* says better)."""
-    from fieldservice.core.errors import NotFound
-    from fieldservice.extensions import db
-
     obj = db.session.get(model, object_id)
     if obj is None:
         what = what or model.__tablename__.removesuffix("s").replace("_", " ")
@@ -94,8 +49,6 @@ def get_or_404(model, object_id: int, what: str | None = None, message: str | No
 
 def conflict_insert(table):
     """An INSERT that understands ON CONFLICT on the database in use (PostgreSQL or SQLite)."""
-    from fieldservice.extensions import db
-
     if db.session.get_bind().dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
@@ -112,8 +65,6 @@ def increment(table: sa.Table, keys: dict, count_column: str) -> int:
 
     Written as text because SQLAlchemy does not cache its ON CONFLICT constructs (each call would compile the
     statement anew); the statement is the same on PostgreSQL and SQLite (3.35 or later)."""
-    from fieldservice.extensions import db
-
     key = (table.name, tuple(keys), count_column)
     statement = _INCREMENTS.get(key)
     if statement is None:
@@ -134,8 +85,6 @@ def insert_many(objects: list, session=None) -> None:
     without RETURNING (the ORM's flush of a large batch costs several times as much). Elsewhere, or when the
     objects do not all set the same attributes, the ORM's own flush.
     """
-    from fieldservice.extensions import db
-
     session = session or db.session
     if not objects:
         return
@@ -193,8 +142,6 @@ def transaction_cache(name: str) -> dict:
     """A dict for *name* that lives as long as the session's outermost transaction: emptied when it commits or
     rolls back, and when any savepoint rolls back (what the dict remembers may have been undone with it, row
     locks included). Savepoints that are released keep it."""
-    from fieldservice.extensions import db
-
     return db.session.info.setdefault(_TRANSACTION_CACHE, {}).setdefault(name, {})
 
 
@@ -216,8 +163,6 @@ def savepoint():
     """Around a change that must be undone alone if it fails (the session stays usable for the caller's next
     step): a savepoint of its own, unless the caller runs it inside one already (sync applies each op in its
     own), whose rollback undoes it all the same at a third of the statements."""
-    from fieldservice.extensions import db
-
     if db.session().in_nested_transaction():
         yield
         return
@@ -228,8 +173,6 @@ def savepoint():
 def commit_keeping_loaded() -> None:
     """Commit and leave the session's objects loaded as they are: they hold what was just written, so the
     answer built from them (a new request's detail) costs no reload of each row."""
-    from fieldservice.extensions import db
-
     session = db.session()
     expire = session.expire_on_commit
     session.expire_on_commit = False

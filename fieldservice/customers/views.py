@@ -14,7 +14,7 @@ from wtforms import SelectField
 from fieldservice.auth.permissions import USERS_MANAGE, can, require
 from fieldservice.core.errors import ApiError, Conflict, NotFound
 from fieldservice.core.forms import apply_api_error
-from fieldservice.core.navigation import add_nav
+from fieldservice.console.navigation import add_nav
 from fieldservice.customers import importing
 from fieldservice.customers import operations as ops
 from fieldservice.customers.categories import CATEGORIES, category_label

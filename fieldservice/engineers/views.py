@@ -15,7 +15,7 @@ from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.categories import CATEGORIES, category_label
 from fieldservice.customers.forms import load_form
 from fieldservice.engineers import dispatch, performance, schedule

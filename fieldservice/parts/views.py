@@ -14,7 +14,7 @@ from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import get_or_404
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.categories import category_label
 from fieldservice.extensions import db
 from fieldservice.parts import operations as ops

@@ -15,7 +15,7 @@ from fieldservice.auth.permissions import require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.panels import add_customer_panel
 from fieldservice.extensions import db
 from fieldservice.requests import operations as ops

@@ -10,7 +10,7 @@ from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.core.navigation import add_home_card, add_nav
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.extensions import db
 from fieldservice.requests.operations import get_visible_request, surveys, timeline
 from fieldservice.requests.states import RESOLVED

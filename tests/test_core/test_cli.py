@@ -2,7 +2,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fieldservice.auth.models import User
-from fieldservice.core.cli import main
+from fieldservice.cli import main
 
 
 def test_console_script_lists_the_commands():

@@ -7,17 +7,20 @@ import sys
 import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
+from flask_migrate import upgrade
+from werkzeug.serving import run_simple
 
+from fieldservice import DOMAINS, create_app
+from fieldservice.auth import operations
+from fieldservice.auth.models import User
+from fieldservice.core.errors import ApiError
+from fieldservice.core.jobs import dispatch_committed_jobs, start_inline_beat
+from fieldservice.core.sweep import run_sweep
+from fieldservice.core.worker import run_worker
 from fieldservice.extensions import db
 
 
-def _create_app():
-    from fieldservice import create_app
-
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
+@click.group(cls=FlaskGroup, create_app=create_app, add_version_option=False)
 def main():
     """fieldservice: after-sales field service management."""
 
@@ -29,8 +32,6 @@ def register(app) -> None:
 
 
 def upgrade_schema() -> None:
-    from flask_migrate import upgrade
-
     upgrade()
 
 
@@ -48,17 +49,12 @@ def _redacted_url() -> str:
 
 @click.command("create-user")
 @click.argument("username")
-@click.option(
-    "--role", required=True, type=click.Choice(["admin", "manager", "dispatcher", "engineer", "callback"])
-)
+@click.option("--role", required=True, type=click.Choice(["admin", "manager", "dispatcher", "engineer", "callback"]))
 @click.option("--password", required=True)
 @click.option("--name", default="")
 @with_appcontext
 def create_user(username, role, password, name):
     """Create a user with a role and a password."""
-    from fieldservice.auth import operations
-    from fieldservice.core.errors import ApiError
-
     try:
         user = operations.create_user(username, password, role, name=name)
         db.session.commit()
@@ -71,9 +67,6 @@ def create_user(username, role, password, name):
 
 def seed_all(seed: int = 20261123) -> bool:
     """Run each domain's demo seeder, in domain order; False when the database already has data."""
-    from fieldservice import DOMAINS
-    from fieldservice.auth.models import User
-
     if db.session.query(User.id).first() is not None:
         return False
     rng = random.Random(seed)
@@ -119,8 +112,6 @@ def seed_demo(seed):
 @with_appcontext
 def worker(queues, burst):
     """Run an rq worker with the periodic-job beat (any number of them may run)."""
-    from fieldservice.core.worker import run_worker
-
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline in the web process.")
     run_worker(queues.split(","), burst=burst)
@@ -130,12 +121,8 @@ def worker(queues, burst):
 @with_appcontext
 def sweep():
     """Run the time rules once (locks, returns, SLA flags)."""
-    from fieldservice.core.sweep import run_sweep
-
     results = run_sweep()
     db.session.commit()
-    from fieldservice.core.jobs import dispatch_committed_jobs
-
     dispatch_committed_jobs()
     click.echo("sweep: " + (", ".join(f"{k} {v}" for k, v in results.items()) or "nothing to do"))
 
@@ -146,8 +133,6 @@ def sweep():
 @with_appcontext
 def demo(host, port):
     """Create the schema, seed the demo data if empty, and serve the app."""
-    from fieldservice.core.jobs import start_inline_beat
-
     upgrade_schema()
     if seed_all():
         click.echo("demo data created")
@@ -156,14 +141,10 @@ def demo(host, port):
     click.echo("  demo logins (username / password):")
     for username, password, label in DEMO_LOGINS:
         click.echo(f"    {username} / {password}   {label}")
-    click.echo(
-        f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n"
-    )
+    click.echo(f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n")
     if app.config["INLINE_JOBS"]:
         start_inline_beat(app)
     # Not app.run(): Flask ignores it inside a `flask` CLI command.
-    from werkzeug.serving import run_simple
-
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 
 

@@ -49,6 +49,4 @@ def add_home_card(key: str, permission: str, compute, order: int = 100) -> None:
 
 
 def home_cards_for(user) -> list[dict]:
-    return [
-        card.compute() for card in sorted(HOME_CARDS, key=lambda c: c.order) if can(user, card.permission)
-    ]
+    return [card.compute() for card in sorted(HOME_CARDS, key=lambda c: c.order) if can(user, card.permission)]

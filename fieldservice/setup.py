@@ -1,17 +1,33 @@
 """The steps of create_app(), one function each."""
 
 import importlib
+import os
 from types import ModuleType
 
-from flask import Flask, has_request_context, request, session
+from flask import Flask, current_app, g, has_request_context, request, session
+from flask_babel import lazy_gettext as _l
+from flask_babel import refresh
 from flask_login import current_user
+from sqlalchemy import event
+from werkzeug.middleware.proxy_fix import ProxyFix
 
+from fieldservice.auth import operations as auth_operations
+from fieldservice.auth.models import User
+from fieldservice.cli import register as register_commands
+from fieldservice.console import views as console_views
+from fieldservice.core import (
+    formatting,
+    ratelimit,  # noqa: F401  (its table belongs to the schema)
+    sweep,  # noqa: F401  (registers the periodic sweep)
+)
+from fieldservice.core import views as core_views
+from fieldservice.core.api import init_api
+from fieldservice.core.errors import register_error_handlers
+from fieldservice.core.jobs import dispatch_committed_jobs
 from fieldservice.extensions import babel, csrf, db, login_manager, migrate
 
 
 def init_extensions(app: Flask) -> None:
-    from fieldservice.core import ratelimit  # noqa: F401  (its table belongs to the schema)
-
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
@@ -20,14 +36,10 @@ def init_extensions(app: Flask) -> None:
 
 
 def _migrations_dir() -> str:
-    import os
-
-    return os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(__file__))), "migrations")
+    return os.path.join(os.path.dirname(os.path.dirname(__file__)), "migrations")
 
 
 def _enable_sqlite_foreign_keys(app: Flask) -> None:
-    from sqlalchemy import event
-
     with app.app_context():
         engine = db.engine
 
@@ -44,14 +56,10 @@ def init_proxy(app: Flask) -> None:
     """Trust X-Forwarded-For/-Proto/-Host from the configured number of proxies, and from nobody else."""
     proxies = app.config["FIELDSERVICE_PROXIES"]
     if proxies:
-        from werkzeug.middleware.proxy_fix import ProxyFix
-
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)
 
 
 def select_locale() -> str:
-    from flask import current_app
-
     languages = current_app.config["LANGUAGES"]
     if not has_request_context():
         # Jobs, the sweep and the CLI translate too (labels, timeline notes): in the site's default language.
@@ -73,7 +81,7 @@ def select_locale() -> str:
 def init_i18n(app: Flask) -> None:
     import os
 
-    here = os.path.dirname(os.path.dirname(__file__))
+    here = os.path.dirname(__file__)
     # Each domain keeps its own catalog (fieldservice/<domain>/translations); Flask-Babel merges them.
     directories = [
         os.path.join(here, name, "translations")
@@ -81,21 +89,12 @@ def init_i18n(app: Flask) -> None:
         if os.path.isdir(os.path.join(here, name, "translations"))
     ]
     app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(directories)
-    babel.init_app(
-        app, locale_selector=select_locale, timezone_selector=lambda: app.config["FIELDSERVICE_TIMEZONE"]
-    )
-
-    from fieldservice.core import formatting
+    babel.init_app(app, locale_selector=select_locale, timezone_selector=lambda: app.config["FIELDSERVICE_TIMEZONE"])
 
     formatting.register(app)
 
 
 def init_auth(app: Flask) -> None:
-    from flask_babel import lazy_gettext as _l
-
-    from fieldservice.auth import operations
-    from fieldservice.auth.models import User
-
     login_manager.init_app(app)
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see this page.")
@@ -105,9 +104,6 @@ def init_auth(app: Flask) -> None:
     def _forget_cached_user():
         # Flask reuses an already pushed app context (tests and CLI do push one); the user cached in `g` by an
         # earlier request must never authenticate this one, nor its locale (Flask-Babel caches it in `g`) speak in it.
-        from flask import g
-        from flask_babel import refresh
-
         g.pop("_login_user", None)
         refresh()
 
@@ -124,7 +120,7 @@ def init_auth(app: Flask) -> None:
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return operations.user_from_token(header[len("Bearer ") :].strip())
+        return auth_operations.user_from_token(header[len("Bearer ") :].strip())
 
 
 def import_domains(names: list[str]) -> list[ModuleType]:
@@ -143,9 +139,8 @@ def import_domains(names: list[str]) -> list[ModuleType]:
 
 
 def register_console(app: Flask, domains: list[ModuleType]) -> None:
-    from fieldservice.core import views as core_views
-
     app.register_blueprint(core_views.bp)
+    app.register_blueprint(console_views.bp)
     for domain in domains:
         views = getattr(domain, "views", None)
         if views is not None:
@@ -153,21 +148,14 @@ def register_console(app: Flask, domains: list[ModuleType]) -> None:
 
 
 def register_api(app: Flask, domains: list[ModuleType]) -> None:
-    from fieldservice.core.api import init_api
-
     init_api(app, [d.api.blp for d in domains if getattr(d, "api", None) is not None])
 
 
 def register_errors(app: Flask) -> None:
-    from fieldservice.core.errors import register_error_handlers
-
     register_error_handlers(app)
 
 
 def register_jobs(app: Flask, domains: list[ModuleType]) -> None:
-    from fieldservice.core import sweep  # noqa: F401  (registers the periodic sweep)
-    from fieldservice.core.jobs import dispatch_committed_jobs
-
     @app.after_request
     def _dispatch(response):
         dispatch_committed_jobs()
@@ -175,6 +163,4 @@ def register_jobs(app: Flask, domains: list[ModuleType]) -> None:
 
 
 def register_cli(app: Flask) -> None:
-    from fieldservice.core.cli import register
-
-    register(app)
+    register_commands(app)
