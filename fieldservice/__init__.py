@@ -14,6 +14,7 @@ DOMAINS = [
     "knowledge",
     "parts",
     "requests",
+    "billing",
     "sync",
     "reports",
     "revisits",

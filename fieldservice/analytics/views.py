@@ -9,8 +9,8 @@ from fieldservice.analytics.filters import Filters
 from fieldservice.analytics.permissions import ANALYTICS_READ
 from fieldservice.analytics.schemas import FilterArgs
 from fieldservice.auth.permissions import require
-from fieldservice.core.errors import NotFound
 from fieldservice.console.navigation import add_nav
+from fieldservice.core.errors import NotFound
 from fieldservice.customers.categories import category_label
 
 bp = Blueprint(

@@ -20,14 +20,18 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
-from fieldservice.contracts.models import Agreement, Invoice
+from fieldservice.billing.models import Invoice
+from fieldservice.contracts.models import Agreement
 from fieldservice.contracts.numbering import next_number
 from fieldservice.contracts.sla import today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db
+from fieldservice.parts.models import Part, VisitPart
+from fieldservice.requests.models import ProblemType
+from fieldservice.requests.operations import add_event
 
-log = logging.getLogger("fieldservice.contracts")
+log = logging.getLogger("fieldservice.billing")
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
@@ -87,8 +91,6 @@ def standard_rates() -> tuple[Decimal, Decimal]:
 
 def service_item_of(request) -> str | None:
     """The kind of work a request is (its problem type's category), matched against an agreement's service items."""
-    from fieldservice.requests.models import ProblemType
-
     return db.session.scalar(sa.select(ProblemType.category).where(ProblemType.code == request.problem_type))
 
 
@@ -116,19 +118,20 @@ def charge_terms(request) -> ChargeTerms:
 
 
 def _part_lines_of(visit) -> list[tuple[str, object, object]]:
-    """Parts used on *visit* with their prices, from the parts domain when it provides them."""
-    try:
-        from fieldservice.parts import operations as parts_ops
-    except ImportError:
-        return []
-    lookup = getattr(parts_ops, "visit_part_lines", None)
-    return list(lookup(visit)) if lookup is not None else []
+    """Parts used on *visit*: (name, qty, unit price at the time of use)."""
+    query = (
+        sa.select(Part.name, VisitPart.qty, VisitPart.unit_price)
+        .join(Part, Part.id == VisitPart.part_id)
+        .where(VisitPart.visit_id == visit.id)
+        .order_by(VisitPart.line_no)
+    )
+    return [tuple(row) for row in db.session.execute(query)]
 
 
 def compute_charges(visit, part_lines=None, terms: ChargeTerms | None = None) -> Charges:
     """The lines of *visit* and what its coverage pays.
 
-    *part_lines* are (name, qty, unit_price) tuples; without them the parts domain is asked (if it can say).
+    *part_lines* are (name, qty, unit_price) tuples; without them, the parts recorded on the visit.
     """
     terms = terms or charge_terms(visit.request)
     covered_kinds = COVERED_KINDS[terms.method]
@@ -281,6 +284,4 @@ def perform_invoice(
 
 
 def _timeline(request, action: str, actor, note: str) -> None:
-    from fieldservice.requests.operations import add_event
-
     add_event(request, action, actor, request.status, request.status, note=note)

@@ -22,12 +22,12 @@ from fieldservice.complaints.states import (
     UNCLOSED,
     label,
 )
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.forms import load_form
-from fieldservice.customers.panels import add_customer_panel
+from fieldservice.customers.panels import customer_panels
 from fieldservice.extensions import db
 
 bp = Blueprint("complaints", __name__, template_folder="templates")
@@ -48,7 +48,7 @@ def _escalated_card() -> dict:
 
 
 add_home_card("complaints_escalated", COMPLAINTS, _escalated_card, order=30)
-add_customer_panel(
+customer_panels.add(
     "complaints/_customer_panel.html",
     lambda customer: {
         "complaints": db.session.scalars(ops.filter_complaints(customer_id=customer.id).limit(10)).all()

@@ -1,20 +1,15 @@
-"""Service agreements, their types, coverage, charges, invoices and the maintenance run over JSON."""
+"""Service agreements, their types and coverage over JSON."""
 
 import marshmallow as ma
 import sqlalchemy as sa
 from flask_login import current_user
 
-from fieldservice.auth.permissions import CONSOLE, require
-from fieldservice.contracts import charges as charge_ops
-from fieldservice.contracts import maintenance
+from fieldservice.auth.permissions import require
 from fieldservice.contracts import operations as ops
-from fieldservice.contracts.models import Agreement, AgreementType, Invoice
+from fieldservice.contracts.models import Agreement, AgreementType
 from fieldservice.contracts.permissions import (
     CONTRACTS_READ,
     CONTRACTS_WRITE,
-    INVOICES_ISSUE,
-    INVOICES_REQUEST,
-    MAINTENANCE_RUN,
 )
 from fieldservice.contracts.schemas import (
     AgreementArgs,
@@ -26,22 +21,15 @@ from fieldservice.contracts.schemas import (
     AgreementUpdateArgs,
     CoverageQueryArgs,
     CoverageSchema,
-    InvoiceActionArgs,
-    InvoiceArgs,
-    InvoiceQueryArgs,
-    InvoiceSchema,
-    MaintenanceRunSchema,
     RenewArgs,
-    RequestChargesSchema,
 )
 from fieldservice.contracts.sla import coverage_due_times
 from fieldservice.core.api import api_blueprint, page_of
-from fieldservice.core.errors import NotFound, ValidationFailed
 from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.customers.schemas import updatable
 from fieldservice.extensions import db
 
-blp = api_blueprint("contracts_api", __name__, "Service agreements, coverage, charges, invoices, maintenance")
+blp = api_blueprint("contracts_api", __name__, "Service agreements, their types and coverage")
 
 
 # ---- agreement types
@@ -156,92 +144,3 @@ def coverage(args):
     found = ops.coverage_for(args["customer_id"], args["equipment_id"], at)
     response_due, resolution_due = coverage_due_times(found, at)
     return {"coverage": found, "response_due": response_due, "resolution_due": resolution_due}
-
-
-# ---- charges
-
-
-def _visible_request(request_id: int, field: str | None = None):
-    from fieldservice.requests.operations import get_visible_request
-
-    try:
-        return get_visible_request(request_id, current_user)
-    except NotFound as exc:
-        if field is None:
-            raise
-        message = "No such service request."
-        raise ValidationFailed("invalid_request", message, {field: message}) from exc
-
-
-@blp.route("/requests/<int:request_id>/charges")
-@require(CONSOLE)
-@blp.response(200, RequestChargesSchema)
-def request_charges(request_id):
-    """Each finished visit's charge lines and what the coverage pays, and the totals."""
-    return charge_ops.request_charges(_visible_request(request_id))
-
-
-# ---- invoices
-
-
-@blp.route("/invoices")
-@require(INVOICES_REQUEST)
-@blp.arguments(InvoiceQueryArgs, location="query")
-@blp.response(200)
-def list_invoices(args):
-    query = sa.select(Invoice).order_by(Invoice.requested_at.desc(), Invoice.id.desc())
-    if args.get("status"):
-        query = query.where(Invoice.status == args["status"])
-    if args.get("customer_id"):
-        query = query.where(Invoice.customer_id == args["customer_id"])
-    return page_of(query, InvoiceSchema(), args["page"], args["per_page"])
-
-
-@blp.route("/invoices", methods=["POST"])
-@require(INVOICES_REQUEST)
-@blp.arguments(InvoiceArgs)
-@blp.response(201, InvoiceSchema)
-def request_invoice(args):
-    """Record the customer's request for an invoice of what they pay on a service request."""
-    invoice = charge_ops.request_invoice(
-        _visible_request(args["request_id"], "request_id"), args, current_user
-    )
-    db.session.commit()
-    return invoice
-
-
-@blp.route("/invoices/<int:invoice_id>")
-@require(INVOICES_REQUEST)
-@blp.response(200, InvoiceSchema)
-def get_invoice(invoice_id):
-    return get_or_404(Invoice, invoice_id, "invoice")
-
-
-@blp.route("/invoices/<int:invoice_id>/<any(issue, cancel):action>", methods=["POST"])
-@require(INVOICES_ISSUE)
-@blp.arguments(InvoiceActionArgs)
-@blp.response(200, InvoiceSchema)
-def invoice_action(args, invoice_id, action):
-    """issue (requested -> issued, with a number) or cancel (requested -> cancelled, with a reason)."""
-    invoice = get_or_404(Invoice, invoice_id, "invoice")
-    invoice = charge_ops.perform_invoice(invoice, action, current_user, args["version"], args.get("reason"))
-    db.session.commit()
-    return invoice
-
-
-# ---- preventive maintenance
-
-
-class MaintenanceRunArgs(ma.Schema):
-    on = ma.fields.Date(load_default=None, allow_none=True)
-
-
-@blp.route("/maintenance/run", methods=["POST"])
-@require(MAINTENANCE_RUN)
-@blp.arguments(MaintenanceRunArgs)
-@blp.response(200, MaintenanceRunSchema)
-def run_maintenance(args):
-    """Create the maintenance requests owed now (what the hourly job does); a second run creates none."""
-    run = maintenance.generate_maintenance(args["on"])
-    db.session.commit()
-    return run

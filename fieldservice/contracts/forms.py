@@ -28,7 +28,6 @@ STATUS_LABELS = {
     "expiring": _l("Expiring"),
     "expired": _l("Expired"),
 }
-INVOICE_STATUS_LABELS = {"requested": _l("Requested"), "issued": _l("Issued"), "cancelled": _l("Cancelled")}
 
 
 class CheckboxesField(SelectMultipleField):
@@ -101,9 +100,4 @@ class AgreementForm(TermsMixin, FlaskForm):
 class RenewForm(FlaskForm):
     starts_on = StringField(_l("Starts on"), render_kw={"type": "date"})
     ends_on = StringField(_l("Ends on"), render_kw={"type": "date"})
-    version = HiddenField()
-
-
-class InvoiceActionForm(FlaskForm):
-    reason = StringField(_l("Reason"))
     version = HiddenField()

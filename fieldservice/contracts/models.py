@@ -1,4 +1,4 @@
-"""Service agreements: types (templates), customer agreements, maintenance occurrences and invoices."""
+"""Service agreements: types (templates), customer agreements, and maintenance occurrences."""
 
 from datetime import date, datetime
 from decimal import Decimal
@@ -12,8 +12,6 @@ from fieldservice.extensions import db
 
 # How work is charged, from the customer's most favourable to the least.
 CHARGING_METHODS = ("covered", "labour_only", "per_visit", "time_and_materials")
-
-INVOICE_STATES = ("requested", "issued", "cancelled")
 
 # What an agreement may cover: the kinds of work of the requests' problem types (ProblemType.category).
 SERVICE_ITEMS = ("repair", "maintenance", "installation", "other")
@@ -151,41 +149,3 @@ class MaintenanceOccurrence(db.Model):
 
     def __repr__(self) -> str:
         return f"<MaintenanceOccurrence {self.id} {self.agreement_id}/{self.equipment_id} {self.cycle_start}>"
-
-
-class Invoice(TimestampMixin, VersionMixin, db.Model):
-    """A customer's request for an invoice (发票) for a service request, issued with a number by a manager."""
-
-    __tablename__ = "invoices"
-    __table_args__ = (
-        # One live invoice per service request: a second ask while one is requested or issued is refused.
-        sa.Index(
-            "uq_invoices_live_request",
-            "request_id",
-            unique=True,
-            postgresql_where=sa.text("status <> 'cancelled'"),
-            sqlite_where=sa.text("status <> 'cancelled'"),
-        ),
-    )
-
-    id: Mapped[int] = mapped_column(primary_key=True)
-    number: Mapped[str | None] = mapped_column(sa.String(20), unique=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id"), index=True)
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
-    status: Mapped[str] = mapped_column(sa.String(20), default="requested", index=True)
-    title: Mapped[str] = mapped_column(sa.String(200))
-    tax_id: Mapped[str | None] = mapped_column(sa.String(40))
-    email: Mapped[str | None] = mapped_column(sa.String(200))
-    amount: Mapped[Decimal]
-    note: Mapped[str | None] = mapped_column(sa.Text)
-    requested_at: Mapped[datetime] = mapped_column(default=utcnow)
-    # Null when the customer asked from the report page (no account).
-    requested_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-    issued_at: Mapped[datetime | None]
-    issued_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
-
-    customer: Mapped[Customer] = relationship()
-    request: Mapped["ServiceRequest"] = relationship()  # noqa: F821 (the requests domain's model, by name)
-
-    def __repr__(self) -> str:
-        return f"<Invoice {self.id} {self.number or '-'} {self.status}>"

@@ -1,7 +1,7 @@
 """Service agreements: coverage at intake, agreement types, agreements and their renewal, and numbering.
 
-This module is the only writer of agreements and their types; charges and invoices live in charges.py (and
-compute_charges is re-exported here, the name other domains use), preventive maintenance in maintenance.py.
+This module is the only writer of agreements and their types; the maintenance plans' dates are in maintenance.py.
+What work costs and invoices live in the billing domain, the maintenance requests in the requests domain.
 Operations flush and never commit.
 """
 
@@ -15,8 +15,6 @@ from flask_babel import gettext as _
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased
 
-# Re-exported: other domains call contracts.operations.compute_charges (the agreed interface).
-from fieldservice.contracts.charges import ChargeLine, Charges, compute_charges, request_charges  # noqa: F401
 from fieldservice.contracts.models import (
     CHARGING_METHODS,
     Agreement,

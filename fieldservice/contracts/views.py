@@ -1,34 +1,31 @@
-"""Console pages: agreements (list, expiring, detail, create, edit, renew), agreement types, invoices."""
+"""Console pages: agreements (list, expiring, detail, create, edit, renew) and agreement types."""
 
 from datetime import timedelta
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy.orm.exc import StaleDataError
 
 from fieldservice.auth.permissions import can, require
-from fieldservice.contracts import charges as charge_ops
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.contracts import maintenance
 from fieldservice.contracts import operations as ops
 from fieldservice.contracts.forms import (
     CHARGING_LABELS,
-    INVOICE_STATUS_LABELS,
     SERVICE_ITEM_LABELS,
     STATUS_LABELS,
     AgreementForm,
     AgreementTypeForm,
-    InvoiceActionForm,
     RenewForm,
 )
-from fieldservice.contracts.models import Agreement, AgreementType, Invoice, MaintenanceOccurrence
+from fieldservice.contracts.models import Agreement, AgreementType
+from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import (
     CONTRACTS_READ,
     CONTRACTS_WRITE,
-    INVOICES_ISSUE,
-    INVOICES_REQUEST,
 )
 from fieldservice.contracts.schemas import (
     AGREEMENT_STATUSES,
@@ -41,9 +38,8 @@ from fieldservice.contracts.schemas import (
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import get_or_404
-from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.forms import load_form
-from fieldservice.customers.panels import add_customer_panel
+from fieldservice.customers.panels import customer_panels
 from fieldservice.customers.schemas import updatable
 from fieldservice.extensions import db
 
@@ -55,7 +51,6 @@ TO_RENEW = "to_renew"
 
 add_nav("contracts.index", _l("Agreements"), CONTRACTS_READ, order=30)
 add_nav("contracts.types", _l("Agreement types"), CONTRACTS_WRITE, order=35)
-add_nav("contracts.invoices", _l("Invoices"), INVOICES_REQUEST, order=36)
 
 
 @bp.app_context_processor
@@ -64,7 +59,6 @@ def _labels() -> dict:
         "charging_labels": CHARGING_LABELS,
         "service_item_labels": SERVICE_ITEM_LABELS,
         "agreement_status_labels": STATUS_LABELS,
-        "invoice_status_labels": INVOICE_STATUS_LABELS,
     }
 
 
@@ -79,7 +73,7 @@ def _to_renew_card() -> dict:
 
 
 add_home_card("contracts_to_renew", CONTRACTS_WRITE, _to_renew_card, order=40)
-add_customer_panel(
+customer_panels.add(
     "contracts/_customer_panel.html",
     lambda customer: {
         "agreements": ops.customer_agreements(customer.id),
@@ -149,91 +143,17 @@ def index():
     )
 
 
-def _schedule(agreement: Agreement) -> list[dict]:
-    """Each maintenance cycle: when its requests are created, and per unit the request made (if any)."""
-    from fieldservice.requests.models import ServiceRequest
-
-    occurrences = {
-        (o.equipment_id, o.cycle_start): o
-        for o in db.session.scalars(
-            sa.select(MaintenanceOccurrence).where(MaintenanceOccurrence.agreement_id == agreement.id)
-        )
-    }
-    request_ids = [o.request_id for o in occurrences.values() if o.request_id]
-    requests_by_id = (
-        {
-            sr.id: sr
-            for sr in db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(request_ids)))
-        }
-        if request_ids
-        else {}
-    )
-    units = maintenance.equipment_for(agreement)
-    today = ops.today()
-    starts = maintenance.cycle_starts(agreement)
-    if not starts:
-        return []
-    ends = [*starts[1:], agreement.ends_on + timedelta(days=1)]
-    schedule = []
-    for start, following in zip(starts, ends, strict=True):
-        rows = []
-        for unit in units:
-            occurrence = occurrences.get((unit.id, start))
-            found = requests_by_id.get(occurrence.request_id) if occurrence else None
-            rows.append({"equipment": unit, "request": found})
-        schedule.append(
-            {
-                "cycle_start": start,
-                "create_on": start - timedelta(days=agreement.maintenance_lead_days),
-                # A cycle over before any request was made for it (say, the agreement was entered late).
-                "past": following <= today,
-                "rows": rows,
-            }
-        )
-    return schedule
-
-
-def _requests_under(agreement: Agreement, limit: int = 20) -> list:
-    from fieldservice.requests.models import ServiceRequest
-
-    query = (
-        sa.select(ServiceRequest)
-        .where(ServiceRequest.agreement_id == agreement.id)
-        .order_by(ServiceRequest.created_at.desc())
-        .limit(limit)
-    )
-    return list(db.session.scalars(query))
-
-
-def _invoices_under(agreement: Agreement) -> list[Invoice]:
-    from fieldservice.requests.models import ServiceRequest
-
-    query = (
-        sa.select(Invoice)
-        .join(ServiceRequest, ServiceRequest.id == Invoice.request_id)
-        .where(ServiceRequest.agreement_id == agreement.id)
-        .order_by(Invoice.requested_at.desc(), Invoice.id.desc())
-    )
-    return list(db.session.scalars(query))
-
-
 @bp.route("/contracts/<int:agreement_id>")
 @require(CONTRACTS_READ)
 def detail(agreement_id: int):
-    from fieldservice.requests.states import status_label
-
     agreement = get_or_404(Agreement, agreement_id, "agreement")
     return render_template(
         "contracts/detail.html",
         agreement=agreement,
         status=agreement.status_on(ops.today()),
         equipment=maintenance.equipment_for(agreement),
-        schedule=_schedule(agreement),
-        service_requests=_requests_under(agreement),
-        request_status_label=status_label,
-        invoices=_invoices_under(agreement),
+        panels=agreement_panels.render(agreement, current_user),
         can_write=can(current_user, CONTRACTS_WRITE),
-        can_issue=can(current_user, INVOICES_ISSUE),
     )
 
 
@@ -306,60 +226,6 @@ def renew_agreement(agreement_id: int):
         flash(_("Agreement %(old)s renewed as %(new)s.", old=agreement.number, new=renewal.number), "success")
         return redirect(url_for("contracts.detail", agreement_id=renewal.id))
     return render_template("contracts/renew_form.html", form=form, agreement=agreement), status
-
-
-# Invoices ---------------------------------------------------------------------------------------------------
-
-
-@bp.route("/contracts/invoices")
-@require(INVOICES_REQUEST)
-def invoices():
-    """Customers' invoice requests, oldest waiting first; a manager issues or cancels them here."""
-    status = request.args.get("status") or "requested"
-    page = max(request.args.get("page", 1, type=int), 1)
-    query = sa.select(Invoice).order_by(Invoice.requested_at, Invoice.id)
-    if status in INVOICE_STATUS_LABELS:
-        query = query.where(Invoice.status == status)
-    pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
-    return render_template(
-        "contracts/invoices.html",
-        invoices=pagination.items,
-        total=pagination.total,
-        page=page,
-        per_page=PER_PAGE,
-        status=status,
-        can_issue=can(current_user, INVOICES_ISSUE),
-    )
-
-
-@bp.route("/contracts/invoices/<int:invoice_id>/<action>", methods=["POST"])
-@require(INVOICES_ISSUE)
-def invoice_action(invoice_id: int, action: str):
-    if action not in charge_ops.INVOICE_TRANSITIONS:
-        abort(404)
-    invoice = get_or_404(Invoice, invoice_id, "invoice")
-    form = InvoiceActionForm()
-    back = request.form.get("next") or url_for("contracts.invoices")
-    if not back.startswith("/") or back.startswith("//"):
-        back = url_for("contracts.invoices")
-    if not form.validate_on_submit():
-        flash(_("The form expired: try again."), "error")
-        return redirect(back)
-    version = int(form.version.data) if (form.version.data or "").isdigit() else None
-    try:
-        invoice = charge_ops.perform_invoice(
-            invoice, action, current_user, version, (form.reason.data or "").strip() or None
-        )
-        db.session.commit()
-    except ApiError as exc:
-        db.session.rollback()
-        flash(_(exc.message) if not exc.fields else "; ".join(_(m) for m in exc.fields.values()), "error")
-        return redirect(back)
-    if invoice.status == "issued":
-        flash(_("Invoice %(number)s issued.", number=invoice.number), "success")
-    else:
-        flash(_("Invoice request cancelled."), "success")
-    return redirect(back)
 
 
 # Agreement types --------------------------------------------------------------------------------------------

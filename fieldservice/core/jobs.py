@@ -16,7 +16,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from fieldservice.extensions import db
+
 QUEUES = ["high", "default", "low"]
+APP_FACTORY = "fieldservice.create_app"
 
 # Periodic jobs: stable ids, import paths, every N seconds. The worker's beat enqueues each once per slot,
 # whatever the number of workers (a Redis SET NX per slot).
@@ -46,8 +49,6 @@ def job(queue: str = "default", timeout: int = 600) -> Callable:
             return func(*args, **kwargs)
 
         def delay(*args, **kwargs):
-            from fieldservice.extensions import db
-
             # Join (or begin) the session's transaction so that a rollback, even before any SQL, drops the job;
             # remember the savepoint it was queued in, whose rollback drops it too.
             db.session.connection()
@@ -93,8 +94,6 @@ def _drop_pending(session: Session, previous_transaction) -> None:
 
 def dispatch_committed_jobs() -> int:
     """Send jobs whose transaction committed: to rq, or run them inline. Returns how many were dispatched."""
-    from fieldservice.extensions import db
-
     count = 0
     while True:
         ready = db.session.info.pop(_READY, [])
@@ -115,8 +114,6 @@ def dispatch_committed_jobs() -> int:
 
 
 def _run_inline(path: str, args, kwargs) -> None:
-    from fieldservice.extensions import db
-
     try:
         resolve(path)(*args, **kwargs)
         db.session.commit()
@@ -134,15 +131,13 @@ def execute(path: str, *args, **kwargs):
     """Entry point of every rq job: run *path* inside an app context, commit, then dispatch what it queued."""
     if has_app_context():
         return _execute_here(path, args, kwargs)
-    from fieldservice import create_app
-
-    with create_app().app_context():
+    # A plain `rq worker` (not `fieldservice worker`) runs jobs without the app: build it by its import path, as
+    # gunicorn does, since core sits below the package root that composes the app.
+    with resolve(APP_FACTORY)().app_context():
         return _execute_here(path, args, kwargs)
 
 
 def _execute_here(path, args, kwargs):
-    from fieldservice.extensions import db
-
     try:
         result = resolve(path)(*args, **kwargs)
         db.session.commit()

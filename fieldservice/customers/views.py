@@ -12,9 +12,9 @@ from sqlalchemy.orm.exc import StaleDataError
 from wtforms import SelectField
 
 from fieldservice.auth.permissions import USERS_MANAGE, can, require
+from fieldservice.console.navigation import add_nav
 from fieldservice.core.errors import ApiError, Conflict, NotFound
 from fieldservice.core.forms import apply_api_error
-from fieldservice.console.navigation import add_nav
 from fieldservice.customers import importing
 from fieldservice.customers import operations as ops
 from fieldservice.customers.categories import CATEGORIES, category_label
@@ -27,7 +27,7 @@ from fieldservice.customers.forms import (
     load_form,
 )
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
-from fieldservice.customers.panels import render_panels
+from fieldservice.customers.panels import customer_panels
 from fieldservice.customers.permissions import CUSTOMERS_READ, CUSTOMERS_WRITE, PRODUCTS_WRITE
 from fieldservice.customers.schemas import (
     ContactArgs,
@@ -170,7 +170,7 @@ def _render_detail(customer: Customer, contact_form: ContactForm, status: int = 
         customer=customer,
         contact_form=contact_form,
         today=site_today(),
-        panels=render_panels(customer, current_user),
+        panels=customer_panels.render(customer, current_user),
     ), status
 
 

@@ -12,10 +12,10 @@ from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.routing import BuildError
 
 from fieldservice.auth.permissions import can, require
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.customers.categories import CATEGORIES, category_label
 from fieldservice.customers.forms import load_form
 from fieldservice.engineers import dispatch, performance, schedule

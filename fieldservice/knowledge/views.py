@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.auth.permissions import can, require
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.core.errors import ApiError, Conflict, ValidationFailed
 from fieldservice.core.forms import apply_api_error
-from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.engineers.skills import category_label
 from fieldservice.extensions import db
 from fieldservice.knowledge import operations as ops

@@ -7,9 +7,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.auth.permissions import require
+from fieldservice.console.navigation import add_nav
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
-from fieldservice.console.navigation import add_nav
 from fieldservice.extensions import db
 from fieldservice.notifications import operations as ops
 from fieldservice.notifications.api import deliveries_query, get_or_404, notifications_query

@@ -11,12 +11,18 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 
+from fieldservice.billing.charges import compute_charges
 from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
 from fieldservice.core.links import customer_page_url, public_url
 from fieldservice.core.models import conflict_insert, utcnow
+from fieldservice.core.pdf import render_pdf
+from fieldservice.core.qr import qr_data_url
 from fieldservice.extensions import db
+from fieldservice.knowledge.models import Entry
+from fieldservice.parts.models import VisitPart
 from fieldservice.reports.models import CustomerLink, CustomerRating, ServiceReport
 from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
+from fieldservice.requests.operations import add_event, perform
 
 log = logging.getLogger("fieldservice.reports")
 
@@ -91,10 +97,6 @@ def _data_url(attachment: Attachment | None) -> str | None:
 
 
 def _part_lines(visit: Visit) -> list[dict]:
-    try:
-        from fieldservice.parts.models import VisitPart
-    except ImportError:
-        return []
     rows = db.session.scalars(sa.select(VisitPart).where(VisitPart.visit_id == visit.id).order_by(VisitPart.line_no))
     return [
         {
@@ -110,10 +112,6 @@ def _part_lines(visit: Visit) -> list[dict]:
 
 
 def _charges(visit: Visit) -> dict | None:
-    try:
-        from fieldservice.contracts.charges import compute_charges
-    except ImportError:
-        return None
     charges = compute_charges(visit)
     return {
         "lines": [
@@ -136,10 +134,6 @@ def _charges(visit: Visit) -> dict | None:
 
 def _fault_title(visit: Visit) -> str | None:
     if visit.fault_id is None:
-        return None
-    try:
-        from fieldservice.knowledge.models import Entry
-    except ImportError:
         return None
     entry = db.session.get(Entry, visit.fault_id)
     return getattr(entry, "symptom", None) if entry is not None else None
@@ -199,9 +193,6 @@ def _content_hash(content: dict) -> str:
 
 def build_report(visit_id: int) -> ServiceReport | None:
     """Build or refresh the report of a finished visit; unchanged data leaves it as it is (idempotent)."""
-    from fieldservice.core.pdf import render_pdf
-    from fieldservice.core.qr import qr_data_url
-
     visit = db.session.get(Visit, visit_id)
     if visit is None:
         return None
@@ -308,7 +299,6 @@ def rate_visit(sr: ServiceRequest, visit_id: int | None, score, comment: str | N
             db.session.add(rating)
     except sa.exc.IntegrityError as exc:
         raise Conflict("already_rated", "This visit has been rated already. Thank you!") from exc
-    from fieldservice.requests.operations import add_event
 
     add_event(
         sr,
@@ -325,8 +315,6 @@ def rate_visit(sr: ServiceRequest, visit_id: int | None, score, comment: str | N
 
 
 def urge_from_customer(sr: ServiceRequest, note: str | None) -> ServiceRequest:
-    from fieldservice.requests.operations import perform
-
     if note is not None and len(note) > 500:
         raise ValidationFailed("validation_failed", "Some fields are not valid.", {"note": "At most 500 characters."})
     return perform(sr, "urge", None, None, note=(note or "").strip() or "customer urged from the QR page")

@@ -11,10 +11,13 @@ from fieldservice.core.models import commit_keeping_loaded
 from fieldservice.core.serialize import Projection
 from fieldservice.extensions import db
 from fieldservice.requests import operations as ops
+from fieldservice.requests.maintenance import generate_maintenance
 from fieldservice.requests.models import ProblemType, ServiceRequest, Visit
-from fieldservice.requests.permissions import PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
+from fieldservice.requests.permissions import MAINTENANCE_RUN, PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
 from fieldservice.requests.schemas import (
     ACTION_ARGS,
+    MaintenanceRunArgs,
+    MaintenanceRunSchema,
     ProblemTypeArgs,
     ProblemTypeQueryArgs,
     ProblemTypeSchema,
@@ -151,3 +154,17 @@ def update_problem_type(args, problem_type_id):
     problem_type = ops.update_problem_type(problem_type, args, current_user)
     db.session.commit()
     return problem_type
+
+
+# ---- preventive maintenance
+
+
+@blp.route("/maintenance/run", methods=["POST"])
+@require(MAINTENANCE_RUN)
+@blp.arguments(MaintenanceRunArgs)
+@blp.response(200, MaintenanceRunSchema)
+def run_maintenance(args):
+    """Create the maintenance requests owed now (what the hourly job does); a second run creates none."""
+    run = generate_maintenance(args["on"])
+    db.session.commit()
+    return run

@@ -7,3 +7,4 @@ REQUESTS_READ = define(
 )
 REQUESTS_CREATE = define("requests.create", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
 PROBLEM_TYPES_MANAGE = define("problem_types.manage", {Role.ADMIN, Role.MANAGER})
+MAINTENANCE_RUN = define("maintenance.run", {Role.ADMIN, Role.MANAGER})

@@ -316,3 +316,13 @@ class ProblemTypeUpdateArgs(ma.Schema):
 
 class ProblemTypeQueryArgs(ma.Schema):
     include_inactive = ma.fields.Boolean(load_default=False)
+
+
+class MaintenanceRunSchema(ma.Schema):
+    created = ma.fields.Integer()
+    skipped = ma.fields.Integer()
+    request_ids = ma.fields.List(ma.fields.Integer())
+
+
+class MaintenanceRunArgs(ma.Schema):
+    on = ma.fields.Date(load_default=None, allow_none=True)

@@ -12,14 +12,16 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from fieldservice.auth.permissions import require
+from fieldservice.console.navigation import add_home_card, add_nav
+from fieldservice.contracts.panels import agreement_panels
+from fieldservice.contracts.permissions import CONTRACTS_READ
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.console.navigation import add_home_card, add_nav
-from fieldservice.customers.panels import add_customer_panel
+from fieldservice.customers.panels import customer_panels
 from fieldservice.extensions import db
+from fieldservice.requests import maintenance, saved_filters
 from fieldservice.requests import operations as ops
-from fieldservice.requests import saved_filters
 from fieldservice.requests.forms import (
     ACTION_FORMS,
     CHANNEL_LABELS,
@@ -114,7 +116,25 @@ def _customer_history(customer) -> dict:
     }
 
 
-add_customer_panel("requests/_customer_history.html", _customer_history, REQUESTS_READ)
+customer_panels.add("requests/_customer_history.html", _customer_history, REQUESTS_READ)
+
+
+def _agreement_requests(agreement, limit: int = 20) -> dict:
+    query = (
+        sa.select(ServiceRequest)
+        .where(ServiceRequest.agreement_id == agreement.id)
+        .order_by(ServiceRequest.created_at.desc())
+        .limit(limit)
+    )
+    return {"service_requests": list(db.session.scalars(query))}
+
+
+def _agreement_maintenance(agreement) -> dict:
+    return {"schedule": maintenance.schedule_of(agreement)}
+
+
+agreement_panels.add("requests/_agreement_maintenance.html", _agreement_maintenance, CONTRACTS_READ)
+agreement_panels.add("requests/_agreement_requests.html", _agreement_requests, CONTRACTS_READ)
 
 
 # The list

@@ -7,10 +7,10 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.auth.permissions import can, require
+from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
-from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.extensions import db
 from fieldservice.requests.operations import get_visible_request, surveys, timeline
 from fieldservice.requests.states import RESOLVED

@@ -4,8 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from fieldservice.contracts.charges import STANDARD_LABOUR_RATE, STANDARD_VISIT_FEE
-from fieldservice.contracts.operations import compute_charges, request_charges
+from fieldservice.billing.charges import STANDARD_LABOUR_RATE, STANDARD_VISIT_FEE, compute_charges, request_charges
 from fieldservice.core.errors import ValidationFailed
 from tests.test_contracts.conftest import on
 

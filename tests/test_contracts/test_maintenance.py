@@ -6,8 +6,9 @@ from datetime import timedelta
 import pytest
 import sqlalchemy as sa
 
-from fieldservice.contracts.maintenance import cycle_starts, due_cycles, generate_maintenance
+from fieldservice.contracts.maintenance import cycle_starts, due_cycles
 from fieldservice.contracts.models import MaintenanceOccurrence
+from fieldservice.requests.maintenance import generate_maintenance
 from tests.test_contracts.conftest import on
 
 
@@ -106,9 +107,9 @@ def _seed_in(app_context_db):
 
 @pytest.mark.redis
 def test_the_periodic_job_runs_in_a_real_worker_and_twice_is_once(worker_app, run_worker):
-    from fieldservice.contracts.jobs import generate_maintenance_job
     from fieldservice.core.jobs import PERIODIC, dispatch_committed_jobs
     from fieldservice.extensions import db
+    from fieldservice.requests.jobs import generate_maintenance_job
 
     assert any(p["func"] == generate_maintenance_job.job_path for p in PERIODIC)
     unit_id = _seed_in(db)

@@ -171,7 +171,7 @@ def test_engineers_do_not_see_agreements(console_as, path):
 
 
 def test_detail_schedule_lists_generated_maintenance_requests(db, console_as, make_equipment, make_agreement):
-    from fieldservice.contracts.maintenance import generate_maintenance
+    from fieldservice.requests.maintenance import generate_maintenance
 
     unit = make_equipment()
     agreement = make_agreement(
@@ -194,8 +194,8 @@ def test_detail_schedule_lists_generated_maintenance_requests(db, console_as, ma
 def test_invoices_are_issued_by_a_manager_from_the_console(
     db, console_as, make_equipment, make_agreement, finished_visit
 ):
-    from fieldservice.contracts import charges as charge_ops
-    from fieldservice.contracts.models import Invoice
+    from fieldservice.billing import charges as charge_ops
+    from fieldservice.billing.models import Invoice
 
     unit = make_equipment()
     agreement = make_agreement(unit.customer, [unit])  # labour only: the customer pays the toll

@@ -1,0 +1,1 @@
+"""Billing: what a visit costs and who pays it (charges), and the invoices customers ask for."""
