@@ -3,6 +3,8 @@
 import csv
 import io
 
+from fieldservice.analytics.queries import KPI_COLUMNS
+
 
 def table_csv(table: dict) -> str:
     buffer = io.StringIO()
@@ -15,7 +17,5 @@ def table_csv(table: dict) -> str:
 
 
 def kpis_csv(overview: dict) -> str:
-    from fieldservice.analytics.queries import KPI_COLUMNS
-
     columns = [{"key": key, "label": str(label)} for key, label in KPI_COLUMNS]
     return table_csv({"columns": columns, "rows": overview["kpis"]})

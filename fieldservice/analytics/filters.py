@@ -6,6 +6,7 @@ from datetime import UTC, date, datetime, time, timedelta
 import sqlalchemy as sa
 
 from fieldservice.customers.models import Customer
+from fieldservice.extensions import db
 from fieldservice.requests.models import ServiceRequest
 
 
@@ -60,8 +61,6 @@ def scoped_request_ids(f: Filters, at=ServiceRequest.created_at) -> sa.Select:
 
 def seconds_between(later, earlier):
     """SQL for (later - earlier) in seconds, on PostgreSQL and SQLite."""
-    from fieldservice.extensions import db
-
     if db.session.get_bind().dialect.name == "postgresql":
         return sa.func.extract("epoch", later - earlier)
     return (sa.func.julianday(later) - sa.func.julianday(earlier)) * 86400.0

@@ -15,6 +15,9 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.analytics.filters import Filters, scope_requests, scoped_request_ids, seconds_between
+from fieldservice.complaints.models import Complaint
+from fieldservice.complaints.states import CLOSED
+from fieldservice.complaints.states import TYPES as COMPLAINT_TYPES
 from fieldservice.contracts.models import Agreement, AgreementType
 from fieldservice.customers.categories import category_label
 from fieldservice.customers.models import Customer, Product
@@ -273,28 +276,12 @@ def _in_scope(query, request_column, f: Filters):
     return query
 
 
-def complaints_domain():
-    """The complaints domain's (models, states), or None while it is not installed: the dashboard then says
-    so."""
-    try:
-        from fieldservice.complaints import models, states
-    except ImportError:
-        return None
-    if models.Complaint.__tablename__ not in db.metadata.tables:
-        return None
-    return models, states
-
-
 def complaints_by_type(f: Filters) -> list[dict]:
     """Complaints logged in the date range per type; a zone is the customer's, a category the request's."""
-    domain = complaints_domain()
-    if domain is None:
-        return []
-    models, states = domain
-    c = models.Complaint
+    c = Complaint
     count = sa.func.count(c.id)
     query = (
-        sa.select(c.kind, count, count.filter(c.status != states.CLOSED), count.filter(c.escalated))
+        sa.select(c.kind, count, count.filter(c.status != CLOSED), count.filter(c.escalated))
         .group_by(c.kind)
         .order_by(count.desc(), c.kind)
     )
@@ -306,7 +293,7 @@ def complaints_by_type(f: Filters) -> list[dict]:
     return [
         {
             "type": kind,
-            "label": str(states.TYPES.get(kind, kind)),
+            "label": str(COMPLAINT_TYPES.get(kind, kind)),
             "complaints": n,
             "open": n_open,
             "escalated": n_escalated,
@@ -635,7 +622,8 @@ def dashboard(f: Filters) -> dict:
     return {
         "filters": f.as_dict(),
         **parts[0],
-        "complaints_available": complaints_domain() is not None,
+        # Kept for the API's readers: the complaints domain is always there now.
+        "complaints_available": True,
         "tables": parts[1:],
     }
 

@@ -6,7 +6,7 @@ from flask_login import current_user
 
 from fieldservice.auth import operations
 from fieldservice.auth.models import User
-from fieldservice.auth.permissions import USERS_MANAGE, require
+from fieldservice.auth.permissions import CONSOLE, USERS_MANAGE, check, require
 from fieldservice.auth.schemas import TokenArgs, TokenSchema, UserCreateArgs, UserSchema, UserUpdateArgs
 from fieldservice.core.api import PageArgs, api_blueprint, page_of
 from fieldservice.core.errors import NotFound
@@ -30,8 +30,6 @@ def create_token(args):
 @blp.response(200, UserSchema)
 def me():
     """The user the token belongs to."""
-    from fieldservice.auth.permissions import CONSOLE, check
-
     check(CONSOLE)
     return current_user
 

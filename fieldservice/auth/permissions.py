@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from fieldservice.auth.models import Role
 from fieldservice.core.errors import Forbidden, Unauthorized
+from fieldservice.extensions import login_manager
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
@@ -49,8 +50,6 @@ def require(permission: str):
         @wraps(view)
         def wrapped(*args, **kwargs):
             if not current_user.is_authenticated and not request.path.startswith("/api/"):
-                from fieldservice.extensions import login_manager
-
                 return login_manager.unauthorized()
             check(permission)
             return view(*args, **kwargs)

@@ -6,6 +6,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
+from fieldservice.auth.models import User
 from fieldservice.complaints.models import Complaint, ComplaintAction, ComplaintNumberCounter
 from fieldservice.complaints.states import (
     ACTION_KINDS,
@@ -17,6 +18,7 @@ from fieldservice.complaints.states import (
     NOBODY,
     OPEN,
     SEVERITIES,
+    STATUS_LABELS,
     TYPES,
     UNCLOSED,
     Transition,
@@ -26,7 +28,11 @@ from fieldservice.complaints.states import (
 )
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.customers.models import Customer
+from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
+from fieldservice.parts.models import Part
+from fieldservice.requests.models import ServiceRequest, Visit
 
 log = logging.getLogger("fieldservice.complaints")
 
@@ -121,8 +127,6 @@ def counts_by(column: str, start: datetime | None = None, end: datetime | None =
 
 def handlers() -> list:
     """The users a complaint can be assigned to."""
-    from fieldservice.auth.models import User
-
     return list(
         db.session.scalars(
             sa.select(User).where(User.active, User.role.in_(tuple(DESK))).order_by(User.role, User.username)
@@ -135,11 +139,6 @@ def handlers() -> list:
 
 def _link_fields(data: dict) -> dict[str, str]:
     """Check that the optional links (customer, request, engineer, part) name existing rows."""
-    from fieldservice.customers.models import Customer
-    from fieldservice.engineers.models import Engineer
-    from fieldservice.parts.models import Part
-    from fieldservice.requests.models import ServiceRequest
-
     fields = {}
     for name, model in (
         ("customer_id", Customer),
@@ -157,8 +156,6 @@ def _link_fields(data: dict) -> dict[str, str]:
 
 def create_complaint(data: dict, actor, *, now: datetime | None = None) -> Complaint:
     """Log a complaint from any channel; its due time follows its severity."""
-    from fieldservice.requests.models import ServiceRequest
-
     now = now or utcnow()
     if _role(actor) not in DESK:
         raise Forbidden("forbidden", f"Your role ({_role(actor)}) may not log complaints.")
@@ -203,8 +200,6 @@ def create_complaint(data: dict, actor, *, now: datetime | None = None) -> Compl
 
 
 def _last_engineer(sr) -> int | None:
-    from fieldservice.requests.models import Visit
-
     return sr.engineer_id or db.session.scalar(
         sa.select(Visit.engineer_id).where(Visit.request_id == sr.id).order_by(Visit.id.desc()).limit(1)
     )
@@ -296,8 +291,6 @@ def choose_transition(complaint: Complaint, action: str, actor) -> Transition:
 
 def _check_payload(t: Transition, payload: dict):
     """Validate what the action needs; returns the new handler for assign."""
-    from fieldservice.auth.models import User
-
     fields = {}
     for name in t.requires:
         value = payload.get(name)
@@ -418,6 +411,4 @@ def sweep_complaints(now: datetime) -> int:
 
 
 def status_label(status: str) -> str:
-    from fieldservice.complaints.states import STATUS_LABELS
-
     return label(STATUS_LABELS, status)

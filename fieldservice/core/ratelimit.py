@@ -6,6 +6,7 @@ import sqlalchemy as sa
 from flask import current_app
 from sqlalchemy.orm import Mapped, mapped_column
 
+from fieldservice.core.jobs import redis_connection
 from fieldservice.extensions import db
 
 
@@ -25,8 +26,6 @@ def allow(key: str, limit: int, window_seconds: int, now: float | None = None) -
     now = time.time() if now is None else now
     window = int(now // window_seconds) * window_seconds
     if current_app.config.get("REDIS_URL"):
-        from fieldservice.core.jobs import redis_connection
-
         redis_key = f"fieldservice:rate:{key}:{window}"
         pipe = redis_connection().pipeline()
         pipe.incr(redis_key)

@@ -22,6 +22,7 @@ from fieldservice.customers.models import Product
 from fieldservice.engineers.skills import CATEGORY_LABELS, category_label
 from fieldservice.extensions import db
 from fieldservice.knowledge.models import KnowledgeEntry
+from fieldservice.knowledge.operations import entry_content
 
 
 class SolutionForm(Form):
@@ -106,8 +107,6 @@ class EntryForm(FlaskForm):
 
 def entry_form_data(entry: KnowledgeEntry) -> dict:
     """An entry as the form's initial data: its content, with steps as lines and hours as a number."""
-    from fieldservice.knowledge.operations import entry_content
-
     content = entry_content(entry)
     for cause in content["causes"]:
         for solution in cause["solutions"]:

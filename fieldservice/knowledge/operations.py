@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from fieldservice.auth.models import Role
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import utcnow
+from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Product
 from fieldservice.extensions import db
 from fieldservice.knowledge.models import (
@@ -29,8 +29,11 @@ from fieldservice.knowledge.search import (
     index_entry,
     load_hits,
     ranked_ids,
+    scope_filter,
     search,
 )
+from fieldservice.requests import signals as request_signals
+from fieldservice.requests.models import ServiceRequest, Visit
 
 __all__ = ["search", "record_use", "SearchHit", "ranked_ids", "load_hits"]
 
@@ -349,8 +352,6 @@ def browse_entries(
     user, product_id: int | None = None, category: str | None = None, status: str | None = None
 ):
     """Entries in scope without a query, most proven first (a SELECT for paging)."""
-    from fieldservice.knowledge.search import scope_filter
-
     statuses = _statuses_for(user, status)
     return (
         sa.select(KnowledgeEntry)
@@ -441,16 +442,9 @@ def on_visit_recorded(visit, request=None, data=None, **_kw) -> None:
     record_use(int(entry_id), getattr(visit, "outcome", None) == "resolved", getattr(visit, "solution", None))
 
 
-def connect_signals() -> bool:
-    """Subscribe to the requests domain's visit_recorded, when that module exists; True when connected."""
-    try:
-        from fieldservice.requests import signals as request_signals
-    except ModuleNotFoundError as exc:
-        if exc.name not in ("fieldservice.requests.signals", "fieldservice.requests"):
-            raise
-        return False
+def connect_signals() -> None:
+    """Count each visit that used an entry: subscribe to the requests domain's visit_recorded."""
     request_signals.visit_recorded.connect(on_visit_recorded, weak=False)
-    return True
 
 
 # --- proposals
@@ -478,10 +472,6 @@ def visible_proposals(user, status: str | None = None) -> sa.Select:
 
 def _check_request(request_id: int, actor) -> None:
     """The proposal's request exists, and an engineer proposes only from a request they visited."""
-    try:
-        from fieldservice.requests.models import ServiceRequest, Visit
-    except ModuleNotFoundError:  # the requests domain not installed: nothing to check against
-        return
     if db.session.get(ServiceRequest, request_id) is None:
         raise ValidationFailed("validation_failed", "No such request.", {"request_id": "No such request."})
     if actor.role == Role.ENGINEER:
@@ -521,8 +511,6 @@ def create_proposal(data: dict, actor) -> KnowledgeProposal:
 
 
 def _check_pending(proposal: KnowledgeProposal, version: int | None) -> None:
-    from fieldservice.core.models import check_version
-
     check_version(proposal, version)
     if proposal.status != "pending":
         raise Conflict("illegal_transition", f"This proposal is {proposal.status} already.")

@@ -10,6 +10,7 @@ from fieldservice.auth.permissions import can, require
 from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.core.errors import ApiError, Conflict, ValidationFailed
 from fieldservice.core.forms import apply_api_error
+from fieldservice.customers.models import Equipment
 from fieldservice.engineers.skills import category_label
 from fieldservice.extensions import db
 from fieldservice.knowledge import operations as ops
@@ -25,6 +26,8 @@ from fieldservice.knowledge.forms import (
 )
 from fieldservice.knowledge.models import KnowledgeEntry, KnowledgeProposal
 from fieldservice.knowledge.permissions import KNOWLEDGE_PROPOSE, KNOWLEDGE_READ, KNOWLEDGE_WRITE
+from fieldservice.requests.models import ServiceRequest, Visit
+from fieldservice.requests.operations import get_visible_request
 
 bp = Blueprint("knowledge", __name__, template_folder="templates")
 
@@ -162,8 +165,6 @@ def suggest():
 
 def _request_problem(request_id: int) -> tuple[str, int | None, str | None]:
     """The description, product and category of a request the user may see (nothing otherwise)."""
-    from fieldservice.requests.operations import get_visible_request
-
     try:
         sr = get_visible_request(request_id, current_user)
     except ApiError:
@@ -177,8 +178,6 @@ def _suggest_product() -> int | None:
     product_id = _int_arg("product_id")
     equipment_id = _int_arg("equipment_id")
     if product_id is None and equipment_id is not None:
-        from fieldservice.customers.models import Equipment
-
         equipment = db.session.get(Equipment, equipment_id)
         product_id = equipment.product_id if equipment is not None else None
     return product_id
@@ -312,11 +311,7 @@ def proposals():
 
 
 def _prefill_from_request(form: ProposalForm, request_id: int) -> None:
-    """Start from the request's description and its last resolved visit, when the requests domain exists."""
-    try:
-        from fieldservice.requests.models import ServiceRequest, Visit
-    except ModuleNotFoundError:
-        return
+    """Start from the request's description and its last resolved visit."""
     sr = db.session.get(ServiceRequest, request_id)
     if sr is None:
         return

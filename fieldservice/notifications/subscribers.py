@@ -6,6 +6,8 @@ from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
 from fieldservice.notifications import operations as ops
+from fieldservice.parts.models import PartRequestEvent
+from fieldservice.reports.operations import urls_for
 from fieldservice.requests import signals
 from fieldservice.requests.states import ASSIGNED, RESOLVED, REVISITED
 
@@ -93,30 +95,15 @@ def on_visit_recorded(visit, request=None, **_):
 
 
 def _report_url(sr) -> str:
-    try:
-        from fieldservice.reports.operations import urls_for
-    except ImportError:  # an installation without the reports domain
-        return ""
     return urls_for(sr)["url"]
 
 
 # ---------------------------------------------------------------- part requests (no signal: their timeline)
 
 
-def _part_request_event_class():
-    try:
-        from fieldservice.parts.models import PartRequestEvent
-    except ImportError:
-        return None
-    return PartRequestEvent
-
-
 @sa_event.listens_for(Session, "after_flush")
 def _collect_part_request_events(session: Session, _context) -> None:
-    model = _part_request_event_class()
-    if model is None:
-        return
-    new = [obj for obj in session.new if isinstance(obj, model)]
+    new = [obj for obj in session.new if isinstance(obj, PartRequestEvent)]
     if new:
         session.info.setdefault(_NEW_PART_EVENTS, []).extend(new)
 

@@ -6,9 +6,12 @@ Everything goes through the operations: each unit in the demo is on the ledger.
 
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from fieldservice.core.errors import ApiError
 from fieldservice.extensions import db
 from fieldservice.parts import operations as ops
+from fieldservice.parts.models import Part, StockLevel, Warehouse
 
 SUPPLIERS = [
     # name, contact, phone
@@ -159,6 +162,7 @@ def seed(rng, context: dict) -> None:
     context["warehouses"] = {"central": central, "regional": regional, "vans": vans}
     context["part_requests"] = part_requests
     context["return_orders"] = returns
+    context["van_parts"] = van_parts
 
 
 def _on_hand(warehouse, part) -> int:
@@ -293,3 +297,25 @@ def _open_and_step(part, source, central, manager, actor, steps, n):
 
 def _van_owner(engineers, warehouse):
     return next((e.user for e in engineers if warehouse.engineer_id == e.id), None)
+
+
+def van_parts(rng, engineer, category: str) -> list[dict]:
+    """One or two parts lines from what the engineer's van holds for this kind of work, for the requests demo's
+    visits; the parts domain takes them out of the van when the visit is recorded (its visit_recorded subscriber).
+    Nothing when the van is empty."""
+    in_van = db.session.scalars(
+        sa.select(Part.id)
+        .join(StockLevel, StockLevel.part_id == Part.id)
+        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
+        .where(
+            Warehouse.kind == "van",
+            Warehouse.engineer_id == engineer.id,
+            StockLevel.qty > 0,
+            Part.category == category,
+            Part.active,
+            ~Part.serial_tracked,
+        )
+        .order_by(Part.id)
+    ).all()
+    chosen = rng.sample(in_van, min(len(in_van), rng.choice([1, 1, 2])))
+    return [{"part_id": part_id, "qty": 1} for part_id in chosen]

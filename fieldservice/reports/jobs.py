@@ -1,13 +1,12 @@
 """Build the e-service report when a visit ends (rq, or inline without Redis)."""
 
 from fieldservice.core.jobs import job
+from fieldservice.reports.operations import build_report as build
 from fieldservice.requests import signals
 
 
 @job(queue="default")
 def build_report(visit_id: int) -> None:
-    from fieldservice.reports.operations import build_report as build
-
     build(visit_id)
 
 

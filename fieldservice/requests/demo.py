@@ -10,8 +10,6 @@ import logging
 import random
 from datetime import timedelta
 
-import sqlalchemy as sa
-
 from fieldservice.core.errors import ApiError
 from fieldservice.core.models import utcnow
 from fieldservice.extensions import db
@@ -119,6 +117,8 @@ def seed(rng: random.Random, context: dict) -> None:
         equipment_by_customer.setdefault(unit.customer_id, []).append(unit)
     products = _seq(context.get("products"))
     signature = _signature_data_url()
+    # The parts demo (seeded before this one) says which parts an engineer's van holds; no parts without it.
+    van_parts = context.get("van_parts") or (lambda rng, engineer, category: [])
     plan = (
         ["awaiting"] * 10
         + ["suspended"] * 3
@@ -141,7 +141,8 @@ def seed(rng: random.Random, context: dict) -> None:
             continue
         try:
             sr = _seed_request(
-                rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now
+                rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now,
+                van_parts,
             )
         except ApiError as exc:
             # Another domain's rule (dispatch, parts) refused a step: keep the demo going with what was made.
@@ -153,7 +154,7 @@ def seed(rng: random.Random, context: dict) -> None:
 
 
 def _seed_request(
-    rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now
+    rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now, van_parts
 ):
     code = rng.choice([c for c, *_ in PROBLEM_TYPES if c not in ("other", "relocation")])
     old = kind in ("resolved", "revisited", "reopened", "cancelled", "locked_late", "locked_twice")
@@ -218,7 +219,7 @@ def _seed_request(
                 "cause": cause,
                 "solution": solution,
                 "costs": [{"kind": "travel", "amount": rng.choice([30, 50, 80])}],
-                "parts": _van_parts(rng, engineer, sr.service_category)
+                "parts": van_parts(rng, engineer, sr.service_category)
                 if solved and rng.random() < 0.7
                 else [],
                 "signature": signature,
@@ -244,32 +245,6 @@ def _seed_request(
             now=t + timedelta(days=1),
         )
     return sr
-
-
-def _van_parts(rng, engineer, category: str) -> list[dict]:
-    """One or two parts lines from what the engineer's van holds for this kind of work (the parts demo, run
-    before this one, stocked every van); the parts domain takes them out of the van when the visit is
-    recorded (its visit_recorded subscriber). Nothing when there is no parts domain or the van is empty."""
-    try:
-        from fieldservice.parts.models import Part, StockLevel, Warehouse
-    except ImportError:
-        return []
-    in_van = db.session.scalars(
-        sa.select(Part.id)
-        .join(StockLevel, StockLevel.part_id == Part.id)
-        .join(Warehouse, Warehouse.id == StockLevel.warehouse_id)
-        .where(
-            Warehouse.kind == "van",
-            Warehouse.engineer_id == engineer.id,
-            StockLevel.qty > 0,
-            Part.category == category,
-            Part.active,
-            ~Part.serial_tracked,
-        )
-        .order_by(Part.id)
-    ).all()
-    chosen = rng.sample(in_van, min(len(in_van), rng.choice([1, 1, 2])))
-    return [{"part_id": part_id, "qty": 1} for part_id in chosen]
 
 
 def _work(sr, engineer, t):

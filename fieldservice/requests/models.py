@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
 from fieldservice.extensions import db
-from fieldservice.requests.states import ACTIVE
+from fieldservice.requests.states import ACTIVE, OPEN, status_label
 
 
 class ProblemType(TimestampMixin, VersionMixin, db.Model):
@@ -122,14 +122,10 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
 
     @property
     def status_label(self) -> str:
-        from fieldservice.requests.states import status_label
-
         return status_label(self.status)
 
     @property
     def is_open(self) -> bool:
-        from fieldservice.requests.states import OPEN
-
         return self.status in OPEN
 
 

@@ -20,8 +20,10 @@ from flask import current_app, has_app_context
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
+from fieldservice.contracts.operations import coverage_for
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -186,8 +188,6 @@ def filter_requests(
     now: datetime | None = None,
 ) -> sa.Select:
     """Narrow and sort a request select by the list filters of the API and the console."""
-    from fieldservice.customers.models import Customer
-
     now = now or utcnow()
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
@@ -242,17 +242,11 @@ def next_number(at: datetime) -> str:
 
 def coverage_at(customer_id: int, equipment_id: int | None, at: datetime):
     """The agreement or warranty covering the customer's equipment at *at* (contracts domain)."""
-    try:
-        from fieldservice.contracts.operations import coverage_for
-    except (ImportError, AttributeError):
-        return None
     return coverage_for(customer_id, equipment_id, at)
 
 
 def create_request(data: dict, actor, *, now: datetime | None = None) -> ServiceRequest:
     """Log a request (rule 1): awaiting_assignment, or suspended if asked; counts product and problem type."""
-    from fieldservice.customers.models import Customer, Equipment, Product
-
     now = now or utcnow()
     fields: dict[str, str] = {}
     customer = db.session.get(Customer, data.get("customer_id") or 0)

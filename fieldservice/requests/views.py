@@ -18,6 +18,9 @@ from fieldservice.contracts.permissions import CONTRACTS_READ
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
+from fieldservice.customers.categories import CATEGORIES, category_label
+from fieldservice.customers.models import Customer, Equipment, Product
+from fieldservice.customers.operations import customer_zones, search_customers
 from fieldservice.customers.panels import customer_panels
 from fieldservice.extensions import db
 from fieldservice.requests import maintenance, saved_filters
@@ -88,8 +91,6 @@ add_home_card("requests_overdue", REQUESTS_CREATE, _open_count, order=10)
 
 
 def _customer_equipment(customer_id: int) -> list:
-    from fieldservice.customers.models import Equipment
-
     return db.session.scalars(
         sa.select(Equipment)
         .where(Equipment.customer_id == customer_id)
@@ -169,8 +170,6 @@ LIST_LOADS = (
 @bp.route("/requests")
 @require(REQUESTS_READ)
 def index():
-    from fieldservice.customers.operations import customer_zones
-
     filters = _list_filters(request.args)
     page, per_page = filters.pop("page"), PER_PAGE
     filters.pop("per_page")
@@ -228,8 +227,6 @@ def delete_filter(filter_id: int):
 
 
 def _customer_matches(q: str):
-    from fieldservice.customers.operations import search_customers
-
     if not q.strip():
         return []
     return db.session.scalars(search_customers(q.strip()).limit(10)).all()
@@ -257,9 +254,6 @@ def _due_preview(priority: int, customer, equipment_id: int | None) -> dict:
 
 
 def _intake_choices(form: IntakeForm, customer) -> None:
-    from fieldservice.customers.categories import CATEGORIES, category_label
-    from fieldservice.customers.models import Product
-
     locale = "en" if str(get_locale()) == "en" else "zh"
     form.problem_type.choices = [("", "—")] + [(p.code, p.label(locale)) for p in ops.problem_types()]
     units = _customer_equipment(customer.id) if customer is not None else []
@@ -292,8 +286,6 @@ def _intake_data(form: IntakeForm) -> dict:
 @bp.route("/requests/new", methods=["GET", "POST"])
 @require(REQUESTS_CREATE)
 def new():
-    from fieldservice.customers.models import Customer
-
     customer_id = request.values.get("customer_id", type=int)
     customer = db.session.get(Customer, customer_id) if customer_id else None
     form = IntakeForm()
@@ -343,8 +335,6 @@ def customer_search():
 @require(REQUESTS_CREATE)
 def due_preview():
     """The due times for the chosen priority and equipment (htmx partial): the required date's default."""
-    from fieldservice.customers.models import Customer
-
     priority = request.args.get("priority", 3, type=int)
     if priority not in ops.PRIORITY_TERMS:
         priority = 3

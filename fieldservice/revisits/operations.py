@@ -11,6 +11,7 @@ from flask import current_app
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db
+from fieldservice.reports.models import CustomerRating
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests import signals
 from fieldservice.requests.models import ServiceRequest, Survey, Visit
@@ -88,8 +89,6 @@ def _attempt_counts(requests: list[ServiceRequest]) -> dict[int, tuple[int, date
 
 
 def _latest_ratings(requests: list[ServiceRequest]) -> dict[int, object]:
-    from fieldservice.reports.models import CustomerRating
-
     if not requests:
         return {}
     ratings = db.session.scalars(

@@ -20,10 +20,13 @@ from sqlalchemy.orm import selectinload
 
 from fieldservice.core.errors import ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.models import utcnow
+from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
+from fieldservice.knowledge.search import search
+from fieldservice.parts import operations as parts_ops
 from fieldservice.requests import operations as requests_ops
-from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
+from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
 from fieldservice.sync.models import AppliedOp, OpStatus
 from fieldservice.sync.schemas import PAYLOADS, OpEnvelope
@@ -433,8 +436,6 @@ def pull(user, since: str | None, now: datetime | None = None) -> dict:
 
 def _changed_ids(after: datetime) -> sa.Select:
     """Requests changed after *after*: the row itself, a new timeline event, or its customer's details."""
-    from fieldservice.customers.models import Customer
-
     return sa.union(
         sa.select(ServiceRequest.id).where(ServiceRequest.updated_at > after),
         sa.select(RequestEvent.request_id).where(RequestEvent.at > after),
@@ -473,10 +474,6 @@ def _history(sr: ServiceRequest) -> list[ServiceRequest]:
 
 def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
     """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
-    try:
-        from fieldservice.knowledge.search import search
-    except ImportError:  # the knowledge domain is optional
-        return []
     hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
     hints = []
     for hit in hits:
@@ -499,8 +496,6 @@ def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
 
 
 def _problem_label(code: str) -> dict:
-    from fieldservice.requests.models import ProblemType
-
     problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == code))
     if problem_type is None:
         return {"zh": code, "en": code}
@@ -593,10 +588,6 @@ def job_view(sr: ServiceRequest, user) -> dict:
 
 def _reference(engineer) -> dict:
     """The van's stock: the parts the engineer can fit on site."""
-    try:
-        from fieldservice.parts import operations as parts_ops
-    except ImportError:  # the parts domain is optional
-        return {}
     van = parts_ops.ensure_van(engineer)
     levels = db.session.scalars(parts_ops.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
     return {
