@@ -1,6 +1,6 @@
 # The two commands of the README:
 #   make demo   install, create the SQLite database with demo data, serve on http://127.0.0.1:5000 (jobs inline)
-#   make test   install the test dependencies (system packages too) and run the whole test suite
+#   make test   install the test dependencies (system packages too), check the layer order, run the whole test suite
 # DATABASE_URL / REDIS_URL, when set, point the tests at PostgreSQL and Redis (that is what .ci/run does).
 
 PYTHON ?= python3
@@ -27,6 +27,7 @@ demo: install
 
 test: install
 	bash scripts/install-system-deps.sh
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 lint: install
