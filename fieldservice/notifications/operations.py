@@ -142,6 +142,8 @@ def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
 def kick() -> None:
     """Ask the worker to drain the outbox as soon as this transaction commits (once per transaction), rather
     than at its next periodic run: for a manager's resend, who waits for the result on the page."""
+    # The one circle inside notifications, on purpose: jobs.py drains the outbox through this module, and this
+    # module queues that job; imported when called so that either module can be imported first.
     from fieldservice.notifications.jobs import drain_outbox
 
     outbox = transaction_cache(_OUTBOX)
