@@ -594,11 +594,11 @@ def job_view(sr: ServiceRequest, user) -> dict:
 def _reference(engineer) -> dict:
     """The van's stock: the parts the engineer can fit on site."""
     try:
-        from fieldservice.parts import operations as parts_ops
+        from fieldservice.parts import stock as parts_stock
     except ImportError:  # the parts domain is optional
         return {}
-    van = parts_ops.ensure_van(engineer)
-    levels = db.session.scalars(parts_ops.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
+    van = parts_stock.ensure_van(engineer)
+    levels = db.session.scalars(parts_stock.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
     return {
         "van_stock": [
             {

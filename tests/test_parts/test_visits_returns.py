@@ -2,7 +2,10 @@
 opens a return, and the return runs: shipped back → received → inspected (refurbished / scrapped) →
 supplier claim."""
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
@@ -215,3 +218,18 @@ def test_my_van_for_the_pwa(eng_api, part, stock_van, van):
     assert body["warehouse"]["id"] == van.id
     assert [(line["part"]["id"], line["qty"]) for line in body["stock"]] == [(part.id, 2)]
     assert part.id in [p["id"] for p in body["catalog"]]
+
+
+def test_the_app_alone_connects_the_visit_parts_subscriber():
+    # A fresh interpreter: here the test modules import parts.visits themselves, which would hide a lost
+    # subscription.
+    script = (
+        "from fieldservice import create_app\n"
+        "create_app({'TESTING': True, 'DATABASE_URL': 'sqlite://', 'REDIS_URL': None})\n"
+        "from fieldservice.requests import signals\n"
+        "print(sorted(f'{r.__module__}.{r.__name__}' for r in signals.visit_recorded.receivers_for(object())))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[2], check=True
+    )
+    assert "fieldservice.parts.visits.on_visit_recorded" in result.stdout
