@@ -11,6 +11,7 @@
 - operations: only what they all share (the acting user, the site's date, document numbers, the 422 error,
   the state machine steps).
 
-They import one way: operations <- catalog, stock <- claims <- returns <- visits, and stock <- part_requests.
+They import one way, each only the ones before it: operations; catalog, stock and claims; part_requests (stock);
+returns (stock, claims); visits (stock, returns).
 Models stay in one models.py: the tables point at each other too much to split cleanly.
 """
