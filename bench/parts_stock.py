@@ -23,13 +23,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 def build(db, n_parts: int, n_vans: int):
     from fieldservice.auth.operations import create_user
     from fieldservice.engineers.models import Engineer, EngineerSkill
-    from fieldservice.parts import operations as ops
+    from fieldservice.parts import catalog, stock
 
     manager = create_user("bench-manager", "bench-password", "manager")
-    supplier = ops.create_supplier({"name": "基准测试供应商"}, manager)
-    central = ops.create_warehouse({"code": "BENCH-C", "name": "基准中心仓", "kind": "central"}, manager)
+    supplier = catalog.create_supplier({"name": "基准测试供应商"}, manager)
+    central = stock.create_warehouse({"code": "BENCH-C", "name": "基准中心仓", "kind": "central"}, manager)
     parts = [
-        ops.create_part(
+        catalog.create_part(
             {
                 "part_number": f"BP-{i:04d}",
                 "name": f"测试备件{i}",
@@ -42,7 +42,7 @@ def build(db, n_parts: int, n_vans: int):
         )
         for i in range(n_parts)
     ]
-    ops.receive_stock(
+    stock.receive_stock(
         {"warehouse_id": central.id, "lines": [{"part_id": p.id, "qty": 5000} for p in parts]}, manager
     )
     vans = []
@@ -59,8 +59,8 @@ def build(db, n_parts: int, n_vans: int):
         )
         db.session.add(engineer)
         db.session.flush()
-        van = ops.ensure_van(engineer)
-        ops.transfer_stock(
+        van = stock.ensure_van(engineer)
+        stock.transfer_stock(
             {
                 "from_warehouse_id": central.id,
                 "to_warehouse_id": van.id,
@@ -78,8 +78,8 @@ def percentile(values, q):
     return values[min(len(values) - 1, int(q * len(values)))]
 
 
-def one_movement(db, ops, manager, parts, vans, n: int) -> list[float]:
-    customer = ops.location("customer").id
+def one_movement(db, stock, manager, parts, vans, n: int) -> list[float]:
+    customer = stock.location("customer").id
     times = []
     for i in range(n):
         k = i % len(vans)
@@ -87,14 +87,14 @@ def one_movement(db, ops, manager, parts, vans, n: int) -> list[float]:
         # Van k holds the 40 parts from index 7k on (see build).
         part = parts[k * 7 % len(parts) + (i // len(vans)) % 40]
         start = time.perf_counter()
-        ops.move_stock([ops.Move(part.id, 1, van.id, customer)], reason="use", actor=manager)
+        stock.move_stock([stock.Move(part.id, 1, van.id, customer)], reason="use", actor=manager)
         db.session.commit()
         times.append((time.perf_counter() - start) * 1000)
     return times
 
 
 def concurrent(
-    app, ops, manager_id, part_id, van_ids, threads: int, per_thread: int
+    app, stock, manager_id, part_id, van_ids, threads: int, per_thread: int
 ) -> tuple[float, int, int]:
     """threads × per_thread single-unit uses; van_ids is cycled per thread. -> (seconds, done, refused)."""
     from fieldservice.auth.models import User
@@ -107,14 +107,14 @@ def concurrent(
 
     def run(k):
         with app.app_context():
-            customer = ops.location("customer").id
+            customer = stock.location("customer").id
             db.session.commit()
             actor = db.session.get(User, manager_id)
             barrier.wait()
             for _ in range(per_thread):
                 try:
-                    ops.move_stock(
-                        [ops.Move(part_id, 1, van_ids[k % len(van_ids)], customer)], reason="use", actor=actor
+                    stock.move_stock(
+                        [stock.Move(part_id, 1, van_ids[k % len(van_ids)], customer)], reason="use", actor=actor
                     )
                     db.session.commit()
                     ok = True
@@ -169,7 +169,8 @@ def main() -> None:
     with app.app_context():
         db.drop_all()
         db.create_all()
-        from fieldservice.parts import operations as ops
+        from fieldservice.parts import stock
+        from fieldservice.parts.models import StockMovement
 
         start = time.perf_counter()
         manager, parts, central, vans = build(db, args.parts, args.vans)
@@ -178,7 +179,7 @@ def main() -> None:
             f"{time.perf_counter() - start:.1f} s"
         )
 
-        times = one_movement(db, ops, manager, parts, vans, args.moves)
+        times = one_movement(db, stock, manager, parts, vans, args.moves)
         print(
             f"one stock movement (lock, check, write ledger, commit): "
             f"median {statistics.median(times):.2f} ms, "
@@ -187,7 +188,7 @@ def main() -> None:
 
         if db.engine.dialect.name == "postgresql":
             hot_van, hot_part = vans[0], parts[0]
-            ops.transfer_stock(
+            stock.transfer_stock(
                 {
                     "from_warehouse_id": central.id,
                     "to_warehouse_id": hot_van.id,
@@ -196,19 +197,19 @@ def main() -> None:
                 manager,
             )
             db.session.commit()
-            level = db.session.scalar(ops.stock_levels(hot_van.id, hot_part.id)).qty
-            seconds, done, refused = concurrent(app, ops, manager.id, hot_part.id, [hot_van.id], 12, 15)
+            level = db.session.scalar(stock.stock_levels(hot_van.id, hot_part.id)).qty
+            seconds, done, refused = concurrent(app, stock, manager.id, hot_part.id, [hot_van.id], 12, 15)
             db.session.expire_all()
-            left = db.session.scalar(ops.stock_levels(hot_van.id, hot_part.id, include_empty=True)).qty
+            left = db.session.scalar(stock.stock_levels(hot_van.id, hot_part.id, include_empty=True)).qty
             print(
                 f"12 threads x 15 uses of one van's {level} units: {done} taken, {refused} refused, "
                 f"{left} left (never below 0) in {seconds:.2f} s "
                 f"= {(done + refused) / seconds:.0f} attempts/s"
             )
-            ops.receive_stock(
+            stock.receive_stock(
                 {"warehouse_id": central.id, "lines": [{"part_id": hot_part.id, "qty": 2000}]}, manager
             )
-            ops.transfer_stock(
+            stock.transfer_stock(
                 {
                     "from_warehouse_id": central.id,
                     "to_warehouse_id": vans[1].id,
@@ -217,7 +218,7 @@ def main() -> None:
                 manager,
             )
             for van in vans[:12]:
-                ops.transfer_stock(
+                stock.transfer_stock(
                     {
                         "from_warehouse_id": central.id,
                         "to_warehouse_id": van.id,
@@ -227,7 +228,7 @@ def main() -> None:
                 )
             db.session.commit()
             seconds, done, refused = concurrent(
-                app, ops, manager.id, hot_part.id, [v.id for v in vans[:12]], 12, 25
+                app, stock, manager.id, hot_part.id, [v.id for v in vans[:12]], 12, 25
             )
             print(
                 f"12 threads x 25 uses, one van each: {done} taken in {seconds:.2f} s = {done / seconds:.0f} "
@@ -241,7 +242,7 @@ def main() -> None:
             ).status_code
             == 302
         )
-        count = db.session.query(ops.StockMovement).count()
+        count = db.session.query(StockMovement).count()
         for label, path in (
             ("stock page, all warehouses", "/parts/stock"),
             ("stock page, one van", f"/parts/stock?warehouse_id={vans[3].id}"),

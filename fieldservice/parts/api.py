@@ -4,13 +4,18 @@ claims, and the engineer's van for the PWA."""
 import sqlalchemy as sa
 from flask_login import current_user
 
+import fieldservice.parts.visits  # noqa: F401  (connects the visit_recorded subscriber)
 from fieldservice.auth.permissions import require
 from fieldservice.core.api import PageArgs, api_blueprint
 from fieldservice.core.errors import Forbidden
 from fieldservice.core.models import get_or_404
 from fieldservice.extensions import db
-from fieldservice.parts import operations as ops
+from fieldservice.parts import catalog as catalog_ops
+from fieldservice.parts import claims as claims_ops
+from fieldservice.parts import part_requests as pr_ops
+from fieldservice.parts import returns as returns_ops
 from fieldservice.parts import states
+from fieldservice.parts import stock as stock_ops
 from fieldservice.parts.models import Part, PartRequest, ReturnOrder, Supplier, SupplierClaim, Warehouse
 from fieldservice.parts.permissions import (
     CLAIMS_HANDLE,
@@ -101,7 +106,7 @@ def list_suppliers(args):
 @blp.arguments(SupplierArgs)
 @blp.response(201, SupplierSchema)
 def create_supplier(args):
-    supplier = ops.create_supplier(args, current_user)
+    supplier = catalog_ops.create_supplier(args, current_user)
     db.session.commit()
     return supplier
 
@@ -118,7 +123,7 @@ def get_supplier(supplier_id):
 @blp.arguments(updatable(SupplierUpdateArgs))
 @blp.response(200, SupplierSchema)
 def update_supplier(args, supplier_id):
-    supplier = ops.update_supplier(get_or_404(Supplier, supplier_id, "supplier"), args, current_user)
+    supplier = catalog_ops.update_supplier(get_or_404(Supplier, supplier_id, "supplier"), args, current_user)
     db.session.commit()
     return supplier
 
@@ -134,7 +139,7 @@ PartPageSchema = _page_of(PartSchema, "PartPageSchema")
 @blp.response(200, PartPageSchema)
 def list_parts(args):
     """The part catalog, searched by part number or name, by category, supplier or compatible product."""
-    query = ops.search_parts(
+    query = catalog_ops.search_parts(
         args["q"], args["category"], args["supplier_id"], args["product_id"], args["active"]
     )
     return paged(query, args["page"], args["per_page"])
@@ -145,7 +150,7 @@ def list_parts(args):
 @blp.arguments(PartArgs)
 @blp.response(201, PartSchema)
 def create_part(args):
-    part = ops.create_part(args, current_user)
+    part = catalog_ops.create_part(args, current_user)
     db.session.commit()
     return part
 
@@ -162,7 +167,7 @@ def get_part(part_id):
 @blp.arguments(updatable(PartUpdateArgs))
 @blp.response(200, PartSchema)
 def update_part(args, part_id):
-    part = ops.update_part(get_or_404(Part, part_id, "part"), args, current_user)
+    part = catalog_ops.update_part(get_or_404(Part, part_id, "part"), args, current_user)
     db.session.commit()
     return part
 
@@ -189,7 +194,7 @@ def list_warehouses(args):
 @blp.arguments(WarehouseArgs)
 @blp.response(201, WarehouseSchema)
 def create_warehouse(args):
-    warehouse = ops.create_warehouse(args, current_user)
+    warehouse = stock_ops.create_warehouse(args, current_user)
     db.session.commit()
     return warehouse
 
@@ -206,7 +211,7 @@ def get_warehouse(warehouse_id):
 @blp.arguments(WarehouseUpdateArgs)
 @blp.response(200, WarehouseSchema)
 def update_warehouse(args, warehouse_id):
-    warehouse = ops.update_warehouse(get_or_404(Warehouse, warehouse_id, "warehouse"), args, current_user)
+    warehouse = stock_ops.update_warehouse(get_or_404(Warehouse, warehouse_id, "warehouse"), args, current_user)
     db.session.commit()
     return warehouse
 
@@ -217,7 +222,7 @@ def update_warehouse(args, warehouse_id):
 @blp.response(200, StockPageSchema)
 def warehouse_stock(args, warehouse_id):
     warehouse = get_or_404(Warehouse, warehouse_id, "warehouse")
-    query = ops.stock_levels(
+    query = stock_ops.stock_levels(
         warehouse.id,
         args["part_id"],
         kinds=[warehouse.kind],
@@ -235,7 +240,7 @@ def warehouse_stock(args, warehouse_id):
 def list_stock(args):
     """Stock levels in warehouses and vans; `low=true` keeps those at or under the part's reorder
     threshold."""
-    query = ops.stock_levels(
+    query = stock_ops.stock_levels(
         args["warehouse_id"],
         args["part_id"],
         low_only=args["low"],
@@ -251,7 +256,7 @@ def list_stock(args):
 def list_low_stock():
     """Low-stock alerts: active parts at or under their reorder threshold in central and regional
     warehouses."""
-    return ops.low_stock()
+    return stock_ops.low_stock()
 
 
 @blp.route("/stock/movements")
@@ -260,7 +265,7 @@ def list_low_stock():
 @blp.response(200, MovementPageSchema)
 def list_movements(args):
     """The movement ledger, newest first."""
-    return paged(ops.movements(args), args["page"], args["per_page"])
+    return paged(stock_ops.movements(args), args["page"], args["per_page"])
 
 
 @blp.route("/stock/serials")
@@ -271,7 +276,7 @@ def list_serials(args):
     """Each serial-tracked unit's whereabouts: a warehouse or van, in transit, installed, returned or
     scrapped."""
     return paged(
-        ops.serial_units(args["part_id"], args["warehouse_id"], args["q"]), args["page"], args["per_page"]
+        stock_ops.serial_units(args["part_id"], args["warehouse_id"], args["q"]), args["page"], args["per_page"]
     )
 
 
@@ -281,7 +286,7 @@ def list_serials(args):
 @blp.response(201, MovementListSchema)
 def receive_stock(args):
     """Goods in from a supplier (serial-tracked parts name one serial per unit)."""
-    movements = ops.receive_stock(args, current_user)
+    movements = stock_ops.receive_stock(args, current_user)
     db.session.commit()
     return {"movements": movements}
 
@@ -291,7 +296,7 @@ def receive_stock(args):
 @blp.arguments(TransferArgs)
 @blp.response(201, MovementListSchema)
 def transfer_stock(args):
-    movements = ops.transfer_stock(args, current_user)
+    movements = stock_ops.transfer_stock(args, current_user)
     db.session.commit()
     return {"movements": movements}
 
@@ -302,7 +307,7 @@ def transfer_stock(args):
 @blp.response(201, MovementListSchema)
 def adjust_stock(args):
     """A stocktake correction: per line a signed difference (+ found, - missing) and one note saying why."""
-    movements = ops.adjust_stock(args, current_user)
+    movements = stock_ops.adjust_stock(args, current_user)
     db.session.commit()
     return {"movements": movements}
 
@@ -312,7 +317,7 @@ def adjust_stock(args):
 
 def _part_request(part_request_id: int) -> PartRequest:
     part_request = get_or_404(PartRequest, part_request_id, "part request")
-    if not ops.can_see_part_request(current_user, part_request):
+    if not pr_ops.can_see_part_request(current_user, part_request):
         raise Forbidden("not_yours", "This part request is not yours.")
     return part_request
 
@@ -323,7 +328,7 @@ def _part_request(part_request_id: int) -> PartRequest:
 @blp.response(200, PartRequestPageSchema)
 def list_part_requests(args):
     """Part requests the caller may see (an engineer: their own and those for their van), newest first."""
-    query = ops.visible_part_requests(current_user)
+    query = pr_ops.visible_part_requests(current_user)
     if args["status"]:
         query = query.where(PartRequest.status == args["status"])
     if args["request_id"]:
@@ -340,7 +345,7 @@ def list_part_requests(args):
 def apply_part_request(args):
     """Apply for parts: an engineer for their own van; a dispatcher or manager names the engineer or warehouse
     (or links a service request, whose engineer's van is then the target)."""
-    part_request = ops.apply_part_request(args, current_user)
+    part_request = pr_ops.apply_part_request(args, current_user)
     db.session.commit()
     return part_request
 
@@ -359,9 +364,7 @@ def part_request_events(part_request_id):
     return _part_request(part_request_id).events
 
 
-@blp.route(
-    "/part-requests/<int:part_request_id>/<any(approve,reject,ship,sign,cancel):action>", methods=["POST"]
-)
+@blp.route("/part-requests/<int:part_request_id>/<any(approve,reject,ship,sign,cancel):action>", methods=["POST"])
 @require(PART_REQUESTS_APPLY)
 @blp.arguments(PartRequestActionArgs)
 @blp.response(200, PartRequestSchema)
@@ -371,7 +374,7 @@ def part_request_action(args, part_request_id, action):
     warehouse) · sign (the engineer whose van receives) · cancel {reason?} (the applicant or a manager)."""
     part_request = _part_request(part_request_id)
     version = args.pop("version")
-    ops.perform_part_request(part_request, action, current_user, version, **args)
+    pr_ops.perform_part_request(part_request, action, current_user, version, **args)
     db.session.commit()
     return part_request
 
@@ -381,7 +384,7 @@ def part_request_action(args, part_request_id, action):
 
 def _return(return_id: int) -> ReturnOrder:
     order = get_or_404(ReturnOrder, return_id, "return")
-    if not ops.can_see_return(current_user, order):
+    if not returns_ops.can_see_return(current_user, order):
         raise Forbidden("not_yours", "This return is not yours.")
     return order
 
@@ -392,7 +395,7 @@ def _return(return_id: int) -> ReturnOrder:
 @blp.response(200, ReturnOrderPageSchema)
 def list_returns(args):
     """Faulty-part returns the caller may see (an engineer: those they hold), newest first."""
-    query = ops.visible_returns(current_user)
+    query = returns_ops.visible_returns(current_user)
     for name in ("status", "part_id", "engineer_id", "request_id"):
         if args[name]:
             query = query.where(getattr(ReturnOrder, name) == args[name])
@@ -406,7 +409,7 @@ def list_returns(args):
 def open_return(args):
     """Return a faulty unit found in a warehouse or van (parts removed on a visit open their return by
     themselves)."""
-    order = ops.open_return(args, current_user)
+    order = returns_ops.open_return(args, current_user)
     db.session.commit()
     return order
 
@@ -428,7 +431,7 @@ def return_action(args, return_id, action):
     opens the supplier claim by itself when the part failed inside the supplier's warranty."""
     order = _return(return_id)
     version = args.pop("version")
-    ops.perform_return(order, action, current_user, version, **args)
+    returns_ops.perform_return(order, action, current_user, version, **args)
     db.session.commit()
     return order
 
@@ -439,7 +442,7 @@ def return_action(args, return_id, action):
 @blp.response(201, SupplierClaimSchema)
 def submit_claim(args, return_id):
     """Claim against the supplier for an inspected return (when inspection did not claim already)."""
-    claim = ops.submit_claim(_return(return_id), current_user, args["version"], args["amount"], args["note"])
+    claim = claims_ops.submit_claim(_return(return_id), current_user, args["version"], args["amount"], args["note"])
     db.session.commit()
     return claim
 
@@ -471,9 +474,7 @@ def get_claim(claim_id):
 def claim_action(args, claim_id, action):
     """The supplier's answer: accept {amount} or reject {reason}."""
     claim = get_or_404(SupplierClaim, claim_id, "supplier claim")
-    ops.perform_claim(
-        claim, action, current_user, args["version"], amount=args["amount"], reason=args["reason"]
-    )
+    claims_ops.perform_claim(claim, action, current_user, args["version"], amount=args["amount"], reason=args["reason"])
     db.session.commit()
     return claim
 
@@ -486,17 +487,17 @@ def claim_action(args, claim_id, action):
 @blp.response(200, VanSchema)
 def my_van():
     """The caller's van: stock (with serials), the catalog of their skills, open part requests and returns."""
-    van = ops.van_of_user(current_user)
+    van = stock_ops.van_of_user(current_user)
     engineer = van.engineer
     db.session.commit()  # the van may have just been made
     return {
         "warehouse": van,
-        "stock": ops.van_contents(van),
-        "catalog": ops.catalog_for(engineer),
+        "stock": stock_ops.van_contents(van),
+        "catalog": catalog_ops.catalog_for(engineer),
         "open_part_requests": db.session.scalars(
-            ops.visible_part_requests(current_user).where(PartRequest.status.in_(states.PART_REQUEST_OPEN))
+            pr_ops.visible_part_requests(current_user).where(PartRequest.status.in_(states.PART_REQUEST_OPEN))
         ).all(),
         "open_returns": db.session.scalars(
-            ops.visible_returns(current_user).where(ReturnOrder.status == "opened")
+            returns_ops.visible_returns(current_user).where(ReturnOrder.status == "opened")
         ).all(),
     }

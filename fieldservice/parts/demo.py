@@ -10,7 +10,11 @@ import sqlalchemy as sa
 
 from fieldservice.core.errors import ApiError
 from fieldservice.extensions import db
-from fieldservice.parts import operations as ops
+from fieldservice.parts import catalog as catalog_ops
+from fieldservice.parts import claims as claims_ops
+from fieldservice.parts import part_requests as pr_ops
+from fieldservice.parts import returns as returns_ops
+from fieldservice.parts import stock as stock_ops
 from fieldservice.parts.models import Part, StockLevel, Warehouse
 
 SUPPLIERS = [
@@ -56,12 +60,12 @@ def seed(rng, context: dict) -> None:
     users = context.get("users", {})
     manager = users.get("manager") or users.get("admin")
     dispatcher = users.get("dispatcher") or manager
-    suppliers = [ops.create_supplier({"name": n, "contact": c, "phone": p}, manager) for n, c, p in SUPPLIERS]
+    suppliers = [catalog_ops.create_supplier({"name": n, "contact": c, "phone": p}, manager) for n, c, p in SUPPLIERS]
     products = list(context.get("products") or [])
     parts = []
     for number, name, category, price, serial, ret, supplier, months, reorder in PARTS:
         parts.append(
-            ops.create_part(
+            catalog_ops.create_part(
                 {
                     "part_number": number,
                     "name": name,
@@ -77,7 +81,7 @@ def seed(rng, context: dict) -> None:
                 manager,
             )
         )
-    central = ops.create_warehouse(
+    central = stock_ops.create_warehouse(
         {
             "code": "SH-CENTRAL",
             "name": "上海中心仓",
@@ -87,7 +91,7 @@ def seed(rng, context: dict) -> None:
         },
         manager,
     )
-    regional = ops.create_warehouse(
+    regional = stock_ops.create_warehouse(
         {
             "code": "SH-PD",
             "name": "浦东区域仓",
@@ -106,7 +110,7 @@ def seed(rng, context: dict) -> None:
             qty = part.reorder_threshold - 2  # the low-stock alert has something to show
         serials = _serials(part, qty, serial_no)
         serial_no += qty
-        ops.receive_stock(
+        stock_ops.receive_stock(
             {
                 "warehouse_id": central.id,
                 "lines": [_line(part, qty, serials)],
@@ -116,7 +120,7 @@ def seed(rng, context: dict) -> None:
         )
     for part in parts[::3]:
         units = _units_at(part, central, 2)
-        ops.transfer_stock(
+        stock_ops.transfer_stock(
             {
                 "from_warehouse_id": central.id,
                 "to_warehouse_id": regional.id,
@@ -130,7 +134,7 @@ def seed(rng, context: dict) -> None:
     engineers = list(context.get("engineers") or [])
     vans = {}
     for engineer in engineers:
-        van = ops.ensure_van(engineer)
+        van = stock_ops.ensure_van(engineer)
         vans[engineer.id] = van
         lines = []
         for part in parts:
@@ -138,7 +142,7 @@ def seed(rng, context: dict) -> None:
                 lines.append(_line(part, min(2, _on_hand(central, part)), []))
         lines = [ln for ln in lines if ln["qty"] > 0]
         if lines:
-            ops.transfer_stock(
+            stock_ops.transfer_stock(
                 {
                     "from_warehouse_id": central.id,
                     "to_warehouse_id": van.id,
@@ -147,7 +151,7 @@ def seed(rng, context: dict) -> None:
                 },
                 manager,
             )
-    ops.adjust_stock(
+    stock_ops.adjust_stock(
         {
             "warehouse_id": central.id,
             "lines": [_line(parts[5], -3, [])],
@@ -166,14 +170,14 @@ def seed(rng, context: dict) -> None:
 
 
 def _on_hand(warehouse, part) -> int:
-    level = db.session.scalar(ops.stock_levels(warehouse.id, part.id))
+    level = db.session.scalar(stock_ops.stock_levels(warehouse.id, part.id))
     return level.qty if level else 0
 
 
 def _units_at(part, warehouse, n: int) -> list[str]:
     if not part.serial_tracked:
         return []
-    return [u.serial for u in db.session.scalars(ops.serial_units(part.id, warehouse.id).limit(n))]
+    return [u.serial for u in db.session.scalars(stock_ops.serial_units(part.id, warehouse.id).limit(n))]
 
 
 # How far each demo part request gets: applied, approved, shipped, signed, rejected, withdrawn.
@@ -207,7 +211,7 @@ def _seed_part_requests(rng, engineers, parts, central, manager, dispatcher) -> 
 
 
 def _apply_and_step(engineer, applicant, picked, steps, note, central, manager):
-    pr = ops.apply_part_request(
+    pr = pr_ops.apply_part_request(
         {
             "engineer_id": None if applicant is engineer.user else engineer.id,
             "lines": [{"part_id": p.id, "qty": 1} for p in picked],
@@ -225,13 +229,11 @@ def _apply_and_step(engineer, applicant, picked, steps, note, central, manager):
             payload = {
                 "source_warehouse_id": central.id,
                 "serials": [
-                    {"part_id": p.id, "serial": _units_at(p, central, 1)[0]}
-                    for p in picked
-                    if p.serial_tracked
+                    {"part_id": p.id, "serial": _units_at(p, central, 1)[0]} for p in picked if p.serial_tracked
                 ],
             }
         actor = {"sign": engineer.user, "cancel": applicant}.get(step, manager)
-        ops.perform_part_request(pr, step, actor, pr.version, **payload)
+        pr_ops.perform_part_request(pr, step, actor, pr.version, **payload)
     return pr
 
 
@@ -265,7 +267,7 @@ def _seed_returns(engineers, vans, parts, central, manager) -> list:
 
 
 def _open_and_step(part, source, central, manager, actor, steps, n):
-    order = ops.open_return(
+    order = returns_ops.open_return(
         {
             "part_id": part.id,
             "qty": 1,
@@ -277,7 +279,7 @@ def _open_and_step(part, source, central, manager, actor, steps, n):
     for step in steps:
         if step in ("accept", "reject"):
             claim = order.claim
-            ops.perform_claim(
+            claims_ops.perform_claim(
                 claim,
                 step,
                 manager,
@@ -291,7 +293,7 @@ def _open_and_step(part, source, central, manager, actor, steps, n):
             "receive": {"warehouse_id": central.id},
             "inspect": {"refurbished_qty": 0, "scrapped_qty": 1, "note": "线圈烧毁，报废"},
         }[step]
-        ops.perform_return(order, step, actor if step == "ship" else manager, order.version, **payload)
+        returns_ops.perform_return(order, step, actor if step == "ship" else manager, order.version, **payload)
     return order
 
 

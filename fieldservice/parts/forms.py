@@ -19,11 +19,11 @@ from wtforms import (
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from fieldservice.customers.categories import CATEGORIES
-from fieldservice.customers.models import Product
-from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.parts import states
+from fieldservice.parts.catalog import compatible_products
 from fieldservice.parts.models import Part, Supplier, Warehouse
+from fieldservice.parts.part_requests import engineers_by_name
 
 _REQUIRED = _l("This field is required.")
 
@@ -45,9 +45,7 @@ def part_choices(blank: bool = False) -> list[tuple]:
 
 def warehouse_choices(kinds=states.STOCK_KINDS, blank: bool = False) -> list[tuple]:
     rows = db.session.scalars(
-        sa.select(Warehouse)
-        .where(Warehouse.kind.in_(kinds), Warehouse.active)
-        .order_by(Warehouse.kind, Warehouse.name)
+        sa.select(Warehouse).where(Warehouse.kind.in_(kinds), Warehouse.active).order_by(Warehouse.kind, Warehouse.name)
     )
     choices = [(w.id, f"{w.name} ({states.label(states.LOCATION_KINDS, w.kind)})") for w in rows]
     return [("", "—"), *choices] if blank else choices
@@ -64,9 +62,7 @@ class PartForm(FlaskForm):
     part_number = StringField(_l("Part number"), validators=[DataRequired(_REQUIRED), Length(max=60)])
     name = StringField(_l("Name"), validators=[DataRequired(_REQUIRED), Length(max=200)])
     category = SelectField(_l("Category"))
-    unit_price = DecimalField(
-        _l("Unit price"), places=2, validators=[InputRequired(_REQUIRED), NumberRange(min=0)]
-    )
+    unit_price = DecimalField(_l("Unit price"), places=2, validators=[InputRequired(_REQUIRED), NumberRange(min=0)])
     serial_tracked = BooleanField(_l("Serial-tracked"))
     return_required = BooleanField(_l("Old part goes back for inspection"), default=True)
     supplier_id = SelectField(_l("Supplier"), coerce=_optional_int, validators=[Optional()])
@@ -90,8 +86,7 @@ class PartForm(FlaskForm):
             self.category.choices.append((self.category.data, self.category.data))
         suppliers = db.session.scalars(sa.select(Supplier).order_by(Supplier.name))
         self.supplier_id.choices = [(None, "—"), *((s.id, s.name) for s in suppliers)]
-        products = db.session.scalars(sa.select(Product).order_by(Product.category, Product.name))
-        self.product_ids.choices = [(p.id, f"{p.name} · {p.model}") for p in products]
+        self.product_ids.choices = [(p.id, f"{p.name} · {p.model}") for p in compatible_products()]
 
     def content(self) -> dict:
         return {
@@ -144,8 +139,7 @@ class PartRequestForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        engineers = db.session.scalars(sa.select(Engineer).order_by(Engineer.name))
-        self.engineer_id.choices = [("", "—"), *((e.id, e.name) for e in engineers)]
+        self.engineer_id.choices = [("", "—"), *((e.id, e.name) for e in engineers_by_name())]
         parts = part_choices(blank=True)
         for line in self.lines:
             line.part_id.choices = parts
@@ -155,9 +149,7 @@ class PartRequestForm(FlaskForm):
             "engineer_id": self.engineer_id.data,
             "request_id": self.request_id.data,
             "note": self.note.data or None,
-            "lines": [
-                {"part_id": ln.part_id.data, "qty": ln.qty.data or 1} for ln in self.lines if ln.part_id.data
-            ],
+            "lines": [{"part_id": ln.part_id.data, "qty": ln.qty.data or 1} for ln in self.lines if ln.part_id.data],
         }
 
 
@@ -171,9 +163,7 @@ class ActionForm(FlaskForm):
     serials = TextAreaField(_l("Serial numbers shipped"), validators=[Optional()])
     tracking_number = StringField(_l("Tracking number"), validators=[Optional(), Length(max=80)])
     warehouse_id = SelectField(_l("Receiving warehouse"), coerce=_optional_int, validators=[Optional()])
-    refurbished_qty = IntegerField(
-        _l("Refurbishable units"), default=0, validators=[Optional(), NumberRange(min=0)]
-    )
+    refurbished_qty = IntegerField(_l("Refurbishable units"), default=0, validators=[Optional(), NumberRange(min=0)])
     scrapped_qty = IntegerField(_l("Scrapped units"), default=0, validators=[Optional(), NumberRange(min=0)])
     amount = DecimalField(_l("Amount"), places=2, validators=[Optional(), NumberRange(min=0)])
 
@@ -190,9 +180,7 @@ class ActionForm(FlaskForm):
 class ReturnForm(FlaskForm):
     warehouse_id = SelectField(_l("Warehouse or van"), coerce=_optional_int, validators=[Optional()])
     part_id = SelectField(_l("Part"), coerce=_optional_int, validators=[DataRequired(_REQUIRED)])
-    qty = IntegerField(
-        _l("Quantity"), default=1, validators=[InputRequired(_REQUIRED), NumberRange(1, 100000)]
-    )
+    qty = IntegerField(_l("Quantity"), default=1, validators=[InputRequired(_REQUIRED), NumberRange(1, 100000)])
     serial = StringField(_l("Serial number"), validators=[Optional(), Length(max=120)])
     fault_description = StringField(_l("Fault"), validators=[Optional(), Length(max=500)])
 

@@ -17,8 +17,12 @@ from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import get_or_404
 from fieldservice.customers.categories import category_label
 from fieldservice.extensions import db
-from fieldservice.parts import operations as ops
+from fieldservice.parts import catalog as catalog_ops
+from fieldservice.parts import claims as claims_ops
+from fieldservice.parts import part_requests as pr_ops
+from fieldservice.parts import returns as returns_ops
 from fieldservice.parts import states
+from fieldservice.parts import stock as stock_ops
 from fieldservice.parts.forms import (
     ActionForm,
     PartForm,
@@ -38,6 +42,7 @@ from fieldservice.parts.models import (
     SupplierClaim,
     Warehouse,
 )
+from fieldservice.parts.operations import invalid
 from fieldservice.parts.permissions import (
     CLAIMS_HANDLE,
     CLAIMS_READ,
@@ -94,7 +99,7 @@ add_nav("parts.catalog", _l("Part catalog"), PARTS_READ, order=56)
 
 
 def _low_stock_card() -> dict:
-    count = ops.count_low_stock()
+    count = stock_ops.count_low_stock()
     return {
         "label": _("Parts at or under reorder level"),
         "value": count,
@@ -129,7 +134,7 @@ def _labels():
         "reason_labels": {k: v.label for k, v in states.REASONS.items()},
         "status_tones": STATUS_TONES,
         "action_labels": ACTION_LABELS,
-        "warehouse_label": ops.warehouse_label,
+        "warehouse_label": stock_ops.warehouse_label,
         "category_label": category_label,
         "can": lambda permission: can(current_user, permission),
     }
@@ -198,11 +203,9 @@ def stock():
     warehouse_id = _int_arg("warehouse_id")
     low = bool(request.args.get("low"))
     q = request.args.get("q", "").strip()
-    pagination, page = _page(ops.stock_levels(warehouse_id, low_only=low, q=q))
+    pagination, page = _page(stock_ops.stock_levels(warehouse_id, low_only=low, q=q))
     warehouses = db.session.scalars(
-        sa.select(Warehouse)
-        .where(Warehouse.kind.in_(states.STOCK_KINDS))
-        .order_by(Warehouse.kind, Warehouse.name)
+        sa.select(Warehouse).where(Warehouse.kind.in_(states.STOCK_KINDS)).order_by(Warehouse.kind, Warehouse.name)
     ).all()
     totals = dict(
         db.session.execute(
@@ -220,7 +223,7 @@ def stock():
         warehouse_id=warehouse_id,
         low=low,
         q=q,
-        alerts=ops.low_stock(),
+        alerts=stock_ops.low_stock(),
     )
 
 
@@ -250,12 +253,12 @@ def _move_line(form: StockMoveForm) -> dict:
 
 def _positive(form: StockMoveForm) -> None:
     if form.qty.data is None or form.qty.data < 1:
-        raise ops._invalid({"qty": "Must be a whole number of at least 1."})
+        raise invalid({"qty": "Must be a whole number of at least 1."})
 
 
 def _receipt(form: StockMoveForm):
     _positive(form)
-    return ops.receive_stock(
+    return stock_ops.receive_stock(
         {"warehouse_id": form.warehouse_id.data, "lines": [_move_line(form)], "note": form.note.data or None},
         current_user,
     )
@@ -264,8 +267,8 @@ def _receipt(form: StockMoveForm):
 def _transfer(form: StockMoveForm):
     _positive(form)
     if not form.from_warehouse_id.data or form.from_warehouse_id.data == form.warehouse_id.data:
-        raise ops._invalid({"from_warehouse_id": "Choose a different warehouse to move stock from."})
-    return ops.transfer_stock(
+        raise invalid({"from_warehouse_id": "Choose a different warehouse to move stock from."})
+    return stock_ops.transfer_stock(
         {
             "from_warehouse_id": form.from_warehouse_id.data,
             "to_warehouse_id": form.warehouse_id.data,
@@ -278,10 +281,10 @@ def _transfer(form: StockMoveForm):
 
 def _adjust(form: StockMoveForm):
     if not form.qty.data:
-        raise ops._invalid({"qty": "A difference of 0 changes nothing."})
+        raise invalid({"qty": "A difference of 0 changes nothing."})
     if not (form.note.data or "").strip():
-        raise ops._invalid({"note": "Say why the count differs."})
-    return ops.adjust_stock(
+        raise invalid({"note": "Say why the count differs."})
+    return stock_ops.adjust_stock(
         {"warehouse_id": form.warehouse_id.data, "lines": [_move_line(form)], "note": form.note.data.strip()},
         current_user,
     )
@@ -302,7 +305,7 @@ def movements():
         "part_request_id": _int_arg("part_request_id"),
         "return_order_id": _int_arg("return_order_id"),
     }
-    pagination, page = _page(ops.movements(filters))
+    pagination, page = _page(stock_ops.movements(filters))
     all_warehouses = db.session.scalars(sa.select(Warehouse).order_by(Warehouse.kind, Warehouse.name)).all()
     parts = db.session.scalars(sa.select(Part).order_by(Part.part_number)).all()
     return render_template(
@@ -321,7 +324,7 @@ def movements():
 @require(STOCK_READ)
 def serials():
     q = request.args.get("q", "").strip()
-    pagination, page = _page(ops.serial_units(_int_arg("part_id"), _int_arg("warehouse_id"), q))
+    pagination, page = _page(stock_ops.serial_units(_int_arg("part_id"), _int_arg("warehouse_id"), q))
     return render_template(
         "parts/serials.html",
         units=pagination.items,
@@ -337,19 +340,19 @@ def serials():
 @bp.route("/parts/van")
 @require(VAN_READ)
 def van():
-    van = ops.van_of_user(current_user)
+    van = stock_ops.van_of_user(current_user)
     db.session.commit()  # the van may have just been made
     requests_open = db.session.scalars(
-        ops.visible_part_requests(current_user).where(PartRequest.status.in_(states.PART_REQUEST_OPEN))
+        pr_ops.visible_part_requests(current_user).where(PartRequest.status.in_(states.PART_REQUEST_OPEN))
     ).all()
     returns_open = db.session.scalars(
-        ops.visible_returns(current_user).where(ReturnOrder.status == "opened")
+        returns_ops.visible_returns(current_user).where(ReturnOrder.status == "opened")
     ).all()
-    recent = db.session.scalars(ops.movements({"warehouse_id": van.id}).limit(20)).all()
+    recent = db.session.scalars(stock_ops.movements({"warehouse_id": van.id}).limit(20)).all()
     return render_template(
         "parts/van.html",
         van=van,
-        contents=ops.van_contents(van),
+        contents=stock_ops.van_contents(van),
         part_requests=requests_open,
         return_orders=returns_open,
         movements=recent,
@@ -364,7 +367,7 @@ def van():
 def catalog():
     q = request.args.get("q", "").strip()
     category = request.args.get("category") or None
-    pagination, page = _page(ops.search_parts(q, category, _int_arg("supplier_id"), None, None))
+    pagination, page = _page(catalog_ops.search_parts(q, category, _int_arg("supplier_id"), None, None))
     on_hand = dict(
         db.session.execute(
             sa.select(StockLevel.part_id, sa.func.sum(StockLevel.qty))
@@ -405,7 +408,7 @@ def _part_form_page(form: PartForm, part: Part | None, save):
 @bp.route("/parts/catalog/new", methods=["GET", "POST"])
 @require(PARTS_WRITE)
 def new_part():
-    return _part_form_page(PartForm(), None, lambda data: ops.create_part(data, current_user))
+    return _part_form_page(PartForm(), None, lambda data: catalog_ops.create_part(data, current_user))
 
 
 @bp.route("/parts/catalog/<int:part_id>/edit", methods=["GET", "POST"])
@@ -416,7 +419,7 @@ def edit_part(part_id: int):
     if request.method == "GET":
         form.product_ids.data = part.product_ids
     return _part_form_page(
-        form, part, lambda data: ops.update_part(part, {**data, "version": _version(form)}, current_user)
+        form, part, lambda data: catalog_ops.update_part(part, {**data, "version": _version(form)}, current_user)
     )
 
 
@@ -432,7 +435,7 @@ def new_supplier():
     if form.validate_on_submit():
         data = {name: (form[name].data or None) for name in ("contact", "phone", "email")}
         supplier, _status = _run(
-            form, lambda: ops.create_supplier({"name": form.name.data.strip(), **data}, current_user)
+            form, lambda: catalog_ops.create_supplier({"name": form.name.data.strip(), **data}, current_user)
         )
         if supplier is not None:
             flash(_("Supplier %(name)s added.", name=supplier.name), "success")
@@ -449,7 +452,7 @@ def new_supplier():
 @require(PART_REQUESTS_APPLY)
 def part_requests():
     status = _status_arg(states.PART_REQUEST_STATUS_LABELS)
-    query = ops.visible_part_requests(current_user)
+    query = pr_ops.visible_part_requests(current_user)
     if status:
         query = query.where(PartRequest.status == status)
     pagination, page = _page(query)
@@ -460,7 +463,7 @@ def part_requests():
         page=page,
         per_page=PER_PAGE,
         status=status,
-        forms=_action_forms(pagination.items, ops.allowed_part_request_actions),
+        forms=_action_forms(pagination.items, pr_ops.allowed_part_request_actions),
     )
 
 
@@ -469,9 +472,7 @@ def _action_forms(objects, allowed) -> dict:
     forms = {}
     for obj in objects:
         actions = allowed(obj, current_user)
-        forms[obj.id] = {
-            a: ActionForm(formdata=None, version=obj.version, prefix=f"{a}{obj.id}") for a in actions
-        }
+        forms[obj.id] = {a: ActionForm(formdata=None, version=obj.version, prefix=f"{a}{obj.id}") for a in actions}
     return forms
 
 
@@ -485,7 +486,7 @@ def new_part_request():
     def apply():
         # An engineer applies for their own van: the engineer field is not theirs to choose.
         data = {**form.content(), **({"engineer_id": None} if current_user.role == "engineer" else {})}
-        return ops.apply_part_request(data, current_user)
+        return pr_ops.apply_part_request(data, current_user)
 
     return _form_page(
         form,
@@ -500,13 +501,13 @@ def new_part_request():
 
 def _visible_part_request(part_request_id: int) -> PartRequest:
     part_request = db.session.get(PartRequest, part_request_id)
-    if part_request is None or not ops.can_see_part_request(current_user, part_request):
+    if part_request is None or not pr_ops.can_see_part_request(current_user, part_request):
         abort(404)
     return part_request
 
 
 def _render_part_request(part_request: PartRequest, failed: tuple[str, ActionForm] | None = None, status=200):
-    forms = _action_forms([part_request], ops.allowed_part_request_actions)[part_request.id]
+    forms = _action_forms([part_request], pr_ops.allowed_part_request_actions)[part_request.id]
     if failed is not None:
         forms[failed[0]] = failed[1]
     serial_lines = [ln for ln in part_request.lines if ln.part.serial_tracked]
@@ -515,7 +516,7 @@ def _render_part_request(part_request: PartRequest, failed: tuple[str, ActionFor
         pr=part_request,
         forms=forms,
         serial_lines=serial_lines,
-        movements=db.session.scalars(ops.movements({"part_request_id": part_request.id})).all(),
+        movements=db.session.scalars(stock_ops.movements({"part_request_id": part_request.id})).all(),
     ), status
 
 
@@ -538,7 +539,7 @@ def _ship_serials(part_request: PartRequest, form: ActionForm) -> list[dict]:
     ).all()
     unknown = typed - {serial for _part, serial in units}
     if unknown:
-        raise ops._invalid({"serials": "Unknown serial numbers: " + ", ".join(sorted(unknown))})
+        raise invalid({"serials": "Unknown serial numbers: " + ", ".join(sorted(unknown))})
     return [{"part_id": part_id, "serial": serial} for part_id, serial in units]
 
 
@@ -552,24 +553,20 @@ def _part_request_payload(part_request: PartRequest, action: str, form: ActionFo
     return {"reason": form.reason.data or None, "note": form.note.data or None}
 
 
-@bp.route(
-    "/parts/requests/<int:part_request_id>/<any(approve,reject,ship,sign,cancel):action>", methods=["POST"]
-)
+@bp.route("/parts/requests/<int:part_request_id>/<any(approve,reject,ship,sign,cancel):action>", methods=["POST"])
 @require(PART_REQUESTS_APPLY)
 def part_request_action(part_request_id: int, action: str):
     part_request = _visible_part_request(part_request_id)
     return _take_step(
         ActionForm(prefix=f"{action}{part_request.id}"),
-        lambda form: ops.perform_part_request(
+        lambda form: pr_ops.perform_part_request(
             part_request,
             action,
             current_user,
             form.version_number(),
             **_part_request_payload(part_request, action, form),
         ),
-        lambda form, status: _render_part_request(
-            db.session.get(PartRequest, part_request_id), (action, form), status
-        ),
+        lambda form, status: _render_part_request(db.session.get(PartRequest, part_request_id), (action, form), status),
         lambda: _(
             "Part request %(number)s: %(status)s.",
             number=part_request.number,
@@ -586,7 +583,7 @@ def part_request_action(part_request_id: int, action: str):
 @require(RETURNS_READ)
 def returns():
     status = _status_arg(states.RETURN_STATUS_LABELS)
-    query = ops.visible_returns(current_user)
+    query = returns_ops.visible_returns(current_user)
     if status:
         query = query.where(ReturnOrder.status == status)
     pagination, page = _page(query)
@@ -597,7 +594,7 @@ def returns():
         page=page,
         per_page=PER_PAGE,
         status=status,
-        forms=_action_forms(pagination.items, ops.allowed_return_actions),
+        forms=_action_forms(pagination.items, returns_ops.allowed_return_actions),
     )
 
 
@@ -609,7 +606,7 @@ def new_return():
     return _form_page(
         form,
         "parts/return_form.html",
-        lambda: ops.open_return({name: form[name].data for name in fields}, current_user),
+        lambda: returns_ops.open_return({name: form[name].data for name in fields}, current_user),
         lambda order: (
             _("Return %(number)s opened.", number=order.number),
             url_for("parts.return_order", return_id=order.id),
@@ -619,7 +616,7 @@ def new_return():
 
 def _visible_return(return_id: int) -> ReturnOrder:
     order = db.session.get(ReturnOrder, return_id)
-    if order is None or not ops.can_see_return(current_user, order):
+    if order is None or not returns_ops.can_see_return(current_user, order):
         abort(404)
     return order
 
@@ -630,12 +627,12 @@ def _render_return(
     status=200,
     claim_failed: tuple[str, ActionForm] | None = None,
 ):
-    forms = _action_forms([order], ops.allowed_return_actions)[order.id]
+    forms = _action_forms([order], returns_ops.allowed_return_actions)[order.id]
     if failed is not None:
         forms[failed[0]] = failed[1]
     claim_forms = {}
     if order.claim is not None:
-        claim_forms = _action_forms([order.claim], _allowed_claim_actions)[order.claim.id]
+        claim_forms = _action_forms([order.claim], claims_ops.allowed_claim_actions)[order.claim.id]
         if claim_failed is not None:
             claim_forms[claim_failed[0]] = claim_failed[1]
     return render_template(
@@ -643,7 +640,7 @@ def _render_return(
         order=order,
         forms=forms,
         claim_forms=claim_forms,
-        movements=db.session.scalars(ops.movements({"return_order_id": order.id})).all(),
+        movements=db.session.scalars(stock_ops.movements({"return_order_id": order.id})).all(),
     ), status
 
 
@@ -655,7 +652,7 @@ def return_order(return_id: int):
 
 def _return_step(order: ReturnOrder, action: str, form: ActionForm):
     if action == "claim":
-        return ops.submit_claim(
+        return claims_ops.submit_claim(
             order, current_user, form.version_number(), form.amount.data, form.note.data or None
         )
     payload = {
@@ -668,7 +665,7 @@ def _return_step(order: ReturnOrder, action: str, form: ActionForm):
             "claim_amount": form.amount.data,
         },
     }[action]
-    return ops.perform_return(order, action, current_user, form.version_number(), **payload)
+    return returns_ops.perform_return(order, action, current_user, form.version_number(), **payload)
 
 
 @bp.route("/parts/returns/<int:return_id>/<any(ship,receive,inspect,claim):action>", methods=["POST"])
@@ -686,10 +683,6 @@ def return_action(return_id: int, action: str):
         ),
         url_for("parts.return_order", return_id=order.id),
     )
-
-
-def _allowed_claim_actions(claim: SupplierClaim, user) -> list[str]:
-    return ops.allowed_steps(states.CLAIM_TRANSITIONS, {}, claim, user)
 
 
 @bp.route("/parts/claims")
@@ -713,7 +706,7 @@ def claims():
         page=page,
         per_page=PER_PAGE,
         status=status,
-        forms=_action_forms(pagination.items, _allowed_claim_actions),
+        forms=_action_forms(pagination.items, claims_ops.allowed_claim_actions),
         claimed=Decimal(totals[0]),
         accepted=Decimal(totals[1]),
     )
@@ -725,7 +718,7 @@ def claim_action(claim_id: int, action: str):
     claim = get_or_404(SupplierClaim, claim_id, "supplier claim")
     return _take_step(
         ActionForm(prefix=f"{action}{claim.id}"),
-        lambda form: ops.perform_claim(
+        lambda form: claims_ops.perform_claim(
             claim,
             action,
             current_user,

@@ -24,7 +24,7 @@ from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.knowledge.search import search
-from fieldservice.parts import operations as parts_ops
+from fieldservice.parts import stock as parts_stock
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
@@ -588,8 +588,8 @@ def job_view(sr: ServiceRequest, user) -> dict:
 
 def _reference(engineer) -> dict:
     """The van's stock: the parts the engineer can fit on site."""
-    van = parts_ops.ensure_van(engineer)
-    levels = db.session.scalars(parts_ops.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
+    van = parts_stock.ensure_van(engineer)
+    levels = db.session.scalars(parts_stock.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
     return {
         "van_stock": [
             {

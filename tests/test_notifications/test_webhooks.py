@@ -9,6 +9,7 @@ import time
 import pytest
 
 from fieldservice.core.models import utcnow
+from fieldservice.parts.part_requests import apply_part_request, perform_part_request
 
 
 @pytest.fixture
@@ -45,9 +46,7 @@ def _deliveries(db):
 def receiver_verifies(secret: str, headers: dict, body: bytes) -> bool:
     """What an integrator writes, independent of the app's code: HMAC-SHA256 over "<timestamp>.<body>"."""
     timestamp = headers["X-Fieldservice-Timestamp"]
-    expected = (
-        "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-    )
+    expected = "sha256=" + hmac.new(secret.encode(), f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
     fresh = abs(time.time() - int(timestamp)) < 300
     return fresh and hmac.compare_digest(expected, headers["X-Fieldservice-Signature"])
 
@@ -62,9 +61,7 @@ def test_signed_delivery_verifiable_by_the_receiver(db, subscribe, receiver, log
     assert receiver_verifies(subscription["secret"], hit["headers"], hit["body"])
     assert webhooks.verify(subscription["secret"], hit["headers"], hit["body"])
     envelope = json.loads(hit["body"])
-    assert (
-        envelope["type"] == "request.created" and hit["headers"]["X-Fieldservice-Event"] == "request.created"
-    )
+    assert envelope["type"] == "request.created" and hit["headers"]["X-Fieldservice-Event"] == "request.created"
     assert envelope["data"]["request"]["number"] == sr.number
     assert envelope["id"] == hit["headers"]["X-Fieldservice-Delivery"]
     # A changed body, a wrong secret or an old timestamp do not verify.
@@ -76,7 +73,6 @@ def test_signed_delivery_verifiable_by_the_receiver(db, subscribe, receiver, log
 
 
 def test_event_types_and_patterns(db, subscribe, receiver, setup_request, log_request, make_user):
-    from fieldservice.parts import operations as parts_ops
     from fieldservice.parts.models import Part
     from fieldservice.requests import operations as ops
 
@@ -93,11 +89,11 @@ def test_event_types_and_patterns(db, subscribe, receiver, setup_request, log_re
     part = Part(part_number="F-9", name="滤芯", category="water_purifier")
     db.session.add(part)
     db.session.commit()
-    pr = parts_ops.apply_part_request(
+    pr = apply_part_request(
         {"engineer_id": engineer.id, "lines": [{"part_id": part.id, "qty": 1}]}, setup_request["dispatcher"]
     )
     db.session.commit()
-    parts_ops.perform_part_request(pr, "approve", make_user("manager"), pr.version)
+    perform_part_request(pr, "approve", make_user("manager"), pr.version)
     db.session.commit()
     drain()
     types = [json.loads(h["body"])["type"] for h in receiver.received]
@@ -141,9 +137,7 @@ def test_retry_then_give_up_with_a_delivery_log(db, app, subscribe, receiver, lo
     assert [a["status_code"] for a in log["items"][0]["attempts_log"]] == [503, 503, 503]
     # An admin resends it once the receiver is fixed.
     receiver.statuses = [200]
-    resent = subscribe.admin.post(
-        f"/api/v1/webhooks/deliveries/{gave_up.id}/resend", json={"version": gave_up.version}
-    )
+    resent = subscribe.admin.post(f"/api/v1/webhooks/deliveries/{gave_up.id}/resend", json={"version": gave_up.version})
     assert resent.status_code == 200
     assert _deliveries(db)[-1].status == "sent"  # drained inline after the API's commit
 
@@ -167,9 +161,7 @@ def test_disabled_subscription_gets_nothing_and_pending_ones_give_up(db, subscri
     )
     assert patched.status_code == 200 and patched.json["active"] is False
     assert drain() == {"gave_up": 1}
-    assert [(d.status, d.last_error) for d in _deliveries(db)] == [
-        ("gave_up", "the subscription is disabled")
-    ]
+    assert [(d.status, d.last_error) for d in _deliveries(db)] == [("gave_up", "the subscription is disabled")]
     log_request()
     assert len(_deliveries(db)) == 1 and receiver.received == []
 
@@ -219,9 +211,7 @@ def test_console_manages_subscriptions(db, console_as, receiver):
     assert subscription.events == ["request.created", "visit.finished"]
     bad = admin.post("/notifications/webhooks?lang=en", data={"name": "x", "url": "ftp://x", "events": ["*"]})
     assert bad.status_code == 422 and "http://" in bad.data.decode()
-    response = admin.post(
-        f"/notifications/webhooks/{subscription.id}/disable", data={"version": subscription.version}
-    )
+    response = admin.post(f"/notifications/webhooks/{subscription.id}/disable", data={"version": subscription.version})
     assert response.status_code == 302
     db.session.refresh(subscription)
     assert subscription.active is False

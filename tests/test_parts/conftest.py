@@ -7,6 +7,8 @@ import pytest
 import sqlalchemy as sa
 
 from fieldservice.core.models import utcnow
+from fieldservice.parts.catalog import create_part, create_supplier
+from fieldservice.parts.stock import create_warehouse, ensure_van, receive_stock, transfer_stock
 
 
 @pytest.fixture
@@ -15,39 +17,28 @@ def manager(make_user):
 
 
 @pytest.fixture
-def parts_ops():
-    from fieldservice.parts import operations
-
-    return operations
-
-
-@pytest.fixture
-def central(db, manager, parts_ops):
-    warehouse = parts_ops.create_warehouse(
-        {"code": "CENTRAL", "name": "上海中心仓", "kind": "central"}, manager
-    )
+def central(db, manager):
+    warehouse = create_warehouse({"code": "CENTRAL", "name": "上海中心仓", "kind": "central"}, manager)
     db.session.commit()
     return warehouse
 
 
 @pytest.fixture
-def regional(db, manager, parts_ops):
-    warehouse = parts_ops.create_warehouse({"code": "SZ", "name": "苏州分仓", "kind": "regional"}, manager)
+def regional(db, manager):
+    warehouse = create_warehouse({"code": "SZ", "name": "苏州分仓", "kind": "regional"}, manager)
     db.session.commit()
     return warehouse
 
 
 @pytest.fixture
-def supplier(db, manager, parts_ops):
-    s = parts_ops.create_supplier(
-        {"name": "苏州恒通滤材有限公司", "contact": "王经理", "phone": "0512-66880000"}, manager
-    )
+def supplier(db, manager):
+    s = create_supplier({"name": "苏州恒通滤材有限公司", "contact": "王经理", "phone": "0512-66880000"}, manager)
     db.session.commit()
     return s
 
 
 @pytest.fixture
-def make_part(db, manager, parts_ops, supplier):
+def make_part(db, manager, supplier):
     counter = iter(range(1, 10_000))
 
     def make(**kw):
@@ -62,7 +53,7 @@ def make_part(db, manager, parts_ops, supplier):
             "reorder_threshold": 2,
             **kw,
         }
-        part = parts_ops.create_part(data, manager)
+        part = create_part(data, manager)
         db.session.commit()
         return part
 
@@ -80,11 +71,11 @@ def serial_part(make_part):
 
 
 @pytest.fixture
-def receive(db, manager, parts_ops):
+def receive(db, manager):
     """receive(warehouse, part, qty, serials=None): goods in through the operation."""
 
     def do(warehouse, part, qty, serials=None):
-        movements = parts_ops.receive_stock(
+        movements = receive_stock(
             {
                 "warehouse_id": warehouse.id,
                 "lines": [{"part_id": part.id, "qty": qty, "serials": serials or []}],
@@ -103,19 +94,19 @@ def engineer(make_engineer):
 
 
 @pytest.fixture
-def van(db, engineer, parts_ops):
-    v = parts_ops.ensure_van(engineer)
+def van(db, engineer):
+    v = ensure_van(engineer)
     db.session.commit()
     return v
 
 
 @pytest.fixture
-def stock_van(db, manager, parts_ops, van, central, receive):
+def stock_van(db, manager, van, central, receive):
     """stock_van(part, qty, serials=None): receive centrally, then transfer into the engineer's van."""
 
     def do(part, qty, serials=None):
         receive(central, part, qty, serials)
-        parts_ops.transfer_stock(
+        transfer_stock(
             {
                 "from_warehouse_id": central.id,
                 "to_warehouse_id": van.id,
@@ -134,9 +125,7 @@ def qty_at(warehouse_id: int, part_id: int) -> int:
 
     return (
         db.session.scalar(
-            sa.select(StockLevel.qty).where(
-                StockLevel.warehouse_id == warehouse_id, StockLevel.part_id == part_id
-            )
+            sa.select(StockLevel.qty).where(StockLevel.warehouse_id == warehouse_id, StockLevel.part_id == part_id)
         )
         or 0
     )

@@ -10,6 +10,8 @@ from fieldservice.auth.models import User
 from fieldservice.core.errors import ApiError
 from fieldservice.extensions import db as _db
 from fieldservice.parts.models import StockMovement, VisitPart
+from fieldservice.parts.stock import Move, location, move_stock, transfer_stock
+from fieldservice.parts.visits import consume_visit_parts
 from tests.test_parts.conftest import qty_at
 from tests.test_parts.test_stock import assert_ledger_matches_levels
 
@@ -44,17 +46,15 @@ def _race(app, n: int, work) -> list:
     return results
 
 
-def test_fifty_concurrent_uses_of_the_last_units_never_go_below_zero(
-    app, db, manager, parts_ops, part, stock_van, van
-):
+def test_fifty_concurrent_uses_of_the_last_units_never_go_below_zero(app, db, manager, part, stock_van, van):
     stock_van(part, 7)
     manager_id, part_id, van_id = manager.id, part.id, van.id
-    customer_site = parts_ops.location("customer").id
+    customer_site = location("customer").id
     db.session.commit()
 
     def use(_i):
         actor = _db.session.get(User, manager_id)
-        parts_ops.move_stock([parts_ops.Move(part_id, 1, van_id, customer_site)], reason="use", actor=actor)
+        move_stock([Move(part_id, 1, van_id, customer_site)], reason="use", actor=actor)
         return "used"
 
     results = _race(app, 50, use)
@@ -66,9 +66,7 @@ def test_fifty_concurrent_uses_of_the_last_units_never_go_below_zero(
     assert_ledger_matches_levels(db)
 
 
-def test_opposite_transfers_do_not_deadlock(
-    app, db, manager, parts_ops, make_part, central, regional, receive
-):
+def test_opposite_transfers_do_not_deadlock(app, db, manager, make_part, central, regional, receive):
     a, b = make_part(), make_part()
     for warehouse in (central, regional):
         for part in (a, b):
@@ -82,7 +80,7 @@ def test_opposite_transfers_do_not_deadlock(
         if i % 3 == 0:
             lines.reverse()
         return (
-            parts_ops.transfer_stock(
+            transfer_stock(
                 {"from_warehouse_id": source, "to_warehouse_id": target, "lines": lines},
                 _db.session.get(User, manager_id),
             )
@@ -96,9 +94,7 @@ def test_opposite_transfers_do_not_deadlock(
     assert_ledger_matches_levels(db)
 
 
-def test_two_deliveries_of_one_visit_take_its_parts_once(
-    app, db, engineer, assigned_request, parts_ops, part, stock_van, van
-):
+def test_two_deliveries_of_one_visit_take_its_parts_once(app, db, engineer, assigned_request, part, stock_van, van):
     from fieldservice.requests import operations as rops
     from fieldservice.requests.models import ServiceRequest, Visit
     from tests.test_parts.conftest import visit_body
@@ -107,15 +103,13 @@ def test_two_deliveries_of_one_visit_take_its_parts_once(
     body = visit_body([])
     from fieldservice.requests.schemas import VisitArgs
 
-    visit = rops.record_visit(
-        assigned_request, VisitArgs().load(body), engineer.user, assigned_request.version
-    )
+    visit = rops.record_visit(assigned_request, VisitArgs().load(body), engineer.user, assigned_request.version)
     db.session.commit()
     ids = (visit.id, assigned_request.id, engineer.user_id, part.id)
 
     def deliver(_i):
         visit_id, sr_id, user_id, part_id = ids
-        rows = parts_ops.consume_visit_parts(
+        rows = consume_visit_parts(
             _db.session.get(Visit, visit_id),
             _db.session.get(ServiceRequest, sr_id),
             [{"part_id": part_id, "qty": 2}],

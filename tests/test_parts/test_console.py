@@ -7,6 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from fieldservice.parts.models import Part, PartRequest, ReturnOrder, StockMovement, Supplier
+from fieldservice.parts.returns import open_return
 from tests.test_parts.conftest import qty_at
 
 
@@ -170,9 +171,7 @@ def test_supplier_form(db, console_as):
 def test_part_request_queue_flow_in_the_console(db, console_as, engineer, central, part, receive, van):
     receive(central, part, 4)
     eng = console_as(user=engineer.user)
-    response = eng.post(
-        "/parts/requests/new", data={"lines-0-part_id": part.id, "lines-0-qty": 2, "note": "换膜"}
-    )
+    response = eng.post("/parts/requests/new", data={"lines-0-part_id": part.id, "lines-0-qty": 2, "note": "换膜"})
     assert response.status_code == 302, response.get_data(as_text=True)
     pr = db.session.scalar(sa.select(PartRequest))
     manager = console_as("manager")
@@ -203,10 +202,7 @@ def test_part_request_queue_flow_in_the_console(db, console_as, engineer, centra
     )
     assert response.status_code == 302
     db.session.expire_all()
-    assert (
-        eng.post(f"/parts/requests/{pr.id}/sign", data={f"sign{pr.id}-version": pr.version}).status_code
-        == 302
-    )
+    assert eng.post(f"/parts/requests/{pr.id}/sign", data={f"sign{pr.id}-version": pr.version}).status_code == 302
     db.session.expire_all()
     assert pr.status == "signed" and qty_at(van.id, part.id) == 2
     timeline = eng.get(f"/parts/requests/{pr.id}?lang=en").get_data(as_text=True)
@@ -215,9 +211,9 @@ def test_part_request_queue_flow_in_the_console(db, console_as, engineer, centra
     assert part.part_number in van_page
 
 
-def test_returns_and_claims_in_the_console(db, console_as, manager, central, part, receive, parts_ops):
+def test_returns_and_claims_in_the_console(db, console_as, manager, central, part, receive):
     receive(central, part, 2)
-    order = parts_ops.open_return(
+    order = open_return(
         {"part_id": part.id, "qty": 1, "warehouse_id": central.id, "fault_description": "到货即损坏"}, manager
     )
     db.session.commit()
@@ -255,9 +251,7 @@ def test_returns_and_claims_in_the_console(db, console_as, manager, central, par
 def test_engineer_opens_a_return_from_the_van(db, console_as, engineer, part, stock_van, van):
     stock_van(part, 2)
     eng = console_as(user=engineer.user)
-    response = eng.post(
-        "/parts/returns/new", data={"part_id": part.id, "qty": 1, "fault_description": "漏水"}
-    )
+    response = eng.post("/parts/returns/new", data={"part_id": part.id, "qty": 1, "fault_description": "漏水"})
     assert response.status_code == 302, response.get_data(as_text=True)
     assert qty_at(van.id, part.id) == 1
     assert db.session.scalar(sa.select(ReturnOrder)).engineer_id == engineer.id

@@ -4,6 +4,7 @@ ledger of each step, 409 on stale versions and illegal steps, 422 on bad input w
 import pytest
 
 from fieldservice.parts.models import PartRequest, StockMovement
+from fieldservice.parts.stock import ensure_van
 from tests.test_parts.conftest import qty_at
 
 
@@ -53,10 +54,7 @@ def test_engineer_cannot_approve_or_ship(api_as, eng_api, central, part, receive
         assert response.status_code == 403, action
     dispatcher = api_as("dispatcher")
     assert (
-        dispatcher.post(
-            f"/api/v1/part-requests/{pr['id']}/approve", json={"version": pr["version"]}
-        ).status_code
-        == 403
+        dispatcher.post(f"/api/v1/part-requests/{pr['id']}/approve", json={"version": pr["version"]}).status_code == 403
     )
     assert api_as("callback").get("/api/v1/part-requests").status_code == 403
 
@@ -94,10 +92,7 @@ def test_cancel_by_applicant_not_by_another_engineer(api_as, eng_api, part, van)
     pr = _apply(eng_api, part)
     dispatcher = api_as("dispatcher")
     assert (
-        dispatcher.post(
-            f"/api/v1/part-requests/{pr['id']}/cancel", json={"version": pr["version"]}
-        ).status_code
-        == 403
+        dispatcher.post(f"/api/v1/part-requests/{pr['id']}/cancel", json={"version": pr["version"]}).status_code == 403
     )
     pr = eng_api.post(
         f"/api/v1/part-requests/{pr['id']}/cancel",
@@ -110,9 +105,7 @@ def test_stale_version_is_409_and_changes_nothing(api_as, eng_api, central, part
     receive(central, part, 5)
     manager = api_as("manager")
     pr = _apply(eng_api, part)
-    approved = manager.post(
-        f"/api/v1/part-requests/{pr['id']}/approve", json={"version": pr["version"]}
-    ).get_json()
+    approved = manager.post(f"/api/v1/part-requests/{pr['id']}/approve", json={"version": pr["version"]}).get_json()
     response = manager.post(f"/api/v1/part-requests/{pr['id']}/ship", json={"version": pr["version"]})
     assert response.status_code == 409 and response.get_json()["error"]["code"] == "stale_version"
     assert qty_at(central.id, part.id) == 5
@@ -156,10 +149,8 @@ def test_dispatcher_applies_for_the_engineer_of_a_service_request(api_as, assign
     assert any(e["action"] == "part_request_apply" for e in events)
 
 
-def test_engineer_cannot_apply_for_someone_elses_van(
-    api_as, eng_api, make_engineer, part, van, parts_ops, db
-):
-    other_van = parts_ops.ensure_van(make_engineer(name="王工"))
+def test_engineer_cannot_apply_for_someone_elses_van(api_as, eng_api, make_engineer, part, van, db):
+    other_van = ensure_van(make_engineer(name="王工"))
     db.session.commit()
     response = eng_api.post(
         "/api/v1/part-requests",
@@ -184,9 +175,7 @@ def test_serial_tracked_ship_names_the_serials_and_sign_moves_them(
         json={"version": pr["version"], "serials": [{"part_id": serial_part.id, "serial": "MB-002"}]},
     )
     assert response.status_code == 200, response.get_json()
-    pr = eng_api.post(
-        f"/api/v1/part-requests/{pr['id']}/sign", json={"version": response.get_json()["version"]}
-    )
+    pr = eng_api.post(f"/api/v1/part-requests/{pr['id']}/sign", json={"version": response.get_json()["version"]})
     assert pr.status_code == 200
     unit = db.session.query(SerialUnit).filter_by(serial="MB-002").one()
     assert unit.warehouse_id == van.id and unit.status == "in_stock"

@@ -4,6 +4,7 @@ engineer signs it into the van; refused steps show their message on the page and
 import pytest
 import sqlalchemy as sa
 
+from fieldservice.parts.part_requests import apply_part_request, perform_part_request
 from tests.test_parts.conftest import qty_at
 
 pytestmark = pytest.mark.browser
@@ -82,10 +83,10 @@ def test_engineer_applies_manager_approves_and_ships_engineer_signs(
 
 
 def test_refused_steps_show_the_message_and_change_nothing(
-    live_server, browser, db, engineer, van, central, part, receive, manager, parts_ops
+    live_server, browser, db, engineer, van, central, part, receive, manager
 ):
     receive(central, part, 1)
-    pr = parts_ops.apply_part_request({"lines": [{"part_id": part.id, "qty": 3}]}, engineer.user)
+    pr = apply_part_request({"lines": [{"part_id": part.id, "qty": 3}]}, engineer.user)
     db.session.commit()
     page = _log_in(browser, live_server, manager.username)
     page.goto(live_server.url + f"/parts/requests/{pr.id}")
@@ -102,9 +103,7 @@ def test_refused_steps_show_the_message_and_change_nothing(
     page.wait_for_selector(".flash-success")
     page.select_option(f"select[name='ship{pr.id}-source_warehouse_id']", str(central.id))
     page.click("form[data-action=ship] button[type=submit]")
-    assert page.locator(
-        "form[data-action=ship] .error, form[data-action=ship] .flash-error"
-    ).first.is_visible()
+    assert page.locator("form[data-action=ship] .error, form[data-action=ship] .flash-error").first.is_visible()
     fresh = _part_request(db)
     assert fresh.status == "approved" and fresh.shipped_at is None
     assert qty_at(central.id, part.id) == 1
@@ -112,23 +111,19 @@ def test_refused_steps_show_the_message_and_change_nothing(
 
     assert (
         db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(StockMovement)
-            .where(StockMovement.part_request_id == pr.id)
+            sa.select(sa.func.count()).select_from(StockMovement).where(StockMovement.part_request_id == pr.id)
         )
         == 0
     )
 
 
-def test_a_stale_page_cannot_approve_twice(live_server, browser, db, engineer, van, part, manager, parts_ops):
-    pr = parts_ops.apply_part_request({"lines": [{"part_id": part.id, "qty": 1}]}, engineer.user)
+def test_a_stale_page_cannot_approve_twice(live_server, browser, db, engineer, van, part, manager):
+    pr = apply_part_request({"lines": [{"part_id": part.id, "qty": 1}]}, engineer.user)
     db.session.commit()
     page = _log_in(browser, live_server, manager.username)
     page.goto(live_server.url + f"/parts/requests/{pr.id}")
     # Meanwhile a colleague rejects it.
-    parts_ops.perform_part_request(
-        _fresh(db, pr), "reject", manager, pr.version, reason="库存不足，改用替代件"
-    )
+    perform_part_request(_fresh(db, pr), "reject", manager, pr.version, reason="库存不足，改用替代件")
     db.session.commit()
     page.click("form[data-action=approve] button[type=submit]")
     page.wait_for_load_state()

@@ -12,6 +12,8 @@ from hypothesis import strategies as st
 from fieldservice.core.errors import ApiError
 from fieldservice.parts import states
 from fieldservice.parts.models import SerialUnit, StockLevel, StockMovement, Warehouse
+from fieldservice.parts.returns import open_return
+from fieldservice.parts.stock import Move, adjust_stock, ensure_van, location, move_stock, receive_stock, transfer_stock
 from tests.test_parts.conftest import qty_at
 
 
@@ -75,9 +77,7 @@ def test_adjustment_found_units_and_missing_more_than_on_hand(api_as, central, p
     assert zero.status_code == 422
 
 
-@pytest.mark.parametrize(
-    "role,status", [("dispatcher", 403), ("engineer", 403), ("callback", 403), ("admin", 201)]
-)
+@pytest.mark.parametrize("role,status", [("dispatcher", 403), ("engineer", 403), ("callback", 403), ("admin", 201)])
 def test_only_the_warehouse_roles_move_stock(db, api_as, central, part, role, status):
     response = api_as(role).post(
         "/api/v1/stock/receipts", json={"warehouse_id": central.id, "lines": [{"part_id": part.id, "qty": 1}]}
@@ -86,9 +86,7 @@ def test_only_the_warehouse_roles_move_stock(db, api_as, central, part, role, st
     assert db.session.query(StockMovement).count() == (1 if status == 201 else 0)
 
 
-@pytest.mark.parametrize(
-    "role,status", [("dispatcher", 200), ("manager", 200), ("engineer", 403), ("callback", 403)]
-)
+@pytest.mark.parametrize("role,status", [("dispatcher", 200), ("manager", 200), ("engineer", 403), ("callback", 403)])
 def test_who_reads_stock(api_as, central, role, status):
     assert api_as(role).get("/api/v1/stock").status_code == status
 
@@ -179,9 +177,9 @@ def test_part_number_is_unique_and_negative_price_is_422(db, api_as, part, suppl
     assert api_as("engineer").post("/api/v1/parts", json={}).status_code == 403
 
 
-def test_ensure_van_is_one_per_engineer(db, engineer, parts_ops):
-    first = parts_ops.ensure_van(engineer)
-    second = parts_ops.ensure_van(engineer)
+def test_ensure_van_is_one_per_engineer(db, engineer):
+    first = ensure_van(engineer)
+    second = ensure_van(engineer)
     db.session.commit()
     assert first.id == second.id and first.kind == "van" and first.engineer_id == engineer.id
     assert db.session.query(Warehouse).filter_by(kind="van").count() == 1
@@ -232,20 +230,18 @@ STEP = st.tuples(
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(steps=st.lists(STEP, min_size=1, max_size=12))
-def test_ledger_always_sums_to_the_stock_levels(
-    db, manager, parts_ops, central, regional, van, make_part, steps
-):
+def test_ledger_always_sums_to_the_stock_levels(db, manager, central, regional, van, make_part, steps):
     # Fixtures live across examples: each example adds its own parts, the invariant covers them all.
     parts = [make_part(), make_part(), make_part(serial_tracked=True)]
     # A stocked start, so that most random steps have something to move.
     for part in parts:
         first = db.session.query(SerialUnit).count() + 1
         serials = [f"S{n}" for n in range(first, first + 4)] if part.serial_tracked else []
-        parts_ops.receive_stock(
+        receive_stock(
             {"warehouse_id": central.id, "lines": [{"part_id": part.id, "qty": 4, "serials": serials}]},
             manager,
         )
-        parts_ops.transfer_stock(
+        transfer_stock(
             {
                 "from_warehouse_id": central.id,
                 "to_warehouse_id": van.id,
@@ -260,9 +256,7 @@ def test_ledger_always_sums_to_the_stock_levels(
     for kind, p, a, b, qty in steps:
         part = parts[p]
         here = db.session.scalars(
-            sa.select(SerialUnit.serial).where(
-                SerialUnit.part_id == part.id, SerialUnit.warehouse_id == places[a].id
-            )
+            sa.select(SerialUnit.serial).where(SerialUnit.part_id == part.id, SerialUnit.warehouse_id == places[a].id)
         ).all()
         serials = (
             (
@@ -276,24 +270,22 @@ def test_ledger_always_sums_to_the_stock_levels(
         line = {"part_id": part.id, "qty": abs(qty) if kind != "adjust" else qty, "serials": serials}
         try:
             if kind == "receipt":
-                parts_ops.receive_stock({"warehouse_id": places[a].id, "lines": [line]}, manager)
+                receive_stock({"warehouse_id": places[a].id, "lines": [line]}, manager)
             elif kind == "transfer":
-                parts_ops.transfer_stock(
+                transfer_stock(
                     {"from_warehouse_id": places[a].id, "to_warehouse_id": places[b].id, "lines": [line]},
                     manager,
                 )
             elif kind == "adjust" and qty:
-                parts_ops.adjust_stock(
-                    {"warehouse_id": places[a].id, "lines": [line], "note": "盘点"}, manager
-                )
+                adjust_stock({"warehouse_id": places[a].id, "lines": [line], "note": "盘点"}, manager)
             elif kind == "use":
-                parts_ops.move_stock(
+                move_stock(
                     [
-                        parts_ops.Move(
+                        Move(
                             part.id,
                             1,
                             van.id,
-                            parts_ops.location("customer").id,
+                            location("customer").id,
                             (serials or [None])[0] if part.serial_tracked else None,
                         )
                     ],
@@ -301,7 +293,7 @@ def test_ledger_always_sums_to_the_stock_levels(
                     actor=manager,
                 )
             elif kind == "return" and qty > 0:
-                parts_ops.open_return(
+                open_return(
                     {
                         "part_id": part.id,
                         "qty": 1 if part.serial_tracked else qty,

@@ -2,12 +2,17 @@
 opens a return, and the return runs: shipped back → received → inspected (refurbished / scrapped) →
 supplier claim."""
 
+import subprocess
+import sys
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 from fieldservice.parts.models import ReturnOrder, SerialUnit, StockMovement, VisitPart
+from fieldservice.parts.returns import open_return
+from fieldservice.parts.visits import on_visit_recorded
 from tests.test_parts.conftest import qty_at, visit_body
 
 
@@ -20,9 +25,7 @@ def _visit(api, sr, parts, **kw):
     return api.post(f"/api/v1/requests/{sr.id}/visits", json=visit_body(parts, **kw))
 
 
-def test_visit_takes_parts_from_the_van_and_opens_a_return(
-    db, eng_api, assigned_request, part, stock_van, van
-):
+def test_visit_takes_parts_from_the_van_and_opens_a_return(db, eng_api, assigned_request, part, stock_van, van):
     stock_van(part, 3)
     response = _visit(eng_api, assigned_request, [{"part_id": part.id, "qty": 2}])
     assert response.status_code == 201, response.get_json()
@@ -34,17 +37,12 @@ def test_visit_takes_parts_from_the_van_and_opens_a_return(
     # Equipment installed 100 days ago, part warranty 12 months: the old part failed inside the warranty.
     assert order.in_supplier_warranty
     reasons = sorted(
-        m.reason
-        for m in db.session.scalars(
-            sa.select(StockMovement).where(StockMovement.visit_id == rows[0].visit_id)
-        )
+        m.reason for m in db.session.scalars(sa.select(StockMovement).where(StockMovement.visit_id == rows[0].visit_id))
     )
     assert reasons == ["removal", "use"]
 
 
-def test_visit_with_more_parts_than_the_van_holds_is_refused_whole(
-    db, eng_api, assigned_request, part, stock_van, van
-):
+def test_visit_with_more_parts_than_the_van_holds_is_refused_whole(db, eng_api, assigned_request, part, stock_van, van):
     stock_van(part, 1)
     response = _visit(eng_api, assigned_request, [{"part_id": part.id, "qty": 2}])
     assert response.status_code == 409
@@ -68,25 +66,19 @@ def test_the_same_visit_delivered_twice_takes_stock_once(db, eng_api, assigned_r
     assert db.session.query(ReturnOrder).count() == 1
 
 
-def test_consume_is_idempotent_when_the_signal_runs_again(
-    db, eng_api, assigned_request, part, stock_van, van, parts_ops
-):
+def test_consume_is_idempotent_when_the_signal_runs_again(db, eng_api, assigned_request, part, stock_van, van):
     from fieldservice.requests.models import Visit
 
     stock_van(part, 3)
     assert _visit(eng_api, assigned_request, [{"part_id": part.id, "qty": 1}]).status_code == 201
     visit = db.session.scalar(sa.select(Visit))
-    parts_ops.on_visit_recorded(
-        visit, request=assigned_request, data={"parts": [{"part_id": part.id, "qty": 1}]}
-    )
+    on_visit_recorded(visit, request=assigned_request, data={"parts": [{"part_id": part.id, "qty": 1}]})
     db.session.commit()
     assert qty_at(van.id, part.id) == 2
     assert db.session.query(StockMovement).filter_by(reason="use").count() == 1
 
 
-def test_serial_tracked_part_records_old_and_new_serial(
-    db, eng_api, assigned_request, serial_part, stock_van, van
-):
+def test_serial_tracked_part_records_old_and_new_serial(db, eng_api, assigned_request, serial_part, stock_van, van):
     stock_van(serial_part, 1, ["MB-100"])
     response = _visit(eng_api, assigned_request, [{"part_id": serial_part.id, "qty": 1}])
     assert response.status_code == 422
@@ -135,9 +127,7 @@ def test_return_flow_refurbish_and_scrap_then_claim_accepted(
     # The engineer holding the part ships it back; a dispatcher cannot.
     assert _return_step(api_as("dispatcher"), order["id"], "ship", order["version"]).status_code == 403
     assert _return_step(eng_api, order["id"], "receive", order["version"]).status_code == 403
-    order = _return_step(
-        eng_api, order["id"], "ship", order["version"], tracking_number="SF1234567890"
-    ).get_json()
+    order = _return_step(eng_api, order["id"], "ship", order["version"], tracking_number="SF1234567890").get_json()
     assert order["status"] == "shipped_back" and order["tracking_number"] == "SF1234567890"
     order = _return_step(manager, order["id"], "receive", order["version"]).get_json()
     assert order["status"] == "received" and order["receiving_warehouse_id"] == central.id
@@ -181,13 +171,8 @@ def test_claim_rejected_with_reason(db, api_as, eng_api, assigned_request, part,
     response = manager.post(f"/api/v1/returns/{order['id']}/claim", json={"version": order["version"]})
     assert response.status_code == 201
     claim = response.get_json()
-    assert (
-        manager.post(f"/api/v1/returns/{order['id']}/claim", json={"version": order["version"]}).status_code
-        == 409
-    )
-    no_reason = manager.post(
-        f"/api/v1/supplier-claims/{claim['id']}/reject", json={"version": claim["version"]}
-    )
+    assert manager.post(f"/api/v1/returns/{order['id']}/claim", json={"version": order["version"]}).status_code == 409
+    no_reason = manager.post(f"/api/v1/supplier-claims/{claim['id']}/reject", json={"version": claim["version"]})
     assert no_reason.status_code == 422
     claim = manager.post(
         f"/api/v1/supplier-claims/{claim['id']}/reject",
@@ -202,10 +187,10 @@ def test_claim_rejected_with_reason(db, api_as, eng_api, assigned_request, part,
     assert db.session.query(StockMovement).filter_by(reason="scrap").one().qty == 2
 
 
-def test_out_of_warranty_return_gets_no_claim(db, api_as, manager, central, make_part, receive, parts_ops):
+def test_out_of_warranty_return_gets_no_claim(db, api_as, manager, central, make_part, receive):
     part = make_part(supplier_warranty_months=0)
     receive(central, part, 2)
-    order = parts_ops.open_return(
+    order = open_return(
         {"part_id": part.id, "qty": 1, "warehouse_id": central.id, "fault_description": "外壳开裂"}, manager
     )
     db.session.commit()
@@ -233,3 +218,18 @@ def test_my_van_for_the_pwa(eng_api, part, stock_van, van):
     assert body["warehouse"]["id"] == van.id
     assert [(line["part"]["id"], line["qty"]) for line in body["stock"]] == [(part.id, 2)]
     assert part.id in [p["id"] for p in body["catalog"]]
+
+
+def test_the_app_alone_connects_the_visit_parts_subscriber():
+    # A fresh interpreter: here the test modules import parts.visits themselves, which would hide a lost
+    # subscription.
+    script = (
+        "from fieldservice import create_app\n"
+        "create_app({'TESTING': True, 'DATABASE_URL': 'sqlite://', 'REDIS_URL': None})\n"
+        "from fieldservice.requests import signals\n"
+        "print(sorted(f'{r.__module__}.{r.__name__}' for r in signals.visit_recorded.receivers_for(object())))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[2], check=True
+    )
+    assert "fieldservice.parts.visits.on_visit_recorded" in result.stdout
