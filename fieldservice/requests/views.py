@@ -17,6 +17,7 @@ from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
 from fieldservice.core.navigation import add_home_card, add_nav
 from fieldservice.customers.panels import add_customer_panel
+from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.requests import operations as ops
 from fieldservice.requests import saved_filters
@@ -132,8 +133,6 @@ def _list_filters(args) -> dict:
 
 
 def _engineer_choices():
-    from fieldservice.engineers.models import Engineer
-
     return db.session.scalars(sa.select(Engineer).where(Engineer.active).order_by(Engineer.name)).all()
 
 
@@ -344,12 +343,10 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
         form.version.data = sr.version
         form.seen.data = _last_event_id(sr)
     if action == "assign":
-        from fieldservice.engineers.operations import open_load
-
         engineers = [
             e for e in _engineer_choices() if sr.service_category in e.skill_categories
         ] or _engineer_choices()
-        load = open_load(e.id for e in engineers)
+        load = ops.open_load(e.id for e in engineers)
         form.engineer_id.choices = [(None, "—")] + [
             (e.id, f"{e.name} · {e.zone or ''} · {load[e.id]}/{e.max_open_jobs}") for e in engineers
         ]
