@@ -155,3 +155,13 @@ def test_home_card_counts_the_waiting_requests(console_as, request_factory):
     card = html[html.index("Waiting for an engineer") - 300 :]
     assert "/dispatch" in card and ">2<" in card.replace(" ", "")
     assert "Waiting for an engineer" not in text(console_as("callback").get("/home?lang=en"))
+
+
+def test_the_profile_shows_the_jobs_held_and_the_figures(console_as, engineer_factory, request_factory, assign):
+    engineer = engineer_factory()
+    held = assign(request_factory(), engineer)
+    request_factory()
+    html = text(console_as("manager").get(f"/engineers/{engineer.id}?lang=en"))
+    jobs = html[html.index('data-testid="engineer-jobs"') :]
+    assert jobs.count("<tr><td>") == 1 and held.number in jobs
+    assert "Completion rate" in html and "Last 30 days" in html
