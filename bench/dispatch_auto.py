@@ -164,7 +164,8 @@ def main() -> None:
 
     from fieldservice import create_app
     from fieldservice.auth.models import User
-    from fieldservice.engineers import dispatch, matching
+    from fieldservice.dispatch import matching
+    from fieldservice.dispatch import operations as dispatch
     from fieldservice.extensions import db
 
     app = create_app({"DATABASE_URL": url, "REDIS_URL": None, "SECRET_KEY": "bench", "TESTING": False})

@@ -14,6 +14,7 @@ DOMAINS = [
     "knowledge",
     "parts",
     "requests",
+    "dispatch",
     "billing",
     "sync",
     "reports",

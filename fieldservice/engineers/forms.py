@@ -4,7 +4,7 @@ from datetime import datetime
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import BooleanField, HiddenField, PasswordField, SelectField, SelectMultipleField, StringField
+from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from fieldservice.customers.categories import CATEGORIES
@@ -87,12 +87,3 @@ def local_to_iso(value: str | None) -> str | None:
     if naive.tzinfo is not None:
         return naive.isoformat()
     return naive.replace(tzinfo=schedule.site_zone()).isoformat()
-
-
-class AssignForm(FlaskForm):
-    engineer_id = SelectField(_l("Engineer"), coerce=int)
-    version = HiddenField()
-
-
-class AutoDispatchForm(FlaskForm):
-    apply = HiddenField(default="0")

@@ -1,27 +1,20 @@
-"""Engineer profiles, leave, load and eligibility: the writes and the rules. They flush, never commit."""
+"""Engineer profiles, skills, zones and leave: the writes and the rules. They flush, never commit."""
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
 import sqlalchemy as sa
-from flask_babel import gettext as _
 
 from fieldservice.auth import operations as auth_ops
 from fieldservice.auth.models import Role
-from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
+from fieldservice.core.errors import NotFound, ValidationFailed
 from fieldservice.core.models import check_version, transaction_cache, utcnow
-from fieldservice.customers.categories import category_label
-from fieldservice.engineers import schedule
+from fieldservice.customers.models import Customer
+from fieldservice.engineers import schedule, signals
 from fieldservice.engineers.models import Engineer, EngineerLeave, EngineerSkill
 from fieldservice.extensions import db
-from fieldservice.requests.signals import status_changed
 
 log = logging.getLogger("fieldservice.engineers")
 
-# The statuses in which a request counts against its engineer's cap: they own it until it is resolved or
-# returned.
-LOAD_STATUSES = ("assigned", "locked")
 PROFILE_FIELDS = ("name", "phone", "zone", "lat", "lng", "max_open_jobs", "work_start", "work_end", "active")
 
 
@@ -161,124 +154,21 @@ def remove_leave(engineer: Engineer, leave_id: int, actor) -> None:
     db.session.flush()
 
 
-def open_load(engineer_ids) -> dict[int, int]:
-    """How many open jobs each engineer holds now (every id is in the answer, 0 when none)."""
-    from fieldservice.requests.models import ServiceRequest
+def zones() -> list[str]:
+    """The zones in use: of customers and of engineers, sorted (the filters' choices)."""
+    found = set(db.session.scalars(sa.select(Customer.zone).where(Customer.zone.is_not(None)).distinct()))
+    found |= set(db.session.scalars(sa.select(Engineer.zone).where(Engineer.zone.is_not(None)).distinct()))
+    return sorted(found)
 
+
+def current_loads(engineer_ids) -> dict[int, int]:
+    """How many open jobs each engineer holds now (every id is in the answer, 0 when none).
+
+    Jobs are requests, a layer above: the domain that counts them answers signals.loads_wanted.
+    """
     ids = list(engineer_ids)
     loads = dict.fromkeys(ids, 0)
-    if not ids:
-        return loads
-    rows = db.session.execute(
-        sa.select(ServiceRequest.engineer_id, sa.func.count())
-        .where(ServiceRequest.engineer_id.in_(ids), ServiceRequest.status.in_(LOAD_STATUSES))
-        .group_by(ServiceRequest.engineer_id)
-    )
-    loads.update({engineer_id: count for engineer_id, count in rows})
+    if ids:
+        for _receiver, counted in signals.loads_wanted.send(ids):
+            loads.update(counted)
     return loads
-
-
-@dataclass(frozen=True)
-class Eligibility:
-    """Whether an engineer may take a job, and if not, why (code for machines, message for people)."""
-
-    ok: bool
-    code: str = ""
-    message: str = ""
-
-    def __bool__(self) -> bool:
-        return self.ok
-
-
-def eligible(
-    engineer: Engineer,
-    category: str | None,
-    at: datetime,
-    *,
-    load: int | None = None,
-    deadline: datetime | None = None,
-) -> Eligibility:
-    """May *engineer* take a job of *category* at *at*? Active, skilled, not on leave, under the cap.
-
-    With *deadline* (the time by which the job must be started), the engineer must also be on duty at *at* or
-    start a shift before the deadline. Without it (an engineer claiming from the pool) duty is not checked: an
-    engineer who claims a job after hours chooses to.
-    """
-    if not engineer.active or not engineer.user.active:
-        return Eligibility(False, "inactive", _("%(name)s is not active.", name=engineer.name))
-    if not category or category not in engineer.skill_categories:
-        return Eligibility(
-            False,
-            "no_skill",
-            _(
-                "%(name)s lacks the skill %(category)s.",
-                name=engineer.name,
-                category=category_label(category),
-            ),
-        )
-    leaves = [(leave.starts_at, leave.ends_at) for leave in engineer.leaves]
-    if schedule.on_leave(leaves, at):
-        return Eligibility(False, "on_leave", _("%(name)s is on leave.", name=engineer.name))
-    if deadline is not None:
-        start = schedule.engineer_available_from(engineer, at, leaves)
-        if start is None or start > max(deadline, at):
-            return Eligibility(
-                False, "off_duty", _("%(name)s is off duty until after the deadline.", name=engineer.name)
-            )
-    if load is None:
-        load = open_load([engineer.id])[engineer.id]
-    if load >= engineer.max_open_jobs:
-        return Eligibility(
-            False,
-            "at_cap",
-            _(
-                "%(name)s has %(load)d of %(cap)d open jobs.",
-                name=engineer.name,
-                load=load,
-                cap=engineer.max_open_jobs,
-            ),
-        )
-    return Eligibility(True)
-
-
-def start_deadline(request_model):
-    """SQL: when work must start, the earlier of the response due time and the customer's date."""
-    return sa.case(
-        (request_model.response_due < request_model.required_by, request_model.response_due),
-        else_=request_model.required_by,
-    )
-
-
-def claim_pool(engineer: Engineer) -> sa.Select:
-    """Requests this engineer could claim: awaiting assignment, of their skills, in their zone (if any)."""
-    from fieldservice.customers.models import Customer
-    from fieldservice.requests.models import ServiceRequest
-
-    query = (
-        sa.select(ServiceRequest)
-        .join(Customer, Customer.id == ServiceRequest.customer_id)
-        .where(
-            ServiceRequest.status == "awaiting_assignment",
-            ServiceRequest.service_category.in_(engineer.skill_categories),
-        )
-        .order_by(start_deadline(ServiceRequest), ServiceRequest.priority, ServiceRequest.id)
-    )
-    if engineer.zone:
-        # A customer without a zone is nobody's: everyone skilled sees it rather than no one.
-        query = query.where(sa.or_(Customer.zone == engineer.zone, Customer.zone.is_(None)))
-    return query
-
-
-def _check_claim(sr, event=None, **_kw) -> None:
-    """Refuse a claim that breaks the rules: on leave or at the cap (requests checks the skill)."""
-    if event is None or event.action != "claim":
-        return
-    engineer = db.session.get(Engineer, sr.engineer_id)
-    # The claim is flushed already: it is in the load; the cap is about the jobs held before it.
-    load = open_load([engineer.id])[engineer.id] - 1
-    verdict = eligible(engineer, sr.service_category, event.at, load=load)
-    if not verdict:
-        raise Conflict("claim_not_allowed", verdict.message, reason=verdict.code)
-
-
-status_changed.connect(_check_claim)

@@ -1,12 +1,15 @@
+from flask_login import current_user
+
 from fieldservice.auth.models import Role
-from fieldservice.auth.permissions import define
+from fieldservice.auth.permissions import can, define
+from fieldservice.core.errors import Forbidden
 
 # Dispatchers read the team (loads, skills) to assign work; only managers and admins change it.
 ENGINEERS_READ = define("engineers.read", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
 ENGINEERS_WRITE = define("engineers.write", {Role.ADMIN, Role.MANAGER})
-# Performance figures are for management; an engineer may also read their own (checked in the handler).
-ENGINEERS_PERFORMANCE = define("engineers.performance", {Role.ADMIN, Role.MANAGER})
-DISPATCH = define("dispatch.use", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
-# Locked requests are escalated: only a service manager moves them on (DOMAIN.md); admins may act as managers.
-DISPATCH_LOCKED = define("dispatch.locked", {Role.ADMIN, Role.MANAGER})
-CLAIM_POOL = define("dispatch.pool", {Role.ENGINEER})
+
+
+def check_self_or(permission: str, engineer) -> None:
+    """An engineer may read their own record; everyone else needs *permission*."""
+    if not can(current_user, permission) and engineer.user_id != current_user.id:
+        raise Forbidden("forbidden", f"Your role ({current_user.role}) may not read another engineer's record.")

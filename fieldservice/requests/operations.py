@@ -17,13 +17,15 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.contracts.operations import coverage_for
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
 from fieldservice.customers.models import Customer, Equipment, Product
+from fieldservice.engineers.models import Engineer
+from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -46,6 +48,7 @@ from fieldservice.requests.states import (
     CALLBACK,
     DISPATCH,
     ENGINEER,
+    LOCKED,
     NOBODY,
     RESOLVED,
     REVISITED,
@@ -149,8 +152,6 @@ def get_visible_request(request_id: int, user) -> ServiceRequest:
 def _engineer_of(user):
     if user is None:
         return None
-    from fieldservice.engineers.operations import engineer_for_user
-
     return engineer_for_user(user)
 
 
@@ -472,8 +473,6 @@ def _check_payload(t: Transition, sr: ServiceRequest, payload: dict):
             fields[name] = "Required for this action."
     engineer = None
     if t.action == "assign" and "engineer_id" not in fields:
-        from fieldservice.engineers.models import Engineer
-
         engineer = db.session.get(Engineer, payload["engineer_id"])
         if engineer is None or not engineer.active or not engineer.user.active:
             fields["engineer_id"] = "No active engineer with this id."
@@ -547,10 +546,6 @@ def _held(request_ids) -> dict[int, ServiceRequest]:
 
 def _preload_engineers(engineer_ids) -> None:
     """Engineers and their logins in one query, so the per-request checks find them in the session."""
-    from sqlalchemy.orm import joinedload
-
-    from fieldservice.engineers.models import Engineer
-
     db.session.scalars(
         sa.select(Engineer).where(Engineer.id.in_(set(engineer_ids))).options(joinedload(Engineer.user))
     ).all()
@@ -1035,3 +1030,23 @@ def problem_type_counts() -> dict[str, int]:
 
 def surveys(sr: ServiceRequest) -> list[Survey]:
     return list(db.session.scalars(sa.select(Survey).where(Survey.request_id == sr.id).order_by(Survey.id)))
+
+
+# The statuses in which a request counts against its engineer's cap: they own it until it is resolved or
+# returned.
+LOAD_STATUSES = (ASSIGNED, LOCKED)
+
+
+def open_load(engineer_ids) -> dict[int, int]:
+    """How many open jobs each engineer holds now (every id is in the answer, 0 when none)."""
+    ids = list(engineer_ids)
+    loads = dict.fromkeys(ids, 0)
+    if not ids:
+        return loads
+    rows = db.session.execute(
+        sa.select(ServiceRequest.engineer_id, sa.func.count())
+        .where(ServiceRequest.engineer_id.in_(ids), ServiceRequest.status.in_(LOAD_STATUSES))
+        .group_by(ServiceRequest.engineer_id)
+    )
+    loads.update({engineer_id: count for engineer_id, count in rows})
+    return loads

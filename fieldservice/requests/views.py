@@ -22,6 +22,7 @@ from fieldservice.customers.categories import CATEGORIES, category_label
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.customers.operations import customer_zones, search_customers
 from fieldservice.customers.panels import customer_panels
+from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.requests import maintenance, saved_filters
 from fieldservice.requests import operations as ops
@@ -153,8 +154,6 @@ def _list_filters(args) -> dict:
 
 
 def _engineer_choices():
-    from fieldservice.engineers.models import Engineer
-
     return db.session.scalars(sa.select(Engineer).where(Engineer.active).order_by(Engineer.name)).all()
 
 
@@ -354,12 +353,10 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
         form.version.data = sr.version
         form.seen.data = _last_event_id(sr)
     if action == "assign":
-        from fieldservice.engineers.operations import open_load
-
         engineers = [
             e for e in _engineer_choices() if sr.service_category in e.skill_categories
         ] or _engineer_choices()
-        load = open_load(e.id for e in engineers)
+        load = ops.open_load(e.id for e in engineers)
         form.engineer_id.choices = [(None, "—")] + [
             (e.id, f"{e.name} · {e.zone or ''} · {load[e.id]}/{e.max_open_jobs}") for e in engineers
         ]

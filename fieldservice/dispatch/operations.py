@@ -1,4 +1,5 @@
-"""Dispatch: who can take which request, at what cost; the board's suggestions; automatic dispatch of a batch.
+"""Dispatch: who may take which request (eligibility, the claim pool), at what cost; the board's suggestions;
+automatic dispatch of a batch.
 
 Hard constraints (never broken by automatic dispatch): the engineer has the request's category as a skill, is
 active, is not on leave now, is on duty now or starts a shift before the request's start deadline (the earlier
@@ -7,7 +8,7 @@ and stays under the cap on open jobs, counting the jobs given out in the same ba
 
 Cost, in km-equivalents: travel (haversine km from the engineer's home to the customer) and the wait until the
 engineer's shift, both weighted by the request's urgency (SLA time left and priority), plus the engineer's
-load (matching.load_cost). The batch is solved as one assignment problem (fieldservice.engineers.matching).
+load (matching.load_cost). The batch is solved as one assignment problem (fieldservice.dispatch.matching).
 """
 
 import logging
@@ -22,20 +23,23 @@ from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager, selectinload
 
 from fieldservice.auth.models import User
-from fieldservice.core.errors import ApiError, ValidationFailed
+from fieldservice.core.errors import ApiError, Conflict, ValidationFailed
 from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import category_label
 from fieldservice.customers.models import Customer
-from fieldservice.engineers import matching, schedule
+from fieldservice.dispatch import matching
+from fieldservice.engineers import schedule
 from fieldservice.engineers.models import Engineer, EngineerLeave, EngineerSkill
-from fieldservice.engineers.operations import open_load
+from fieldservice.engineers.operations import zones
+from fieldservice.engineers.signals import loads_wanted
 from fieldservice.extensions import db
 from fieldservice.requests.models import ServiceRequest
+from fieldservice.requests.operations import LOAD_STATUSES, assign_many, hold, open_load
+from fieldservice.requests.signals import status_changed
+from fieldservice.requests.states import AWAITING, LOCKED
 
-log = logging.getLogger("fieldservice.engineers")
+log = logging.getLogger("fieldservice.dispatch")
 
-AWAITING = "awaiting_assignment"
-LOCKED = "locked"
 # Urgency: a request whose start deadline is this close (or past) counts as fully urgent on the SLA side.
 URGENT_WITHIN_HOURS = 48.0
 # Waiting for a shift costs this many km-equivalents per hour (times the urgency weight), up to
@@ -51,6 +55,123 @@ UNKNOWN_DISTANCE_KM = 30.0
 PENALTY = 2000.0
 # A fixed key for PostgreSQL's advisory lock: one automatic dispatch at a time, so caps hold across batches.
 ADVISORY_LOCK_KEY = 0x46535F444953  # "FS_DIS"
+
+# The engineers' pages show each engineer's load: jobs are requests, counted here for them.
+loads_wanted.connect(open_load)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    """Whether an engineer may take a job, and if not, why (code for machines, message for people)."""
+
+    ok: bool
+    code: str = ""
+    message: str = ""
+
+    def __bool__(self) -> bool:
+        return self.ok
+
+
+def eligible(
+    engineer: Engineer,
+    category: str | None,
+    at: datetime,
+    *,
+    load: int | None = None,
+    deadline: datetime | None = None,
+) -> Eligibility:
+    """May *engineer* take a job of *category* at *at*? Active, skilled, not on leave, under the cap.
+
+    With *deadline* (the time by which the job must be started), the engineer must also be on duty at *at* or
+    start a shift before the deadline. Without it (an engineer claiming from the pool) duty is not checked: an
+    engineer who claims a job after hours chooses to.
+    """
+    if not engineer.active or not engineer.user.active:
+        return Eligibility(False, "inactive", _("%(name)s is not active.", name=engineer.name))
+    if not category or category not in engineer.skill_categories:
+        return Eligibility(
+            False,
+            "no_skill",
+            _(
+                "%(name)s lacks the skill %(category)s.",
+                name=engineer.name,
+                category=category_label(category),
+            ),
+        )
+    leaves = [(leave.starts_at, leave.ends_at) for leave in engineer.leaves]
+    if schedule.on_leave(leaves, at):
+        return Eligibility(False, "on_leave", _("%(name)s is on leave.", name=engineer.name))
+    if deadline is not None:
+        start = schedule.engineer_available_from(engineer, at, leaves)
+        if start is None or start > max(deadline, at):
+            return Eligibility(
+                False, "off_duty", _("%(name)s is off duty until after the deadline.", name=engineer.name)
+            )
+    if load is None:
+        load = open_load([engineer.id])[engineer.id]
+    if load >= engineer.max_open_jobs:
+        return Eligibility(
+            False,
+            "at_cap",
+            _(
+                "%(name)s has %(load)d of %(cap)d open jobs.",
+                name=engineer.name,
+                load=load,
+                cap=engineer.max_open_jobs,
+            ),
+        )
+    return Eligibility(True)
+
+
+def held_jobs(engineer: Engineer) -> list[ServiceRequest]:
+    """The requests *engineer* holds now (those that count against the cap), the earliest required first."""
+    return list(
+        db.session.scalars(
+            sa.select(ServiceRequest)
+            .where(ServiceRequest.engineer_id == engineer.id, ServiceRequest.status.in_(LOAD_STATUSES))
+            .order_by(ServiceRequest.required_by)
+        )
+    )
+
+
+def start_deadline(request_model):
+    """SQL: when work must start, the earlier of the response due time and the customer's date."""
+    return sa.case(
+        (request_model.response_due < request_model.required_by, request_model.response_due),
+        else_=request_model.required_by,
+    )
+
+
+def claim_pool(engineer: Engineer) -> sa.Select:
+    """Requests this engineer could claim: awaiting assignment, of their skills, in their zone (if any)."""
+    query = (
+        sa.select(ServiceRequest)
+        .join(Customer, Customer.id == ServiceRequest.customer_id)
+        .where(
+            ServiceRequest.status == AWAITING,
+            ServiceRequest.service_category.in_(engineer.skill_categories),
+        )
+        .order_by(start_deadline(ServiceRequest), ServiceRequest.priority, ServiceRequest.id)
+    )
+    if engineer.zone:
+        # A customer without a zone is nobody's: everyone skilled sees it rather than no one.
+        query = query.where(sa.or_(Customer.zone == engineer.zone, Customer.zone.is_(None)))
+    return query
+
+
+def _check_claim(sr, event=None, **_kw) -> None:
+    """Refuse a claim that breaks the rules: on leave or at the cap (requests checks the skill)."""
+    if event is None or event.action != "claim":
+        return
+    engineer = db.session.get(Engineer, sr.engineer_id)
+    # The claim is flushed already: it is in the load; the cap is about the jobs held before it.
+    load = open_load([engineer.id])[engineer.id] - 1
+    verdict = eligible(engineer, sr.service_category, event.at, load=load)
+    if not verdict:
+        raise Conflict("claim_not_allowed", verdict.message, reason=verdict.code)
+
+
+status_changed.connect(_check_claim)
 
 
 @dataclass
@@ -421,8 +542,6 @@ def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None 
     request's timeline records it with its reason; the caller commits. With apply=False nothing is written or
     locked: the answer is the proposal the board shows before the dispatcher confirms.
     """
-    from fieldservice.requests.operations import assign_many, hold
-
     now = now or utcnow()
     if apply:
         _serialize_batches()
@@ -509,12 +628,10 @@ def board_jobs(zone: str | None = None, category: str | None = None, include_loc
 
 def zones_and_categories() -> tuple[list[str], list[str]]:
     """The board's filter choices: zones of customers and engineers, categories of skills and requests."""
-    zones = set(db.session.scalars(sa.select(Customer.zone).where(Customer.zone.is_not(None)).distinct()))
-    zones |= set(db.session.scalars(sa.select(Engineer.zone).where(Engineer.zone.is_not(None)).distinct()))
     categories = set(db.session.scalars(sa.select(EngineerSkill.category).distinct()))
     categories |= set(
         db.session.scalars(
             sa.select(ServiceRequest.service_category).where(ServiceRequest.status.in_((AWAITING, LOCKED))).distinct()
         )
     )
-    return sorted(zones), sorted(categories)
+    return zones(), sorted(categories)

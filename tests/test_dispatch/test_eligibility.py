@@ -4,10 +4,10 @@ from datetime import time, timedelta
 
 import pytest
 
-from fieldservice.engineers import operations as ops
-from fieldservice.engineers import schedule
+from fieldservice.dispatch import operations as ops
 from fieldservice.engineers.models import EngineerLeave
-from tests.test_engineers.conftest import JIADING, TUESDAY_10
+from fieldservice.requests.operations import open_load
+from tests.test_engineers.conftest import TUESDAY_10
 
 # Times as Shanghai wall clock on the Tuesday of TUESDAY_10 (UTC+8).
 TUESDAY_20 = TUESDAY_10 + timedelta(hours=10)
@@ -17,15 +17,11 @@ SATURDAY_10 = TUESDAY_10 + timedelta(days=4)
 @pytest.fixture
 def office_engineer(make_engineer):
     """08:30-17:30, Monday to Friday, skilled for water purifiers, cap 2."""
-    return make_engineer(
-        skills=["water_purifier"], max_open_jobs=2, work_start=time(8, 30), work_end=time(17, 30)
-    )
+    return make_engineer(skills=["water_purifier"], max_open_jobs=2, work_start=time(8, 30), work_end=time(17, 30))
 
 
 def test_skilled_engineer_on_duty_may_take_the_job(app, office_engineer):
-    verdict = ops.eligible(
-        office_engineer, "water_purifier", TUESDAY_10, deadline=TUESDAY_10 + timedelta(hours=2)
-    )
+    verdict = ops.eligible(office_engineer, "water_purifier", TUESDAY_10, deadline=TUESDAY_10 + timedelta(hours=2))
     assert verdict.ok and bool(verdict)
 
 
@@ -59,7 +55,7 @@ def test_leave_covers_its_period_only(app, db, office_engineer):
 
 def test_the_cap_counts_assigned_and_locked_jobs(app, office_engineer, request_factory, assign):
     assign(request_factory(), office_engineer)
-    assert ops.open_load([office_engineer.id]) == {office_engineer.id: 1}
+    assert open_load([office_engineer.id]) == {office_engineer.id: 1}
     assert ops.eligible(office_engineer, "water_purifier", TUESDAY_10).ok
     assign(request_factory(), office_engineer)
     verdict = ops.eligible(office_engineer, "water_purifier", TUESDAY_10)
@@ -76,30 +72,11 @@ def test_off_duty_until_after_the_deadline_is_refused(app, office_engineer):
     assert ops.eligible(office_engineer, "water_purifier", TUESDAY_20, deadline=tomorrow_noon).ok
     # Saturday morning, due Sunday: no shift before Monday.
     assert (
-        ops.eligible(
-            office_engineer, "water_purifier", SATURDAY_10, deadline=SATURDAY_10 + timedelta(days=1)
-        ).code
+        ops.eligible(office_engineer, "water_purifier", SATURDAY_10, deadline=SATURDAY_10 + timedelta(days=1)).code
         == "off_duty"
     )
     # Without a deadline (claiming from the pool) the hour does not matter.
     assert ops.eligible(office_engineer, "water_purifier", TUESDAY_20).ok
-
-
-def test_shifts_overnight_and_leave_move_the_first_available_moment(app, make_engineer):
-    night = make_engineer(work_start=time(22, 0), work_end=time(6, 0), work_days="1,2,3,4,5,6,7")
-    # Tuesday 10:00 local: the next shift starts at 22:00 local = 14:00 UTC.
-    assert schedule.engineer_available_from(night, TUESDAY_10, leaves=[]) == TUESDAY_10 + timedelta(hours=12)
-    # Wednesday 03:00 local is inside Tuesday's shift.
-    inside = TUESDAY_10 + timedelta(hours=17)
-    assert schedule.on_duty(night, inside)
-    leave = [(inside - timedelta(hours=1), inside + timedelta(hours=1))]
-    assert schedule.engineer_available_from(night, inside, leaves=leave) == inside + timedelta(hours=1)
-    assert not schedule.on_duty(night, TUESDAY_10)
-
-
-def test_haversine_distance(app):
-    assert schedule.haversine_km(31.2215, 121.5440, *JIADING) == pytest.approx(33.0, abs=3)
-    assert schedule.haversine_km(None, 121.5, 31.2, 121.5) is None
 
 
 def test_claim_pool_matches_skills_and_zone(app, db, engineer_factory, request_factory, make_customer):
@@ -116,9 +93,7 @@ def test_claim_pool_matches_skills_and_zone(app, db, engineer_factory, request_f
     assert len(list(db.session.scalars(ops.claim_pool(roaming)))) == 4
 
 
-def test_claim_by_an_engineer_on_leave_or_at_cap_is_refused(
-    app, db, engineer_factory, request_factory, assign
-):
+def test_claim_by_an_engineer_on_leave_or_at_cap_is_refused(app, db, engineer_factory, request_factory, assign):
     from fieldservice.core.errors import Conflict
     from fieldservice.core.models import utcnow
     from fieldservice.requests import operations as rops
@@ -134,9 +109,7 @@ def test_claim_by_an_engineer_on_leave_or_at_cap_is_refused(
 
     other = engineer_factory()
     db.session.add(
-        EngineerLeave(
-            engineer=other, starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(days=1)
-        )
+        EngineerLeave(engineer=other, starts_at=utcnow() - timedelta(hours=1), ends_at=utcnow() + timedelta(days=1))
     )
     db.session.commit()
     with pytest.raises(Conflict):

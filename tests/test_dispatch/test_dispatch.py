@@ -8,7 +8,8 @@ from datetime import time, timedelta
 import numpy as np
 import pytest
 
-from fieldservice.engineers import dispatch, matching
+from fieldservice.dispatch import matching
+from fieldservice.dispatch import operations as dispatch
 from fieldservice.engineers.models import EngineerLeave
 from fieldservice.requests.models import ServiceRequest
 from tests.test_engineers.conftest import JIADING, PUDONG, TUESDAY_10
@@ -22,9 +23,7 @@ def run(dispatcher, ids=None, **kw):
 
 
 def by_request(result):
-    return {a["request_id"]: a for a in result["assignments"]}, {
-        u["request_id"]: u for u in result["unassigned"]
-    }
+    return {a["request_id"]: a for a in result["assignments"]}, {u["request_id"]: u for u in result["unassigned"]}
 
 
 @pytest.fixture
@@ -72,9 +71,7 @@ def test_never_a_job_to_an_unskilled_off_duty_on_leave_or_full_engineer(
 def test_the_batch_is_solved_as_a_whole_not_first_come(app, dispatcher, engineer_factory, at_tuesday):
     # E1 is near both requests and the only one who can do the elevator; greedy would give E1 the urgent
     # purifier.
-    both = engineer_factory(
-        skills=["water_purifier", "elevator"], lat=PUDONG[0], lng=PUDONG[1], max_open_jobs=1
-    )
+    both = engineer_factory(skills=["water_purifier", "elevator"], lat=PUDONG[0], lng=PUDONG[1], max_open_jobs=1)
     purifier_only = engineer_factory(
         skills=["water_purifier"], lat=NEAR_PUDONG[0] + 0.05, lng=NEAR_PUDONG[1], max_open_jobs=1
     )
@@ -99,9 +96,7 @@ def test_urgent_requests_win_when_engineers_are_short(app, dispatcher, engineer_
     assert result["assignments"][0]["request_id"] == urgent.id
 
 
-def test_every_assignment_says_why_and_the_timeline_records_it(
-    app, db, dispatcher, engineer_factory, at_tuesday
-):
+def test_every_assignment_says_why_and_the_timeline_records_it(app, db, dispatcher, engineer_factory, at_tuesday):
     engineer_factory(lat=NEAR_PUDONG[0], lng=NEAR_PUDONG[1])
     sr = at_tuesday(at=NEAR_PUDONG)
     result = run(dispatcher, [sr.id], apply=True)
@@ -140,9 +135,7 @@ def test_a_reason_for_each_request_left_out(app, db, dispatcher, engineer_factor
     assert left["request_id"] == sr.id and left["code"] == case and left["reason"]
 
 
-def test_locked_and_other_states_are_reported_not_dispatched(
-    app, db, dispatcher, engineer_factory, at_tuesday
-):
+def test_locked_and_other_states_are_reported_not_dispatched(app, db, dispatcher, engineer_factory, at_tuesday):
     from fieldservice.core.errors import ValidationFailed
     from fieldservice.requests import operations as rops
 
@@ -184,9 +177,7 @@ def test_work_is_spread_over_the_team(app, dispatcher, engineer_factory, at_tues
     assert counts == {a.id: 4, b.id: 4}
 
 
-def test_engineers_in_the_next_shift_are_used_when_the_deadline_allows(
-    app, dispatcher, engineer_factory, at_tuesday
-):
+def test_engineers_in_the_next_shift_are_used_when_the_deadline_allows(app, dispatcher, engineer_factory, at_tuesday):
     evening = TUESDAY_10 + timedelta(hours=11)  # Tuesday 21:00 in Shanghai
     day_shift = engineer_factory(work_start=time(8, 30), work_end=time(17, 30), work_days="1,2,3,4,5")
     relaxed = at_tuesday(priority=3)

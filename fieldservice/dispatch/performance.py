@@ -16,8 +16,11 @@ from sqlalchemy.sql.functions import FunctionElement
 from fieldservice.engineers import schedule
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
+from fieldservice.requests.models import ServiceRequest as SR
+from fieldservice.requests.models import Survey
+from fieldservice.requests.states import RESOLVED, REVISITED
 
-COMPLETED = ("resolved", "revisited")
+COMPLETED = (RESOLVED, REVISITED)
 DEFAULT_DAYS = 30
 
 
@@ -59,9 +62,6 @@ def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
 
 
 def _aggregate(start: date, end: date, engineer_ids: list[int] | None, by_engineer: bool):
-    from fieldservice.requests.models import ServiceRequest as SR
-    from fieldservice.requests.models import Survey
-
     surveys = (
         sa.select(
             Survey.request_id,
@@ -87,9 +87,7 @@ def _aggregate(start: date, end: date, engineer_ids: list[int] | None, by_engine
         sa.func.sum(sa.case((done, 1), else_=0)).label("completed"),
         sa.func.sum(sa.case((sa.and_(done, SR.visit_count == 1), 1), else_=0)).label("first_time_fixes"),
         sa.func.avg(seconds_between(SR.created_at, SR.responded_at)).label("response_seconds"),
-        sa.func.avg(sa.case((done, seconds_between(SR.created_at, SR.resolved_at)))).label(
-            "resolution_seconds"
-        ),
+        sa.func.avg(sa.case((done, seconds_between(SR.created_at, SR.resolved_at)))).label("resolution_seconds"),
         sa.func.coalesce(sa.func.sum(surveys.c.n), 0).label("surveys"),
         sa.func.coalesce(sa.func.sum(surveys.c.satisfied), 0).label("satisfied"),
         sa.func.sum(surveys.c.score_sum).label("score_sum"),
@@ -154,7 +152,5 @@ def team_performance(start: date, end: date, zone: str | None = None) -> dict:
     team = _aggregate(start, end, ids, by_engineer=False)
     return {
         "team": _figures(team[0] if team else None),
-        "engineers": [
-            _figures(per_engineer.get(e.id), e) for e in engineers if e.active or e.id in per_engineer
-        ],
+        "engineers": [_figures(per_engineer.get(e.id), e) for e in engineers if e.active or e.id in per_engineer],
     }
