@@ -1,7 +1,7 @@
-"""The declarative base, UTC timestamps and the optimistic-locking version column."""
+"""The declarative base, UTC timestamps, the optimistic-locking version column, and the site's holiday calendar."""
 
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import sqlalchemy as sa
@@ -49,6 +49,21 @@ class Base(DeclarativeBase):
             }
         ),
     )
+
+
+class CalendarDay(Base):
+    """A day that differs from the ordinary week at the site: a public holiday, or a weekend day worked (调休)."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (sa.CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),)
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    name_zh: Mapped[str] = mapped_column(sa.String(80), default="")
+    name_en: Mapped[str] = mapped_column(sa.String(80), default="")
+
+    def __repr__(self) -> str:
+        return f"<CalendarDay {self.day.isoformat()} {self.kind}>"
 
 
 class TimestampMixin:

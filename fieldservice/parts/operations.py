@@ -3,21 +3,19 @@
 Stock changes only through move_stock(), which locks the level rows it touches in one fixed order (warehouse
 id, part id) with SELECT ... FOR UPDATE, refuses to go below zero, and writes one StockMovement per line."""
 
-import calendar
 import logging
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app
 from sqlalchemy.exc import IntegrityError
 
 from fieldservice.auth.models import Role, User
 from fieldservice.auth.permissions import can
+from fieldservice.core.clock import add_months, local_date, today
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, conflict_insert, get_or_404, increment, utcnow
 from fieldservice.customers.models import Equipment, Product
@@ -63,19 +61,9 @@ def _actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
 
-def site_today(at: datetime | None = None) -> date:
-    return (at or utcnow()).astimezone(ZoneInfo(current_app.config["FIELDSERVICE_TIMEZONE"])).date()
-
-
-def add_months(day: date, months: int) -> date:
-    year, month0 = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
-
-
 def next_number(prefix: str) -> str:
     """PREFIX-YYYYMMDD-NNNN, unique under concurrent use: an upsert on the day's counter row."""
-    day = site_today().strftime("%Y%m%d")
+    day = today().strftime("%Y%m%d")
     number = increment(PartsNumberCounter.__table__, {"prefix": prefix, "day": day}, "last")
     return f"{prefix}-{day}-{number:04d}"
 
@@ -1064,7 +1052,7 @@ def consume_visit_parts(visit, sr, lines: list[dict], actor) -> list[VisitPart]:
                 f"parts.{r.line_no}.qty": exc.message for r in rows if r.part_id == exc.extra["part_id"]
             }
         raise
-    failed_on = site_today(visit.finished_at or visit.arrived_at)
+    failed_on = local_date(visit.finished_at or visit.arrived_at or utcnow())
     for row in rows:
         part = parts[row.part_id]
         if row.old_serial or part.return_required:
@@ -1126,7 +1114,7 @@ def supplier_warranty(
                 StockMovement.reason == "use",
             )
         )
-        installed_on = site_today(installed_at) if installed_at else None
+        installed_on = local_date(installed_at) if installed_at else None
     if installed_on is None and equipment_id is not None:
         equipment = db.session.get(Equipment, equipment_id)
         installed_on = equipment.installed_on if equipment else None
@@ -1226,7 +1214,7 @@ def open_return(data: dict, actor) -> ReturnOrder:
         raise _invalid({"serial": "Serial-tracked parts are returned one unit at a time, by serial."})
     if serial and not part.serial_tracked:
         raise _invalid({"serial": "This part is not serial-tracked."})
-    failed_on = site_today()
+    failed_on = today()
     installed_on, until, in_warranty = None, None, False
     if part.serial_tracked:
         installed_on, until, in_warranty = supplier_warranty(part, serial, None, failed_on)
@@ -1270,7 +1258,7 @@ def _last_receipt(part: Part, serial: str | None) -> date | None:
     if serial:
         query = query.where(StockMovement.serial == serial)
     at = db.session.scalar(query)
-    return site_today(at) if at else None
+    return local_date(at) if at else None
 
 
 def visible_returns(user) -> sa.Select:

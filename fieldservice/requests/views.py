@@ -12,6 +12,7 @@ from flask_login import current_user
 from sqlalchemy.orm import joinedload, selectinload
 
 from fieldservice.auth.permissions import require
+from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
@@ -217,7 +218,7 @@ def _customer_matches(q: str):
 
 def _local_input(value: datetime) -> str:
     """A UTC time as a datetime-local input value in the site's time zone, rounded up to a quarter hour."""
-    local = value.astimezone(ops.site_zone())
+    local = value.astimezone(site_zone())
     local += timedelta(minutes=(15 - local.minute % 15) % 15)
     return local.strftime("%Y-%m-%dT%H:%M")
 
@@ -260,7 +261,7 @@ def _intake_data(form: IntakeForm) -> dict:
         "equipment_id": form.equipment_id.data,
         "service_category": form.service_category.data or None,
         "priority": form.priority.data,
-        "required_by": required.replace(tzinfo=ops.site_zone()) if required else None,
+        "required_by": required.replace(tzinfo=site_zone()) if required else None,
         "channel": form.channel.data,
         "description": (form.description.data or "").strip(),
         "contact_name": form.contact_name.data or None,
