@@ -8,6 +8,7 @@ import click
 from flask import current_app
 from flask.cli import FlaskGroup, with_appcontext
 
+from fieldservice.core.clock import seed_calendar
 from fieldservice.extensions import db
 
 
@@ -37,9 +38,14 @@ def upgrade_schema() -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create or upgrade the database schema through the migrations."""
+    """Create or upgrade the database schema through the migrations; fill the holiday calendar if it is empty."""
     upgrade_schema()
     click.echo(f"database at {_redacted_url()} is at the latest schema")
+    # The migration seeds the calendar; this covers a database whose admins emptied it, or made without migrations.
+    added = seed_calendar()
+    db.session.commit()
+    if added:
+        click.echo(f"holiday calendar filled with {added} days")
 
 
 def _redacted_url() -> str:
@@ -76,6 +82,8 @@ def seed_all(seed: int = 20261123) -> bool:
 
     if db.session.query(User.id).first() is not None:
         return False
+    # First, so that the demo's due times count the public holidays.
+    seed_calendar()
     rng = random.Random(seed)
     context: dict = {}
     for name in DOMAINS:
