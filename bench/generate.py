@@ -430,6 +430,7 @@ class Generator:
             self.add("problem_type_request_counts", {"problem_type": code, "count": count})
 
     def one_request(self, rid: int, state: str, at: datetime) -> None:
+        from fieldservice.core.clock import local_date
         from fieldservice.requests.operations import due_times
 
         rng = self.rng
@@ -445,7 +446,7 @@ class Generator:
         # The due times the intake itself computes (priority 4 counts working days).
         response_due, resolution_due = due_times(priority, at)
         required_by = resolution_due + timedelta(hours=rng.choice((0, 0, 0, 24, 48)))
-        local_day = (at + timedelta(hours=8)).strftime("%Y%m%d")  # site time, Asia/Shanghai (no DST)
+        local_day = local_date(at).strftime("%Y%m%d")
         self.day_counter[local_day] += 1
         dispatcher = rng.choice(self.staff_ids["dispatcher"])
         coverage = rng.choices(("agreement", "warranty", "none"), weights=(35, 25, 40))[0]
@@ -708,6 +709,7 @@ def main(argv=None) -> int:
         parser.error("set DATABASE_URL (PostgreSQL), e.g. postgresql://postgres@127.0.0.1:5432/fs_reqc_bench")
 
     from fieldservice import create_app
+    from fieldservice.core.clock import seed_calendar
     from fieldservice.extensions import db
 
     app = create_app({"SECRET_KEY": os.environ.get("SECRET_KEY", "bench-secret"), "REDIS_URL": None})
@@ -721,12 +723,16 @@ def main(argv=None) -> int:
                 file=sys.stderr,
             )
             return 1
+        # As a migrated database has it: the due times the generator computes count the public holidays.
+        seed_calendar()
+        db.session.commit()
         db.session.remove()
         started = time.perf_counter()
         generator = Generator(
             random.Random(args.seed), datetime.now(UTC), args.requests, args.engineers, args.customers
         )
         generator.build()
+        db.session.remove()  # the build read the calendar: end that transaction before writing
         built = time.perf_counter()
         with db.engine.begin() as conn:
             writer = Writer(conn, db.metadata)

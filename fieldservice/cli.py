@@ -13,6 +13,7 @@ from werkzeug.serving import run_simple
 from fieldservice import DOMAINS, create_app
 from fieldservice.auth import operations
 from fieldservice.auth.models import User
+from fieldservice.core.clock import seed_calendar
 from fieldservice.core.errors import ApiError
 from fieldservice.core.jobs import dispatch_committed_jobs, start_inline_beat
 from fieldservice.core.sweep import run_sweep
@@ -38,9 +39,14 @@ def upgrade_schema() -> None:
 @click.command("init-db")
 @with_appcontext
 def init_db():
-    """Create or upgrade the database schema through the migrations."""
+    """Create or upgrade the database schema through the migrations; fill the holiday calendar if it is empty."""
     upgrade_schema()
     click.echo(f"database at {_redacted_url()} is at the latest schema")
+    # The migration seeds the calendar; this covers a database whose admins emptied it, or made without migrations.
+    added = seed_calendar()
+    db.session.commit()
+    if added:
+        click.echo(f"holiday calendar filled with {added} days")
 
 
 def _redacted_url() -> str:
@@ -69,6 +75,8 @@ def seed_all(seed: int = 20261123) -> bool:
     """Run each domain's demo seeder, in domain order; False when the database already has data."""
     if db.session.query(User.id).first() is not None:
         return False
+    # First, so that the demo's due times count the public holidays.
+    seed_calendar()
     rng = random.Random(seed)
     context: dict = {}
     for name in DOMAINS:

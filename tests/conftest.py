@@ -100,6 +100,15 @@ def db(app):
 
 
 @pytest.fixture
+def holiday_calendar(db):
+    """The public holidays of core/holidays.py in the calendar: the test database starts with it empty."""
+    from fieldservice.core.clock import seed_calendar
+
+    seed_calendar()
+    db.session.commit()
+
+
+@pytest.fixture
 def client(app):
     return app.test_client()
 

@@ -62,4 +62,5 @@ def require(permission: str):
 
 # The permissions of the foundation itself.
 USERS_MANAGE = define("users.manage", {Role.ADMIN})
+CALENDAR_MANAGE = define("calendar.manage", {Role.ADMIN})
 CONSOLE = define("console.use", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER, Role.CALLBACK, Role.ENGINEER})

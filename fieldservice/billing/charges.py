@@ -23,7 +23,7 @@ from sqlalchemy.exc import IntegrityError
 from fieldservice.billing.models import Invoice
 from fieldservice.contracts.models import Agreement
 from fieldservice.contracts.numbering import next_number
-from fieldservice.contracts.sla import today
+from fieldservice.core.clock import today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db

@@ -26,6 +26,7 @@ from fieldservice.complaints.states import (
     roles_for,
     transitions_for,
 )
+from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Customer
@@ -61,7 +62,6 @@ def due_hours(severity: str) -> float:
 def next_number(at: datetime) -> str:
     """TS-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
     from fieldservice.core.models import increment
-    from fieldservice.requests.operations import site_zone
 
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
     n = increment(ComplaintNumberCounter.__table__, {"day": day}, "last")

@@ -9,6 +9,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from fieldservice.contracts import operations as ops
+from fieldservice.core import clock
 
 TYPES = [
     {
@@ -67,7 +68,7 @@ def seed(rng, context: dict) -> None:
     equipment_by_customer: dict[int, list] = {}
     for unit in context.get("equipment", []):
         equipment_by_customer.setdefault(unit.customer_id, []).append(unit)
-    today = ops.today()
+    today = clock.today()
     agreements = []
     customers = list(context.get("customers", []))
     for index, customer in enumerate(customers[: len(customers) * 2 // 3]):
@@ -81,7 +82,7 @@ def seed(rng, context: dict) -> None:
                 "type_id": types[code].id,
                 "name": f"{types[code].name}（{customer.name}）",
                 "starts_on": starts_on,
-                "ends_on": ops.add_months(starts_on, months) - timedelta(days=1),
+                "ends_on": clock.add_months(starts_on, months) - timedelta(days=1),
                 "equipment_ids": [u.id for u in chosen],
             },
             actor,

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import sqlalchemy as sa
 
 from fieldservice.contracts.models import Agreement
-from fieldservice.contracts.operations import add_months
+from fieldservice.core.clock import add_months
 from fieldservice.customers.models import Equipment
 from fieldservice.extensions import db
 

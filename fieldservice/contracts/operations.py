@@ -5,7 +5,6 @@ What work costs and invoices live in the billing domain, the maintenance request
 Operations flush and never commit.
 """
 
-import calendar
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -22,7 +21,7 @@ from fieldservice.contracts.models import (
     agreement_equipment,
 )
 from fieldservice.contracts.numbering import next_number
-from fieldservice.contracts.sla import local_date, today
+from fieldservice.core.clock import add_months, local_date, today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Customer, Equipment
@@ -133,13 +132,6 @@ def coverage_for(customer_id: int, equipment_id: int | None, at: datetime) -> Co
 
 
 # --- dates ---------------------------------------------------------------------------------------------------------
-
-
-def add_months(day: date, months: int) -> date:
-    """*day* moved by whole months, clamped to the month's end (Jan 31 + 1 month = Feb 28/29)."""
-    month_index = day.month - 1 + months
-    year, month = day.year + month_index // 12, month_index % 12 + 1
-    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _whole_months(starts_on: date, ends_on: date) -> int | None:

@@ -2,8 +2,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from fieldservice.contracts.models import CHARGING_METHODS, SERVICE_ITEMS
-from fieldservice.contracts.sla import local_date
 from fieldservice.core.api import PageArgs
+from fieldservice.core.clock import local_date
 from fieldservice.core.models import utcnow
 
 AGREEMENT_STATUSES = ("upcoming", "active", "expiring", "expired")

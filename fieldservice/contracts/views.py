@@ -35,6 +35,7 @@ from fieldservice.contracts.schemas import (
     AgreementUpdateArgs,
     RenewArgs,
 )
+from fieldservice.core import clock
 from fieldservice.core.errors import ApiError, Conflict
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import get_or_404
@@ -138,7 +139,7 @@ def index():
         q=q,
         status=status,
         statuses=[*AGREEMENT_STATUSES, TO_RENEW],
-        today=ops.today(),
+        today=clock.today(),
         can_write=can(current_user, CONTRACTS_WRITE),
     )
 
@@ -150,7 +151,7 @@ def detail(agreement_id: int):
     return render_template(
         "contracts/detail.html",
         agreement=agreement,
-        status=agreement.status_on(ops.today()),
+        status=agreement.status_on(clock.today()),
         equipment=maintenance.equipment_for(agreement),
         panels=agreement_panels.render(agreement, current_user),
         can_write=can(current_user, CONTRACTS_WRITE),
@@ -175,9 +176,9 @@ def new_agreement():
     form = AgreementForm()
     if request.method == "GET":
         form.customer_id.data = request.args.get("customer_id", "")
-        today = ops.today()
+        today = clock.today()
         form.starts_on.data = today.isoformat()
-        form.ends_on.data = (ops.add_months(today, 12) - timedelta(days=1)).isoformat()
+        form.ends_on.data = (clock.add_months(today, 12) - timedelta(days=1)).isoformat()
         _prefill_from_type(form, request.args.get("type_id", type=int))
     customer_id = int(form.customer_id.data) if (form.customer_id.data or "").isdigit() else None
     form.fill_choices(customer_id)

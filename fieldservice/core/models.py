@@ -1,7 +1,8 @@
-"""Model mixins (timestamps, the optimistic-locking version column) and the session helpers every domain uses."""
+"""Model mixins (timestamps, the optimistic-locking version column), the session helpers every domain uses, and
+the site's holiday calendar."""
 
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
@@ -9,6 +10,21 @@ from sqlalchemy.orm import Mapped, Session, declared_attr, mapped_column
 from fieldservice.core.base import UTCDateTime, utcnow  # noqa: F401  (UTCDateTime: the migrations name it here)
 from fieldservice.core.errors import Conflict, NotFound
 from fieldservice.extensions import db
+
+
+class CalendarDay(db.Model):
+    """A day that differs from the ordinary week at the site: a public holiday, or a weekend day worked (调休)."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (sa.CheckConstraint("kind IN ('holiday', 'workday')", name="kind"),)
+
+    day: Mapped[date] = mapped_column(sa.Date, primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    name_zh: Mapped[str] = mapped_column(sa.String(80), default="")
+    name_en: Mapped[str] = mapped_column(sa.String(80), default="")
+
+    def __repr__(self) -> str:
+        return f"<CalendarDay {self.day.isoformat()} {self.kind}>"
 
 
 class TimestampMixin:

@@ -1,10 +1,7 @@
 """Console pages: customers (list, detail, forms, contacts), equipment, products, CSV import."""
 
-from datetime import datetime
-from zoneinfo import ZoneInfo
-
 import sqlalchemy as sa
-from flask import Blueprint, Response, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -13,6 +10,7 @@ from wtforms import SelectField
 
 from fieldservice.auth.permissions import USERS_MANAGE, can, require
 from fieldservice.console.navigation import add_nav
+from fieldservice.core.clock import today
 from fieldservice.core.errors import ApiError, Conflict, NotFound
 from fieldservice.core.forms import apply_api_error
 from fieldservice.customers import importing
@@ -71,11 +69,6 @@ COLUMN_HELP = {
 @bp.app_template_global()
 def product_category_label(code: str | None) -> str:
     return category_label(code)
-
-
-def site_today():
-    """Today in the site's time zone: a warranty ends at the end of its last local day."""
-    return datetime.now(ZoneInfo(current_app.config["FIELDSERVICE_TIMEZONE"])).date()
 
 
 def _is_stale(exc: Exception) -> bool:
@@ -169,7 +162,8 @@ def _render_detail(customer: Customer, contact_form: ContactForm, status: int = 
         "customers/detail.html",
         customer=customer,
         contact_form=contact_form,
-        today=site_today(),
+        # A warranty ends at the end of its last local day at the site.
+        today=today(),
         panels=customer_panels.render(customer, current_user),
     ), status
 

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
-from fieldservice.engineers import schedule
+from fieldservice.core import clock
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.requests.models import ServiceRequest as SR
@@ -47,14 +47,14 @@ def _seconds_between_postgresql(element, compiler, **kw):
 def period_bounds(start: date | None, end: date | None, today: date | None = None) -> tuple[date, date]:
     """Whole days, both included; the last DEFAULT_DAYS days up to today (site time) by default."""
     if today is None:
-        today = datetime.now(UTC).astimezone(schedule.site_zone()).date()
+        today = clock.today()
     end = end or today
     start = start or end - timedelta(days=DEFAULT_DAYS - 1)
     return start, end
 
 
 def _utc_range(start: date, end: date) -> tuple[datetime, datetime]:
-    zone = schedule.site_zone()
+    zone = clock.site_zone()
     return (
         datetime.combine(start, time(0), tzinfo=zone).astimezone(UTC),
         datetime.combine(end + timedelta(days=1), time(0), tzinfo=zone).astimezone(UTC),

@@ -7,8 +7,8 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectMultipleField, StringField
 from wtforms.widgets import CheckboxInput, ListWidget
 
+from fieldservice.core.clock import site_zone
 from fieldservice.customers.categories import CATEGORIES
-from fieldservice.engineers import schedule
 
 WEEKDAYS = [
     (1, _l("Mon")),
@@ -86,4 +86,4 @@ def local_to_iso(value: str | None) -> str | None:
         return value
     if naive.tzinfo is not None:
         return naive.isoformat()
-    return naive.replace(tzinfo=schedule.site_zone()).isoformat()
+    return naive.replace(tzinfo=site_zone()).isoformat()

@@ -3,27 +3,43 @@
 "On duty" means inside a shift: on one of the engineer's ISO work days, from work_start to work_end, local
 time of the site (Asia/Shanghai by default). A shift whose end is not after its start runs past midnight; one
 that ends when it starts lasts 24 hours (a round-the-clock team).
+
+The site's holiday calendar (core.clock) counts only for an engineer whose work days are all weekdays (the office
+week, or part of it): a public holiday is a day off for them, and a make-up working day (调休) is a work day with
+their usual hours. An engineer whose work days include a Saturday or a Sunday is on a rota of their own, which
+the calendar leaves as it is (the round-the-clock team is on duty over the holidays).
 """
 
 import math
 from collections.abc import Iterable
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from flask import current_app, has_app_context
+from fieldservice.core.clock import calendar_from, site_zone
+from fieldservice.core.holidays import HOLIDAY, WORKDAY
 
 EARTH_RADIUS_KM = 6371.0088
 # How far ahead to look for an engineer's next shift: past two weeks nobody plans a job on it.
 HORIZON = timedelta(days=14)
 
 
-def site_zone() -> ZoneInfo:
-    name = current_app.config["FIELDSERVICE_TIMEZONE"] if has_app_context() else "Asia/Shanghai"
-    return ZoneInfo(name)
+# ISO weekdays of the office week: an engineer working only on these follows the holiday calendar.
+OFFICE_WEEK = frozenset(range(1, 6))
 
 
 def format_work_days(days: Iterable[int]) -> str:
     return ",".join(str(d) for d in sorted(set(days)))
+
+
+def works_on(day: date, work_days: set[int], marks: dict[date, str]) -> bool:
+    """Whether an engineer with these ISO *work_days* works on *day*, by the calendar's *marks* (see above)."""
+    if work_days and work_days <= OFFICE_WEEK:
+        kind = marks.get(day)
+        if kind == HOLIDAY:
+            return False
+        if kind == WORKDAY:
+            return True
+    return day.isoweekday() in work_days
 
 
 def _shifts(
@@ -32,9 +48,11 @@ def _shifts(
     """The shifts that end after *at* and start before at + horizon, in order, as aware datetimes."""
     local = at.astimezone(zone)
     # Start a day early: yesterday's overnight shift may still be running.
-    for offset in range(-1, horizon.days + 2):
-        day = local.date() + timedelta(days=offset)
-        if day.isoweekday() not in work_days:
+    first = local.date() - timedelta(days=1)
+    marks = calendar_from(first)
+    for offset in range(horizon.days + 3):
+        day = first + timedelta(days=offset)
+        if not works_on(day, work_days, marks):
             continue
         shift_start = datetime.combine(day, start, tzinfo=zone)
         end_day = day if end > start else day + timedelta(days=1)

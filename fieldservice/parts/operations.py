@@ -2,16 +2,11 @@
 steps of the state machines (states.*_TRANSITIONS). The rules themselves live in the sub-modules (see the
 package docstring)."""
 
-import calendar
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
-
-from flask import current_app
-
 from fieldservice.auth.models import Role
 from fieldservice.auth.permissions import can
+from fieldservice.core.clock import today
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, increment, utcnow
+from fieldservice.core.models import check_version, increment
 from fieldservice.parts.models import PartsNumberCounter
 
 # --- small helpers ------------------------------------------------------------------------------------------
@@ -27,19 +22,9 @@ def actor_id(actor) -> int | None:
     return getattr(actor, "id", None)
 
 
-def site_today(at: datetime | None = None) -> date:
-    return (at or utcnow()).astimezone(ZoneInfo(current_app.config["FIELDSERVICE_TIMEZONE"])).date()
-
-
-def add_months(day: date, months: int) -> date:
-    year, month0 = divmod(day.month - 1 + months, 12)
-    year += day.year
-    return date(year, month0 + 1, min(day.day, calendar.monthrange(year, month0 + 1)[1]))
-
-
 def next_number(prefix: str) -> str:
     """PREFIX-YYYYMMDD-NNNN, unique under concurrent use: an upsert on the day's counter row."""
-    day = site_today().strftime("%Y%m%d")
+    day = today().strftime("%Y%m%d")
     number = increment(PartsNumberCounter.__table__, {"prefix": prefix, "day": day}, "last")
     return f"{prefix}-{day}-{number:04d}"
 

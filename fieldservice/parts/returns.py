@@ -9,6 +9,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from fieldservice.auth.permissions import can
+from fieldservice.core.clock import add_months, local_date, today
 from fieldservice.core.errors import Forbidden
 from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.customers.models import Equipment
@@ -21,13 +22,11 @@ from fieldservice.parts.models import Part, ReturnOrder, StockMovement, VisitPar
 from fieldservice.parts.operations import (
     actor_id,
     actor_name,
-    add_months,
     allowed_steps,
     check_step,
     invalid,
     is_engineer,
     next_number,
-    site_today,
 )
 from fieldservice.parts.permissions import RETURNS_HANDLE
 from fieldservice.parts.stock import Move, default_central, location, move_stock, van_of_user
@@ -49,7 +48,7 @@ def supplier_warranty(
                 StockMovement.reason == "use",
             )
         )
-        installed_on = site_today(installed_at) if installed_at else None
+        installed_on = local_date(installed_at) if installed_at else None
     if installed_on is None and equipment_id is not None:
         equipment = db.session.get(Equipment, equipment_id)
         installed_on = equipment.installed_on if equipment else None
@@ -121,7 +120,7 @@ def open_return(data: dict, actor) -> ReturnOrder:
         raise invalid({"serial": "Serial-tracked parts are returned one unit at a time, by serial."})
     if serial and not part.serial_tracked:
         raise invalid({"serial": "This part is not serial-tracked."})
-    failed_on = site_today()
+    failed_on = today()
     installed_on, until, in_warranty = None, None, False
     if part.serial_tracked:
         installed_on, until, in_warranty = supplier_warranty(part, serial, None, failed_on)
@@ -165,7 +164,7 @@ def _last_receipt(part: Part, serial: str | None) -> date | None:
     if serial:
         query = query.where(StockMovement.serial == serial)
     at = db.session.scalar(query)
-    return site_today(at) if at else None
+    return local_date(at) if at else None
 
 
 def visible_returns(user) -> sa.Select:

@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 
 from fieldservice.auth.models import User
+from fieldservice.core.clock import local_date
 from fieldservice.core.errors import Conflict
 from fieldservice.engineers.operations import get_engineer
 from fieldservice.extensions import db
 from fieldservice.parts.models import Part, VisitPart
-from fieldservice.parts.operations import invalid, site_today
+from fieldservice.parts.operations import invalid
 from fieldservice.parts.returns import open_removed_return
 from fieldservice.parts.stock import Move, ensure_van, location, move_stock
 from fieldservice.requests import signals
@@ -75,7 +76,7 @@ def consume_visit_parts(visit, sr, lines: list[dict], actor) -> list[VisitPart]:
         elif exc.code == "insufficient_stock":
             exc.fields = {f"parts.{r.line_no}.qty": exc.message for r in rows if r.part_id == exc.extra["part_id"]}
         raise
-    failed_on = site_today(visit.finished_at or visit.arrived_at)
+    failed_on = local_date(visit.finished_at or visit.arrived_at)
     for row in rows:
         part = parts[row.part_id]
         if row.old_serial or part.return_required:

@@ -14,7 +14,7 @@ from sqlalchemy.exc import IntegrityError
 
 from fieldservice.contracts.maintenance import cycle_starts, due_cycles, equipment_for
 from fieldservice.contracts.models import Agreement, MaintenanceOccurrence
-from fieldservice.contracts.sla import site_zone, today
+from fieldservice.core.clock import add_working_days, site_zone, today
 from fieldservice.core.errors import ApiError
 from fieldservice.customers.models import Equipment
 from fieldservice.extensions import db
@@ -26,7 +26,7 @@ log = logging.getLogger("fieldservice.requests")
 MAINTENANCE_PROBLEM_TYPE = "maintenance"
 # The longest lead an agreement may set (contracts/schemas.py): agreements starting later are not looked at yet.
 MAX_LEAD_DAYS = 60
-# The customer's required date is the cycle's start, by the end of a working day.
+# The customer's required date is the cycle's start (or the next working day), by the end of the working day.
 DUE_TIME = time(18, 0)
 
 
@@ -60,7 +60,8 @@ def ensure_problem_type() -> None:
 def _required_by(cycle_start: date, on: date) -> datetime:
     # A cycle found late (already started) is owed within its lead time from today instead of in the past.
     day = max(cycle_start, on + timedelta(days=1))
-    return datetime.combine(day, DUE_TIME, tzinfo=site_zone())
+    # Due by the end of a working day: a cycle starting on a weekend or a public holiday is due on the next one.
+    return add_working_days(datetime.combine(day, DUE_TIME, tzinfo=site_zone()), 0)
 
 
 def _create_occurrence(agreement: Agreement, equipment: Equipment, cycle_start: date, on: date) -> int | None:

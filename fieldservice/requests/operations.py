@@ -13,14 +13,13 @@ import re
 import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
-from flask import current_app, has_app_context
 from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.contracts.operations import coverage_for
+from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
 from fieldservice.customers.models import Customer, Equipment, Product
@@ -68,7 +67,8 @@ CLOCK_SKEW = timedelta(minutes=10)
 MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/svg+xml")
 
-# DOMAIN.md "Priorities": (response, resolution) per priority; "working_days" count Monday-Friday, site time.
+# DOMAIN.md "Priorities": (response, resolution) per priority; "working_days" count the site's working days
+# (core.clock: Monday-Friday by its holiday calendar).
 PRIORITY_TERMS = {
     1: (("hours", 2), ("hours", 24)),
     2: (("hours", 24), ("hours", 72)),
@@ -78,23 +78,6 @@ PRIORITY_TERMS = {
 
 
 # ---------------------------------------------------------------- time
-
-
-def site_zone() -> ZoneInfo:
-    name = current_app.config["FIELDSERVICE_TIMEZONE"] if has_app_context() else "Asia/Shanghai"
-    return ZoneInfo(name)
-
-
-def add_working_days(start: datetime, days: int, zone: ZoneInfo | None = None) -> datetime:
-    """*start* plus *days* working days (Monday-Friday in the site's zone), same time of day."""
-    zone = zone or site_zone()
-    local = start.astimezone(zone)
-    added = 0
-    while added < days:
-        local = local + timedelta(days=1)
-        if local.weekday() < 5:
-            added += 1
-    return local.astimezone(UTC)
 
 
 def _after(start: datetime, term: tuple[str, int]) -> datetime:

@@ -6,7 +6,8 @@ import marshmallow as ma
 from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
-from fieldservice.requests.operations import CHANNELS
+from fieldservice.core.clock import site_zone
+from fieldservice.requests.operations import CHANNELS, end_of_day
 from fieldservice.requests.states import STATUSES, action_label, status_label
 
 
@@ -14,8 +15,6 @@ class SiteDateTime(ma.fields.AwareDateTime):
     """An ISO date-time; without an offset it is site time, and a bare date means the end of that day."""
 
     def _deserialize(self, value, attr, data, **kwargs):
-        from fieldservice.requests.operations import end_of_day, site_zone
-
         if isinstance(value, str) and len(value.strip()) == 10:
             try:
                 return end_of_day(dt.date.fromisoformat(value.strip()))

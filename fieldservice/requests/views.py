@@ -15,6 +15,7 @@ from fieldservice.auth.permissions import require
 from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import CONTRACTS_READ
+from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
@@ -233,7 +234,7 @@ def _customer_matches(q: str):
 
 def _local_input(value: datetime) -> str:
     """A UTC time as a datetime-local input value in the site's time zone, rounded up to a quarter hour."""
-    local = value.astimezone(ops.site_zone())
+    local = value.astimezone(site_zone())
     local += timedelta(minutes=(15 - local.minute % 15) % 15)
     return local.strftime("%Y-%m-%dT%H:%M")
 
@@ -273,7 +274,7 @@ def _intake_data(form: IntakeForm) -> dict:
         "equipment_id": form.equipment_id.data,
         "service_category": form.service_category.data or None,
         "priority": form.priority.data,
-        "required_by": required.replace(tzinfo=ops.site_zone()) if required else None,
+        "required_by": required.replace(tzinfo=site_zone()) if required else None,
         "channel": form.channel.data,
         "description": (form.description.data or "").strip(),
         "contact_name": form.contact_name.data or None,

@@ -5,6 +5,7 @@ from decimal import Decimal
 
 import pytest
 
+from fieldservice.core import clock
 from fieldservice.core.models import utcnow
 
 
@@ -42,7 +43,7 @@ def make_agreement(db, manager):
     from fieldservice.contracts import operations as ops
 
     def make(customer, equipment=(), **kw):
-        today = ops.today()
+        today = clock.today()
         data = {
             "customer_id": customer.id,
             "name": "服务协议",
@@ -119,6 +120,6 @@ def finished_visit(db, make_user, make_engineer, repair_type):
 
 
 def on(days: int) -> date:
-    from fieldservice.contracts.sla import today
+    from fieldservice.core.clock import today
 
     return today() + timedelta(days=days)

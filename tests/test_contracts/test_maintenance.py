@@ -1,13 +1,14 @@
 """Preventive maintenance: one request per equipment per cycle, ahead of its date, never twice."""
 
 import threading
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import sqlalchemy as sa
 
 from fieldservice.contracts.maintenance import cycle_starts, due_cycles
 from fieldservice.contracts.models import MaintenanceOccurrence
+from fieldservice.core import clock
 from fieldservice.requests.maintenance import generate_maintenance
 from tests.test_contracts.conftest import on
 
@@ -158,3 +159,17 @@ def test_two_concurrent_runs_create_one_request(app, app_config, db):
     assert sorted(r.created for r in results) == [0, 1]
     db.session.expire_all()
     assert [r.equipment_id for r in _requests(db)] == [unit_id]
+
+
+def test_a_cycle_starting_on_a_day_off_is_due_by_the_next_working_day(db, make_equipment, make_agreement):
+    friday = on(10) + timedelta(days=(4 - on(10).weekday()) % 7)
+    clock.add_calendar_day({"day": friday, "kind": "holiday", "name_zh": "测试假日"}, None)
+    db.session.commit()
+    unit = make_equipment()
+    make_agreement(unit.customer, starts_on=friday, ends_on=friday + timedelta(days=364), maintenance_cycle_months=6)
+    assert generate_maintenance(friday - timedelta(days=3)).created == 1
+    db.session.commit()
+    (request,) = _requests(db)
+    # The Friday is a holiday and the weekend follows: due by Monday 18:00 at the site.
+    monday = friday + timedelta(days=3)
+    assert request.required_by == datetime.combine(monday, time(18, 0), tzinfo=clock.site_zone())

@@ -1,8 +1,13 @@
+from datetime import date
+
 import sqlalchemy as sa
 from click.testing import CliRunner
 
 from fieldservice.auth.models import User
 from fieldservice.cli import main
+from fieldservice.core.holidays import CALENDAR_DAYS
+from fieldservice.core.models import CalendarDay
+from fieldservice.extensions import db
 
 
 def test_console_script_lists_the_commands():
@@ -18,6 +23,23 @@ def test_init_db_creates_the_schema_and_is_repeatable(fresh_app):
     assert first.exit_code == 0, first.output
     again = runner.invoke(args=["init-db"])
     assert again.exit_code == 0 and "latest schema" in again.output
+
+
+def test_init_db_fills_an_empty_holiday_calendar(fresh_app):
+    runner = fresh_app.test_cli_runner()
+    assert runner.invoke(args=["init-db"]).exit_code == 0
+    # The migration seeded it: init-db leaves it as the admins keep it.
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarDay)) == len(CALENDAR_DAYS)
+    db.session.execute(sa.delete(CalendarDay).where(CalendarDay.day != date(2026, 1, 1)))
+    db.session.commit()
+    kept = runner.invoke(args=["init-db"])
+    assert kept.exit_code == 0 and "holiday calendar" not in kept.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarDay)) == 1
+    db.session.execute(sa.delete(CalendarDay))
+    db.session.commit()
+    refilled = runner.invoke(args=["init-db"])
+    assert refilled.exit_code == 0 and "holiday calendar filled" in refilled.output
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarDay)) == len(CALENDAR_DAYS)
 
 
 def test_create_user(runner, db):
@@ -49,6 +71,7 @@ def test_seed_demo_fills_an_empty_database_once(runner, db):
     assert result.exit_code == 0, result.output
     users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
     assert users >= 5
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarDay)) == len(CALENDAR_DAYS)
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "already" in again.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == users

@@ -1,7 +1,11 @@
+from datetime import date
+
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from flask_migrate import downgrade, upgrade
 
+from fieldservice.core.holidays import CALENDAR_DAYS
 from fieldservice.extensions import db
 
 
@@ -24,3 +28,20 @@ def test_migrations_downgrade_to_nothing_and_up_again(fresh_app):
     assert remaining == set()
     upgrade()
     assert _diff() == []
+
+
+def test_the_migrations_create_and_seed_the_holiday_calendar(fresh_app):
+    upgrade()
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT day, kind, name_zh, name_en FROM calendar_days ORDER BY day")).all()
+    seeded = [(_as_date(day), kind, name_zh, name_en) for day, kind, name_zh, name_en in rows]
+    # The migration carries its own copy of the seed: the same days as core/holidays.py for 2026 and 2027.
+    assert seeded == [row for row in CALENDAR_DAYS if row[0].year in (2026, 2027)]
+    assert (date(2026, 2, 14), "workday") in {(day, kind) for day, kind, _zh, _en in seeded}
+    downgrade(revision="3f1d2a9b7c10")
+    with db.engine.connect() as conn:
+        assert "calendar_days" not in db.inspect(conn).get_table_names()
+
+
+def _as_date(value) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite hands back text

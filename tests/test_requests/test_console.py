@@ -11,7 +11,7 @@ from fieldservice.requests.saved_filters import SavedFilter
 
 
 def _local(dt):
-    from fieldservice.requests.operations import site_zone
+    from fieldservice.core.clock import site_zone
 
     return dt.astimezone(site_zone()).strftime("%Y-%m-%dT%H:%M")
 
