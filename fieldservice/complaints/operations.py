@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 
-from fieldservice.complaints.models import Complaint, ComplaintAction, ComplaintNumberCounter
+from fieldservice.complaints.models import Complaint, ComplaintAction
 from fieldservice.complaints.states import (
     ACTION_KINDS,
     ACTIONS,
@@ -24,6 +24,7 @@ from fieldservice.complaints.states import (
     roles_for,
     transitions_for,
 )
+from fieldservice.core import numbering
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db
@@ -54,12 +55,10 @@ def due_hours(severity: str) -> float:
 
 def next_number(at: datetime) -> str:
     """TS-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
-    from fieldservice.core.models import increment
     from fieldservice.requests.operations import site_zone
 
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
-    n = increment(ComplaintNumberCounter.__table__, {"day": day}, "last")
-    return f"TS-{day}-{n:04d}"
+    return numbering.next_number(f"TS-{day}")
 
 
 # ---------------------------------------------------------------- lookups

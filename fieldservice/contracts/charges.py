@@ -21,10 +21,10 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
 
 from fieldservice.contracts.models import Agreement, Invoice
-from fieldservice.contracts.numbering import next_number
 from fieldservice.contracts.sla import today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.numbering import next_number
 from fieldservice.extensions import db
 
 log = logging.getLogger("fieldservice.contracts")
@@ -267,7 +267,7 @@ def perform_invoice(
             "reason_required", "Say why it is cancelled.", {"reason": "Say why it is cancelled."}
         )
     # Take the number before touching the invoice: its UPDATE would autoflush a half-made change (two versions).
-    number = next_number("INV", today().year) if action == "issue" else None
+    number = next_number(f"INV-{today().year}") if action == "issue" else None
     invoice.status = target
     if action == "issue":
         invoice.number = number

@@ -1,4 +1,4 @@
-"""Service agreements: coverage at intake, agreement types, agreements and their renewal, and numbering.
+"""Service agreements: coverage at intake, agreement types, agreements and their renewal.
 
 This module is the only writer of agreements and their types; charges and invoices live in charges.py (and
 compute_charges is re-exported here, the name other domains use), preventive maintenance in maintenance.py.
@@ -23,10 +23,10 @@ from fieldservice.contracts.models import (
     AgreementType,
     agreement_equipment,
 )
-from fieldservice.contracts.numbering import next_number
 from fieldservice.contracts.sla import local_date, today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.numbering import next_number
 from fieldservice.customers.models import Customer, Equipment
 from fieldservice.extensions import db
 
@@ -276,7 +276,7 @@ def create_agreement(data: dict, actor) -> Agreement:
     _check_terms(values)
     equipment = _equipment_of(customer_id, equipment_ids)
     agreement = Agreement(
-        number=next_number("AG", today().year),
+        number=next_number(f"AG-{today().year}"),
         customer_id=customer_id,
         type=agreement_type,
         created_by_id=actor.id if actor is not None else None,
@@ -342,7 +342,7 @@ def renew_agreement(agreement: Agreement, data: dict, actor) -> Agreement:
     _check_terms(values)
     # Read everything the renewal copies before it exists: a lazy load would autoflush a half-built object.
     equipment = list(agreement.equipment)
-    number = next_number("AG", today().year)
+    number = next_number(f"AG-{today().year}")
     with db.session.no_autoflush:
         renewal = Agreement(
             number=number,

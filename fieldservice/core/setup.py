@@ -10,7 +10,7 @@ from fieldservice.extensions import babel, csrf, db, login_manager, migrate
 
 
 def init_extensions(app: Flask) -> None:
-    from fieldservice.core import ratelimit  # noqa: F401  (its table belongs to the schema)
+    from fieldservice.core import numbering, ratelimit  # noqa: F401  (their tables belong to the schema)
 
     db.init_app(app)
     migrate.init_app(app, db, directory=_migrations_dir(), render_as_batch=True, compare_type=True)

@@ -18,8 +18,9 @@ from sqlalchemy.exc import IntegrityError
 
 from fieldservice.auth.models import Role, User
 from fieldservice.auth.permissions import can
+from fieldservice.core import numbering
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, conflict_insert, get_or_404, increment, utcnow
+from fieldservice.core.models import check_version, conflict_insert, get_or_404, utcnow
 from fieldservice.customers.models import Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -30,7 +31,6 @@ from fieldservice.parts.models import (
     PartRequest,
     PartRequestEvent,
     PartRequestLine,
-    PartsNumberCounter,
     ReturnOrder,
     SerialUnit,
     StockLevel,
@@ -76,8 +76,7 @@ def add_months(day: date, months: int) -> date:
 def next_number(prefix: str) -> str:
     """PREFIX-YYYYMMDD-NNNN, unique under concurrent use: an upsert on the day's counter row."""
     day = site_today().strftime("%Y%m%d")
-    number = increment(PartsNumberCounter.__table__, {"prefix": prefix, "day": day}, "last")
-    return f"{prefix}-{day}-{number:04d}"
+    return numbering.next_number(f"{prefix}-{day}")
 
 
 def _invalid(fields: dict[str, str], message: str = "Some fields are not valid.") -> ValidationFailed:
