@@ -423,7 +423,7 @@ class Generator:
         for rid, i in enumerate(order, start=1):
             self.one_request(rid, states[i], created[i])
         for day, last in sorted(self.day_counter.items()):
-            self.add("request_number_counters", {"day": day, "last": last})
+            self.add("number_counters", {"series": f"SR-{day}", "last": last})
         for product_id, count in sorted(self.product_counts.items()):
             self.add("product_request_counts", {"product_id": product_id, "count": count})
         for code, count in sorted(self.problem_counts.items()):
@@ -691,7 +691,7 @@ WRITE_ORDER = [
     "visits",
     "visit_costs",
     "request_surveys",
-    "request_number_counters",
+    "number_counters",
     "product_request_counts",
     "problem_type_request_counts",
 ]

@@ -119,8 +119,8 @@ INTAKE_SQL = {
         " AND NOT EXISTS (SELECT 1 FROM agreement_equipment ae WHERE ae.agreement_id = a.id)"
     ),
     "number": sa.text(
-        "INSERT INTO request_number_counters (day, last) VALUES (:day, 1) ON CONFLICT (day)"
-        " DO UPDATE SET last = request_number_counters.last + 1 RETURNING last"
+        "INSERT INTO number_counters (series, last) VALUES (:series, 1) ON CONFLICT (series)"
+        " DO UPDATE SET last = number_counters.last + 1 RETURNING last"
     ),
     "request": sa.text(
         "INSERT INTO service_requests (number, customer_id, product_id, service_category, problem_type,"
@@ -177,7 +177,7 @@ def bare_app(url: str) -> tuple[Flask, sa.Engine]:
             conn.execute(INTAKE_SQL["problem"], {"code": body["problem_type"]}).scalar_one()
             day = time.strftime("%Y%m%d")
             conn.execute(INTAKE_SQL["agreement"], {"customer_id": customer["id"], "day": date.today()}).all()
-            n = conn.execute(INTAKE_SQL["number"], {"day": day}).scalar_one()
+            n = conn.execute(INTAKE_SQL["number"], {"series": f"SR-{day}"}).scalar_one()
             number = f"SR-{day}-B{n:06d}"
             new_id = conn.execute(
                 INTAKE_SQL["request"],

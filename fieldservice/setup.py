@@ -17,6 +17,7 @@ from fieldservice.cli import register as register_commands
 from fieldservice.console import views as console_views
 from fieldservice.core import (
     formatting,
+    numbering,  # noqa: F401  (its table belongs to the schema)
     ratelimit,  # noqa: F401  (its table belongs to the schema)
     sweep,  # noqa: F401  (registers the periodic sweep)
 )

@@ -22,10 +22,10 @@ from sqlalchemy.exc import IntegrityError
 
 from fieldservice.billing.models import Invoice
 from fieldservice.contracts.models import Agreement
-from fieldservice.contracts.numbering import next_number
 from fieldservice.core.clock import today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.numbering import next_number
 from fieldservice.extensions import db
 from fieldservice.parts.models import Part, VisitPart
 from fieldservice.requests.models import ProblemType
@@ -270,7 +270,7 @@ def perform_invoice(
             "reason_required", "Say why it is cancelled.", {"reason": "Say why it is cancelled."}
         )
     # Take the number before touching the invoice: its UPDATE would autoflush a half-made change (two versions).
-    number = next_number("INV", today().year) if action == "issue" else None
+    number = next_number(f"INV-{today().year}") if action == "issue" else None
     invoice.status = target
     if action == "issue":
         invoice.number = number

@@ -83,15 +83,3 @@ class ComplaintAction(db.Model):
 
     def __repr__(self) -> str:
         return f"<ComplaintAction {self.id} {self.action} on complaint {self.complaint_id}>"
-
-
-class ComplaintNumberCounter(db.Model):
-    """The last complaint number handed out per day: TS-YYYYMMDD-NNN stays unique under concurrency."""
-
-    __tablename__ = "complaint_number_counters"
-
-    day: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    last: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<ComplaintNumberCounter {self.day} {self.last}>"

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from flask import current_app
 
 from fieldservice.auth.models import User
-from fieldservice.complaints.models import Complaint, ComplaintAction, ComplaintNumberCounter
+from fieldservice.complaints.models import Complaint, ComplaintAction
 from fieldservice.complaints.states import (
     ACTION_KINDS,
     ACTIONS,
@@ -26,6 +26,7 @@ from fieldservice.complaints.states import (
     roles_for,
     transitions_for,
 )
+from fieldservice.core import numbering
 from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
@@ -61,11 +62,9 @@ def due_hours(severity: str) -> float:
 
 def next_number(at: datetime) -> str:
     """TS-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
-    from fieldservice.core.models import increment
 
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
-    n = increment(ComplaintNumberCounter.__table__, {"day": day}, "last")
-    return f"TS-{day}-{n:04d}"
+    return numbering.next_number(f"TS-{day}")
 
 
 # ---------------------------------------------------------------- lookups

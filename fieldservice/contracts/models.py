@@ -110,18 +110,6 @@ class Agreement(TimestampMixin, VersionMixin, db.Model):
         return "active"
 
 
-class NumberCounter(db.Model):
-    """The last number handed out per series and year (AG-2026, INV-2026): numbers stay unique under concurrency."""
-
-    __tablename__ = "contract_number_counters"
-
-    series: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
-    last: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<NumberCounter {self.series} {self.last}>"
-
-
 class MaintenanceOccurrence(db.Model):
     """One preventive-maintenance visit owed: inserted before its request, so the unique key stops a second one."""
 

@@ -1,4 +1,4 @@
-"""Service agreements: coverage at intake, agreement types, agreements and their renewal, and numbering.
+"""Service agreements: coverage at intake, agreement types, agreements and their renewal.
 
 This module is the only writer of agreements and their types; the maintenance plans' dates are in maintenance.py.
 What work costs and invoices live in the billing domain, the maintenance requests in the requests domain.
@@ -20,10 +20,10 @@ from fieldservice.contracts.models import (
     AgreementType,
     agreement_equipment,
 )
-from fieldservice.contracts.numbering import next_number
 from fieldservice.core.clock import add_months, local_date, today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.numbering import next_number
 from fieldservice.customers.models import Customer, Equipment
 from fieldservice.extensions import db
 
@@ -266,7 +266,7 @@ def create_agreement(data: dict, actor) -> Agreement:
     _check_terms(values)
     equipment = _equipment_of(customer_id, equipment_ids)
     agreement = Agreement(
-        number=next_number("AG", today().year),
+        number=next_number(f"AG-{today().year}"),
         customer_id=customer_id,
         type=agreement_type,
         created_by_id=actor.id if actor is not None else None,
@@ -332,7 +332,7 @@ def renew_agreement(agreement: Agreement, data: dict, actor) -> Agreement:
     _check_terms(values)
     # Read everything the renewal copies before it exists: a lazy load would autoflush a half-built object.
     equipment = list(agreement.equipment)
-    number = next_number("AG", today().year)
+    number = next_number(f"AG-{today().year}")
     with db.session.no_autoflush:
         renewal = Agreement(
             number=number,

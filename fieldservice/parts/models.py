@@ -358,16 +358,3 @@ class SupplierClaim(TimestampMixin, VersionMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<SupplierClaim {self.id} {self.number} {self.status}>"
-
-
-class PartsNumberCounter(db.Model):
-    """The last number handed out per prefix and day (site time): PR-/RO-/SC-YYYYMMDD-NNNN stay unique."""
-
-    __tablename__ = "parts_number_counters"
-
-    prefix: Mapped[str] = mapped_column(sa.String(4), primary_key=True)
-    day: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    last: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<PartsNumberCounter {self.prefix} {self.day} {self.last}>"

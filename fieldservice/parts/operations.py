@@ -4,10 +4,10 @@ package docstring)."""
 
 from fieldservice.auth.models import Role
 from fieldservice.auth.permissions import can
+from fieldservice.core import numbering
 from fieldservice.core.clock import today
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, increment
-from fieldservice.parts.models import PartsNumberCounter
+from fieldservice.core.models import check_version
 
 # --- small helpers ------------------------------------------------------------------------------------------
 
@@ -25,8 +25,7 @@ def actor_id(actor) -> int | None:
 def next_number(prefix: str) -> str:
     """PREFIX-YYYYMMDD-NNNN, unique under concurrent use: an upsert on the day's counter row."""
     day = today().strftime("%Y%m%d")
-    number = increment(PartsNumberCounter.__table__, {"prefix": prefix, "day": day}, "last")
-    return f"{prefix}-{day}-{number:04d}"
+    return numbering.next_number(f"{prefix}-{day}")
 
 
 def invalid(fields: dict[str, str], message: str = "Some fields are not valid.") -> ValidationFailed:

@@ -255,18 +255,6 @@ class Survey(db.Model):
         return f"<Survey {self.id} of request {self.request_id} satisfied={self.satisfied}>"
 
 
-class RequestNumberCounter(db.Model):
-    """The last number handed out per day (site time): SR-YYYYMMDD-NNNN unique under concurrent intake."""
-
-    __tablename__ = "request_number_counters"
-
-    day: Mapped[str] = mapped_column(sa.String(8), primary_key=True)
-    last: Mapped[int] = mapped_column(default=0)
-
-    def __repr__(self) -> str:
-        return f"<RequestNumberCounter {self.day} {self.last}>"
-
-
 class ProductRequestCount(db.Model):
     """How many requests were logged per product (rule 1: each entry adds one)."""
 

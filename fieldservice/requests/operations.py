@@ -19,6 +19,7 @@ from sqlalchemy.orm import joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.contracts.operations import coverage_for
+from fieldservice.core import numbering
 from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
@@ -33,7 +34,6 @@ from fieldservice.requests.models import (
     ProblemTypeRequestCount,
     ProductRequestCount,
     RequestEvent,
-    RequestNumberCounter,
     ServiceRequest,
     Survey,
     Visit,
@@ -220,8 +220,7 @@ def filter_requests(
 def next_number(at: datetime) -> str:
     """SR-YYYYMMDD-NNNN, numbered per day in the site's time zone."""
     day = at.astimezone(site_zone()).strftime("%Y%m%d")
-    n = increment(RequestNumberCounter.__table__, {"day": day}, "last")
-    return f"SR-{day}-{n:04d}"
+    return numbering.next_number(f"SR-{day}")
 
 
 def coverage_at(customer_id: int, equipment_id: int | None, at: datetime):
