@@ -9,10 +9,10 @@ import sqlalchemy as sa
 from flask_migrate import downgrade, upgrade
 
 from fieldservice.complaints import operations as complaint_ops
+from fieldservice.core.clock import today
 from fieldservice.core.numbering import NumberCounter, next_number
 from fieldservice.extensions import db as _db
 from fieldservice.parts import operations as parts_ops
-from fieldservice.parts.operations import site_today
 from fieldservice.requests import operations as request_ops
 
 # 23 Nov 2026, 17:00 UTC is already 24 Nov, 01:00 in the site's zone (Asia/Shanghai in the tests).
@@ -48,7 +48,7 @@ def test_request_and_complaint_numbers_take_the_site_day(db):
 
 
 def test_parts_numbers_count_per_prefix_and_day(db):
-    day = site_today().strftime("%Y%m%d")
+    day = today().strftime("%Y%m%d")
     assert parts_ops.next_number("PR") == f"PR-{day}-0001"
     assert parts_ops.next_number("RO") == f"RO-{day}-0001"
     assert parts_ops.next_number("SC") == f"SC-{day}-0001"
