@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 import sqlalchemy as sa
 from flask import current_app, has_app_context
 from sqlalchemy.orm import selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm.state import InstanceState
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
@@ -465,9 +465,7 @@ class Step:
 
 def _take_engineer(sr: ServiceRequest, step: Step) -> None:
     """assign, claim: the engineer takes the job (rule 2)."""
-    # The id for what reads it before the flush (assign_many's batched UPDATE), the row for the subscribers.
     sr.engineer_id = step.engineer.id
-    sr.engineer = step.engineer
     sr.assigned_at = step.now
     sr.arrived_at = None
     step.data = {"engineer_id": step.engineer.id, "engineer_name": step.engineer.name}
@@ -708,19 +706,20 @@ def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: di
 
 def _store_changes(requests: list[ServiceRequest]) -> None:
     """Write the changes made to the loaded *requests* in one UPDATE for all, as the ORM's flush writes them (each
-    row's version checked and bumped, updated_at set), and leave them clean in the session.
+    row's version checked and bumped, updated_at set), and leave them clean in the session, as a flush does.
 
     The ORM's flush sends one UPDATE per row of a versioned table: automatic dispatch changes hundreds at once.
     """
+    states = [sa.inspect(sr) for sr in requests]
     columns = {attr.key for attr in sa.inspect(ServiceRequest).column_attrs}
-    changed = sorted({key for sr in requests for key in sa.inspect(sr).committed_state if key in columns})
+    changed = sorted({key for state in states for key in state.committed_state if key in columns})
     stamp = utcnow()
     # b_ keys select the row, and its version, as the ORM does.
     rows = [
-        {"b_id": sr.id, "b_version": sr.version}
-        | {key: getattr(sr, key) for key in changed}
-        | {"updated_at": stamp, "version": sr.version + 1}
-        for sr in requests
+        {"b_id": state.dict["id"], "b_version": state.dict["version"]}
+        | {key: state.dict[key] for key in changed}
+        | {"updated_at": stamp, "version": state.dict["version"] + 1}
+        for state in states
     ]
     table = ServiceRequest.__table__
     statement = (
@@ -731,13 +730,10 @@ def _store_changes(requests: list[ServiceRequest]) -> None:
     result = db.session.execute(statement, rows)
     if db.engine.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
         raise Conflict("stale_version", "Some of these requests were changed meanwhile; nothing was assigned.")
-    for sr, row in zip(requests, rows, strict=True):
-        state = sa.inspect(sr)
-        # Stored: every changed attribute (the engineer's row with its id) becomes the loaded value.
-        for key in list(state.committed_state):
-            set_committed_value(sr, key, state.dict.get(key))
-        set_committed_value(sr, "updated_at", stamp)
-        set_committed_value(sr, "version", row["version"])
+    for state, row in zip(states, rows, strict=True):
+        state.dict["updated_at"], state.dict["version"] = stamp, row["version"]
+    # What the ORM does to the objects it has just flushed: their values become the stored ones, nothing dirty.
+    InstanceState._commit_all_states([(state, state.dict) for state in states], db.session.identity_map)
 
 
 def assign_many(pairs, actor, *, now: datetime | None = None) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
