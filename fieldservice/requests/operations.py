@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import sqlalchemy as sa
 from flask import current_app, has_app_context
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import MANYTOONE, selectinload
 from sqlalchemy.orm.state import InstanceState
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
@@ -710,9 +710,16 @@ def _store_changes(requests: list[ServiceRequest]) -> None:
 
     The ORM's flush sends one UPDATE per row of a versioned table: automatic dispatch changes hundreds at once.
     """
+    mapper = sa.inspect(ServiceRequest)
     states = [sa.inspect(sr) for sr in requests]
-    columns = {attr.key for attr in sa.inspect(ServiceRequest).column_attrs}
+    columns = {attr.key for attr in mapper.column_attrs}
     changed = sorted({key for state in states for key in state.committed_state if key in columns})
+    # The relations whose key changed (the engineer): read afresh, from the identity map, when next used.
+    stale = [
+        rel.key
+        for rel in mapper.relationships
+        if rel.direction is MANYTOONE and {c.key for c in rel.local_columns} & set(changed)
+    ]
     stamp = utcnow()
     # b_ keys select the row, and its version, as the ORM does.
     rows = [
@@ -734,6 +741,9 @@ def _store_changes(requests: list[ServiceRequest]) -> None:
         state.dict["updated_at"], state.dict["version"] = stamp, row["version"]
     # What the ORM does to the objects it has just flushed: their values become the stored ones, nothing dirty.
     InstanceState._commit_all_states([(state, state.dict) for state in states], db.session.identity_map)
+    if stale:
+        for sr in requests:
+            db.session.expire(sr, stale)
 
 
 def assign_many(pairs, actor, *, now: datetime | None = None) -> tuple[list[ServiceRequest], dict[int, ApiError]]:

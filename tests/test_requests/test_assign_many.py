@@ -139,6 +139,9 @@ def test_the_batch_writes_each_request_once_and_leaves_it_stored(db, make_reques
     engineer = make_engineer(skills=["water_purifier"])
     requests = [make_request() for _ in range(2)]
     versions = [sr.version for sr in requests]
+    # Held rows whose engineer was read before (none yet): the batch reads them no more, the engineer afresh.
+    held = ops.lock_requests([sr.id for sr in requests])
+    assert [held[sr.id].engineer for sr in requests] == [None, None]
     updates = []
 
     def count(conn, cursor, statement, parameters, context, executemany):
