@@ -1,7 +1,7 @@
 """State machines as data: the transition row and the lookups each domain's table needs (requests, complaints).
 
 A domain lists its rows once (action, from-states, to-state or None for "no change", roles, and optional guard,
-`when`, required payload fields and kind); API, console, jobs and tests all read that one table.
+`when`, required payload fields, kind and effect); API, console, jobs and tests all read that one table.
 """
 
 from dataclasses import dataclass
@@ -20,6 +20,8 @@ class Transition:
     when: str | None = None
     requires: tuple[str, ...] = ()
     kind: str = "action"
+    # The name of what taking the row changes besides the state (the domain's operations.EFFECTS).
+    effect: str | None = None
 
 
 def transition(action, sources, target, roles, **kw) -> Transition:

@@ -11,12 +11,13 @@ import hashlib
 import logging
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
-from sqlalchemy.orm import joinedload, selectinload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
+from sqlalchemy.orm.state import InstanceState
 
 from fieldservice.contracts.operations import coverage_for
 from fieldservice.core import numbering
@@ -47,6 +48,7 @@ from fieldservice.requests.states import (
     CALLBACK,
     DISPATCH,
     ENGINEER,
+    KEEPS_DEADLINE,
     LOCKED,
     NOBODY,
     RESOLVED,
@@ -304,6 +306,7 @@ def create_request(data: dict, actor, *, now: datetime | None = None) -> Service
     )
     db.session.add(sr)
     event = _new_event(sr, "create", actor, None, status, note=data.get("note"), data={"priority": priority}, at=now)
+    db.session.add(event)
     db.session.flush()  # the request and its first timeline entry
     if product is not None:
         increment(ProductRequestCount.__table__, {"product_id": product.id}, "count")
@@ -335,14 +338,15 @@ def add_event(
 ) -> RequestEvent:
     """Add one entry to the request's timeline (rule 6) and tell the subscribers."""
     event = _new_event(sr, action, actor, from_status, to_status, note, data, at=at, actor_label=actor_label)
+    db.session.add(event)
     db.session.flush()
     signals.event_added.send(sr, event=event)
     return event
 
 
 def _new_event(sr, action, actor, from_status, to_status, note=None, data=None, *, at=None, actor_label=None):
-    """The timeline entry, added to the session and not yet stored: add_event stores it and tells the
-    subscribers; intake stores it with the new request, in one flush."""
+    """The timeline entry, not yet in the session: add_event and each transition add and store it, intake with
+    the new request in one flush, assign_many its batch's in one insert."""
     if actor_label is None:
         actor_label = actor.display_name if actor is not None else "system"
     event = RequestEvent(
@@ -358,7 +362,6 @@ def _new_event(sr, action, actor, from_status, to_status, note=None, data=None, 
     )
     if sr.id is None:  # a new request has no id until it is stored, with this entry
         event.request = sr
-    db.session.add(event)
     return event
 
 
@@ -415,6 +418,136 @@ WHENS = {
     # Rule 3b: worked twice and still not solved.
     "unsolved_again": lambda sr, payload: payload.get("outcome") == "unresolved" and sr.unsolved_visit_count >= 1,
     "unsolved": lambda sr, payload: payload.get("outcome") == "unresolved",
+}
+
+
+@dataclass
+class Step:
+    """One transition being taken: what its effect reads, and what the effect leaves for the timeline entry."""
+
+    actor: object
+    payload: dict
+    now: datetime
+    engineer: object = None
+    visit: Visit | None = None
+    note: str | None = None
+    data: dict | None = None
+    actor_label: str | None = None
+
+
+# What each row of TRANSITIONS changes besides the state (its `effect`), one function per effect. An effect sets
+# the request's fields and the step's note and data; the state, the engineer letting go and the required date's
+# rules are _change's, the same for every row.
+
+
+def _take_engineer(sr: ServiceRequest, step: Step) -> None:
+    """assign, claim: the engineer takes the job (rule 2)."""
+    sr.engineer_id = step.engineer.id
+    sr.assigned_at = step.now
+    sr.arrived_at = None
+    step.data = {"engineer_id": step.engineer.id, "engineer_name": step.engineer.name}
+
+
+def _cancel(sr: ServiceRequest, step: Step) -> None:
+    sr.cancel_reason = step.payload["reason"].strip()[:500]
+    sr.closed_at = step.now
+
+
+def _urge(sr: ServiceRequest, step: Step) -> None:
+    sr.urged = True
+    sr.urge_count += 1
+    sr.last_urged_at = step.now
+    if step.actor is None:
+        step.actor_label = step.payload.get("actor_label") or "customer"
+
+
+def _respond(sr: ServiceRequest, step: Step) -> None:
+    """accept: the first answer to the request stops its response clock."""
+    sr.responded_at = sr.responded_at or step.now
+
+
+def _arrive(sr: ServiceRequest, step: Step) -> None:
+    """arrive: on site, the job is handled (rule 4) and responded to."""
+    sr.arrived_at = step.now
+    sr.responded_at = sr.responded_at or step.now
+
+
+def _survey(sr: ServiceRequest, step: Step) -> None:
+    """revisit: keep the callback survey; satisfied closes the request, not satisfied runs the loop again."""
+    scores = step.payload.get("scores") or {}
+    survey = Survey(
+        request_id=sr.id,
+        satisfied=bool(step.payload["satisfied"]),
+        timeliness=scores.get("timeliness"),
+        attitude=scores.get("attitude"),
+        quality=scores.get("quality"),
+        comment=step.payload.get("comment"),
+        by_id=step.actor.id if step.actor else None,
+        at=step.now,
+    )
+    db.session.add(survey)
+    db.session.flush()  # the event names the survey
+    step.data = {"survey_id": survey.id, "satisfied": survey.satisfied, "scores": scores}
+    if survey.satisfied:
+        sr.closed_at = step.now
+    else:
+        sr.resolved_at = None
+        step.note = step.note or "The customer is not satisfied."
+
+
+def _unreached(sr: ServiceRequest, step: Step) -> None:
+    """close_unreachable: closed with no Survey row, so satisfaction never counts it."""
+    sr.closed_at = step.now
+    step.data = {"unreachable": True, "attempts": step.payload.get("attempts")}
+
+
+def _response_breach(sr: ServiceRequest, step: Step) -> None:
+    sr.response_breached = True
+    step.note = "Not responded to by the response due time."
+
+
+def _resolution_breach(sr: ServiceRequest, step: Step) -> None:
+    sr.resolution_breached = True
+    step.note = "Not resolved by the resolution due time."
+
+
+def _lock_unassigned(sr: ServiceRequest, step: Step) -> None:
+    """lock (rule 3a): only the reason on the timeline; the new state is the change."""
+    step.note = "No engineer was assigned by the customer's required date."
+
+
+def _release(sr: ServiceRequest, step: Step) -> None:
+    """release (rule 4): the timeline keeps who let the job go."""
+    step.data = {"engineer_id": sr.engineer_id}
+    step.note = "The engineer did not handle it by the customer's required date."
+
+
+def _count_visit(sr: ServiceRequest, step: Step) -> None:
+    """visit: counted; solved resolves the request, unsolved counts towards rule 3b."""
+    visit = step.visit
+    sr.visit_count += 1
+    sr.responded_at = sr.responded_at or visit.arrived_at
+    if visit.outcome == "resolved":
+        sr.resolved_at = visit.finished_at
+    else:
+        sr.unsolved_visit_count += 1
+    step.data = {"visit_id": visit.id, "outcome": visit.outcome, "engineer_id": visit.engineer_id}
+    step.note = step.note or visit.solution or visit.cause
+
+
+EFFECTS = {
+    "take_engineer": _take_engineer,
+    "cancel": _cancel,
+    "urge": _urge,
+    "respond": _respond,
+    "arrive": _arrive,
+    "survey": _survey,
+    "unreached": _unreached,
+    "response_breach": _response_breach,
+    "resolution_breach": _resolution_breach,
+    "lock": _lock_unassigned,
+    "release": _release,
+    "visit": _count_visit,
 }
 
 
@@ -542,9 +675,49 @@ def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: di
     return t, _check_payload(t, sr, payload)
 
 
-def assign_many(
-    pairs, actor, *, now: datetime | None = None
-) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
+def _store_changes(requests: list[ServiceRequest]) -> None:
+    """Write the changes made to the loaded *requests* in one UPDATE for all, as the ORM's flush writes them (each
+    row's version checked and bumped, updated_at set), and leave them clean in the session, as a flush does.
+
+    The ORM's flush sends one UPDATE per row of a versioned table: automatic dispatch changes hundreds at once.
+    """
+    mapper = sa.inspect(ServiceRequest)
+    states = [sa.inspect(sr) for sr in requests]
+    columns = {attr.key for attr in mapper.column_attrs}
+    changed = sorted({key for state in states for key in state.committed_state if key in columns})
+    # The relations whose key changed (the engineer): read afresh, from the identity map, when next used.
+    stale = [
+        rel.key
+        for rel in mapper.relationships
+        if rel.direction is MANYTOONE and {c.key for c in rel.local_columns} & set(changed)
+    ]
+    stamp = utcnow()
+    # b_ keys select the row, and its version, as the ORM does.
+    rows = [
+        {"b_id": state.dict["id"], "b_version": state.dict["version"]}
+        | {key: state.dict[key] for key in changed}
+        | {"updated_at": stamp, "version": state.dict["version"] + 1}
+        for state in states
+    ]
+    table = ServiceRequest.__table__
+    statement = (
+        sa.update(table)
+        .where(table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_version"))
+        .values({key: sa.bindparam(key) for key in rows[0] if not key.startswith("b_")})
+    )
+    result = db.session.execute(statement, rows)
+    if db.engine.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
+        raise Conflict("stale_version", "Some of these requests were changed meanwhile; nothing was assigned.")
+    for state, row in zip(states, rows, strict=True):
+        state.dict["updated_at"], state.dict["version"] = stamp, row["version"]
+    # What the ORM does to the objects it has just flushed: their values become the stored ones, nothing dirty.
+    InstanceState._commit_all_states([(state, state.dict) for state in states], db.session.identity_map)
+    if stale:
+        for sr in requests:
+            db.session.expire(sr, stale)
+
+
+def assign_many(pairs, actor, *, now: datetime | None = None) -> tuple[list[ServiceRequest], dict[int, ApiError]]:
     """Assign many requests at once: (request_id, engineer_id) or (request_id, engineer_id, reason) each.
 
     The same rules as perform(sr, "assign", ...) for each (TRANSITIONS rows, roles, payload checks; no
@@ -580,152 +753,61 @@ def assign_many(
             planned.append((locked[request_id], t, engineer, reason))
     if not planned:
         return [], refused
-    # What _apply changes for an assign, per row; b_ keys select the row (and its version, as the ORM does).
-    rows = [
-        {
-            "b_id": sr.id,
-            "b_version": sr.version,
-            "status": t.target,
-            "engineer_id": engineer.id,
-            "assigned_at": now,
-            "arrived_at": None,
-            "deadline_swept": sr.required_by <= now,
-            "updated_at": now,
-            "version": sr.version + 1,
-        }
-        for sr, t, engineer, _reason in planned
-    ]
-    table = ServiceRequest.__table__
-    statement = (
-        sa.update(table)
-        .where(table.c.id == sa.bindparam("b_id"), table.c.version == sa.bindparam("b_version"))
-        .values({key: sa.bindparam(key) for key in rows[0] if not key.startswith("b_")})
-    )
-    result = db.session.execute(statement, rows)
-    if db.engine.dialect.supports_sane_multi_rowcount and result.rowcount != len(rows):
-        raise Conflict("stale_version", "Some of these requests were changed meanwhile; nothing was assigned.")
-    label = actor.display_name[:120] if actor is not None else "system"
-    events = []
-    for (sr, _t, engineer, reason), values in zip(planned, rows, strict=True):
-        from_status = sr.status
-        for key, value in values.items():
-            if not key.startswith("b_"):
-                set_committed_value(sr, key, value)
-        set_committed_value(sr, "engineer", engineer)
-        events.append(
-            RequestEvent(
-                request_id=sr.id,
-                at=now,
-                actor_id=actor.id if actor is not None else None,
-                actor_label=label,
-                action="assign",
-                from_status=from_status,
-                to_status=sr.status,
-                note=reason,
-                data={"engineer_id": engineer.id, "engineer_name": engineer.name},
-            )
-        )
+    # The same change and event as perform's, row by row; then the batch's flush: one UPDATE for the requests, one
+    # INSERT for the events. No autoflush meanwhile: the ORM would write the rows one UPDATE each.
+    with db.session.no_autoflush:
+        events = [
+            _change(sr, t, actor, {"engineer_id": engineer.id, "reason": reason}, now, engineer=engineer)
+            for sr, t, engineer, reason in planned
+        ]
+        _store_changes([sr for sr, _, _, _ in planned])
     insert_many(events)
     for (sr, _t, _engineer, _reason), event in zip(planned, events, strict=True):
-        signals.event_added.send(sr, event=event)
-        signals.status_changed.send(sr, event=event)
+        _announce(sr, event)
     log.info("%d requests assigned by %s in one batch, %d refused", len(planned), _who(actor), len(refused))
     return [sr for sr, _, _, _ in planned], refused
 
 
-def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
-    """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
+def _change(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
+    """Make the change of *t* on *sr* (its effect, then the state) and return its timeline event, not yet stored."""
     from_status = sr.status
-    note = payload.get("reason") or payload.get("note") or payload.get("comment")
-    data: dict = {}
-    actor_label = None
-    if t.action in ("assign", "claim"):
-        sr.engineer_id = engineer.id
-        sr.assigned_at = now
-        sr.arrived_at = None
-        data = {"engineer_id": engineer.id, "engineer_name": engineer.name}
-    elif t.action == "cancel":
-        sr.cancel_reason = payload["reason"].strip()[:500]
-        sr.closed_at = now
-    elif t.action == "urge":
-        sr.urged = True
-        sr.urge_count += 1
-        sr.last_urged_at = now
-        if actor is None:
-            actor_label = payload.get("actor_label") or "customer"
-    elif t.action == "accept":
-        sr.responded_at = sr.responded_at or now
-    elif t.action == "arrive":
-        sr.arrived_at = now
-        sr.responded_at = sr.responded_at or now
-    elif t.action == "revisit":
-        scores = payload.get("scores") or {}
-        survey = Survey(
-            request_id=sr.id,
-            satisfied=bool(payload["satisfied"]),
-            timeliness=scores.get("timeliness"),
-            attitude=scores.get("attitude"),
-            quality=scores.get("quality"),
-            comment=payload.get("comment"),
-            by_id=actor.id if actor else None,
-            at=now,
-        )
-        db.session.add(survey)
-        db.session.flush()
-        data = {"survey_id": survey.id, "satisfied": survey.satisfied, "scores": scores}
-        if survey.satisfied:
-            sr.closed_at = now
-        else:
-            sr.resolved_at = None
-            note = note or "The customer is not satisfied."
-    elif t.action == "close_unreachable":
-        # No Survey row: nobody answered, so satisfaction never counts it.
-        sr.closed_at = now
-        data = {"unreachable": True, "attempts": payload.get("attempts")}
-    elif t.action == "response_breach":
-        sr.response_breached = True
-        note = "Not responded to by the response due time."
-    elif t.action == "resolution_breach":
-        sr.resolution_breached = True
-        note = "Not resolved by the resolution due time."
-    elif t.action == "lock":
-        note = "No engineer was assigned by the customer's required date."
-    elif t.action == "release":
-        data = {"engineer_id": sr.engineer_id}
-        note = "The engineer did not handle it by the customer's required date."
-    elif t.action == "visit":
-        sr.visit_count += 1
-        sr.responded_at = sr.responded_at or visit.arrived_at
-        if visit.outcome == "resolved":
-            sr.resolved_at = visit.finished_at
-        else:
-            sr.unsolved_visit_count += 1
-        data = {"visit_id": visit.id, "outcome": visit.outcome, "engineer_id": visit.engineer_id}
-        note = note or visit.solution or visit.cause
+    step = Step(
+        actor,
+        payload,
+        now,
+        engineer,
+        visit,
+        note=payload.get("reason") or payload.get("note") or payload.get("comment"),
+    )
+    if t.effect is not None:
+        EFFECTS[t.effect](sr, step)
     if t.target is not None:
         sr.status = t.target
         if t.target in UNOWNED:
             sr.engineer_id = None
             sr.assigned_at = None
             sr.arrived_at = None
-        if t.action not in ("suspend", "resume"):
-            # Rules 3a and 4 are about the required date; once it has passed in another state they no longer
-            # apply.
+        if t.action not in KEEPS_DEADLINE:
             sr.deadline_swept = sr.required_by <= now
-    event = add_event(
-        sr,
-        t.action,
-        actor,
-        from_status,
-        sr.status,
-        note=note,
-        data=data or None,
-        at=now,
-        actor_label=actor_label,
+    return _new_event(
+        sr, t.action, actor, from_status, sr.status, step.note, step.data, at=now, actor_label=step.actor_label
     )
-    if sr.status != from_status:
+
+
+def _announce(sr: ServiceRequest, event: RequestEvent) -> None:
+    """Tell the subscribers of a stored change: the new event, and the new state if there is one."""
+    signals.event_added.send(sr, event=event)
+    if event.to_status != event.from_status:
         signals.status_changed.send(sr, event=event)
-    log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), from_status, sr.status)
+
+
+def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
+    """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
+    event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
+    db.session.add(event)
+    db.session.flush()
+    _announce(sr, event)
+    log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), event.from_status, sr.status)
     return event
 
 

@@ -10,6 +10,8 @@ DOMAIN.md "The service request loop", rules 1-6. Each row of TRANSITIONS is
 - `kind`: "action" (POST /requests/<id>/<action>, console buttons), "visit" (record_visit), "system" (sweep),
   "desk" (taken only through another domain's operation, never an API action or a console button: the callback
   desk's `close_unreachable`, which revisits.operations.record_attempt takes after the last failed call).
+- `effect`: the name of what the row changes besides the state, and what its timeline event carries
+  (operations.EFFECTS), e.g. "take_engineer" for assign and claim; none when the new state is all.
 """
 
 from flask_babel import lazy_gettext as _l
@@ -79,38 +81,40 @@ ACTION_LABELS = {
     "close_unreachable": _l("Closed: customer unreachable"),
 }
 
+# What the three rows of a visit share: the assigned engineer records it (record_visit), the visit is counted.
+_VISIT = {"guard": "assigned_engineer", "kind": "visit", "effect": "visit"}
 
 TRANSITIONS: tuple[Transition, ...] = (
     # Rule 2: assigning moves it to assigned; a locked request is the manager's (rule 3).
-    _t("assign", {AWAITING}, ASSIGNED, DISPATCH, requires=("engineer_id",)),
-    _t("assign", {LOCKED}, ASSIGNED, MANAGE, requires=("engineer_id",)),
-    _t("claim", {AWAITING}, ASSIGNED, ENGINEERS, guard="has_skill"),
+    _t("assign", {AWAITING}, ASSIGNED, DISPATCH, requires=("engineer_id",), effect="take_engineer"),
+    _t("assign", {LOCKED}, ASSIGNED, MANAGE, requires=("engineer_id",), effect="take_engineer"),
+    _t("claim", {AWAITING}, ASSIGNED, ENGINEERS, guard="has_skill", effect="take_engineer"),
     # Rule 1: suspended <-> awaiting_assignment.
     _t("suspend", {AWAITING}, SUSPENDED, DISPATCH),
     _t("resume", {SUSPENDED}, AWAITING, DISPATCH),
     _t("unlock", {LOCKED}, AWAITING, MANAGE, requires=("reason",)),
-    _t("cancel", {AWAITING, SUSPENDED, ASSIGNED}, CANCELLED, DISPATCH, requires=("reason",)),
-    _t("cancel", {LOCKED}, CANCELLED, MANAGE, requires=("reason",)),
-    _t("urge", OPEN, None, EVERYONE),
+    _t("cancel", {AWAITING, SUSPENDED, ASSIGNED}, CANCELLED, DISPATCH, requires=("reason",), effect="cancel"),
+    _t("cancel", {LOCKED}, CANCELLED, MANAGE, requires=("reason",), effect="cancel"),
+    _t("urge", OPEN, None, EVERYONE, effect="urge"),
     # The engineer's progress on site: timeline events, no change of state.
-    _t("accept", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
+    _t("accept", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer", effect="respond"),
     _t("depart", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
-    _t("arrive", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer"),
+    _t("arrive", {ASSIGNED}, None, ENGINEERS, guard="assigned_engineer", effect="arrive"),
     _t("hand_back", {ASSIGNED}, AWAITING, ENGINEERS, guard="assigned_engineer", requires=("reason",)),
     # Rule 5: the callback survey closes the loop or runs it again.
-    _t("revisit", {RESOLVED}, REVISITED, CALLBACKS, when="satisfied", requires=("satisfied",)),
-    _t("revisit", {RESOLVED}, AWAITING, CALLBACKS, when="not_satisfied", requires=("satisfied",)),
+    _t("revisit", {RESOLVED}, REVISITED, CALLBACKS, when="satisfied", requires=("satisfied",), effect="survey"),
+    _t("revisit", {RESOLVED}, AWAITING, CALLBACKS, when="not_satisfied", requires=("satisfied",), effect="survey"),
     # Rule 5 when the customer cannot be reached: closed without a survey, the reason on the timeline.
-    _t("close_unreachable", {RESOLVED}, REVISITED, CALLBACKS, requires=("reason",), kind="desk"),
+    _t("close_unreachable", {RESOLVED}, REVISITED, CALLBACKS, requires=("reason",), kind="desk", effect="unreached"),
     # Rule 4 and 3b: the visit's outcome.
-    _t("visit", {ASSIGNED}, RESOLVED, ENGINEERS, guard="assigned_engineer", when="solved", kind="visit"),
-    _t("visit", {ASSIGNED}, LOCKED, ENGINEERS, guard="assigned_engineer", when="unsolved_again", kind="visit"),
-    _t("visit", {ASSIGNED}, AWAITING, ENGINEERS, guard="assigned_engineer", when="unsolved", kind="visit"),
+    _t("visit", {ASSIGNED}, RESOLVED, ENGINEERS, when="solved", **_VISIT),
+    _t("visit", {ASSIGNED}, LOCKED, ENGINEERS, when="unsolved_again", **_VISIT),
+    _t("visit", {ASSIGNED}, AWAITING, ENGINEERS, when="unsolved", **_VISIT),
     # The sweep (time rules): 3a, 4 and the SLA flags.
-    _t("lock", {AWAITING}, LOCKED, SYSTEM, kind="system"),
-    _t("release", {ASSIGNED}, AWAITING, SYSTEM, kind="system"),
-    _t("response_breach", ACTIVE, None, SYSTEM, kind="system"),
-    _t("resolution_breach", ACTIVE, None, SYSTEM, kind="system"),
+    _t("lock", {AWAITING}, LOCKED, SYSTEM, kind="system", effect="lock"),
+    _t("release", {ASSIGNED}, AWAITING, SYSTEM, kind="system", effect="release"),
+    _t("response_breach", ACTIVE, None, SYSTEM, kind="system", effect="response_breach"),
+    _t("resolution_breach", ACTIVE, None, SYSTEM, kind="system", effect="resolution_breach"),
 )
 
 MACHINE = StateMachine(TRANSITIONS)
@@ -119,6 +123,9 @@ transitions_for = MACHINE.transitions_for
 roles_for = MACHINE.roles_for
 # Leaving for these states the engineer lets go of the job.
 UNOWNED = frozenset({AWAITING, SUSPENDED, LOCKED})
+# Rules 3a and 4 are about the required date: once it has passed in another state they no longer apply, except
+# across a suspension, which only pauses the request.
+KEEPS_DEADLINE = frozenset({"suspend", "resume"})
 
 
 def status_label(status: str) -> str:

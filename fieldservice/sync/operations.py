@@ -502,88 +502,36 @@ def _problem_label(code: str) -> dict:
     return {"zh": problem_type.name_zh, "en": problem_type.name_en}
 
 
-def job_view(sr: ServiceRequest, user) -> dict:
+class Beside:
+    """An object as a schema dumps it: its own attributes, read through, and the values an operation adds beside
+    them (a job's progress, an equipment's history)."""
+
+    def __init__(self, obj, **values):
+        self._obj = obj
+        self.__dict__.update(values)
+
+    def __getattr__(self, name: str):
+        # Only for what was not added: the object's own columns and relations.
+        return getattr(self._obj, name)
+
+
+def job_view(sr: ServiceRequest, user) -> Beside:
     """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
     equipment = None
     if sr.equipment is not None:
-        eq = sr.equipment
-        equipment = {
-            "id": eq.id,
-            "serial_number": eq.serial_number,
-            "installed_on": eq.installed_on,
-            "warranty_until": eq.warranty_until,
-            "location": eq.location,
-            "under_warranty": bool(eq.warranty_until and eq.warranty_until >= utcnow().date()),
-            "history": [
-                {
-                    "id": h.id,
-                    "number": h.number,
-                    "created_at": h.created_at,
-                    "status": h.status,
-                    "problem_type": h.problem_type,
-                    "description": h.description,
-                    "visits": [
-                        {
-                            "finished_at": v.finished_at,
-                            "outcome": v.outcome,
-                            "engineer": v.engineer.name if v.engineer else None,
-                            "fault": v.fault,
-                            "cause": v.cause,
-                            "solution": v.solution,
-                        }
-                        for v in h.visits
-                    ],
-                }
-                for h in _history(sr)
-            ],
-        }
-    return {
-        **{
-            name: getattr(sr, name)
-            for name in (
-                "id",
-                "number",
-                "status",
-                "version",
-                "priority",
-                "service_category",
-                "problem_type",
-                "description",
-                "contact_name",
-                "contact_phone",
-                "required_by",
-                "response_due",
-                "resolution_due",
-                "assigned_at",
-                "resolved_at",
-                "urged",
-                "visit_count",
-                "unsolved_visit_count",
-                "coverage",
-                "updated_at",
-                "customer",
-                "product",
-                "visits",
-            )
-        },
-        "problem_type_label": _problem_label(sr.problem_type),
-        "equipment": equipment,
-        "progress": _progress(sr.events),
-        "timeline": [
-            {
-                "id": e.id,
-                "at": e.at,
-                "actor": e.actor_label,
-                "action": e.action,
-                "from_status": e.from_status,
-                "to_status": e.to_status,
-                "note": e.note,
-            }
-            for e in sr.events
-        ],
-        "knowledge": _knowledge_hints(sr),
-        "allowed_actions": requests_ops.allowed_actions(sr, user),
-    }
+        equipment = Beside(
+            sr.equipment,
+            under_warranty=sr.equipment.under_warranty(utcnow().date()),
+            history=_history(sr),
+        )
+    return Beside(
+        sr,
+        problem_type_label=_problem_label(sr.problem_type),
+        equipment=equipment,
+        progress=_progress(sr.events),
+        knowledge=_knowledge_hints(sr),
+        allowed_actions=requests_ops.allowed_actions(sr, user),
+    )
 
 
 def _reference(engineer) -> dict:

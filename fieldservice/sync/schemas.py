@@ -5,7 +5,17 @@ import uuid
 import marshmallow as ma
 from marshmallow import validate
 
-from fieldservice.requests.schemas import ACTION_ARGS, ActionArgs, VisitArgs
+from fieldservice.customers.schemas import ContactSchema
+from fieldservice.requests.schemas import (
+    ACTION_ARGS,
+    ActionArgs,
+    CustomerBriefSchema,
+    EquipmentBriefSchema,
+    RequestEventSchema,
+    ServiceRequestSchema,
+    VisitArgs,
+    VisitSchema,
+)
 
 # The changes a phone can make offline; "visit" is kept as another name of "record_visit".
 OP_TYPES = (
@@ -141,89 +151,49 @@ class SyncPullArgs(ma.Schema):
     since = ma.fields.String(load_default=None, validate=validate.Length(max=20000))
 
 
-class PersonSchema(ma.Schema):
-    name = ma.fields.String()
-    title = ma.fields.String(allow_none=True)
-    phone = ma.fields.String(allow_none=True)
+class JobCustomerSchema(CustomerBriefSchema):
+    """The request's customer, with where to find them and whom to ask for on site."""
 
-
-class JobCustomerSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    phone = ma.fields.String()
-    address = ma.fields.String()
-    zone = ma.fields.String(allow_none=True)
     lat = ma.fields.Float(allow_none=True)
     lng = ma.fields.Float(allow_none=True)
-    contacts = ma.fields.List(ma.fields.Nested(PersonSchema))
+    contacts = ma.fields.List(ma.fields.Nested(ContactSchema(only=("name", "title", "phone"))))
 
 
-class JobProductSchema(ma.Schema):
-    id = ma.fields.Integer()
-    name = ma.fields.String()
-    model = ma.fields.String()
-    category = ma.fields.String()
+# The visit fields the phone shows; the types are the request API's (VisitSchema), labour hours a number.
+JOB_VISIT_FIELDS = (
+    "id",
+    "arrived_at",
+    "finished_at",
+    "labour_hours",
+    "outcome",
+    "fault_id",
+    "fault",
+    "cause",
+    "solution",
+    "signature_id",
+    "costs",
+    "photo_ids",
+    "client_op_id",
+)
+HISTORY_VISIT_FIELDS = ("finished_at", "outcome", "engineer", "fault", "cause", "solution")
+JOB_EVENT_FIELDS = ("id", "at", "actor", "action", "from_status", "to_status", "note")
 
 
-class HistoryVisitSchema(ma.Schema):
-    finished_at = ma.fields.AwareDateTime()
-    outcome = ma.fields.String()
-    engineer = ma.fields.String(allow_none=True)
-    fault = ma.fields.String(allow_none=True)
-    cause = ma.fields.String(allow_none=True)
-    solution = ma.fields.String(allow_none=True)
+class HistoryRequestSchema(ServiceRequestSchema):
+    """An earlier request on the same equipment, with what each visit found and did."""
+
+    class Meta:
+        fields = ("id", "number", "created_at", "status", "problem_type", "description", "visits")
+
+    visits = ma.fields.List(ma.fields.Nested(VisitSchema(only=HISTORY_VISIT_FIELDS)))
 
 
-class HistoryRequestSchema(ma.Schema):
-    id = ma.fields.Integer()
-    number = ma.fields.String()
-    created_at = ma.fields.AwareDateTime()
-    status = ma.fields.String()
-    problem_type = ma.fields.String()
-    description = ma.fields.String()
-    visits = ma.fields.List(ma.fields.Nested(HistoryVisitSchema))
-
-
-class JobEquipmentSchema(ma.Schema):
-    id = ma.fields.Integer()
-    serial_number = ma.fields.String()
+class JobEquipmentSchema(EquipmentBriefSchema):
     installed_on = ma.fields.Date(allow_none=True)
     warranty_until = ma.fields.Date(allow_none=True)
     under_warranty = ma.fields.Boolean()
     location = ma.fields.String(allow_none=True)
     history = ma.fields.List(ma.fields.Nested(HistoryRequestSchema))
-
-
-class JobEventSchema(ma.Schema):
-    id = ma.fields.Integer()
-    at = ma.fields.AwareDateTime()
-    actor = ma.fields.String()
-    action = ma.fields.String()
-    from_status = ma.fields.String(allow_none=True)
-    to_status = ma.fields.String(allow_none=True)
-    note = ma.fields.String(allow_none=True)
-
-
-class JobVisitCostSchema(ma.Schema):
-    kind = ma.fields.String()
-    amount = ma.fields.String()
-    note = ma.fields.String(allow_none=True)
-
-
-class JobVisitSchema(ma.Schema):
-    id = ma.fields.Integer()
-    arrived_at = ma.fields.AwareDateTime()
-    finished_at = ma.fields.AwareDateTime()
-    labour_hours = ma.fields.String()
-    outcome = ma.fields.String()
-    fault_id = ma.fields.Integer(allow_none=True)
-    fault = ma.fields.String(allow_none=True)
-    cause = ma.fields.String(allow_none=True)
-    solution = ma.fields.String(allow_none=True)
-    signature_id = ma.fields.String(allow_none=True)
-    costs = ma.fields.List(ma.fields.Nested(JobVisitCostSchema))
-    photo_ids = ma.fields.Function(lambda visit: [p.id for p in visit.photos])
-    client_op_id = ma.fields.String(allow_none=True)
 
 
 class KnowledgeSolutionSchema(ma.Schema):
@@ -249,38 +219,51 @@ class ProgressSchema(ma.Schema):
     arrived_at = ma.fields.AwareDateTime(allow_none=True)
 
 
-class JobSchema(ma.Schema):
-    """A job with everything the engineer needs on site with no signal."""
+class JobSchema(ServiceRequestSchema):
+    """A job with everything the engineer needs on site with no signal: the request's own fields as the request
+    API has them, and what sync adds beside them."""
 
-    id = ma.fields.Integer()
-    number = ma.fields.String()
-    status = ma.fields.String()
-    version = ma.fields.Integer()
-    priority = ma.fields.Integer()
-    service_category = ma.fields.String()
-    problem_type = ma.fields.String()
+    class Meta:
+        fields = (
+            "id",
+            "number",
+            "status",
+            "version",
+            "priority",
+            "service_category",
+            "problem_type",
+            "problem_type_label",
+            "description",
+            "contact_name",
+            "contact_phone",
+            "required_by",
+            "response_due",
+            "resolution_due",
+            "assigned_at",
+            "resolved_at",
+            "urged",
+            "visit_count",
+            "unsolved_visit_count",
+            "coverage",
+            "customer",
+            "product",
+            "equipment",
+            "progress",
+            "timeline",
+            "visits",
+            "knowledge",
+            "allowed_actions",
+            "updated_at",
+        )
+
     problem_type_label = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
-    description = ma.fields.String()
-    contact_name = ma.fields.String(allow_none=True)
-    contact_phone = ma.fields.String(allow_none=True)
-    required_by = ma.fields.AwareDateTime()
-    response_due = ma.fields.AwareDateTime()
-    resolution_due = ma.fields.AwareDateTime()
-    assigned_at = ma.fields.AwareDateTime(allow_none=True)
-    resolved_at = ma.fields.AwareDateTime(allow_none=True)
-    urged = ma.fields.Boolean()
-    visit_count = ma.fields.Integer()
-    unsolved_visit_count = ma.fields.Integer()
-    coverage = ma.fields.String()
     customer = ma.fields.Nested(JobCustomerSchema)
-    product = ma.fields.Nested(JobProductSchema, allow_none=True)
     equipment = ma.fields.Nested(JobEquipmentSchema, allow_none=True)
     progress = ma.fields.Nested(ProgressSchema)
-    timeline = ma.fields.List(ma.fields.Nested(JobEventSchema))
-    visits = ma.fields.List(ma.fields.Nested(JobVisitSchema))
+    timeline = ma.fields.List(ma.fields.Nested(RequestEventSchema(only=JOB_EVENT_FIELDS)), attribute="events")
+    visits = ma.fields.List(ma.fields.Nested(VisitSchema(only=JOB_VISIT_FIELDS)))
     knowledge = ma.fields.List(ma.fields.Nested(KnowledgeHintSchema))
     allowed_actions = ma.fields.List(ma.fields.String())
-    updated_at = ma.fields.AwareDateTime()
 
 
 class SyncPullSchema(ma.Schema):

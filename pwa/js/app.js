@@ -241,7 +241,7 @@
         <div class="muted">${esc(t('serial'))} ${esc(eq.serial_number)}${eq.warranty_until ? ' · ' + esc(t('warranty_until', { date: eq.warranty_until })) : ''}</div>
         <h3>${esc(t('history'))}</h3>
         ${eq.history.length ? '<ul class="timeline">' + eq.history.map((h) => `<li>${esc(h.number)} ${esc(statusLabel(h.status))}: ${esc(h.description)}
-          ${h.visits.map((v) => `<div class="muted">${esc(fmt(v.finished_at))} ${esc(v.engineer || '')}: ${esc(v.cause || '')} → ${esc(v.solution || '')}</div>`).join('')}</li>`).join('') + '</ul>'
+          ${h.visits.map((v) => `<div class="muted">${esc(fmt(v.finished_at))} ${esc(v.engineer ? v.engineer.name : '')}: ${esc(v.cause || '')} → ${esc(v.solution || '')}</div>`).join('')}</li>`).join('') + '</ul>'
         : `<p class="muted">${esc(t('no_history'))}</p>`}
       </div>`;
     }

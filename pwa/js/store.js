@@ -4,7 +4,7 @@
   'use strict';
 
   const DB_NAME = 'fieldservice';
-  const DB_VERSION = 2;
+  const DB_VERSION = 3;
   let dbPromise = null;
 
   function open() {
@@ -25,6 +25,11 @@
             db.createObjectStore('drafts', { keyPath: 'request_id' });
             tx.objectStore('outbox').createIndex('request_id', 'request_id');
             tx.objectStore('blobs').createIndex('request_id', 'request_id');
+          }
+          if (oldVersion < 3) {
+            // The jobs' shape changed (a history visit's engineer is {id, name}, labour hours a number): forget
+            // the cursor, so the next pull sends every job again and replaces the copies.
+            tx.objectStore('meta').delete('cursor');
           }
         },
         // Another tab or a new service worker needs a newer schema: let go so it can upgrade.

@@ -132,3 +132,32 @@ def test_the_same_result_as_one_by_one_perform(db, make_request, make_engineer, 
     ea, eb = _events(db, a)[-1], _events(db, b)[-1]
     fields = ("action", "from_status", "to_status", "note", "data", "actor_id", "actor_label")
     assert [getattr(ea, f) for f in fields] == [getattr(eb, f) for f in fields]
+
+
+def test_the_batch_writes_each_request_once_and_leaves_it_stored(db, make_request, make_engineer, make_user):
+    """The batch's own UPDATE stands for the ORM's flush: one statement, and the requests are left clean."""
+    engineer = make_engineer(skills=["water_purifier"])
+    requests = [make_request() for _ in range(2)]
+    versions = [sr.version for sr in requests]
+    # Held rows whose engineer was read before (none yet): the batch reads them no more, the engineer afresh.
+    held = ops.lock_requests([sr.id for sr in requests])
+    assert [held[sr.id].engineer for sr in requests] == [None, None]
+    updates = []
+
+    def count(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE service_requests"):
+            updates.append(executemany)
+
+    sa.event.listen(db.engine, "before_cursor_execute", count)
+    try:
+        assigned, _ = ops.assign_many([(sr.id, engineer.id) for sr in requests], make_user("dispatcher"))
+        assert not any(sr in db.session.dirty for sr in assigned)
+        db.session.flush()
+    finally:
+        sa.event.remove(db.engine, "before_cursor_execute", count)
+    assert updates == [True]
+    assert [sr.version for sr in assigned] == [v + 1 for v in versions]
+    assert [sr.engineer.id for sr in assigned] == [engineer.id, engineer.id]
+    db.session.commit()
+    db.session.expire_all()
+    assert [db.session.get(ServiceRequest, sr.id).version for sr in requests] == [v + 1 for v in versions]

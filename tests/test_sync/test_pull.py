@@ -145,3 +145,25 @@ def test_bad_cursor_is_422(phone):
 
 def test_pull_needs_an_engineer(api_as):
     assert api_as("manager").get("/api/v1/sync").status_code == 403
+
+
+def test_job_fields_have_the_request_apis_types(db, phone, job, engineer, make_job):
+    """The job's visits, timeline and equipment history are the request API's, field for field."""
+    from fieldservice.requests.models import ServiceRequest as SR
+    from tests.test_sync.conftest import visit_payload
+
+    phone.post("/api/v1/sync", json={"ops": [op("record_visit", job.id, visit_payload())]})
+    sr = db.session.get(SR, job.id)
+    again = make_job(engineer, equipment_id=sr.equipment_id, customer_id=sr.customer_id)
+    jobs = {j["id"]: j for j in pull(phone)["jobs"]}
+    (visit,) = jobs[job.id]["visits"]
+    (api_visit,) = phone.get(f"/api/v1/requests/{job.id}/visits").json
+    assert visit == {key: api_visit[key] for key in visit}
+    assert visit["labour_hours"] == 1.5 and visit["costs"][0]["amount"] == 30.0
+    api_events = phone.get(f"/api/v1/requests/{job.id}/events").json
+    assert jobs[job.id]["timeline"] == [
+        {key: e[key] for key in got} for e, got in zip(api_events, jobs[job.id]["timeline"], strict=True)
+    ]
+    (earlier,) = jobs[again.id]["equipment"]["history"]
+    assert earlier["visits"][0]["engineer"] == {"id": engineer.id, "name": "张师傅"}
+    assert earlier["visits"][0]["solution"] == api_visit["solution"]
