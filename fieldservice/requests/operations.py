@@ -21,7 +21,7 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
 from fieldservice.extensions import db
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
@@ -514,7 +514,7 @@ def perform(
         GUARDS[t.guard](sr, actor)
     if t.action == "claim":
         engineer = _engineer_of(actor)
-    with savepoint():
+    with within_savepoint():
         _apply(sr, t, actor, payload, now, engineer=engineer)
     return sr
 
@@ -655,9 +655,12 @@ def assign_many(
             )
         )
     insert_many(events)
+    # The receivers' new rows (a message to each customer) are stored together too (signals: new_rows).
+    new_rows: list = []
     for (sr, _t, _engineer, _reason), event in zip(planned, events, strict=True):
-        signals.event_added.send(sr, event=event)
-        signals.status_changed.send(sr, event=event)
+        signals.event_added.send(sr, event=event, new_rows=new_rows)
+        signals.status_changed.send(sr, event=event, new_rows=new_rows)
+    insert_many(new_rows)
     log.info("%d requests assigned by %s in one batch, %d refused", len(planned), _who(actor), len(refused))
     return [sr for sr, _, _, _ in planned], refused
 
@@ -898,7 +901,7 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
         )
 
     t = choose_transition(sr, "visit", actor, data)
-    with savepoint():
+    with within_savepoint():
         visit = Visit(
             request_id=sr.id,
             engineer_id=sr.engineer_id,
