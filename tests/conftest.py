@@ -55,8 +55,6 @@ def app_config(database_url) -> dict:
         "WTF_CSRF_ENABLED": False,
         "FIELDSERVICE_PUBLIC_URL": "http://fs.test",
         "SERVER_NAME": None,
-        # Every list page the tests read is dumped both ways and compared (core.serialize).
-        "CHECK_COMPILED_DUMPS": True,
     }
 
 

@@ -2,11 +2,9 @@
 
 import marshmallow as ma
 from apispec.ext.marshmallow.common import resolve_schema_instance
-from flask import current_app
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint as _SmorestBlueprint
 
-from fieldservice.core.serialize import Projection, check_compiled, compiled_response, dump_many
 from fieldservice.extensions import csrf
 
 
@@ -22,12 +20,6 @@ class Blueprint(_SmorestBlueprint):
         """flask-smorest's arguments, given one schema instance: webargs builds a new instance of a schema class
         on every request (marshmallow copies all its fields for that)."""
         return super().arguments(resolve_schema_instance(schema), **kwargs)
-
-    def response(self, status_code, schema=None, **kwargs):
-        """flask-smorest's response, dumping with the schema's compiled dump (core.serialize)."""
-        if schema is not None:
-            schema = compiled_response(resolve_schema_instance(schema))
-        return super().response(status_code, schema, **kwargs)
 
 
 def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
@@ -59,11 +51,8 @@ class VersionArgs(ma.Schema):
 Api.ERROR_SCHEMA = ErrorEnvelope
 
 
-def page_of(select, schema, page: int, per_page: int) -> dict:
-    """Run *select* (of one model, filtered and sorted) for one page and dump {items, total}.
-
-    *schema* is a marshmallow schema, whose compiled dump is given the page's entities, or a
-    core.serialize.Projection, which reads the page as plain rows instead."""
+def paged(select, page: int, per_page: int):
+    """(the number of rows *select* gives, *select* limited to one page of them)."""
     from sqlalchemy import func, literal
     from sqlalchemy import select as sa_select
 
@@ -73,16 +62,16 @@ def page_of(select, schema, page: int, per_page: int) -> dict:
     # LIMIT and OFFSET written into the SQL rather than bound: PostgreSQL then plans the prepared statement
     # once (a generic plan) instead of planning each page anew for a LIMIT it cannot see.
     offset = (page - 1) * per_page
-    paged = select.limit(literal(per_page, literal_execute=True)).offset(literal(offset, literal_execute=True))
-    if isinstance(schema, Projection):
-        items = [schema.dump(row) for row in db.session.execute(schema.select(paged))]
-        if current_app.config.get("CHECK_COMPILED_DUMPS"):  # the test suite: compare with the entities' dump
-            check_compiled(schema.schema, db.session.scalars(paged).all(), True, items)
-    else:
-        rows = db.session.scalars(paged).all()
-        items = dump_many(schema, rows)
-        if isinstance(schema, ma.Schema):
-            check_compiled(schema, rows, True, items)
+    return total, select.limit(literal(per_page, literal_execute=True)).offset(literal(offset, literal_execute=True))
+
+
+def page_of(select, schema, page: int, per_page: int) -> dict:
+    """Run *select* (of one model, filtered and sorted) for one page and dump {items, total, page, per_page}
+    with *schema* (or any object with a marshmallow-like dump(rows, many=True))."""
+    from fieldservice.extensions import db
+
+    total, one_page = paged(select, page, per_page)
+    items = schema.dump(db.session.scalars(one_page).all(), many=True)
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 
 

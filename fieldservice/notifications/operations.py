@@ -15,11 +15,9 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from sqlalchemy import event as sa_event
-from sqlalchemy.orm import Session
 
 from fieldservice.core.errors import Conflict, ValidationFailed
-from fieldservice.core.models import bulk_insertable, check_version, insert_many, transaction_cache, utcnow
+from fieldservice.core.models import check_version, transaction_cache, utcnow
 from fieldservice.extensions import db
 from fieldservice.notifications import channels, messages, webhooks
 from fieldservice.notifications.models import (
@@ -44,23 +42,30 @@ _OUTBOX = "notifications_outbox"
 # ---------------------------------------------------------------- queueing (inside the caller's transaction)
 
 
-def notify_customer(sr, event: str, key: str, *, fresh: bool = False, **ctx) -> list[Notification]:
+def notify_customer(
+    sr, event: str, key: str, *, fresh: bool = False, new_rows: list | None = None, **ctx
+) -> list[Notification]:
     """Queue *event*'s message to the request's customer on every configured channel that can reach them.
     *key* names the change (one message per key and channel, whatever replays the signal). *fresh*: the key
     names a row this transaction created (a timeline event, a new request), so no stored message can carry
-    it and the database is not asked."""
+    it and the database is not asked. *new_rows*: a batch's list (requests.signals) to put the messages in
+    rather than the session; the batch stores them together."""
     customer = sr.customer
     if customer is None:
         return []
+    reachable = [(channel, channel.address_of(customer, sr)) for channel in channels.active_channels()]
+    reachable = [(channel, address) for channel, address in reachable if address]
+    if not reachable:
+        return []
+    pending = transaction_cache(_PENDING_KEYS)
+    wanted = [f"{key}:{channel.name}" for channel, _ in reachable]
+    stored = set() if fresh else _stored_keys([k for k in wanted if k not in pending])
     locale = setting("FIELDSERVICE_NOTIFY_LOCALE")
     subject, body = messages.render(event, locale, number=sr.number, **ctx)
     queued = []
-    for channel in channels.active_channels():
-        address = channel.address_of(customer, sr)
-        if not address:
-            continue
-        dedupe_key = f"{key}:{channel.name}"
-        if _queued_already(dedupe_key):
+    for (channel, address), dedupe_key in zip(reachable, wanted, strict=True):
+        # Queued already in this transaction (forgotten if a savepoint holding it rolls back), or stored.
+        if dedupe_key in pending or dedupe_key in stored:
             continue
         notification = Notification(
             dedupe_key=dedupe_key,
@@ -72,42 +77,22 @@ def notify_customer(sr, event: str, key: str, *, fresh: bool = False, **ctx) -> 
             subject=subject[:200],
             body=body,
         )
-        notification.fresh_key = fresh
-        db.session.add(notification)
-        transaction_cache(_PENDING_KEYS)[dedupe_key] = notification
+        if new_rows is None:
+            db.session.add(notification)
+        else:
+            new_rows.append(notification)
+        pending[dedupe_key] = notification
         queued.append(notification)
     return queued
 
 
-def _queued_already(dedupe_key: str) -> bool:
-    """Whether a message with this key waits in this session. Stored ones are dropped in one query per flush
-    (_store_new_notifications): a batch of changes, such as an automatic dispatch, must neither query nor
-    write once per message."""
-    notification = transaction_cache(_PENDING_KEYS).get(dedupe_key)
-    return notification is not None and notification in db.session
-
-
-@sa_event.listens_for(Session, "before_flush")
-def _store_new_notifications(session: Session, _context, _instances) -> None:
-    """Leave out the new messages whose key is stored already (a signal replayed in a later transaction), in
-    one query; on PostgreSQL write the others in bulk (insert_many) rather than row by row."""
-    new = [obj for obj in session.new if isinstance(obj, Notification)]
-    if not new:
-        return
-    keys = {obj.dedupe_key for obj in new if not getattr(obj, "fresh_key", False)}
-    stored = (
-        set(session.scalars(sa.select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
-        if keys
-        else set()
-    )
-    for obj in new:
-        if obj.dedupe_key in stored:
-            session.expunge(obj)
-    new = [obj for obj in new if obj.dedupe_key not in stored]
-    if len(new) > 1 and bulk_insertable(session, new):
-        for obj in new:
-            session.expunge(obj)
-        insert_many(new, session)
+def _stored_keys(keys: list[str]) -> set[str]:
+    """Which of *keys* a stored message carries already (a signal replayed in a later transaction)."""
+    if not keys:
+        return set()
+    # Not flushed first: the messages this transaction queued are in its pending keys already.
+    with db.session.no_autoflush:
+        return set(db.session.scalars(sa.select(Notification.dedupe_key).where(Notification.dedupe_key.in_(keys))))
 
 
 def _active_subscriptions() -> list[WebhookSubscription]:

@@ -53,24 +53,24 @@ def on_request_created(sr, **_):
 
 
 @signals.status_changed.connect
-def on_status_changed(sr, event=None, **_):
+def on_status_changed(sr, event=None, new_rows=None, **_):
     ops.emit("request.status_changed", _event_payload(sr, event))
     key = f"ev{event.id}"
     if event.to_status == ASSIGNED:
         name = (event.data or {}).get("engineer_name") or (sr.engineer.name if sr.engineer else "")
-        ops.notify_customer(sr, "assigned", key, fresh=True, engineer=name)
+        ops.notify_customer(sr, "assigned", key, fresh=True, new_rows=new_rows, engineer=name)
     elif event.to_status == RESOLVED:
-        ops.notify_customer(sr, "resolved", key, fresh=True, report_url=_report_url(sr))
+        ops.notify_customer(sr, "resolved", key, fresh=True, new_rows=new_rows, report_url=_report_url(sr))
     elif event.action == "revisit":
-        ops.notify_customer(sr, "revisited" if event.to_status == REVISITED else "reopened", key, fresh=True)
+        event_name = "revisited" if event.to_status == REVISITED else "reopened"
+        ops.notify_customer(sr, event_name, key, fresh=True, new_rows=new_rows)
 
 
 @signals.event_added.connect
-def on_event_added(sr, event=None, **_):
+def on_event_added(sr, event=None, new_rows=None, **_):
     if event.action == "depart":
-        ops.notify_customer(
-            sr, "on_the_way", f"ev{event.id}", fresh=True, engineer=sr.engineer.name if sr.engineer else ""
-        )
+        engineer = sr.engineer.name if sr.engineer else ""
+        ops.notify_customer(sr, "on_the_way", f"ev{event.id}", fresh=True, new_rows=new_rows, engineer=engineer)
     if event.to_status == event.from_status or event.to_status is None:
         # Steps that change no state (accept, depart, arrive, urge, breaches) still interest integrators.
         ops.emit("request.event", _event_payload(sr, event))

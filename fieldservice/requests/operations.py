@@ -23,7 +23,7 @@ from fieldservice.contracts.operations import coverage_for
 from fieldservice.core import numbering
 from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, increment, insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -622,7 +622,7 @@ def perform(
         GUARDS[t.guard](sr, actor)
     if t.action == "claim":
         engineer = _engineer_of(actor)
-    with savepoint():
+    with within_savepoint():
         _apply(sr, t, actor, payload, now, engineer=engineer)
     return sr
 
@@ -762,8 +762,11 @@ def assign_many(pairs, actor, *, now: datetime | None = None) -> tuple[list[Serv
         ]
         _store_changes([sr for sr, _, _, _ in planned])
     insert_many(events)
+    # The receivers' new rows (a message to each customer) are stored together too (signals: new_rows).
+    new_rows: list = []
     for (sr, _t, _engineer, _reason), event in zip(planned, events, strict=True):
-        _announce(sr, event)
+        _announce(sr, event, new_rows)
+    insert_many(new_rows)
     log.info("%d requests assigned by %s in one batch, %d refused", len(planned), _who(actor), len(refused))
     return [sr for sr, _, _, _ in planned], refused
 
@@ -794,11 +797,12 @@ def _change(sr: ServiceRequest, t: Transition, actor, payload: dict, now: dateti
     )
 
 
-def _announce(sr: ServiceRequest, event: RequestEvent) -> None:
-    """Tell the subscribers of a stored change: the new event, and the new state if there is one."""
-    signals.event_added.send(sr, event=event)
+def _announce(sr: ServiceRequest, event: RequestEvent, new_rows: list | None = None) -> None:
+    """Tell the subscribers of a stored change: the new event, and the new state if there is one. A batch passes
+    *new_rows*, where the receivers put the rows they make, for the batch to store together (signals.py)."""
+    signals.event_added.send(sr, event=event, new_rows=new_rows)
     if event.to_status != event.from_status:
-        signals.status_changed.send(sr, event=event)
+        signals.status_changed.send(sr, event=event, new_rows=new_rows)
 
 
 def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
@@ -951,7 +955,7 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
         )
 
     t = choose_transition(sr, "visit", actor, data)
-    with savepoint():
+    with within_savepoint():
         visit = Visit(
             request_id=sr.id,
             engineer_id=sr.engineer_id,

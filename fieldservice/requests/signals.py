@@ -4,6 +4,10 @@
 - status_changed.send(sr, event=RequestEvent)
 - visit_recorded.send(visit, request=sr, data=data)  data["parts"]: [{part_id, qty, old_serial?, new_serial?}]
 - event_added.send(sr, event=RequestEvent)            every timeline event
+
+A batch (operations.assign_many) adds new_rows=[...] to status_changed and event_added: a receiver puts the new
+rows it makes (customer messages) in that list instead of the session, and the batch stores them together
+(core.models.insert_many). Without new_rows, a receiver adds its rows to the session.
 """
 
 from blinker import Namespace

@@ -1,9 +1,9 @@
-"""core.models helpers: bulk insert, the per-transaction cache, savepoint()."""
+"""core.models helpers: bulk insert, the per-transaction cache, within_savepoint()."""
 
 import sqlalchemy as sa
 
 from fieldservice.auth.models import LoginAttempt
-from fieldservice.core.models import insert_many, savepoint, transaction_cache, utcnow
+from fieldservice.core.models import insert_many, transaction_cache, utcnow, within_savepoint
 
 
 def _attempts(n: int) -> list[LoginAttempt]:
@@ -45,6 +45,19 @@ def test_insert_many_with_uneven_attributes_falls_back_to_the_flush(db):
     assert len(_stored(db)) == 2
 
 
+def test_insert_many_stores_each_class_given(db):
+    from fieldservice.auth.models import User
+
+    users = [User(username=f"批量{i}", role="engineer", name=f"工程师{i}", password_hash="!") for i in range(3)]
+    attempts = _attempts(3)
+    insert_many([users[0], *attempts, *users[1:]])
+    assert all(isinstance(obj.id, int) for obj in [*users, *attempts]) and not db.session.new
+    db.session.commit()
+    assert len(_stored(db)) == 3
+    stored_users = db.session.scalars(sa.select(User.username).where(User.username.like("批量%")))
+    assert sorted(stored_users) == [u.username for u in users]
+
+
 def test_insert_many_of_nothing_does_nothing(db):
     insert_many([])
     assert not db.session.new and _stored(db) == []
@@ -66,10 +79,10 @@ def test_transaction_cache_lives_as_long_as_the_transaction(db):
     assert transaction_cache("t") == {}
 
 
-def test_savepoint_undoes_its_own_change_alone(db):
+def test_within_savepoint_undoes_its_own_change_alone(db):
     db.session.add(LoginAttempt(username="kept"))
     try:
-        with savepoint():
+        with within_savepoint():
             db.session.add(LoginAttempt(username="undone"))
             db.session.flush()
             raise RuntimeError("boom")
@@ -79,7 +92,7 @@ def test_savepoint_undoes_its_own_change_alone(db):
     assert [u for _, u, _ in _stored(db)] == ["kept"]
 
 
-def test_savepoint_inside_a_callers_savepoint_adds_none(db):
+def test_within_savepoint_inside_a_callers_savepoint_uses_that_one(db):
     statements = []
 
     def record(conn, cursor, statement, *args):
@@ -87,7 +100,7 @@ def test_savepoint_inside_a_callers_savepoint_adds_none(db):
 
     sa.event.listen(db.engine, "before_cursor_execute", record)
     try:
-        with db.session.begin_nested(), savepoint():
+        with db.session.begin_nested(), within_savepoint():
             db.session.add(LoginAttempt(username="inner"))
             db.session.flush()
     finally:

@@ -277,3 +277,52 @@ def test_a_batch_of_messages_is_stored_in_bulk_with_ids(db, setup_request, sms_t
     assert len(queued) == 30 and all(n.id for n in queued)
     stored = {n.id: n.dedupe_key for n in _notifications(db)}
     assert all(stored[n.id] == n.dedupe_key for n in queued)
+
+
+def test_a_batch_puts_its_messages_in_its_list_and_stores_them_together(db, setup_request, sms_to):
+    """A batch (requests.operations.assign_many) hands its receivers a list: the messages go there, not into
+    the session, keep their dedupe rules, and the batch stores them in one go with ids."""
+    from fieldservice.core.models import insert_many
+    from fieldservice.notifications import operations as ops
+    from fieldservice.notifications.models import Notification
+    from fieldservice.requests import operations as requests_ops
+
+    sr = requests_ops.create_request(
+        {**request_body(setup_request["equipment"]), "required_by": utcnow() + timedelta(days=1)},
+        setup_request["dispatcher"],
+    )
+    db.session.commit()
+    ops.notify_customer(sr, "revisited", "stored-before")
+    db.session.commit()
+    rows: list = []
+    queued = [n for i in range(5) for n in ops.notify_customer(sr, "revisited", f"batch-{i}", new_rows=rows)]
+    assert ops.notify_customer(sr, "revisited", "batch-0", new_rows=rows) == []  # queued in this batch already
+    assert ops.notify_customer(sr, "revisited", "stored-before", new_rows=rows) == []  # stored already
+    assert rows == queued and len(rows) == 5 and not any(n in db.session for n in rows)
+    insert_many(rows)
+    db.session.commit()
+    assert all(n.id for n in queued)
+    keys = [n.dedupe_key for n in _notifications(db)]
+    assert all(keys.count(f"batch-{i}:sms") == 1 for i in range(5)) and keys.count("stored-before:sms") == 1
+    assert db.session.get(Notification, queued[0].id).dedupe_key == "batch-0:sms"
+
+
+def test_automatic_assignment_in_one_batch_messages_each_customer_once(db, setup_request, sms_to):
+    """assign_many's customer messages reach the outbox through the batch's own store, one per request."""
+    from fieldservice.requests import operations as requests_ops
+
+    engineer = setup_request["engineer"]
+    requests = [
+        requests_ops.create_request(
+            {**request_body(setup_request["equipment"]), "required_by": utcnow() + timedelta(days=1)},
+            setup_request["dispatcher"],
+        )
+        for _ in range(3)
+    ]
+    db.session.commit()
+    assigned, refused = requests_ops.assign_many([(sr.id, engineer.id) for sr in requests], setup_request["dispatcher"])
+    db.session.commit()
+    assert len(assigned) == 3 and not refused
+    messages = [n for n in _notifications(db) if n.event == "assigned"]
+    assert sorted(n.request_id for n in messages) == sorted(sr.id for sr in requests)
+    assert all(n.id and n.channel == "sms" for n in messages)

@@ -444,7 +444,7 @@ def test_openapi_lists_the_request_paths(client):
 
 
 def test_list_pages_read_as_rows_say_what_the_detail_says(dispatcher, make_request, make_equipment, engineer, db):
-    """The list is read as plain rows (core.serialize.Projection): every sort keeps its order across pages,
+    """The list is read as plain rows (requests.projection): every sort keeps its order across pages,
     ties broken by id, and each item says what the request's own page says (briefs present or null)."""
     base = utcnow() + timedelta(days=1)
     with_equipment = make_equipment()
