@@ -25,30 +25,26 @@ XDIST_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
 REDIS_DBS = 16
 
 
-def _worker_index() -> int:
-    return int(XDIST_WORKER.removeprefix("gw")) if XDIST_WORKER else 0
-
-
-def worker_database_url(url: str) -> str:
-    """The database of this xdist worker: `<db>_gw0` on PostgreSQL, `<file>_gw0.db` on SQLite; *url* when serial."""
-    if not XDIST_WORKER:
+def worker_database_url(url: str, worker: str | None) -> str:
+    """The database of xdist *worker*: `<db>_gw0` on PostgreSQL, `<file>_gw0.db` on SQLite; *url* when serial."""
+    if not worker:
         return url
     parsed = sa.engine.make_url(url)
     if parsed.get_backend_name() == "sqlite":
         path = Path(parsed.database)
-        return parsed.set(database=str(path.with_name(f"{path.stem}_{XDIST_WORKER}{path.suffix}"))).render_as_string(
-            hide_password=False
-        )
-    return parsed.set(database=f"{parsed.database}_{XDIST_WORKER}").render_as_string(hide_password=False)
+        parsed = parsed.set(database=str(path.with_name(f"{path.stem}_{worker}{path.suffix}")))
+    else:
+        parsed = parsed.set(database=f"{parsed.database}_{worker}")
+    return parsed.render_as_string(hide_password=False)
 
 
-def worker_redis_url(url: str) -> str:
-    """The Redis db of this xdist worker: the db of *url* plus the worker's index, which must stay within 0..15."""
+def worker_redis_url(url: str, worker: str | None) -> str:
+    """The Redis db of xdist *worker*: the db of *url* plus the worker's number, which must stay within 0..15."""
     parts = urlsplit(url)
     base = int(parts.path.strip("/") or 0)
-    db = base + _worker_index()
+    db = base + (int(worker.removeprefix("gw")) if worker else 0)
     if db >= REDIS_DBS:
-        raise pytest.UsageError(f"REDIS_URL db {base} + xdist worker {XDIST_WORKER} is past Redis's last db (15)")
+        raise pytest.UsageError(f"REDIS_URL db {base} + xdist worker {worker} is past Redis's last db (15)")
     return urlunsplit(parts._replace(path=f"/{db}"))
 
 
@@ -87,7 +83,7 @@ def pytest_configure(config):
     if REQUIRE_SERVICES and not (_is_postgres() and REDIS_URL):
         raise pytest.UsageError("FIELDSERVICE_REQUIRE_SERVICES=1: DATABASE_URL (PostgreSQL) and REDIS_URL must be set")
     if REDIS_URL:
-        worker_redis_url(REDIS_URL)  # refuse a worker whose Redis db does not exist before any test runs
+        worker_redis_url(REDIS_URL, XDIST_WORKER)  # refuse a worker whose Redis db does not exist before any test runs
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +91,7 @@ def database_url(tmp_path_factory) -> str:
     if not DATABASE_URL:
         # tmp_path_factory already gives each xdist worker a folder of its own.
         return "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.db")
-    url = worker_database_url(DATABASE_URL)
+    url = worker_database_url(DATABASE_URL, XDIST_WORKER)
     if XDIST_WORKER and _is_postgres():
         _create_worker_database(url)
     return url
@@ -301,7 +297,7 @@ def make_equipment(db, make_customer, make_product):
 def redis_url():
     if not REDIS_URL:
         pytest.skip("needs Redis: set REDIS_URL")
-    return worker_redis_url(REDIS_URL)
+    return worker_redis_url(REDIS_URL, XDIST_WORKER)
 
 
 @pytest.fixture
