@@ -1,11 +1,14 @@
 # The two commands of the README:
 #   make demo   install, create the SQLite database with demo data, serve on http://127.0.0.1:5000 (jobs inline)
-#   make test   install the test dependencies (system packages too), check the layer order, run the whole test suite
+#   make test   install the test dependencies (system packages too), check the layer order, run the whole test
+#               suite in parallel (pytest-xdist)
 # DATABASE_URL / REDIS_URL, when set, point the tests at PostgreSQL and Redis (that is what .ci/run does).
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# Three workers beat two on two cores: the tests wait on PostgreSQL and Chromium as much as they compute.
+PYTEST_PARALLEL ?= -n 3 --dist worksteal
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo test install install-test lint fmt bench-help
@@ -28,7 +31,7 @@ demo: install
 test: install
 	bash scripts/install-system-deps.sh
 	$(BIN)/lint-imports
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 lint: install
 	$(BIN)/ruff check .
