@@ -7,7 +7,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Three workers beat two on two cores: the tests wait on PostgreSQL and Chromium as much as they compute.
+# Three workers on two cores: the tests wait on PostgreSQL and Chromium about as much as they compute.
 PYTEST_PARALLEL ?= -n 3 --dist worksteal
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
