@@ -5,7 +5,7 @@ from apispec.ext.marshmallow.common import resolve_schema_instance
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint as _SmorestBlueprint
 
-from fieldservice.extensions import csrf
+from fieldservice.extensions import csrf, db
 
 
 class Api(_SmorestApi):
@@ -56,8 +56,6 @@ def paged(select, page: int, per_page: int):
     from sqlalchemy import func, literal
     from sqlalchemy import select as sa_select
 
-    from fieldservice.extensions import db
-
     total = db.session.scalar(sa_select(func.count()).select_from(select.order_by(None).subquery()))
     # LIMIT and OFFSET written into the SQL rather than bound: PostgreSQL then plans the prepared statement
     # once (a generic plan) instead of planning each page anew for a LIMIT it cannot see.
@@ -68,8 +66,6 @@ def paged(select, page: int, per_page: int):
 def page_of(select, schema, page: int, per_page: int) -> dict:
     """Run *select* (of one model, filtered and sorted) for one page and dump {items, total, page, per_page}
     with *schema* (or any object with a marshmallow-like dump(rows, many=True))."""
-    from fieldservice.extensions import db
-
     total, one_page = paged(select, page, per_page)
     items = schema.dump(db.session.scalars(one_page).all(), many=True)
     return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -14,6 +14,7 @@ from fieldservice.auth.models import Role
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Product
+from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.knowledge.models import (
     EntryRevision,
@@ -475,8 +476,6 @@ def _check_request(request_id: int, actor) -> None:
     if db.session.get(ServiceRequest, request_id) is None:
         raise ValidationFailed("validation_failed", "No such request.", {"request_id": "No such request."})
     if actor.role == Role.ENGINEER:
-        from fieldservice.engineers.operations import engineer_for_user
-
         engineer = engineer_for_user(actor)
         visited = engineer is not None and db.session.scalar(
             sa.select(Visit.id)
@@ -600,8 +599,6 @@ def offline_categories(user, categories: list[str] | None) -> list[str] | None:
     if categories:
         return categories
     if user.role == Role.ENGINEER:
-        from fieldservice.engineers.operations import engineer_for_user
-
         engineer = engineer_for_user(user)
         return engineer.skill_categories if engineer is not None else []
     return None
