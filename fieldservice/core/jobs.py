@@ -156,7 +156,8 @@ def redis_connection():
     app = current_app
     conn = app.extensions.get("fieldservice_redis")
     if conn is None:
-        conn = Redis.from_url(app.config["REDIS_URL"])
+        # A short connect timeout: a Redis that is away must not hold a web request for long (reads keep rq's own).
+        conn = Redis.from_url(app.config["REDIS_URL"], socket_connect_timeout=2)
         app.extensions["fieldservice_redis"] = conn
     return conn
 

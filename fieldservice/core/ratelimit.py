@@ -1,13 +1,21 @@
-"""Fixed-window rate limits shared by every process: Redis when configured, the database otherwise."""
+"""Fixed-window rate limits shared by every process: Redis when configured, the database otherwise.
 
+When Redis is configured but unreachable, the count falls back to the database (with a log line) rather than
+answering 500: the customer's pages must stay up while Redis is away.
+"""
+
+import logging
 import time
 
 import sqlalchemy as sa
 from flask import current_app
+from redis.exceptions import RedisError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from fieldservice.core.jobs import redis_connection
 from fieldservice.extensions import db
+
+log = logging.getLogger("fieldservice.core")
 
 
 class RateLimitBucket(db.Model):
@@ -26,13 +34,19 @@ def allow(key: str, limit: int, window_seconds: int, now: float | None = None) -
     now = time.time() if now is None else now
     window = int(now // window_seconds) * window_seconds
     if current_app.config.get("REDIS_URL"):
-        redis_key = f"fieldservice:rate:{key}:{window}"
-        pipe = redis_connection().pipeline()
-        pipe.incr(redis_key)
-        pipe.expire(redis_key, window_seconds + 5)
-        count = pipe.execute()[0]
-        return count <= limit
+        try:
+            return _allow_in_redis(key, window, limit, window_seconds)
+        except RedisError as exc:
+            log.warning("rate limit %s: Redis unreachable (%s); counting in the database", key, exc)
     return _allow_in_database(key, window, limit, window_seconds)
+
+
+def _allow_in_redis(key: str, window: int, limit: int, window_seconds: int) -> bool:
+    redis_key = f"fieldservice:rate:{key}:{window}"
+    pipe = redis_connection().pipeline()
+    pipe.incr(redis_key)
+    pipe.expire(redis_key, window_seconds + 5)
+    return pipe.execute()[0] <= limit
 
 
 def _allow_in_database(key: str, window: int, limit: int, window_seconds: int) -> bool:
