@@ -42,6 +42,7 @@ def create_app(config: dict | None = None) -> Flask:
     setup.init_extensions(app)
     setup.init_i18n(app)
     setup.init_auth(app)
+    setup.guard_input(app)
     domains = setup.import_domains(DOMAINS)
     setup.register_console(app, domains)
     setup.register_api(app, domains)

@@ -24,6 +24,7 @@ from fieldservice.core import (
 from fieldservice.core import views as core_views
 from fieldservice.core.api import init_api
 from fieldservice.core.errors import register_error_handlers
+from fieldservice.core.guard import init_guard
 from fieldservice.core.jobs import dispatch_committed_jobs
 from fieldservice.extensions import babel, csrf, db, login_manager, migrate
 
@@ -165,3 +166,8 @@ def register_jobs(app: Flask, domains: list[ModuleType]) -> None:
 
 def register_cli(app: Flask) -> None:
     register_commands(app)
+
+
+def guard_input(app: Flask) -> None:
+    """Refuse input no handler should see (core/guard.py); before any route is added, for the `int` converter."""
+    init_guard(app)

@@ -4,6 +4,7 @@
 """
 
 from flask import Flask, jsonify, render_template, request
+from sqlalchemy.exc import DataError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -150,7 +151,20 @@ def _handle_stale(exc: StaleDataError):
     ), 409
 
 
+INVALID_VALUE = "A value is out of range or not allowed for its field; nothing was changed."
+
+
+def _handle_data_error(exc: DataError):
+    # What the database refused as a value (an id beyond its integer range in a query string, say): the input's
+    # fault, not the server's. The transaction is rolled back whole.
+    db.session.rollback()
+    if is_api_request() or request.accept_mimetypes.best == "application/json":
+        return _json_error(422, code="invalid_value", message=INVALID_VALUE)
+    return render_template("core/error.html", status=422, message=INVALID_VALUE), 422
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(StaleDataError, _handle_stale)
+    app.register_error_handler(DataError, _handle_data_error)

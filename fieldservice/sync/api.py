@@ -9,6 +9,7 @@ from fieldservice.auth.operations import issue_token, token_expires_at
 from fieldservice.auth.permissions import CONSOLE, check
 from fieldservice.core.api import api_blueprint
 from fieldservice.core.errors import Unauthorized
+from fieldservice.core.guard import checks_items_itself
 from fieldservice.extensions import db
 from fieldservice.sync import operations as ops
 from fieldservice.sync.permissions import SYNC_USE
@@ -43,6 +44,7 @@ def bearer_only(permission: str = SYNC_USE):
 
 
 @blp.route("/sync", methods=["POST"])
+@checks_items_itself
 @bearer_only()
 @blp.arguments(SyncPushArgs)
 @blp.response(200, SyncPushSchema)

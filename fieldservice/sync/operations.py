@@ -15,10 +15,11 @@ import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import ValidationError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
-from fieldservice.core.errors import ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.guard import check_json
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
@@ -200,6 +201,9 @@ def apply_op(
     savepoint = db.session.begin_nested()
     try:
         try:
+            unstorable = check_json(raw)
+            if unstorable:
+                raise _invalid(unstorable)
             envelope = _envelope(raw)
             if envelope["request_id"] in refused_jobs:
                 raise Rejected(
@@ -209,8 +213,10 @@ def apply_op(
                 )
             result = _run(envelope, user, engineer, raw["op_id"], now, applied_jobs)
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
-        except ApiError as exc:
+        except (ApiError, DataError) as exc:
             savepoint.rollback()
+            if isinstance(exc, DataError):
+                exc = ValidationFailed("invalid_value", INVALID_VALUE)
             log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
             record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))

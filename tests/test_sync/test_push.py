@@ -324,3 +324,22 @@ def test_a_batch_that_collides_at_its_last_write_is_applied_again_op_by_op(db, p
     assert events(db, job.id).count("accept") == 1
     assert events(db, job.id).count("note") == 0
     assert db.session.get(AppliedOp, ops[0]["op_id"]).status == "applied"
+
+
+def test_an_unstorable_op_is_rejected_and_the_batch_goes_on(db, phone, make_job, engineer):
+    """Text with a NUL character in one op (PostgreSQL cannot store it) refuses that op only, with its reason."""
+    first, second = make_job(engineer), make_job(engineer)
+    ops = [
+        op("accept", first.id),
+        op("depart", first.id),
+        op("arrive", first.id),
+        op("record_visit", first.id, visit_payload(fault="不出水\x00")),
+        op("accept", second.id),
+    ]
+    answer = push(phone, ops)
+    assert [r["status"] for r in answer["results"]] == ["applied", "applied", "applied", "rejected", "applied"]
+    assert answer["results"][3]["error"]["code"] == "validation_failed"
+    assert "payload.fault" in answer["results"][3]["error"]["fields"]
+    db.session.expire_all()
+    assert db.session.get(ServiceRequest, first.id).status == "assigned"
+    assert db.session.scalar(sa.select(Visit).where(Visit.request_id == first.id)) is None

@@ -1,0 +1,111 @@
+"""Input that no handler should have to think about, refused before it reaches one (never a 500):
+
+- a JSON body that does not parse (an integer of more than 4,300 digits does not), or nests more than MAX_DEPTH deep;
+- text with a NUL character or a lone surrogate (PostgreSQL cannot store either), anywhere in a JSON body;
+- an integer beyond what a JavaScript client can hold exactly (2**53), anywhere in a JSON body;
+- an id in a URL beyond the database's integer range (the `int` converter: 404, as for any missing id).
+
+What passes here but not the database (say an id of 3,000,000,000 in a query string) is a DataError, answered 422.
+"""
+
+import json
+
+from flask import Flask, current_app, request
+from werkzeug.routing import IntegerConverter
+
+from fieldservice.core.errors import BadRequest, ValidationFailed
+
+MAX_DEPTH = 32
+MAX_INT = 2**53 - 1
+MAX_ID = 2**31 - 1
+
+
+class BoundedIntegerConverter(IntegerConverter):
+    """`<int:...>` in every route, bounded to the database's integer column."""
+
+    def __init__(self, map, *args, **kwargs):
+        kwargs.setdefault("max", MAX_ID)
+        super().__init__(map, *args, **kwargs)
+
+
+def _bad_text(value: str) -> str | None:
+    if "\x00" in value:
+        return "Text may not contain a NUL character."
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "Text may not contain a lone surrogate."
+    return None
+
+
+def check_depth(value) -> None:
+    """Raise when *value* nests more than MAX_DEPTH deep."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest("too_deep", f"The JSON body nests more than {MAX_DEPTH} levels deep.")
+        if isinstance(item, dict):
+            stack.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            stack.extend((child, depth + 1) for child in item)
+
+
+def check_json(value) -> dict[str, str]:
+    """The fields of a parsed JSON *value* that no operation could store, by their path; raises when too deep."""
+    fields: dict[str, str] = {}
+    stack = [(value, "", 0)]
+    while stack:
+        item, path, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise BadRequest("too_deep", f"The JSON body nests more than {MAX_DEPTH} levels deep.")
+        if isinstance(item, dict):
+            for key, child in item.items():
+                problem = _bad_text(key)
+                if problem:
+                    fields[f"{path}{key!r}"] = problem
+                    continue
+                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+        elif isinstance(item, list):
+            stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1) for i, child in enumerate(item))
+        elif isinstance(item, str):
+            problem = _bad_text(item)
+            if problem:
+                fields[path or "_schema"] = problem
+        elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
+            fields[path or "_schema"] = "Number out of range."
+    return fields
+
+
+def checks_items_itself(view):
+    """Mark a view that checks each item of its body itself (a sync batch: one bad op must not refuse the others)."""
+    view.checks_json_items = True
+    return view
+
+
+def _check_json_body() -> None:
+    if not request.is_json:
+        return
+    raw = request.get_data(cache=True)
+    if not raw:
+        return
+    try:
+        value = json.loads(raw)
+    except RecursionError as exc:
+        raise BadRequest("too_deep", f"The JSON body nests more than {MAX_DEPTH} levels deep.") from exc
+    except ValueError as exc:
+        raise BadRequest("malformed_json", "The request body is not valid JSON.") from exc
+    view = current_app.view_functions.get(request.endpoint)
+    if getattr(view, "checks_json_items", False):
+        check_depth(value)
+        return
+    fields = check_json(value)
+    if fields:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
+        )
+
+
+def init_guard(app: Flask) -> None:
+    app.url_map.converters["int"] = BoundedIntegerConverter
+    app.before_request(_check_json_body)

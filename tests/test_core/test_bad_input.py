@@ -1,0 +1,89 @@
+"""Bad input is a 400 or a 422 in the API's error format and changes nothing, never a 500 (issue #20, finding 4)."""
+
+from datetime import timedelta
+
+import pytest
+import sqlalchemy as sa
+
+from fieldservice.core.models import utcnow
+from fieldservice.requests.models import ProblemType, ServiceRequest
+
+
+@pytest.fixture
+def intake(db, api_as, make_equipment):
+    """A dispatcher's client and a valid intake body, as raw JSON pieces to spoil."""
+    db.session.add(ProblemType(code="leak", name_zh="漏水", name_en="Leaking", category="repair"))
+    unit = make_equipment()
+    db.session.commit()
+    body = {
+        "customer_id": unit.customer_id,
+        "equipment_id": unit.id,
+        "problem_type": "leak",
+        "description": "漏水",
+        "priority": 3,
+        "required_by": (utcnow() + timedelta(days=2)).isoformat(),
+    }
+    return api_as("dispatcher"), body
+
+
+def _raw(api, text: str):
+    return api.post("/api/v1/requests", data=text, headers={"Content-Type": "application/json"})
+
+
+def _count(db) -> int:
+    db.session.expire_all()
+    return db.session.scalar(sa.select(sa.func.count()).select_from(ServiceRequest))
+
+
+def _error(answer, status: int, code: str | None = None) -> dict:
+    assert answer.status_code == status, answer.get_data(as_text=True)[:300]
+    error = answer.get_json()["error"]
+    assert error["message"]
+    if code:
+        assert error["code"] == code
+    return error
+
+
+def test_the_valid_body_is_taken(db, intake):
+    api, body = intake
+    assert api.post("/api/v1/requests", json=body).status_code == 201
+    assert _count(db) == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "problem"),
+    [
+        ("description", "漏水\x00", "NUL"),
+        ("description", "\ud800", "surrogate"),
+        ("priority", 10**20, "range"),
+    ],
+)
+def test_unstorable_values_are_422_naming_the_field(db, intake, field, value, problem):
+    api, body = intake
+    error = _error(api.post("/api/v1/requests", json={**body, field: value}), 422, "validation_failed")
+    assert field in error["fields"] and problem.lower() in error["fields"][field].lower()
+    assert _count(db) == 0
+
+
+def test_an_integer_of_5000_digits_is_malformed_json(db, intake):
+    api, _body = intake
+    _error(_raw(api, '{"priority": 1' + "0" * 5000 + "}"), 400, "malformed_json")
+    assert _count(db) == 0
+
+
+def test_json_nested_a_thousand_deep_is_400(db, intake):
+    api, _body = intake
+    _error(_raw(api, '{"description": ' + "[" * 1000 + "]" * 1000 + "}"), 400, "too_deep")
+    assert _count(db) == 0
+
+
+def test_ids_beyond_the_integer_range(db, intake):
+    api, body = intake
+    _error(api.get("/api/v1/requests/99999999999"), 404)
+    _error(api.post("/api/v1/requests", json={**body, "customer_id": 99_999_999_999}), 422)
+    listed = api.get("/api/v1/requests?customer_id=99999999999")
+    if db.engine.dialect.name == "postgresql":
+        _error(listed, 422, "invalid_value")
+    else:
+        assert listed.status_code == 200 and listed.get_json()["items"] == []
+    assert _count(db) == 0
