@@ -25,6 +25,7 @@ from fieldservice.core import views as core_views
 from fieldservice.core.api import init_api
 from fieldservice.core.errors import register_error_handlers
 from fieldservice.core.guard import init_guard
+from fieldservice.core.headers import init_headers
 from fieldservice.core.jobs import dispatch_committed_jobs
 from fieldservice.extensions import babel, csrf, db, login_manager, migrate
 
@@ -171,3 +172,4 @@ def register_cli(app: Flask) -> None:
 def guard_input(app: Flask) -> None:
     """Refuse input no handler should see (core/guard.py); before any route is added, for the `int` converter."""
     init_guard(app)
+    init_headers(app)

@@ -101,9 +101,15 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+# What a 429 asks the client to wait, in seconds: the longest window of the limits that answer it.
+RETRY_AFTER_SECONDS = 600
+
+
 def _json_error(status: int, **kwargs):
     response = jsonify(error_body(status, **kwargs))
     response.status_code = status
+    if status == 429:
+        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     return response
 
 
@@ -115,9 +121,14 @@ def _handle_api_error(exc: ApiError):
 
 
 def _handle_http_exception(exc: HTTPException):
+    # The headers the exception carries (Allow on a 405) go with whatever body answers it.
+    kept = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
+    if exc.code == 429:
+        kept.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
     if not is_api_request():
         if exc.code and exc.code >= 400 and exc.code != 401:
-            return render_template("core/error.html", status=exc.code, message=exc.description), exc.code
+            page = render_template("core/error.html", status=exc.code, message=exc.description)
+            return page, exc.code, kept
         return exc
     status = exc.code or 500
     fields = {}
@@ -137,7 +148,9 @@ def _handle_http_exception(exc: HTTPException):
                 merged.setdefault("_schema", location_messages)
         fields = flatten_messages(merged)
         message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
-    return _json_error(status, code=code, message=message, fields=fields)
+    response = _json_error(status, code=code, message=message, fields=fields)
+    response.headers.extend([(name, value) for name, value in kept if name not in response.headers])
+    return response
 
 
 def _handle_stale(exc: StaleDataError):
