@@ -123,10 +123,10 @@ def _handle_api_error(exc: ApiError):
 def _handle_http_exception(exc: HTTPException):
     # The headers the exception carries (Allow on a 405) go with whatever body answers it.
     kept = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
-    if exc.code == 429:
-        kept.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
     if not is_api_request():
         if exc.code and exc.code >= 400 and exc.code != 401:
+            if exc.code == 429:
+                kept.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
             page = render_template("core/error.html", status=exc.code, message=exc.description)
             return page, exc.code, kept
         return exc
@@ -149,7 +149,7 @@ def _handle_http_exception(exc: HTTPException):
         fields = flatten_messages(merged)
         message = "Some fields are not valid: " + ", ".join(sorted(fields)) + "."
     response = _json_error(status, code=code, message=message, fields=fields)
-    response.headers.extend([(name, value) for name, value in kept if name not in response.headers])
+    response.headers.extend(kept)
     return response
 
 

@@ -38,39 +38,36 @@ def _bad_text(value: str) -> str | None:
     return None
 
 
-def check_depth(value) -> None:
-    """Raise when *value* nests more than MAX_DEPTH deep."""
-    stack = [(value, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise BadRequest("too_deep", f"The JSON body nests more than {MAX_DEPTH} levels deep.")
-        if isinstance(item, dict):
-            stack.extend((child, depth + 1) for child in item.values())
-        elif isinstance(item, list):
-            stack.extend((child, depth + 1) for child in item)
-
-
-def check_json(value) -> dict[str, str]:
-    """The fields of a parsed JSON *value* that no operation could store, by their path; raises when too deep."""
-    fields: dict[str, str] = {}
+def _walk(value):
+    """Each (item, path) of a parsed JSON *value*, depth first; raises when it nests more than MAX_DEPTH deep."""
     stack = [(value, "", 0)]
     while stack:
         item, path, depth = stack.pop()
         if depth > MAX_DEPTH:
             raise BadRequest("too_deep", f"The JSON body nests more than {MAX_DEPTH} levels deep.")
+        yield item, path
         if isinstance(item, dict):
-            for key, child in item.items():
-                problem = _bad_text(key)
-                if problem:
-                    fields[f"{path}{key!r}"] = problem
-                    continue
-                stack.append((child, f"{path}.{key}" if path else key, depth + 1))
+            stack.extend((child, f"{path}.{key}" if path else str(key), depth + 1) for key, child in item.items())
         elif isinstance(item, list):
             stack.extend((child, f"{path}.{i}" if path else str(i), depth + 1) for i, child in enumerate(item))
+
+
+def check_depth(value) -> None:
+    """Raise when *value* nests more than MAX_DEPTH deep."""
+    for _item in _walk(value):
+        pass
+
+
+def check_json(value) -> dict[str, str]:
+    """The fields of a parsed JSON *value* that no operation could store, by their path; raises when too deep."""
+    fields: dict[str, str] = {}
+    for item, path in _walk(value):
+        if isinstance(item, dict):
+            for key in item:
+                if problem := _bad_text(key):
+                    fields[f"{path}{key!r}"] = problem
         elif isinstance(item, str):
-            problem = _bad_text(item)
-            if problem:
+            if problem := _bad_text(item):
                 fields[path or "_schema"] = problem
         elif isinstance(item, int) and not isinstance(item, bool) and abs(item) > MAX_INT:
             fields[path or "_schema"] = "Number out of range."

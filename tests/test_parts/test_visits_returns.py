@@ -233,3 +233,14 @@ def test_the_app_alone_connects_the_visit_parts_subscriber():
         [sys.executable, "-c", script], capture_output=True, text=True, cwd=Path(__file__).parents[2], check=True
     )
     assert "fieldservice.parts.visits.on_visit_recorded" in result.stdout
+
+
+def test_the_charges_count_the_parts_the_visit_used(db, api_as, eng_api, assigned_request, part, stock_van):
+    """The request's charges read the parts recorded on the visit, at the price they had when used."""
+    stock_van(part, 3)
+    assert _visit(eng_api, assigned_request, [{"part_id": part.id, "qty": 2}]).status_code == 201
+    charges = api_as("dispatcher").get(f"/api/v1/requests/{assigned_request.id}/charges").get_json()
+    lines = [line for visit in charges["visits"] for line in visit["lines"]]
+    assert {"label": part.name, "qty": "2", "unit_price": "180.00", "amount": "360.00"}.items() <= next(
+        line for line in lines if line["label"] == part.name
+    ).items()
