@@ -30,6 +30,7 @@ from fieldservice.extensions import db
 from fieldservice.parts.models import Part, VisitPart
 from fieldservice.requests.models import ProblemType
 from fieldservice.requests.operations import add_event
+from fieldservice.requests.states import note_data
 
 log = logging.getLogger("fieldservice.billing")
 
@@ -252,7 +253,14 @@ def request_invoice(request, data: dict, actor) -> Invoice:
         raise Conflict(
             "invoice_exists", "An invoice was already requested for this service request."
         ) from exc
-    _timeline(request, "invoice_requested", actor, _("Invoice requested: %(amount)s", amount=f"¥{amount}"))
+    add_event(
+        request,
+        "invoice_requested",
+        actor,
+        request.status,
+        request.status,
+        data=note_data("invoice_requested", amount=f"¥{amount}"),
+    )
     log.info("invoice %s requested for request %s by %s", invoice.id, request.id, _actor_name(actor))
     return invoice
 
@@ -281,7 +289,3 @@ def perform_invoice(
     db.session.flush()
     log.info("invoice %s %s by %s", invoice.id, target, _actor_name(actor))
     return invoice
-
-
-def _timeline(request, action: str, actor, note: str) -> None:
-    add_event(request, action, actor, request.status, request.status, note=note)

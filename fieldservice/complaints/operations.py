@@ -23,6 +23,7 @@ from fieldservice.complaints.states import (
     UNCLOSED,
     Transition,
     label,
+    note_data,
     roles_for,
     transitions_for,
 )
@@ -346,8 +347,7 @@ def _apply(complaint: Complaint, t: Transition, actor, payload: dict, now: datet
     elif t.action == "escalate":
         complaint.escalated = True
         complaint.escalated_at = now
-        data = {"due_at": complaint.due_at.isoformat(), "severity": complaint.severity}
-        note = "Not closed by its due time."
+        data = {"due_at": complaint.due_at.isoformat(), "severity": complaint.severity, **note_data("overdue")}
     if t.target is not None:
         complaint.status = t.target
     db.session.flush()

@@ -3,8 +3,9 @@
 import marshmallow as ma
 from marshmallow import validate
 
-from fieldservice.complaints.states import ACTION_KINDS, CHANNELS, SEVERITIES, STATUSES, TYPES
+from fieldservice.complaints.states import ACTION_KINDS, CHANNELS, SEVERITIES, STATUSES, TYPES, action_note
 from fieldservice.core.api import PageArgs
+from fieldservice.core.states import event_actor
 
 
 def _name(attr):
@@ -76,12 +77,12 @@ ACTION_ARGS: dict[str, type[ComplaintActionArgs]] = {
 class ComplaintActionSchema(ma.Schema):
     id = ma.fields.Integer()
     at = ma.fields.AwareDateTime()
-    actor = ma.fields.String(attribute="actor_label")
+    actor = ma.fields.Function(event_actor)
     action = ma.fields.String()
     kind = ma.fields.String(allow_none=True)
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String(allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.Function(action_note, allow_none=True)
 
 
 class ComplaintSchema(ma.Schema):

@@ -10,7 +10,7 @@ requires, kind):
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.auth.models import Role
-from fieldservice.core.states import StateMachine, Transition, label_of
+from fieldservice.core.states import StateMachine, Transition, coded_note, coded_note_data, label_of
 from fieldservice.core.states import transition as _t
 
 OPEN = "open"
@@ -84,6 +84,18 @@ ACTION_LABELS = {
     "reopen": _l("Reopen"),
     "escalate": _l("Escalated: due time missed"),
 }
+
+# The notes the system writes, stored as codes (core.states.coded_note) and worded when read.
+SYSTEM_NOTES = {"overdue": _l("Not closed by its due time.")}
+_LEGACY_NOTES = {"Not closed by its due time.": "overdue"}
+
+
+def note_data(code: str) -> dict:
+    return coded_note_data(SYSTEM_NOTES, code)
+
+
+def action_note(action) -> str | None:
+    return coded_note(action, SYSTEM_NOTES, _LEGACY_NOTES)
 
 
 TRANSITIONS: tuple[Transition, ...] = (

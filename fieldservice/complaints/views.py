@@ -20,6 +20,7 @@ from fieldservice.complaints.states import (
     STATUSES,
     TYPES,
     UNCLOSED,
+    action_note,
     label,
 )
 from fieldservice.console.navigation import add_home_card, add_nav
@@ -69,6 +70,7 @@ def _labels():
             "step": ACTION_KINDS,
         },
         "complaint_label": label,
+        "complaint_note": action_note,
     }
 
 

@@ -6,6 +6,8 @@ from decimal import Decimal
 from flask import Flask
 from flask_babel import format_datetime, format_decimal
 
+from fieldservice.core.states import event_actor
+
 
 def local_datetime(value: datetime | None, fmt: str = "yyyy-MM-dd HH:mm") -> str:
     if value is None:
@@ -24,6 +26,8 @@ def register(app: Flask) -> None:
     app.jinja_env.filters["money"] = money
     app.jinja_env.filters["isodt"] = iso_local
     app.jinja_env.globals.update(_template_globals())
+    # A timeline entry's author: a person's name, or the system or the customer in the reader's language.
+    app.jinja_env.globals["event_actor"] = event_actor
 
 
 def _template_globals() -> dict:

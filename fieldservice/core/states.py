@@ -8,6 +8,10 @@ from dataclasses import dataclass
 
 from flask import g, has_request_context
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
+
+# Who acted on a timeline when no user did: the code stored in the entry's actor_label, worded when read.
+ACTOR_LABELS = {"system": _l("System"), "customer": _l("Customer")}
 
 
 @dataclass(frozen=True)
@@ -59,3 +63,30 @@ def label_of(table: dict, key: str | None) -> str:
     if label is None:
         label = labels[cache_key] = str(value)
     return label
+
+
+def event_actor(event) -> str:
+    """Who made a timeline entry: the person's name, or the system or the customer in the reader's language."""
+    if event.actor_id is None and event.actor_label in ACTOR_LABELS:
+        return label_of(ACTOR_LABELS, event.actor_label)
+    return event.actor_label
+
+
+def coded_note(event, notes: dict, legacy: dict | None = None) -> str | None:
+    """A timeline entry's note in the reader's language.
+
+    The system stores its notes as a code (data["note_code"]) with parameters (data["note_params"]), worded by
+    *notes*; a person's note is shown as typed. *legacy* reads sentences stored before notes were codes."""
+    data = event.data or {}
+    code = data.get("note_code") or ((legacy or {}).get(event.note) if event.actor_id is None else None)
+    if code not in notes:
+        return event.note
+    params = data.get("note_params")
+    return str(notes[code]) % params if params else str(notes[code])
+
+
+def coded_note_data(notes: dict, code: str, **params) -> dict:
+    """The data that makes a timeline entry's note *code* of *notes*, with its parameters."""
+    if code not in notes:
+        raise ValueError(f"unknown system note {code!r}")
+    return {"note_code": code, "note_params": params} if params else {"note_code": code}

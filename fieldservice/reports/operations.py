@@ -258,7 +258,7 @@ PROGRESS = {
 def progress(sr: ServiceRequest) -> list[dict]:
     """The request's timeline in plain words for the customer: what happened and when, no internal notes."""
     events = db.session.scalars(
-        sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.id)
+        sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.at, RequestEvent.id)
     ).all()
     steps = []
     for event in events:

@@ -56,6 +56,7 @@ from fieldservice.requests.states import (
     SUSPENDED,
     UNOWNED,
     Transition,
+    note_data,
     roles_for,
     status_label,
     transitions_for,
@@ -492,7 +493,8 @@ def _survey(sr: ServiceRequest, step: Step) -> None:
         sr.closed_at = step.now
     else:
         sr.resolved_at = None
-        step.note = step.note or "The customer is not satisfied."
+        if not step.note:
+            step.data.update(note_data("not_satisfied"))
 
 
 def _unreached(sr: ServiceRequest, step: Step) -> None:
@@ -503,23 +505,22 @@ def _unreached(sr: ServiceRequest, step: Step) -> None:
 
 def _response_breach(sr: ServiceRequest, step: Step) -> None:
     sr.response_breached = True
-    step.note = "Not responded to by the response due time."
+    step.data = note_data("response_breach")
 
 
 def _resolution_breach(sr: ServiceRequest, step: Step) -> None:
     sr.resolution_breached = True
-    step.note = "Not resolved by the resolution due time."
+    step.data = note_data("resolution_breach")
 
 
 def _lock_unassigned(sr: ServiceRequest, step: Step) -> None:
     """lock (rule 3a): only the reason on the timeline; the new state is the change."""
-    step.note = "No engineer was assigned by the customer's required date."
+    step.data = note_data("lock")
 
 
 def _release(sr: ServiceRequest, step: Step) -> None:
     """release (rule 4): the timeline keeps who let the job go."""
-    step.data = {"engineer_id": sr.engineer_id}
-    step.note = "The engineer did not handle it by the customer's required date."
+    step.data = {"engineer_id": sr.engineer_id, **note_data("release")}
 
 
 def _count_visit(sr: ServiceRequest, step: Step) -> None:
@@ -1084,8 +1085,13 @@ def problem_types(active_only: bool = True) -> list[ProblemType]:
 
 
 def timeline(sr: ServiceRequest) -> list[RequestEvent]:
+    """The request's timeline in the order things happened: a visit recorded offline arrives later than it was made."""
     return list(
-        db.session.scalars(sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.id))
+        db.session.scalars(
+            sa.select(RequestEvent)
+            .where(RequestEvent.request_id == sr.id)
+            .order_by(RequestEvent.at, RequestEvent.id)
+        )
     )
 
 

@@ -7,8 +7,9 @@ from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
 from fieldservice.core.clock import site_zone
+from fieldservice.core.states import event_actor
 from fieldservice.requests.operations import CHANNELS, end_of_day
-from fieldservice.requests.states import STATUSES, action_label, status_label
+from fieldservice.requests.states import STATUSES, action_label, event_note, status_label
 
 
 class SiteDateTime(ma.fields.AwareDateTime):
@@ -141,13 +142,13 @@ class RequestQueryArgs(PageArgs):
 class RequestEventSchema(ma.Schema):
     id = ma.fields.Integer()
     at = ma.fields.AwareDateTime()
-    actor = ma.fields.String(attribute="actor_label")
+    actor = ma.fields.Function(event_actor)
     actor_id = ma.fields.Integer(allow_none=True)
     action = ma.fields.String()
     action_label = ma.fields.Function(lambda e: action_label(e.action))
     from_status = ma.fields.String(allow_none=True)
     to_status = ma.fields.String(allow_none=True)
-    note = ma.fields.String(allow_none=True)
+    note = ma.fields.Function(event_note, allow_none=True)
     data = ma.fields.Dict(allow_none=True)
 
 

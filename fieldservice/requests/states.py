@@ -17,7 +17,7 @@ DOMAIN.md "The service request loop", rules 1-6. Each row of TRANSITIONS is
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.auth.models import Role
-from fieldservice.core.states import StateMachine, Transition, label_of
+from fieldservice.core.states import StateMachine, Transition, coded_note, coded_note_data, label_of
 from fieldservice.core.states import transition as _t
 
 AWAITING = "awaiting_assignment"
@@ -79,6 +79,35 @@ ACTION_LABELS = {
     "callback_attempt": _l("Callback attempt: customer not reached"),
     "follow_up": _l("Low score followed up"),
     "close_unreachable": _l("Closed: customer unreachable"),
+    "note": _l("Note"),
+    "photo": _l("Photo"),
+    "customer_rating": _l("Customer rating"),
+    "invoice_requested": _l("Invoice requested"),
+    "part_request_apply": _l("Part request: applied"),
+    "part_request_approve": _l("Part request: approved"),
+    "part_request_reject": _l("Part request: rejected"),
+    "part_request_ship": _l("Part request: shipped"),
+    "part_request_sign": _l("Part request: signed for"),
+    "part_request_cancel": _l("Part request: withdrawn"),
+}
+
+# Notes the system writes on the timeline are stored as a code (event.data["note_code"]) with parameters
+# (event.data["note_params"]) and worded here, in the reader's language when the page is read.
+SYSTEM_NOTES = {
+    "response_breach": _l("Not responded to by the response due time."),
+    "resolution_breach": _l("Not resolved by the resolution due time."),
+    "lock": _l("No engineer was assigned by the customer's required date."),
+    "release": _l("The engineer did not handle it by the customer's required date."),
+    "not_satisfied": _l("The customer is not satisfied."),
+    "invoice_requested": _l("Invoice requested: %(amount)s"),
+}
+# Before notes were codes, the sweep stored these sentences: read them as their codes.
+_LEGACY_NOTES = {
+    "Not responded to by the response due time.": "response_breach",
+    "Not resolved by the resolution due time.": "resolution_breach",
+    "No engineer was assigned by the customer's required date.": "lock",
+    "The engineer did not handle it by the customer's required date.": "release",
+    "The customer is not satisfied.": "not_satisfied",
 }
 
 # What the three rows of a visit share: the assigned engineer records it (record_visit), the visit is counted.
@@ -134,3 +163,12 @@ def status_label(status: str) -> str:
 
 def action_label(action: str) -> str:
     return label_of(ACTION_LABELS, action)
+
+
+def note_data(code: str, **params) -> dict:
+    """The data that makes a timeline entry's note the system note *code* (SYSTEM_NOTES), with its parameters."""
+    return coded_note_data(SYSTEM_NOTES, code, **params)
+
+
+def event_note(event) -> str | None:
+    return coded_note(event, SYSTEM_NOTES, _LEGACY_NOTES)

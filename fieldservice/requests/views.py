@@ -42,7 +42,14 @@ from fieldservice.requests.forms import (
 from fieldservice.requests.models import ProblemType, RequestEvent, ServiceRequest
 from fieldservice.requests.permissions import PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
 from fieldservice.requests.schemas import RequestQueryArgs
-from fieldservice.requests.states import ACTION_LABELS, ACTIVE, DISPATCH, STATUS_LABELS, STATUSES
+from fieldservice.requests.states import (
+    ACTION_LABELS,
+    ACTIVE,
+    DISPATCH,
+    STATUS_LABELS,
+    STATUSES,
+    event_note,
+)
 
 bp = Blueprint(
     "requests",
@@ -68,6 +75,9 @@ def request_status_label(status: str | None) -> str:
 @bp.app_template_global()
 def request_action_label(action: str | None) -> str:
     return str(ACTION_LABELS.get(action, action or ""))
+
+
+bp.add_app_template_global(event_note, "request_event_note")
 
 
 def _problem_type_labels() -> dict[str, str]:

@@ -202,7 +202,14 @@ def test_the_sweep_escalates_missed_due_times_once(db, api_as, complaint_body):
     body = api.get(f"/api/v1/complaints/{late['id']}").get_json()
     assert body["escalated"] is True and body["status"] == "open"
     assert [e["action"] for e in body["timeline"]] == ["create", "escalate"]
-    assert body["timeline"][1]["actor"] == "system"
+    escalation = body["timeline"][1]
+    assert escalation["actor"] in {"System", "系统"}  # the system, in the reader's language
+    assert escalation["note"] in {"Not closed by its due time.", "超过处理期限仍未关闭。"}
+    zh = api.get(f"/api/v1/complaints/{late['id']}", headers={"Accept-Language": "zh-CN"}).get_json()
+    en = api.get(f"/api/v1/complaints/{late['id']}", headers={"Accept-Language": "en"}).get_json()
+    assert (zh["timeline"][1]["actor"], en["timeline"][1]["actor"]) == ("系统", "System")
+    assert en["timeline"][1]["note"] == "Not closed by its due time."
+    assert zh["timeline"][1]["note"] != en["timeline"][1]["note"]
     assert api.get("/api/v1/complaints?escalated=true").get_json()["total"] == 1
     assert api.get("/api/v1/complaints/summary").get_json()["escalated_open"] == 1
 
