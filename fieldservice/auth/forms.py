@@ -3,15 +3,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, HiddenField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, Length, Optional
 
-from fieldservice.auth.models import Role
-
-ROLE_LABELS = {
-    Role.ADMIN: _l("Administrator"),
-    Role.MANAGER: _l("Service manager"),
-    Role.DISPATCHER: _l("Dispatcher"),
-    Role.ENGINEER: _l("Field engineer"),
-    Role.CALLBACK: _l("Callback agent"),
-}
+from fieldservice.auth.models import ROLE_LABELS
 
 
 class LoginForm(FlaskForm):

@@ -4,6 +4,7 @@ from datetime import datetime
 from enum import StrEnum
 
 import sqlalchemy as sa
+from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
 from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.security import check_password_hash, generate_password_hash
@@ -18,6 +19,15 @@ class Role(StrEnum):
     DISPATCHER = "dispatcher"
     ENGINEER = "engineer"
     CALLBACK = "callback"
+
+
+ROLE_LABELS = {
+    Role.ADMIN: _l("Administrator"),
+    Role.MANAGER: _l("Service manager"),
+    Role.DISPATCHER: _l("Dispatcher"),
+    Role.ENGINEER: _l("Field engineer"),
+    Role.CALLBACK: _l("Callback agent"),
+}
 
 
 class User(UserMixin, TimestampMixin, VersionMixin, db.Model):

@@ -1,14 +1,18 @@
 """One permission mechanism for the API and the console: named permissions granted to roles."""
 
+import logging
 from collections.abc import Iterable
 from functools import wraps
 
 from flask import request
+from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldservice.auth.models import Role
+from fieldservice.auth.models import ROLE_LABELS, Role
 from fieldservice.core.errors import Forbidden, Unauthorized
 from fieldservice.extensions import login_manager
+
+log = logging.getLogger("fieldservice.auth")
 
 ALL_ROLES = frozenset(Role)
 STAFF = frozenset({Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
@@ -36,9 +40,12 @@ def can(user, permission: str) -> bool:
 def check(permission: str) -> None:
     """Raise 401 when nobody is logged in and 403 when the user's role lacks *permission*."""
     if not current_user.is_authenticated:
-        raise Unauthorized("not_logged_in", "Log in first.")
+        raise Unauthorized("not_logged_in", _("Log in first."))
     if not can(current_user, permission):
-        raise Forbidden("forbidden", f"Your role ({current_user.role}) may not do this ({permission}).")
+        role = ROLE_LABELS.get(current_user.role, current_user.role)
+        # The permission's name is for the log, not for the reader.
+        log.info("%s (%s) refused %s on %s", current_user.username, current_user.role, permission, request.path)
+        raise Forbidden("forbidden", _("Your role (%(role)s) may not do this.", role=role))
 
 
 def require(permission: str):

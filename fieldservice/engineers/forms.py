@@ -49,6 +49,9 @@ class EngineerForm(FlaskForm):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
+        self.set_skill_choices()
+
+    def set_skill_choices(self) -> None:
         choices = list(CATEGORIES.items())
         # A skill given through the API that the console does not know stays visible and kept.
         choices += [(code, code) for code in (self.skills.data or []) if code not in CATEGORIES]
@@ -66,7 +69,13 @@ def engineer_form(engineer=None) -> EngineerForm:
         "work_end": engineer.work_end.strftime("%H:%M"),
         "max_open_jobs": str(engineer.max_open_jobs),
     }
-    return EngineerForm(obj=engineer, data=data)
+    form = EngineerForm(obj=engineer)
+    if not form.is_submitted():
+        # Not through data=: WTForms prefers the object's attribute, and engineer.skills holds rows, not codes.
+        for name, value in data.items():
+            getattr(form, name).data = value
+        form.set_skill_choices()
+    return form
 
 
 class LeaveForm(FlaskForm):

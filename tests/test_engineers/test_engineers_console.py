@@ -1,5 +1,7 @@
 """Console pages of engineers: the pages per role, the list, the profile, the forms, leave."""
 
+import re
+
 import pytest
 import sqlalchemy as sa
 
@@ -104,3 +106,12 @@ def test_leave_in_the_console(console_as, db, engineer_factory):
     assert manager.post(f"/engineers/{engineer.id}/leaves/{leave.id}/delete").status_code == 302
     assert db.session.scalars(sa.select(EngineerLeave)).all() == []
     assert console_as("dispatcher").post(f"/engineers/{engineer.id}/leaves", data={}).status_code == 403
+
+
+def test_the_edit_form_shows_the_engineers_skills_checked_by_their_labels(console_as, db, engineer_factory):
+    engineer = engineer_factory(name="钱峰", skills=("water_purifier", "elevator"))
+    page = text(console_as("manager").get(f"/engineers/{engineer.id}/edit?lang=zh_Hans"))
+    assert "EngineerSkill" not in page  # the rows themselves were once offered as extra choices
+    checked = re.findall(r'<input[^>]*checked[^>]*name="skills"[^>]*value="([^"]+)"|'
+                         r'<input[^>]*name="skills"[^>]*value="([^"]+)"[^>]*checked', page)
+    assert sorted(a or b for a, b in checked) == ["elevator", "water_purifier"]
