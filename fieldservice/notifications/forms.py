@@ -4,7 +4,7 @@ from wtforms import BooleanField, HiddenField, SelectMultipleField, StringField,
 from wtforms.validators import DataRequired, Length
 from wtforms.widgets import CheckboxInput, ListWidget
 
-from fieldservice.notifications.webhooks import EVENT_TYPES
+from fieldservice.notifications.webhooks import EVENT_TYPES, WEBHOOK_EVENT_LABELS
 
 
 class VersionForm(FlaskForm):
@@ -18,7 +18,7 @@ class SubscriptionForm(FlaskForm):
     url = URLField(_l("Endpoint URL"), validators=[DataRequired(), Length(max=500)])
     events = SelectMultipleField(
         _l("Events"),
-        choices=[("*", _l("Everything"))] + [(e, e) for e in EVENT_TYPES] + [("part_request.*", "part_request.*")],
+        choices=[(e, WEBHOOK_EVENT_LABELS[e]) for e in ("*", *EVENT_TYPES, "part_request.*")],
         option_widget=CheckboxInput(),
         widget=ListWidget(prefix_label=False),
     )

@@ -17,6 +17,7 @@ from fieldservice.notifications.forms import SubscriptionForm, VersionForm
 from fieldservice.notifications.models import Notification, WebhookDelivery, WebhookSubscription
 from fieldservice.notifications.permissions import NOTIFICATIONS_READ, NOTIFICATIONS_RESEND, WEBHOOKS_MANAGE
 from fieldservice.notifications.schemas import STATUSES
+from fieldservice.notifications.webhooks import WEBHOOK_EVENT_LABELS
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
@@ -37,6 +38,12 @@ EVENT_LABELS = {
     "resolved": _l("Resolved, with report"),
     "revisited": _l("Callback: satisfied"),
     "reopened": _l("Callback: not satisfied"),
+}
+CHANNEL_LABELS = {
+    "email": _l("E-mail"),
+    "sms": _l("SMS"),
+    "wechat": _l("WeChat"),
+    "log": _l("Development log"),
 }
 PER_PAGE = 50
 
@@ -77,6 +84,7 @@ def index():
         counts=counts,
         status_labels=STATUS_LABELS,
         event_labels=EVENT_LABELS,
+        channel_labels=CHANNEL_LABELS,
         form=VersionForm(),
     )
 
@@ -145,6 +153,7 @@ def webhooks():
         per_page=PER_PAGE,
         args=args,
         status_labels=STATUS_LABELS,
+        webhook_event_labels=WEBHOOK_EVENT_LABELS,
         row_form=VersionForm(),
     ), status
 

@@ -14,6 +14,8 @@ import hmac
 import json
 import time
 
+from flask_babel import lazy_gettext as _l
+
 EVENT_TYPES = (
     "request.created",
     "request.status_changed",
@@ -26,6 +28,21 @@ EVENT_TYPES = (
     "part_request.signed",
     "part_request.cancelled",
 )
+# What each event type means, for the console; the codes themselves are the integration's contract.
+WEBHOOK_EVENT_LABELS = {
+    "*": _l("Everything"),
+    "request.created": _l("Request logged"),
+    "request.status_changed": _l("Request status changed"),
+    "request.event": _l("Any timeline entry"),
+    "visit.finished": _l("Visit finished"),
+    "part_request.applied": _l("Part request applied for"),
+    "part_request.approved": _l("Part request approved"),
+    "part_request.rejected": _l("Part request rejected"),
+    "part_request.shipped": _l("Part request shipped"),
+    "part_request.signed": _l("Part request signed for"),
+    "part_request.cancelled": _l("Part request withdrawn"),
+    "part_request.*": _l("Every part request step"),
+}
 TOLERANCE_SECONDS = 300
 
 

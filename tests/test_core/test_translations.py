@@ -1,6 +1,7 @@
 """Every string the UI shows has a Simplified-Chinese translation, and the compiled catalogs are up to date."""
 
 import io
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -57,3 +58,25 @@ def test_compiled_catalogs_match_their_sources():
         expected.seek(0)
         fresh = {m.id: m.string for m in read_mo(expected) if m.id}
         assert compiled == fresh, f"{mo} is stale: run pybabel compile -d {po.parents[2]}"
+
+
+def test_no_translation_is_fuzzy():
+    fuzzy = [(po.parents[2].name, m.id) for po, catalog in _catalogs() for m in catalog if m.id and m.fuzzy]
+    assert not fuzzy, f"fuzzy translations (check and clear the flag): {fuzzy[:20]}"
+
+
+_CJK = "\u4e00-\u9fff"
+# A half-width mark after a Chinese character or a placeholder in Chinese text, or before a Chinese character;
+# parentheses around Chinese text. Chinese text takes full-width punctuation (，：；！？（）).
+_HALF_WIDTH = re.compile(
+    rf"[{_CJK}][,:;!?](?!\d)|\)s[,:;!?](?=[{_CJK}%])|[,:;!?][{_CJK}]|[{_CJK}] ?\((?!\w+\)s)|\([^()%]*[{_CJK}][^()%]*\)"
+)
+
+
+def test_chinese_translations_use_full_width_punctuation():
+    found = []
+    for po, catalog in _catalogs():
+        for m in catalog:
+            strings = m.string if isinstance(m.string, tuple) else (m.string,)
+            found += [(po.parents[2].name, s) for s in strings if m.id and s and _HALF_WIDTH.search(s)]
+    assert not found, f"{len(found)} translations with half-width punctuation: {found[:20]}"
