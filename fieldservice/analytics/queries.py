@@ -45,7 +45,12 @@ class TableSpec:
     title: object
     columns: tuple[tuple[str, object], ...]  # (key, label)
     rows: Callable[[Filters], list[dict]]
-    chart: str | None = None  # the column charted against the first one
+    chart: str | None = None  # the column charted against the axis
+    axis: str | None = None  # the column that names the chart's bars; the first one when not given
+    codes: tuple[str, ...] = ()  # columns holding codes (identifiers shown as they are, never translated)
+
+# The units of the KPIs, as a reader says them (the API and CSV keep the short codes).
+UNIT_LABELS = {"min": _l("minutes"), "h": _l("hours"), "%": "%"}
 
 
 def _percent(part, whole) -> float | None:
@@ -510,6 +515,8 @@ TABLES: dict[str, TableSpec] = {
             ),
             requests_by_problem_type,
             chart="requests",
+            axis="label",
+            codes=("problem_type",),
         ),
         TableSpec(
             "products",
@@ -613,6 +620,8 @@ def table(name: str, f: Filters) -> dict:
         "columns": [{"key": k, "label": str(label)} for k, label in spec.columns],
         "rows": spec.rows(f),
         "chart": spec.chart,
+        "axis": spec.axis or spec.columns[0][0],
+        "codes": list(spec.codes),
     }
 
 

@@ -50,6 +50,7 @@ def dashboard():
         zones=queries.zones(),
         categories=[(c, category_label(c)) for c in queries.categories()],
         query={k: v for k, v in filters.as_dict().items() if v},
+        unit_labels=queries.UNIT_LABELS,
     )
 
 

@@ -5,6 +5,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
+from fieldservice.auth.models import ROLE_LABELS
 from fieldservice.auth.permissions import require
 from fieldservice.complaints import operations as ops
 from fieldservice.complaints.forms import ACTION_FORMS, ComplaintForm
@@ -75,7 +76,10 @@ def _labels():
 
 
 def _handler_choices() -> list[tuple[str, str]]:
-    return [("", _("Nobody yet"))] + [(str(u.id), f"{u.display_name} ({u.role})") for u in ops.handlers()]
+    return [("", _("Nobody yet"))] + [
+        (str(u.id), _("%(name)s (%(role)s)", name=u.display_name, role=ROLE_LABELS.get(u.role, u.role)))
+        for u in ops.handlers()
+    ]
 
 
 def _flag(value: str | None) -> bool | None:

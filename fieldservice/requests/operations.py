@@ -55,6 +55,7 @@ from fieldservice.requests.states import (
     REVISITED,
     SUSPENDED,
     UNOWNED,
+    UNREACHABLE_AFTER_ATTEMPTS,
     Transition,
     note_data,
     roles_for,
@@ -501,6 +502,10 @@ def _unreached(sr: ServiceRequest, step: Step) -> None:
     """close_unreachable: closed with no Survey row, so satisfaction never counts it."""
     sr.closed_at = step.now
     step.data = {"unreachable": True, "attempts": step.payload.get("attempts")}
+    if step.payload.get("reason") == UNREACHABLE_AFTER_ATTEMPTS:
+        # The callback desk's own closing after its last failed call: a system note, worded when read.
+        step.note = None
+        step.data.update(note_data(UNREACHABLE_AFTER_ATTEMPTS, attempts=step.payload.get("attempts")))
 
 
 def _response_breach(sr: ServiceRequest, step: Step) -> None:

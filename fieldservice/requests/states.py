@@ -100,7 +100,12 @@ SYSTEM_NOTES = {
     "release": _l("The engineer did not handle it by the customer's required date."),
     "not_satisfied": _l("The customer is not satisfied."),
     "invoice_requested": _l("Invoice requested: %(amount)s"),
+    "unreachable_after_attempts": _l(
+        "Customer unreachable after %(attempts)s callback attempts; closed without a survey."
+    ),
 }
+# The reason the callback desk gives close_unreachable after its last failed call (a system note, not a person's).
+UNREACHABLE_AFTER_ATTEMPTS = "unreachable_after_attempts"
 # Before notes were codes, the sweep stored these sentences: read them as their codes.
 _LEGACY_NOTES = {
     "Not responded to by the response due time.": "response_breach",

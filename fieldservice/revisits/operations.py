@@ -15,7 +15,7 @@ from fieldservice.reports.models import CustomerRating
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests import signals
 from fieldservice.requests.models import ServiceRequest, Survey, Visit
-from fieldservice.requests.states import CALLBACKS, MANAGE, RESOLVED
+from fieldservice.requests.states import CALLBACKS, MANAGE, RESOLVED, UNREACHABLE_AFTER_ATTEMPTS
 from fieldservice.revisits.models import CallbackAttempt, FollowUp, UnreachableClosing
 
 log = logging.getLogger("fieldservice.revisits")
@@ -246,7 +246,7 @@ def close_unreachable(sr: ServiceRequest, actor, attempts: int, *, now: datetime
         actor,
         None,
         now=now,
-        reason=f"Customer unreachable after {attempts} callback attempts; closed without a survey.",
+        reason=UNREACHABLE_AFTER_ATTEMPTS,
         attempts=attempts,
     )
     closing = UnreachableClosing(request_id=sr.id, survey_id=None, attempts=attempts, at=now, by_id=actor.id)

@@ -200,8 +200,11 @@ def test_attempts_are_recorded_and_the_third_closes_as_unreachable(db, make_reso
     assert [c["number"] for c in listed] == [sr.number]
     events = api.get(f"/api/v1/requests/{sr.id}/events").get_json()
     assert [e["action"] for e in events].count("callback_attempt") == 3
-    assert "unreachable" in events[-1]["note"]
     last = events[-1]
+    # A system note, in the reader's language (the API client asked for none: the site's default, Chinese).
+    assert last["note"] == "连续 3 次回访未能联系上客户，未做问卷即关闭。"
+    english = api.get(f"/api/v1/requests/{sr.id}/events", headers={"Accept-Language": "en"}).get_json()[-1]
+    assert english["note"] == "Customer unreachable after 3 callback attempts; closed without a survey."
     assert (last["action"], last["from_status"], last["to_status"]) == (
         "close_unreachable",
         "resolved",

@@ -4,13 +4,14 @@
 
   function pad(n) { return String(n).padStart(2, '0'); }
 
-  // "1d 02:13:05": digits read the same in Chinese and English, so the clock needs no translation.
+  // "1天 02:13:05" in Chinese, "1d 02:13:05" in English: the page's language says which.
+  const DAYS = (document.documentElement.lang || '').startsWith('zh') ? '天 ' : 'd ';
   function span(ms) {
     let s = Math.floor(Math.abs(ms) / 1000);
     const d = Math.floor(s / 86400); s -= d * 86400;
     const h = Math.floor(s / 3600); s -= h * 3600;
     const m = Math.floor(s / 60); s -= m * 60;
-    return (d ? d + 'd ' : '') + pad(h) + ':' + pad(m) + ':' + pad(s);
+    return (d ? d + DAYS : '') + pad(h) + ':' + pad(m) + ':' + pad(s);
   }
 
   // The server's clock is the reference: the page carries the server's "now", the browser keeps the offset.
