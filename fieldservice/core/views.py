@@ -25,6 +25,12 @@ def index():
     return redirect(url_for("console.home"))
 
 
+@bp.route("/favicon.ico")
+def favicon():
+    # Browsers ask for /favicon.ico on every page whatever the page links: a 404 each time otherwise.
+    return bp.send_static_file("favicon.ico")
+
+
 @bp.route("/healthz")
 def healthz():
     """Each dependency's state: 503 when the database is down; Redis down only degrades (jobs then run inline)."""

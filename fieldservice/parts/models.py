@@ -15,6 +15,7 @@ from fieldservice.auth.models import User
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
 from fieldservice.customers.models import Product
 from fieldservice.extensions import db
+from fieldservice.requests.models import ServiceRequest
 
 part_products = sa.Table(
     "part_products",
@@ -173,6 +174,10 @@ class StockMovement(db.Model):
     part: Mapped[Part] = relationship()
     from_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[from_warehouse_id])
     to_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[to_warehouse_id])
+    # Shown by their numbers in the ledgers (a database id means nothing to a reader).
+    request: Mapped[ServiceRequest | None] = relationship()
+    part_request: Mapped["PartRequest | None"] = relationship()
+    return_order: Mapped["ReturnOrder | None"] = relationship()
 
     def __repr__(self) -> str:
         return (
@@ -203,6 +208,7 @@ class PartRequest(TimestampMixin, VersionMixin, db.Model):
     signed_at: Mapped[datetime | None]
 
     requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id])
+    request: Mapped[ServiceRequest | None] = relationship()
     target_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[target_warehouse_id])
     source_warehouse: Mapped[Warehouse | None] = relationship(foreign_keys=[source_warehouse_id])
     lines: Mapped[list["PartRequestLine"]] = relationship(
@@ -324,6 +330,7 @@ class ReturnOrder(TimestampMixin, VersionMixin, db.Model):
 
     part: Mapped[Part] = relationship()
     engineer = relationship("Engineer")
+    request: Mapped[ServiceRequest | None] = relationship()
     source_warehouse: Mapped[Warehouse] = relationship(foreign_keys=[source_warehouse_id])
     receiving_warehouse: Mapped[Warehouse | None] = relationship(foreign_keys=[receiving_warehouse_id])
     claim: Mapped["SupplierClaim | None"] = relationship(back_populates="return_order", uselist=False)

@@ -41,6 +41,7 @@ class _Page(HTMLParser):
     def __init__(self):
         super().__init__()
         self.links: list[str] = []
+        self.stylesheets: list[str] = []
         self.texts: list[str] = []
         self._open: list[tuple[str, bool]] = []
 
@@ -51,6 +52,8 @@ class _Page(HTMLParser):
         a = dict(attrs)
         if tag == "a" and a.get("href"):
             self.links.append(a["href"])
+        if tag == "link" and a.get("rel") == "stylesheet":
+            self.stylesheets.append(a.get("href", ""))
         skip = tag in SKIPPED_TAGS or a.get("translate") == "no" or (a.get("lang") or "").startswith("en")
         if not skip and not self._skipping():
             self.texts += [a[name] for name in ATTRIBUTES if a.get(name)]
@@ -72,16 +75,17 @@ def _kind(path: str) -> str:
     return re.sub(r"\d+", "N", path)
 
 
-def leaks_in(html: str) -> tuple[list[str], list[str]]:
-    """The leaked words of one page, and its links."""
+def leaks_in(html: str) -> tuple[list[str], _Page]:
+    """The leaked words of one page, and the page read."""
     page = _Page()
     page.feed(html)
     words = [w for text in page.texts for w in WORD.findall(URL.sub(" ", text)) if w not in ALLOWED]
-    return words, page.links
+    return words, page
 
 
 def crawl(client, start: str = "/home") -> tuple[dict[str, list[str]], list[str]]:
-    """Every page reachable from *start* (a few of each kind): {path: leaked words}, and the pages that failed."""
+    """Every page reachable from *start* (a few of each kind): {path: leaked words}, and the pages that failed:
+    a server error, or a console page without the shared stylesheet (it once rendered a page unstyled)."""
     leaks: dict[str, list[str]] = {}
     failed: list[str] = []
     seen: set[str] = set()
@@ -100,10 +104,12 @@ def crawl(client, start: str = "/home") -> tuple[dict[str, list[str]], list[str]
             continue
         if "text/html" not in response.content_type:
             continue
-        words, links = leaks_in(response.get_data(as_text=True))
+        words, page = leaks_in(response.get_data(as_text=True))
         if words:
             leaks[path] = words
-        for link in links:
+        if not any(href.endswith("/static/css/app.css") for href in page.stylesheets):
+            failed.append(f"{path} (no stylesheet)")
+        for link in page.links:
             url = urlparse(urljoin(path, link))
             if url.netloc or not url.path.startswith("/") or url.path.startswith(("/api/", "/static/", "/logout")):
                 continue
@@ -130,6 +136,6 @@ def test_no_english_or_codes_on_the_chinese_console(app, db, username, password)
     response = client.post("/login?lang=zh_Hans", data={"username": username, "password": password})
     assert response.status_code == 302
     leaks, failed = crawl(client)
-    assert not failed, f"server errors on {failed}"
+    assert not failed, f"server errors or unstyled pages: {failed}"
     report = "; ".join(f"{path}: {sorted(set(words))[:8]}" for path, words in sorted(leaks.items())[:25])
     assert not leaks, f"{len(leaks)} pages show English or codes to a Chinese reader as {username}: {report}"

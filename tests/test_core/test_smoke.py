@@ -8,3 +8,8 @@ def test_openapi_document(client):
     assert doc["info"]["title"] == "fieldservice"
     assert "/api/v1/customers" in doc["paths"]
     assert doc["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_favicon_is_served(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file

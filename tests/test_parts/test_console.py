@@ -209,6 +209,8 @@ def test_part_request_queue_flow_in_the_console(db, console_as, engineer, centra
     assert timeline.count("<tr><td>") >= 4
     van_page = eng.get("/parts/van?lang=en").get_data(as_text=True)
     assert part.part_number in van_page
+    # The ledger names the part request by its number, never by a database id.
+    assert f"Part request {pr.number}</a>" in van_page
 
 
 def test_returns_and_claims_in_the_console(db, console_as, manager, central, part, receive):
