@@ -11,5 +11,5 @@ def test_openapi_document(client):
 
 
 def test_favicon_is_served(client):
-    response = client.get("/favicon.ico")
-    assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
+    with client.get("/favicon.ico") as response:
+        assert response.status_code == 200 and response.data[:4] == b"\x00\x00\x01\x00"  # an ICO file
