@@ -46,6 +46,7 @@ from fieldservice.requests.states import (
     ACTION_LABELS,
     ACTIVE,
     DISPATCH,
+    OPEN,
     STATUS_LABELS,
     STATUSES,
     event_note,
@@ -154,10 +155,18 @@ agreement_panels.add("requests/_agreement_requests.html", _agreement_requests, C
 # ----------------------------------------------------------------------------------------------------------
 
 
+# The console's list opens on the work still to do; "all" shows closed and cancelled requests too.
+ALL_STATUSES = "all"
+
+
 def _list_filters(args) -> dict:
     """The API's list arguments from the page's query string; a value that does not parse is dropped."""
     schema = RequestQueryArgs()
     raw = {k: v for k, v in args.items() if k in schema.fields and v.strip()}
+    if raw.get("status") == ALL_STATUSES:
+        del raw["status"]
+    elif "status" not in raw:
+        raw["status"] = ",".join(s for s in STATUSES if s in OPEN)
     try:
         return schema.load(raw)
     except ma.ValidationError as exc:

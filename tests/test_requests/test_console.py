@@ -6,6 +6,7 @@ import pytest
 import sqlalchemy as sa
 
 from fieldservice.core.models import utcnow
+from fieldservice.requests import operations as ops
 from fieldservice.requests.models import ProblemType, RequestEvent, ServiceRequest
 from fieldservice.requests.saved_filters import SavedFilter
 
@@ -320,3 +321,17 @@ def test_request_page_loads_suggestions_for_its_description(db, console_as, make
     assert url == f"/knowledge/suggest?request_id={sr.id}" and 'hx-trigger="load"' in box
     fragment = c.get(url).get_data(as_text=True)
     assert f'data-entry-id="{entry.id}"' in fragment
+
+
+def test_the_list_opens_on_open_work_and_shows_all_on_request(db, console_as, make_request, make_user):
+    open_one = make_request()
+    cancelled = make_request()
+    ops.perform(cancelled, "cancel", make_user("dispatcher"), cancelled.version, reason="客户取消")
+    db.session.commit()
+    console = console_as("dispatcher")
+    default = console.get("/requests").get_data(as_text=True)
+    assert open_one.number in default and cancelled.number not in default
+    everything = console.get("/requests?status=all").get_data(as_text=True)
+    assert open_one.number in everything and cancelled.number in everything
+    only = console.get("/requests?status=cancelled").get_data(as_text=True)
+    assert cancelled.number in only and open_one.number not in only
