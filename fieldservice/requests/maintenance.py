@@ -83,9 +83,9 @@ def _create_occurrence(agreement: Agreement, equipment: Equipment, cycle_start: 
                     "equipment_id": equipment.id,
                     "product_id": equipment.product_id,
                     "problem_type": MAINTENANCE_PROBLEM_TYPE,
+                    # Only data, in no language: the problem type (maintenance) says what it is in the reader's.
                     "description": (
-                        f"定期保养 / Preventive maintenance: {agreement.number} {agreement.name}, "
-                        f"{equipment.serial_number}, {cycle_start.isoformat()}"
+                        f"{agreement.number} {agreement.name} · {equipment.serial_number} · {cycle_start.isoformat()}"
                     ),
                     "priority": 4,
                     "required_by": _required_by(cycle_start, on),

@@ -1,5 +1,6 @@
 """Preventive maintenance: one request per equipment per cycle, ahead of its date, never twice."""
 
+import re
 import threading
 from datetime import datetime, time, timedelta
 
@@ -41,6 +42,8 @@ def test_requests_are_created_ahead_once_per_unit_and_cycle(db, make_equipment, 
     assert sorted(r.equipment_id for r in requests) == sorted([first.id, second.id])
     assert {r.problem_type for r in requests} == {"maintenance"} and {r.priority for r in requests} == {4}
     assert all(r.status == "awaiting_assignment" for r in requests)
+    # The description is data only (agreement, unit, cycle): words would be fixed in one language at creation.
+    assert all(re.fullmatch(r"[\w-]+ .* · [\w-]+ · \d{4}-\d{2}-\d{2}", r.description) for r in requests)
     # Run again the same day, and the next day: nothing new.
     assert generate_maintenance(on(0)).created == 0
     assert generate_maintenance(on(1)).created == 0
