@@ -15,7 +15,7 @@ class LoginForm(FlaskForm):
 
 class UserForm(FlaskForm):
     username = StringField(_l("Username"), validators=[DataRequired(), Length(max=80)])
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=120)])
+    name = StringField(_l("Full name"), validators=[Optional(), Length(max=120)])
     email = StringField(_l("E-mail"), validators=[Optional(), Email()])
     phone = StringField(_l("Phone"), validators=[Optional(), Length(max=40)])
     role = SelectField(_l("Role"), choices=[(r.value, label) for r, label in ROLE_LABELS.items()])

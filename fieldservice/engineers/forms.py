@@ -34,7 +34,7 @@ class CheckboxesField(SelectMultipleField):
 class EngineerForm(FlaskForm):
     username = StringField(_l("Username"))
     password = PasswordField(_l("Password"))
-    name = StringField(_l("Name"))
+    name = StringField(_l("Full name"))
     phone = StringField(_l("Phone"))
     skills = CheckboxesField(_l("Skills"))
     zone = StringField(_l("Zone"))
@@ -44,7 +44,7 @@ class EngineerForm(FlaskForm):
     work_start = StringField(_l("Shift starts"), render_kw={"type": "time"})
     work_end = StringField(_l("Shift ends"), render_kw={"type": "time"})
     work_days = CheckboxesField(_l("Work days"), coerce=int, choices=WEEKDAYS)
-    active = BooleanField(_l("Active"))
+    active = BooleanField(_l("On staff"))
     version = HiddenField()
 
     def __init__(self, *args, **kwargs):

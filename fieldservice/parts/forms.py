@@ -111,7 +111,7 @@ class PartForm(FlaskForm):
 class StockMoveForm(FlaskForm):
     """One line of a receipt, transfer or stocktake adjustment (the kind comes from the page)."""
 
-    from_warehouse_id = SelectField(_l("From"), coerce=_optional_int, validators=[Optional()])
+    from_warehouse_id = SelectField(_l("From warehouse"), coerce=_optional_int, validators=[Optional()])
     warehouse_id = SelectField(_l("Warehouse"), coerce=_optional_int, validators=[DataRequired(_REQUIRED)])
     part_id = SelectField(_l("Part"), coerce=_optional_int, validators=[DataRequired(_REQUIRED)])
     qty = IntegerField(_l("Quantity"), validators=[InputRequired(_REQUIRED)])

@@ -88,7 +88,7 @@ ACTION_LABELS = {
     "receive": _l("Receive"),
     "inspect": _l("Inspect"),
     "claim": _l("Claim against supplier"),
-    "accept": _l("Accept"),
+    "accept": _l("Accept the claim"),
 }
 
 add_nav("parts.stock", _l("Stock"), STOCK_READ, order=50)

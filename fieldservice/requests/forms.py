@@ -45,7 +45,7 @@ COST_LABELS = {
     "parking": _l("Parking"),
     "fee": _l("Service fee"),
     "labour": _l("Labour"),
-    "parts": _l("Parts"),
+    "parts": _l("Parts fee"),
     "other": _l("Other"),
 }
 WORK_KINDS = {
@@ -88,7 +88,7 @@ class IntakeForm(FlaskForm):
         _l("Channel"), default="phone", choices=[(c, CHANNEL_LABELS[c]) for c in INTAKE_CHANNELS]
     )
     description = TextAreaField(
-        _l("Description"), validators=[DataRequired(_l("Describe the problem.")), Length(max=4000)]
+        _l("Problem description"), validators=[DataRequired(_l("Describe the problem.")), Length(max=4000)]
     )
     contact_name = StringField(_l("Contact person"), validators=[Optional(), Length(max=120)])
     contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])

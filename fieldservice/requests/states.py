@@ -58,7 +58,7 @@ EVERYONE = frozenset({ADMIN, MANAGER, DISPATCHER, ENGINEER, CALLBACK, NOBODY})
 SYSTEM = frozenset({NOBODY})
 
 ACTION_LABELS = {
-    "create": _l("Logged"),
+    "create": _l("Request logged"),
     "assign": _l("Assign"),
     "suspend": _l("Suspend"),
     "resume": _l("Resume"),
