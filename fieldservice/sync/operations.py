@@ -541,10 +541,13 @@ def job_view(sr: ServiceRequest, user) -> Beside:
 
 
 def _reference(engineer) -> dict:
-    """The van's stock: the parts the engineer can fit on site."""
+    """The van's stock (the parts the engineer can fit on site) and the problem types' names (the claim pool
+    shows other people's jobs, which carry only the code)."""
     van = parts_stock.ensure_van(engineer)
     levels = db.session.scalars(parts_stock.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
+    problem_types = db.session.scalars(sa.select(ProblemType).order_by(ProblemType.sort_order, ProblemType.code))
     return {
+        "problem_types": [{"code": p.code, "zh": p.name_zh, "en": p.name_en} for p in problem_types],
         "van_stock": [
             {
                 "part_id": level.part_id,

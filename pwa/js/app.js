@@ -18,12 +18,12 @@
     })[c]);
   }
 
+  // One date-time format in every language and on every screen (console, PWA, PDF, customer page).
   function fmt(iso) {
     if (!iso) return '';
     const d = new Date(iso);
-    return d.toLocaleString(FS.i18n.lang === 'en' ? 'en-GB' : 'zh-CN', {
-      month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit',
-    });
+    const p = (n) => String(n).padStart(2, '0');
+    return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}`;
   }
 
   function statusLabel(status) {

@@ -10,14 +10,15 @@
     return (await FS.store.listOps()).filter((op) => op.type === 'claim');
   }
 
-  function poolCard(item, claim, helpers) {
+  function poolCard(item, claim, helpers, names) {
     const { esc, fmt } = helpers;
+    const problem = names.get(item.problem_type);
     const action = claim
       ? `<span class="pill warn" data-claim-pending="${item.id}">${esc(t('claim_waiting'))}</span>`
       : `<button type="button" class="primary" data-claim="${item.id}">${esc(t('claim_this'))}</button>`;
     return `<div class="card job" data-pool-job="${item.id}">
       <div class="row"><strong class="grow">${esc(item.number)}</strong>${action}</div>
-      <div>${esc(item.customer ? item.customer.name : '')} · ${esc(item.problem_type)}</div>
+      <div>${esc(item.customer ? item.customer.name : '')} · ${esc(problem ? problem[FS.i18n.lang] || problem.zh : item.problem_type)}</div>
       <div class="muted">${esc(item.customer ? item.customer.address : '')}</div>
       <p>${esc(item.description)}</p>
       <div class="muted">${esc(t('due', { time: fmt(item.required_by) }))} · ${esc(t('priority', { n: item.priority }))}</div>
@@ -31,6 +32,7 @@
       const mine = new Set((await FS.store.allJobs()).filter((j) => !j.removed).map((j) => j.id));
       const pending = new Set(ops.filter((op) => op.status !== 'rejected').map((op) => op.request_id));
       const items = (await FS.store.getReference('pool')).filter((item) => !mine.has(item.id));
+      const names = new Map((await FS.store.getReference('problem_types')).map((p) => [p.code, p]));
       const at = await FS.store.getMeta('pool_at');
       let html = `<p><a href="#/jobs">‹ ${esc(t('back'))}</a></p>
         <div class="row"><h2 class="grow">${esc(t('claim_pool'))}</h2>
@@ -38,7 +40,7 @@
         <p class="muted" id="pool-as-of">${esc(at ? t('pool_as_of', { time: fmt(at) }) : t('pool_never'))}</p>`;
       html += ops.filter((op) => op.status === 'rejected').map(rejectedCard).join('');
       html += items.length
-        ? items.map((item) => poolCard(item, pending.has(item.id), helpers)).join('')
+        ? items.map((item) => poolCard(item, pending.has(item.id), helpers, names)).join('')
         : `<p class="muted" id="pool-empty">${esc(t('pool_empty'))}</p>`;
       view.innerHTML = html;
       view.querySelectorAll('[data-claim]').forEach((button) => button.addEventListener('click', async () => {

@@ -27,6 +27,9 @@ def test_full_pull_has_everything_for_offline(db, phone, job, make_job, make_eng
     assert got["progress"] == {"accepted_at": None, "departed_at": None, "arrived_at": None}
     assert isinstance(got["knowledge"], list)
     assert answer["reference"]["van_stock"] == []
+    # The claim pool's jobs carry only the problem type's code: the phone keeps the names to show them.
+    names = {p["code"]: (p["zh"], p["en"]) for p in answer["reference"]["problem_types"]}
+    assert names[job.problem_type] == ("不出水", "No water")
     assert answer["cursor"]
 
 

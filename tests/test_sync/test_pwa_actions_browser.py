@@ -85,6 +85,9 @@ def test_claim_from_the_pool_offline_and_a_claim_someone_beat(
     page.click("#open-pool")
     page.wait_for_selector(f"[data-pool-job='{second.id}']")
     assert page.locator(f"[data-pool-job='{first.id}']").is_visible()
+    # The problem type by its name in the phone's language, not its code.
+    card = page.locator(f"[data-pool-job='{first.id}']").inner_text()
+    assert "不出水" in card and first.problem_type not in card
 
     # Offline, the engineer claims both from the list the phone kept.
     context.set_offline(True)
