@@ -155,6 +155,9 @@ agreement_panels.add("requests/_agreement_requests.html", _agreement_requests, C
 # ----------------------------------------------------------------------------------------------------------
 
 
+# Actions that end or give up work: shown in red, taken only after a second, explicit click.
+DANGER_ACTIONS = frozenset({"cancel", "hand_back"})
+
 # The console's list opens on the work still to do; "all" shows closed and cancelled requests too.
 ALL_STATUSES = "all"
 
@@ -416,6 +419,7 @@ def _render_detail(
         sr=sr,
         actions=actions,
         forms=forms,
+        danger_actions=DANGER_ACTIONS,
         failed=failed,
         failed_form=form if failed else None,
         stale=stale,

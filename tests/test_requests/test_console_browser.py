@@ -58,6 +58,8 @@ def test_intake_to_detail_to_assign(
     page.wait_for_timeout(1100)
     assert clock.inner_text() != first
 
+    # Each action is one button; one that asks for something opens its own form.
+    page.click("[data-testid=open-assign]")
     page.select_option("#assign-engineer_id", str(engineer.id))
     page.click("[data-testid=do-assign]")
     page.wait_for_load_state()
