@@ -48,6 +48,18 @@ class User(UserMixin, TimestampMixin, VersionMixin, db.Model):
             raise RuntimeError("start a UserSession (operations.start_session) before login_user()")
         return self.login_key
 
+    # UserMixin compares users by get_id(), which is a login now: two copies of one user are still one user.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, User):
+            return NotImplemented
+        return self is other or (self.id is not None and self.id == other.id)
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
+
     @property
     def is_active(self) -> bool:
         return self.active

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 from flask import current_app
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -67,7 +68,9 @@ def session_for_key(key: str | None, kind: str) -> UserSession | None:
     if not key:
         return None
     login = db.session.scalar(
-        sa.select(UserSession).where(UserSession.key_hash == _key_hash(key), UserSession.kind == str(kind))
+        sa.select(UserSession)
+        .options(joinedload(UserSession.user))
+        .where(UserSession.key_hash == _key_hash(key), UserSession.kind == str(kind))
     )
     if login is None or login.revoked_at is not None or login.expires_at <= utcnow() or not login.user.active:
         return None

@@ -263,3 +263,13 @@ def test_last_seen_is_written_at_most_once_a_minute(app, make_user, db, monkeypa
     assert len(writes) == 1
     db.session.expire_all()
     assert db.session.get(UserSession, login.id).last_seen_at == later
+
+
+def test_two_copies_of_a_user_are_the_same_user(make_user, db):
+    user = make_user("dispatcher")
+    other = make_user("dispatcher")
+    user_id = user.id
+    db.session.expunge(user)
+    copy = db.session.get(type(user), user_id)
+    assert copy is not user and copy == user and not copy != user  # compared by id, not by login
+    assert copy != other
