@@ -271,5 +271,5 @@ def test_two_copies_of_a_user_are_the_same_user(make_user, db):
     user_id = user.id
     db.session.expunge(user)
     copy = db.session.get(type(user), user_id)
-    assert copy is not user and copy == user and not copy != user  # compared by id, not by login
+    assert copy is not user and copy == user  # compared by id, not by login
     assert copy != other
