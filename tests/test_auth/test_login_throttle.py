@@ -148,3 +148,17 @@ def test_an_unknown_username_costs_a_password_hash_too(app, make_user, monkeypat
     assert checked[0].split("$")[0] == disabled.password_hash.split("$")[0]
     assert _login(app, "gone", "password123", "198.51.100.7").status_code == 401  # disabled: checked as well
     assert checked[1] == disabled.password_hash
+
+
+def test_with_redis_away_the_log_in_works_and_counts_in_the_database(app, app_config, make_user, db, caplog):
+    make_user("dispatcher", username="lina")
+    redis_away = create_app({**app_config, "REDIS_URL": "redis://127.0.0.1:1/0"})
+    try:
+        assert _login(redis_away, "lina", "wrong-wrong", "198.51.100.7").status_code == 401
+        assert _login(redis_away, "lina", "password123", "198.51.100.7").status_code == 200
+    finally:
+        with redis_away.app_context():
+            db.session.remove()
+            db.engine.dispose()
+    assert "Redis unreachable" in caplog.text
+    assert _count(db, "login:addr:198.51.100.7") == 1 and _count(db, "login:user:lina") == 1
