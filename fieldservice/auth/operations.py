@@ -117,7 +117,9 @@ def end_own_session(user: User, session_id: int) -> UserSession:
 
 def end_all_sessions(user: User, actor: User, keep: UserSession | None = None) -> int:
     """End every live login of *user* (but *keep*): after a new password, a new role, disabling, or on request."""
-    query = sa.update(UserSession).where(UserSession.user_id == user.id, UserSession.revoked_at.is_(None))
+    query = sa.update(UserSession).where(
+        UserSession.user_id == user.id, UserSession.revoked_at.is_(None), UserSession.expires_at > utcnow()
+    )
     if keep is not None:
         query = query.where(UserSession.id != keep.id)
     ended = db.session.execute(query.values(revoked_at=utcnow()), execution_options={"synchronize_session": "fetch"})
@@ -251,14 +253,21 @@ def authenticate(username: str, password: str, remote_addr: str | None) -> User:
             "Too many failed log-ins for this user; log in from where you logged in before, or wait and try again.",
             retry_after=account.retry_after(),
         )
-    user = db.session.scalar(sa.select(User).where(User.username == username))
-    ok = _password_matches(user, password or "") and user.active
-    db.session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=utcnow(), success=ok))
-    db.session.flush()
+    try:
+        user = db.session.scalar(sa.select(User).where(User.username == username))
+        ok = _password_matches(user, password or "") and user.active
+        db.session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=utcnow(), success=ok))
+        db.session.flush()
+        if not ok:
+            # Commit the failure even though the caller answers 401: the record must survive the rollback.
+            db.session.commit()
+    except Exception:
+        # Our own trouble (the database away, say) is no failed guess: it must not count against anyone.
+        account.give_back()
+        address.give_back()
+        raise
     if not ok:
         log.info("failed log-in for %r from %s", username, remote_addr)
-        # Commit the failure even though the caller answers 401: the record must survive the rollback.
-        db.session.commit()
         raise Unauthorized("bad_credentials", "Wrong username or password, or the account is disabled.")
     account.give_back()
     address.give_back()

@@ -162,3 +162,15 @@ def test_with_redis_away_the_log_in_works_and_counts_in_the_database(app, app_co
             db.engine.dispose()
     assert "Redis unreachable" in caplog.text
     assert _count(db, "login:addr:198.51.100.7") == 1 and _count(db, "login:user:lina") == 1
+
+
+def test_a_server_fault_during_the_check_counts_as_no_failure(app, make_user, db, monkeypatch):
+    make_user("dispatcher", username="lina")
+
+    def broken(*args):
+        raise RuntimeError("the hash library broke")
+
+    monkeypatch.setattr(operations, "_password_matches", broken)
+    with pytest.raises(RuntimeError):
+        _login(app, "lina", "password123", "198.51.100.7")
+    assert _count(db, "login:addr:198.51.100.7") == 0 and _count(db, "login:user:lina") == 0
