@@ -23,6 +23,8 @@ from fieldservice.extensions import db
 log = logging.getLogger("fieldservice.auth")
 
 MIN_PASSWORD_LENGTH = 8
+# How long an ended or expired login stays listed in user_sessions (for the record) before a new log-in drops it.
+ENDED_LOGINS_KEPT = timedelta(days=30)
 
 
 # ---------------------------------------------------------------- logins (console sessions and API tokens)
@@ -39,7 +41,8 @@ def start_session(
     remote_addr: str | None = None,
     lifetime: timedelta | None = None,
 ) -> UserSession:
-    """Record a new login of *user* and set user.login_key to its key (the only copy: the row keeps its hash)."""
+    """Record a new login of *user* and set user.login_key to its key (the only copy: the row keeps its hash).
+    The user's logins that ended or expired more than ENDED_LOGINS_KEPT ago are dropped meanwhile."""
     if lifetime is None:
         lifetime = current_app.config[
             "API_TOKEN_ABSOLUTE_MAX_AGE" if kind == SessionKind.API else "CONSOLE_SESSION_MAX_AGE"
@@ -57,6 +60,14 @@ def start_session(
         remote_addr=remote_addr,
     )
     db.session.add(login)
+    forgotten = now - ENDED_LOGINS_KEPT
+    db.session.execute(
+        sa.delete(UserSession).where(
+            UserSession.user_id == user.id,
+            sa.or_(UserSession.revoked_at < forgotten, UserSession.expires_at < forgotten),
+        ),
+        execution_options={"synchronize_session": False},
+    )
     db.session.flush()
     user.login_key = key
     log.info("%s login %s started for %s from %s", kind, login.id, user.username, remote_addr)

@@ -273,3 +273,18 @@ def test_two_copies_of_a_user_are_the_same_user(make_user, db):
     copy = db.session.get(type(user), user_id)
     assert copy is not user and copy == user  # compared by id, not by login
     assert copy != other
+
+
+def test_a_log_in_drops_the_users_logins_that_ended_long_ago(client, make_user, db):
+    user = make_user("engineer")
+    old, recent = _token(client, user), _token(client, user)
+    assert client.post("/api/v1/auth/logout", headers=_bearer(old)).status_code == 204
+    assert client.post("/api/v1/auth/logout", headers=_bearer(recent)).status_code == 204
+    first = db.session.scalar(sa.select(UserSession).order_by(UserSession.id))
+    first.revoked_at -= timedelta(days=31)
+    first_id = first.id
+    db.session.commit()
+    _token(client, user)
+    db.session.expire_all()
+    kept = db.session.scalars(sa.select(UserSession.id).order_by(UserSession.id)).all()
+    assert len(kept) == 2 and first_id not in kept  # the one ended yesterday stays on record
