@@ -163,12 +163,6 @@ def session_for_token(token: str) -> UserSession | None:
     return login
 
 
-def user_from_token(token: str) -> User | None:
-    """The active user a bearer token names, or None if it is forged, expired or revoked."""
-    login = session_for_token(token)
-    return login.user if login is not None else None
-
-
 def renew_token(token: str) -> str:
     """A fresh token for the login *token* carries: its lifetime starts again, but never past the login's
     absolute expiry (API_TOKEN_ABSOLUTE_MAX_AGE after the log-in)."""
