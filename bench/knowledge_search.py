@@ -152,6 +152,7 @@ def main() -> None:
         db.session.commit()
         client = app.test_client()
         headers = {"Authorization": f"Bearer {issue_token(dispatcher)}"}
+        db.session.commit()
 
         print(f"\n{'query':<34} {'hits':>6} {'p50 ms':>8} {'p95 ms':>8} {'api p50':>8}  first")
         all_times, api_times, right = [], [], 0

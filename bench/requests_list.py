@@ -292,6 +292,7 @@ def main(argv=None) -> int:
             raise SystemExit("no service requests: run bench/generate.py first")
         user = db.session.scalar(sa.select(User).where(User.username == "bench-dispatcher"))
         token = issue_token(user)
+        db.session.commit()
         customer_ids = db.session.scalars(sa.select(Customer.id).order_by(Customer.id).limit(500)).all()
         product_id = db.session.scalar(sa.select(Product.id).limit(1))
         problem = db.session.scalar(sa.select(ProblemType.code).where(ProblemType.active).limit(1))

@@ -241,6 +241,7 @@ def main() -> None:
 
         user, jobs = build_jobs(db, args.jobs)
         token = issue_token(user)
+        db.session.commit()
         queue = queue_for(jobs)
         client = app.test_client()
 

@@ -25,13 +25,24 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
             "/"
         ),
         "FIELDSERVICE_TIMEZONE": env.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai"),
-        # Engineers stay offline for a working day and more; the token must outlive that.
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted (0: none, the client's own
         # address counts; the rate limits of the login and of the customer's page key on it).
         "FIELDSERVICE_PROXIES": int(env.get("FIELDSERVICE_PROXIES", "0")),
+        # Engineers stay offline for a working day and more; the token must outlive that.
         "API_TOKEN_MAX_AGE": timedelta(days=int(env.get("FIELDSERVICE_TOKEN_DAYS", "7"))),
-        "LOGIN_MAX_FAILURES": int(env.get("FIELDSERVICE_LOGIN_MAX_FAILURES", "5")),
-        "LOGIN_FAILURE_WINDOW": timedelta(minutes=15),
+        # Renewing a token moves its lifetime on, never past this much after the log-in that issued it.
+        "API_TOKEN_ABSOLUTE_MAX_AGE": timedelta(days=int(env.get("FIELDSERVICE_TOKEN_MAX_DAYS", "30"))),
+        # A console log-in without "keep me logged in" ends after this much, whatever the browser keeps.
+        "CONSOLE_SESSION_MAX_AGE": timedelta(hours=int(env.get("FIELDSERVICE_SESSION_HOURS", "12"))),
+        # A login's last_seen_at is written at most this often (not on every request).
+        "SESSION_TOUCH_INTERVAL": timedelta(minutes=1),
+        # Log-in throttling (README "Security"): failures per client address, and per account (ASVS V2.2.1: at
+        # most 100 an hour), past which only addresses that logged in to that account before may still try.
+        "LOGIN_ADDRESS_MAX_FAILURES": int(env.get("FIELDSERVICE_LOGIN_ADDRESS_MAX_FAILURES", "20")),
+        "LOGIN_ADDRESS_WINDOW": timedelta(minutes=15),
+        "LOGIN_ACCOUNT_MAX_FAILURES": int(env.get("FIELDSERVICE_LOGIN_ACCOUNT_MAX_FAILURES", "100")),
+        "LOGIN_ACCOUNT_WINDOW": timedelta(hours=1),
+        "LOGIN_KNOWN_ADDRESS_DAYS": 90,
         "BABEL_DEFAULT_LOCALE": "zh_Hans",
         "BABEL_DEFAULT_TIMEZONE": env.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh_Hans", "en"],
@@ -43,6 +54,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": not development,
         "REMEMBER_COOKIE_HTTPONLY": True,
         "REMEMBER_COOKIE_SAMESITE": "Lax",
+        # "Keep me logged in" lasts this long at most (the login it carries ends then too).
+        "REMEMBER_COOKIE_DURATION": timedelta(days=min(30, int(env.get("FIELDSERVICE_REMEMBER_DAYS", "30")))),
         "PERMANENT_SESSION_LIFETIME": timedelta(days=14),
         "MAX_CONTENT_LENGTH": 32 * 1024 * 1024,
         "API_TITLE": "fieldservice",

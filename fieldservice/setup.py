@@ -12,7 +12,7 @@ from sqlalchemy import event
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from fieldservice.auth import operations as auth_operations
-from fieldservice.auth.models import User
+from fieldservice.auth.models import SessionKind
 from fieldservice.cli import register as register_commands
 from fieldservice.console import views as console_views
 from fieldservice.core import (
@@ -108,22 +108,31 @@ def init_auth(app: Flask) -> None:
         # Flask reuses an already pushed app context (tests and CLI do push one); the user cached in `g` by an
         # earlier request must never authenticate this one, nor its locale (Flask-Babel caches it in `g`) speak in it.
         g.pop("_login_user", None)
+        g.pop("login_session", None)
         refresh()
 
     @login_manager.user_loader
-    def load_user(user_id: str):
-        # The API never authenticates with the session cookie (no CSRF there): bearer tokens only.
+    def load_user(login_key: str):
+        # The API never authenticates with the session cookie (no CSRF there): bearer tokens only. The cookie (and
+        # the remember cookie) carries a console login's key: an ended login loads nobody.
         if request.path.startswith("/api/"):
             return None
-        user = db.session.get(User, int(user_id))
-        return user if user is not None and user.active else None
+        login = auth_operations.session_for_key(login_key, SessionKind.CONSOLE)
+        if login is None:
+            return None
+        g.login_session = login
+        return login.user
 
     @login_manager.request_loader
     def load_user_from_header(req):
         header = req.headers.get("Authorization", "")
         if not header.startswith("Bearer "):
             return None
-        return auth_operations.user_from_token(header[len("Bearer ") :].strip())
+        login = auth_operations.session_for_token(header[len("Bearer ") :].strip())
+        if login is None:
+            return None
+        g.login_session = login
+        return login.user
 
 
 def import_domains(names: list[str]) -> list[ModuleType]:

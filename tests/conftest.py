@@ -226,7 +226,9 @@ def api_as(client, make_user):
 
     def make(role: str = "dispatcher", user=None, **kw):
         user = user or make_user(role, **kw)
-        return ApiClient(client, user, issue_token(user))
+        token = issue_token(user)
+        _db.session.commit()  # the token's login must be stored before a request (or a rollback) looks for it
+        return ApiClient(client, user, token)
 
     return make
 

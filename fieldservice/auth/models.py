@@ -6,7 +6,7 @@ from enum import StrEnum
 import sqlalchemy as sa
 from flask_babel import lazy_gettext as _l
 from flask_login import UserMixin
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
@@ -45,8 +45,30 @@ class User(UserMixin, TimestampMixin, VersionMixin, db.Model):
     token_generation: Mapped[int] = mapped_column(default=1)
     locale: Mapped[str | None] = mapped_column(sa.String(10))
 
+    # The key of the login being started (operations.start_session sets it just before Flask-Login's login_user):
+    # Flask-Login keeps get_id() in the session and the remember cookie, so they carry a revocable login, never
+    # the bare user id. Not a column.
+    login_key = None
+
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username} {self.role}>"
+
+    def get_id(self) -> str:
+        if not self.login_key:
+            raise RuntimeError("start a UserSession (operations.start_session) before login_user()")
+        return self.login_key
+
+    # UserMixin compares users by get_id(), which is a login now: two copies of one user are still one user.
+    __hash__ = object.__hash__
+
+    def __eq__(self, other) -> bool:
+        if not isinstance(other, User):
+            return NotImplemented
+        return self is other or (self.id is not None and self.id == other.id)
+
+    def __ne__(self, other) -> bool:
+        equal = self.__eq__(other)
+        return equal if equal is NotImplemented else not equal
 
     @property
     def is_active(self) -> bool:
@@ -64,6 +86,40 @@ class User(UserMixin, TimestampMixin, VersionMixin, db.Model):
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
+
+
+class SessionKind(StrEnum):
+    CONSOLE = "console"
+    API = "api"
+
+
+class UserSession(db.Model):
+    """One login: a console session (its cookie and remember cookie) or an API token. Ending it (revoked_at) ends
+    every cookie and token that carries its key; only the key's SHA-256 is stored."""
+
+    __tablename__ = "user_sessions"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('console', 'api')", name="kind"),
+        sa.Index("ix_user_sessions_user_id_revoked_at", "user_id", "revoked_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Absolute: no renewal and no activity carries a login past it.
+    expires_at: Mapped[datetime]
+    user_agent: Mapped[str] = mapped_column(sa.String(300), default="")
+    remote_addr: Mapped[str | None] = mapped_column(sa.String(64))
+    revoked_at: Mapped[datetime | None]
+
+    user: Mapped[User] = relationship()
+
+    def __repr__(self) -> str:
+        state = "revoked" if self.revoked_at else "live"
+        return f"<UserSession {self.id} {self.kind} user={self.user_id} {state}>"
 
 
 class LoginAttempt(db.Model):

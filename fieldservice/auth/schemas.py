@@ -42,3 +42,25 @@ class UserUpdateArgs(ma.Schema):
     phone = ma.fields.String(allow_none=True, validate=ma.validate.Length(max=40))
     active = ma.fields.Boolean()
     password = ma.fields.String(validate=ma.validate.Length(min=8, max=200))
+
+
+class LoginSessionSchema(ma.Schema):
+    """One of the caller's logins: a console session or an API token (never its key)."""
+
+    id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"enum": ["console", "api"]})
+    created_at = ma.fields.AwareDateTime()
+    last_seen_at = ma.fields.AwareDateTime()
+    expires_at = ma.fields.AwareDateTime()
+    user_agent = ma.fields.String()
+    remote_addr = ma.fields.String(allow_none=True)
+    current = ma.fields.Boolean(metadata={"description": "The login this request came with."})
+
+
+class LoginSessionListSchema(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(LoginSessionSchema))
+    total = ma.fields.Integer()
+
+
+class EndedSchema(ma.Schema):
+    ended = ma.fields.Integer(metadata={"description": "How many logins were ended."})

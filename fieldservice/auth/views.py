@@ -3,14 +3,14 @@
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
-from flask import Blueprint, abort, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
 from fieldservice.auth import operations
 from fieldservice.auth.forms import ROLE_LABELS, LoginForm, UserForm
-from fieldservice.auth.models import User
-from fieldservice.auth.permissions import USERS_MANAGE, require
+from fieldservice.auth.models import SessionKind, User
+from fieldservice.auth.permissions import CONSOLE, USERS_MANAGE, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.extensions import db
@@ -29,25 +29,74 @@ def login():
     if current_user.is_authenticated:
         return redirect(url_for("console.home"))
     form = LoginForm(next=request.args.get("next", ""))
+    status, headers = 200, {}
     if form.validate_on_submit():
         try:
             user = operations.authenticate(form.username.data, form.password.data, request.remote_addr)
         except ApiError as exc:
             db.session.rollback()
             form.password.errors.append(_(exc.message))
+            status = exc.status
+            if getattr(exc, "retry_after", None):
+                headers["Retry-After"] = str(exc.retry_after)
         else:
-            login_user(user, remember=form.remember.data)
+            remember = bool(form.remember.data)
+            lifetime = current_app.config["REMEMBER_COOKIE_DURATION"] if remember else None
+            operations.start_session(
+                user, SessionKind.CONSOLE, request.user_agent.string, request.remote_addr, lifetime
+            )
+            login_user(user, remember=remember)
             if user.locale:
                 session["lang"] = user.locale
             db.session.commit()
             return redirect(_safe_next(form.next.data))
-    return render_template("auth/login.html", form=form), 200 if not form.errors else 401
+    if form.errors and status == 200:
+        status = 401
+    return render_template("auth/login.html", form=form), status, headers
 
 
 @bp.route("/logout", methods=["POST"])
 def logout():
+    # Ends this login on the server too: a copy of its session or remember cookie no longer logs anyone in.
+    if current_user.is_authenticated and g.get("login_session") is not None:
+        operations.end_session(g.login_session, current_user)
+        db.session.commit()
     logout_user()
     return redirect(url_for("auth.login"))
+
+
+@bp.route("/account/sessions")
+@require(CONSOLE)
+def my_sessions():
+    return render_template(
+        "auth/sessions.html", logins=operations.live_sessions(current_user), current=g.get("login_session")
+    )
+
+
+@bp.route("/account/sessions/<int:session_id>/end", methods=["POST"])
+@require(CONSOLE)
+def end_session(session_id: int):
+    try:
+        login = operations.end_own_session(current_user, session_id)
+    except ApiError:
+        db.session.rollback()
+        flash(_("That login had ended already."), "info")
+        return redirect(url_for("auth.my_sessions"))
+    db.session.commit()
+    if login.id == g.login_session.id:
+        logout_user()
+        return redirect(url_for("auth.login"))
+    flash(_("The login was ended."), "success")
+    return redirect(url_for("auth.my_sessions"))
+
+
+@bp.route("/account/sessions/end-others", methods=["POST"])
+@require(CONSOLE)
+def end_other_sessions():
+    ended = operations.end_all_sessions(current_user, current_user, keep=g.login_session)
+    db.session.commit()
+    flash(_("%(count)s other logins were ended.", count=ended), "success")
+    return redirect(url_for("auth.my_sessions"))
 
 
 @bp.route("/lang/<code>", methods=["POST"])

@@ -53,6 +53,11 @@ class ValidationFailed(ApiError):
 class TooManyRequests(ApiError):
     status = 429
 
+    def __init__(self, code: str, message: str, fields: dict | None = None, retry_after: int | None = None, **extra):
+        super().__init__(code, message, fields, **extra)
+        # Seconds until the limit that refused lets the client try again (the Retry-After header).
+        self.retry_after = retry_after
+
 
 _DEFAULT_CODES = {
     400: ("malformed_request", "The request could not be understood."),
@@ -105,19 +110,23 @@ def is_api_request() -> bool:
 RETRY_AFTER_SECONDS = 600
 
 
-def _json_error(status: int, **kwargs):
+def _json_error(status: int, retry_after: int | None = None, **kwargs):
     response = jsonify(error_body(status, **kwargs))
     response.status_code = status
     if status == 429:
-        response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        response.headers["Retry-After"] = str(retry_after or RETRY_AFTER_SECONDS)
     return response
 
 
 def _handle_api_error(exc: ApiError):
     db.session.rollback()
+    retry_after = getattr(exc, "retry_after", None)
     if is_api_request() or request.accept_mimetypes.best == "application/json":
-        return _json_error(exc.status, code=exc.code, message=exc.message, fields=exc.fields, **exc.extra)
-    return render_template("core/error.html", status=exc.status, message=exc.message), exc.status
+        return _json_error(
+            exc.status, retry_after, code=exc.code, message=exc.message, fields=exc.fields, **exc.extra
+        )
+    headers = {"Retry-After": str(retry_after or RETRY_AFTER_SECONDS)} if exc.status == 429 else {}
+    return render_template("core/error.html", status=exc.status, message=exc.message), exc.status, headers
 
 
 def _handle_http_exception(exc: HTTPException):

@@ -29,48 +29,66 @@ class RateLimitBucket(db.Model):
         return f"<RateLimitBucket {self.key} {self.window_start} {self.count}>"
 
 
-def allow(key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
-    """Count one hit on *key*; False once more than *limit* hits fell in the current window."""
+def window_start(window_seconds: int, now: float | None = None) -> int:
+    """The start (Unix seconds) of the fixed window of *window_seconds* that holds *now*."""
     now = time.time() if now is None else now
-    window = int(now // window_seconds) * window_seconds
+    return int(now // window_seconds) * window_seconds
+
+
+def seconds_left(window: int, window_seconds: int, now: float | None = None) -> int:
+    """How long until *window* ends, in whole seconds (at least 1): what a 429's Retry-After says."""
+    now = time.time() if now is None else now
+    return max(1, int(window + window_seconds - now + 0.999))
+
+
+def add(key: str, window_seconds: int, delta: int = 1, window: int | None = None) -> int:
+    """Add *delta* (negative to give a hit back) to *key*'s count in *window*, the current one by default; return
+    the new count. Atomic across processes: concurrent callers each see a different count."""
+    window = window_start(window_seconds) if window is None else window
     if current_app.config.get("REDIS_URL"):
         try:
-            return _allow_in_redis(key, window, limit, window_seconds)
+            return _add_in_redis(key, window, window_seconds, delta)
         except RedisError as exc:
             log.warning("rate limit %s: Redis unreachable (%s); counting in the database", key, exc)
-    return _allow_in_database(key, window, limit, window_seconds)
+    return _add_in_database(key, window, window_seconds, delta)
 
 
-def _allow_in_redis(key: str, window: int, limit: int, window_seconds: int) -> bool:
+def allow(key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
+    """Count one hit on *key*; False once more than *limit* hits fell in the current window."""
+    return add(key, window_seconds, window=window_start(window_seconds, now)) <= limit
+
+
+def _add_in_redis(key: str, window: int, window_seconds: int, delta: int) -> int:
     redis_key = f"fieldservice:rate:{key}:{window}"
     pipe = redis_connection().pipeline()
-    pipe.incr(redis_key)
+    pipe.incrby(redis_key, delta)
     pipe.expire(redis_key, window_seconds + 5)
-    return pipe.execute()[0] <= limit
+    return pipe.execute()[0]
 
 
-def _allow_in_database(key: str, window: int, limit: int, window_seconds: int) -> bool:
+def _add_in_database(key: str, window: int, window_seconds: int, delta: int) -> int:
     # Its own connection and transaction: the count must persist whatever the request does with its session.
+    bucket = (RateLimitBucket.key == key, RateLimitBucket.window_start == window)
     with db.engine.begin() as conn:
         updated = conn.execute(
             sa.update(RateLimitBucket)
-            .where(RateLimitBucket.key == key, RateLimitBucket.window_start == window)
-            .values(count=RateLimitBucket.count + 1)
+            .where(*bucket)
+            .values(count=RateLimitBucket.count + delta)
             .returning(RateLimitBucket.count)
         ).scalar()
         if updated is None:
             try:
                 with conn.begin_nested():
-                    conn.execute(sa.insert(RateLimitBucket).values(key=key, window_start=window, count=1))
-                updated = 1
+                    conn.execute(sa.insert(RateLimitBucket).values(key=key, window_start=window, count=delta))
+                updated = delta
             except sa.exc.IntegrityError:
                 updated = conn.execute(
                     sa.update(RateLimitBucket)
-                    .where(RateLimitBucket.key == key, RateLimitBucket.window_start == window)
-                    .values(count=RateLimitBucket.count + 1)
+                    .where(*bucket)
+                    .values(count=RateLimitBucket.count + delta)
                     .returning(RateLimitBucket.count)
                 ).scalar()
         conn.execute(
             sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds)
         )
-    return updated <= limit
+    return updated

@@ -5,7 +5,7 @@ from functools import wraps
 from flask import request
 from flask_login import current_user
 
-from fieldservice.auth.operations import issue_token, token_expires_at
+from fieldservice.auth.operations import renew_token, token_expires_at
 from fieldservice.auth.permissions import CONSOLE, check
 from fieldservice.core.api import api_blueprint
 from fieldservice.core.errors import Unauthorized
@@ -89,8 +89,9 @@ def put_attachment(args, attachment_id):
 @bearer_only(CONSOLE)
 @blp.response(200, RenewSchema)
 def renew():
-    """Swap a valid token for a fresh one: a phone that syncs now and then stays logged in."""
-    token = issue_token(current_user)
+    """Swap a valid token for a fresh one of the same login: a phone that syncs now and then stays logged in, up
+    to the login's absolute limit (then it logs in again)."""
+    token = renew_token(request.headers["Authorization"][len("Bearer ") :].strip())
     return {
         "token": token,
         "expires_at": token_expires_at(token),

@@ -82,6 +82,12 @@
   }
 
   async function logout() {
+    // End the login on the server too, so a copy of the token is worthless; offline, it expires on its own.
+    try {
+      await FS.api.post('/api/v1/auth/logout', {}, { timeout: 5000 });
+    } catch (err) {
+      /* offline, or the login had ended already */
+    }
     await FS.store.clearSession();
     location.hash = '#/login';
   }

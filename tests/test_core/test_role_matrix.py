@@ -9,7 +9,14 @@ import pytest
 from fieldservice.auth.models import Role
 from tests.test_core.test_api_contract import _api_rules
 
-RULES = sorted(set(_api_rules()))
+# The endpoints that end the caller's own login (or all its others) run last, each with a login of its own, so
+# that the rest of the matrix keeps a working token.
+ENDS_LOGINS = [
+    ("DELETE", "/api/v1/auth/sessions/1"),
+    ("POST", "/api/v1/auth/sessions/end-others"),
+    ("POST", "/api/v1/auth/logout"),
+]
+RULES = sorted(set(_api_rules()) - set(ENDS_LOGINS)) + ENDS_LOGINS
 ALLOWED = {200, 201, 204, 400, 403, 404, 409, 422}
 
 
@@ -18,6 +25,8 @@ def test_every_endpoint_answers_every_role_without_a_server_error(api_as, role):
     api = api_as(role)
     broken = []
     for method, path in RULES:
+        if (method, path) in ENDS_LOGINS:
+            api = api_as(user=api.user)
         try:
             response = api._call(method.lower(), path, json={})
         except Exception as exc:  # TESTING propagates exceptions: each one would have been a 500

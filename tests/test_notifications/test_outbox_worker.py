@@ -41,6 +41,7 @@ def world(worker_app, receiver):
     db.session.commit()
     client = worker_app.test_client()
     headers = {"Authorization": f"Bearer {issue_token(dispatcher)}"}
+    db.session.commit()
 
     def log_request():
         response = client.post(

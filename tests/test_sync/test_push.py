@@ -266,6 +266,7 @@ def test_two_copies_of_a_batch_at_once_apply_once(app, app_config, db, job, engi
     from fieldservice.auth.operations import issue_token
 
     token = issue_token(engineer.user)
+    db.session.commit()
     batch = [op("arrive", job.id), op("record_visit", job.id, visit_payload())]
     other_app = create_app(app_config)
     answers = []
