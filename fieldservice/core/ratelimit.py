@@ -16,6 +16,7 @@ from fieldservice.core.jobs import redis_connection
 from fieldservice.extensions import db
 
 log = logging.getLogger("fieldservice.core")
+LONGEST_WINDOW = 2 * 86400  # seconds: no key counts over a longer window than this
 
 
 class RateLimitBucket(db.Model):
@@ -70,7 +71,11 @@ def _allow_in_database(key: str, window: int, limit: int, window_seconds: int) -
                     .values(count=RateLimitBucket.count + 1)
                     .returning(RateLimitBucket.count)
                 ).scalar()
+        # Old buckets of every key go, but only once past the longest window any key uses: a bucket counts its own
+        # key's window, and a short one's cleanup must not empty a day-long one (the fresh-link limit per request).
         conn.execute(
-            sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds)
+            sa.delete(RateLimitBucket).where(
+                RateLimitBucket.window_start < window - max(10 * window_seconds, LONGEST_WINDOW)
+            )
         )
     return updated <= limit

@@ -79,6 +79,8 @@ ACTION_LABELS = {
     "callback_attempt": _l("Callback attempt: customer not reached"),
     "follow_up": _l("Low score followed up"),
     "close_unreachable": _l("Closed: customer unreachable"),
+    "customer_link_revoked": _l("Customer link revoked, a new one issued"),
+    "customer_link_sent": _l("New customer link sent to a number on record"),
 }
 
 # What the three rows of a visit share: the assigned engineer records it (record_visit), the visit is counted.
