@@ -218,3 +218,48 @@ def test_gunicorn_access_lines_and_our_own_lines_are_masked(app, caplog):
     assert token not in caplog.text
     assert '"GET /r/Zq3v…/qr.png HTTP/1.1" 200 /e/Zq3v… -' in caplog.text
     assert "opened http://fs.test/r/Zq3v….pdf" in caplog.text and "opened /r/Zq3v… directly" in caplog.text
+
+
+def test_gunicorn_with_its_config_file_masks_the_token(app, database_url, tmp_path):
+    """The production server as the README runs it (gunicorn, ./gunicorn.conf.py): its access log."""
+    import os
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    token = "Zq3vX9_secret-token-value-abcdefgh"
+    env = {**os.environ, "DATABASE_URL": database_url, "SECRET_KEY": "gunicorn-test", "REDIS_URL": ""}
+    log = tmp_path / "gunicorn.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "-w", "1", "-b", f"127.0.0.1:{port}", "fieldservice:create_app()"],
+            cwd=root,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{port}/r/{token}/qr.png", timeout=2)
+                except urllib.error.HTTPError as answer:
+                    assert answer.code == 404
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline, log.read_text()
+                    time.sleep(0.3)
+        finally:
+            server.terminate()
+            server.wait(10)
+    text = log.read_text()
+    assert '"GET /r/Zq3v…/qr.png HTTP/1.1" 404' in text, text
+    assert token not in text
