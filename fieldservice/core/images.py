@@ -87,7 +87,7 @@ def _encode_photo(image: Image.Image) -> tuple[str, bytes]:
     image.thumbnail((PHOTO_LONG_SIDE, PHOTO_LONG_SIDE), Image.Resampling.LANCZOS)
     buffer = io.BytesIO()
     # No exif=, icc_profile= or comment: the new file carries pixels only.
-    image.save(buffer, format="JPEG", quality=PHOTO_QUALITY, optimize=True)
+    image.save(buffer, format="JPEG", quality=PHOTO_QUALITY)
     return "image/jpeg", buffer.getvalue()
 
 
