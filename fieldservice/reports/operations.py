@@ -17,7 +17,6 @@ from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
 from fieldservice.core.links import customer_page_url, public_url
 from fieldservice.core.models import conflict_insert, utcnow
 from fieldservice.core.pdf import render_pdf
-from fieldservice.core.qr import qr_data_url
 from fieldservice.extensions import db
 from fieldservice.knowledge.models import Entry
 from fieldservice.parts.models import VisitPart
@@ -313,8 +312,7 @@ def build_report(visit_id: int) -> ServiceReport | None:
     report = db.session.scalar(sa.select(ServiceReport).where(ServiceReport.visit_id == visit_id))
     if report is not None and report.content_hash == digest:
         return report
-    urls = urls_for(visit.request)
-    pdf = render_pdf("reports/report_pdf.html", r=content, qr=qr_data_url(urls["url"]), urls=urls)
+    pdf = render_pdf("reports/report_pdf.html", r=content)
     if report is None:
         report = ServiceReport(request_id=visit.request_id, visit_id=visit_id, revision=1)
         db.session.add(report)

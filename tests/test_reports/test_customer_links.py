@@ -55,6 +55,22 @@ def test_the_database_holds_only_the_hash(app, db, client, resolved_request):
                 assert not any(token in (value or "") for value in values), f"{table.name}.{column.name}"
 
 
+def test_the_stored_report_pdf_carries_no_link(db, resolved_request, tmp_path):
+    """The PDF is kept in the database: a QR code of the link in it would be the token at rest, and stale once
+    revoked. Its only image is the customer's signature."""
+    import io
+
+    from pypdf import PdfReader
+
+    from fieldservice.reports.models import ServiceReport
+
+    token = _issued(db, resolved_request)
+    report = db.session.scalars(sa.select(ServiceReport)).one()
+    pages = PdfReader(io.BytesIO(report.pdf)).pages
+    assert sum(len(page.images) for page in pages) == 1
+    assert not any(token in page.extract_text() or "/r/" in page.extract_text() for page in pages)
+
+
 def test_the_resolved_message_carries_the_link_only_when_sent(db, resolved_request):
     from fieldservice.notifications import messages
     from fieldservice.notifications.operations import _outgoing
