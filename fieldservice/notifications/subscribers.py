@@ -96,8 +96,9 @@ def on_visit_recorded(visit, request=None, **_):
 
 
 @report_signals.fresh_link_requested.connect
-def on_fresh_link_requested(sr, phone=None, serial=None, **_):
-    ops.notify_number(sr, "fresh_link", f"sr{sr.id}:link{serial}", phone, report_url=messages.CUSTOMER_LINK)
+def on_fresh_link_requested(sr, phone=None, event_id=None, **_):
+    # One message per ask (its timeline event): a customer whose first message went astray may ask again.
+    ops.notify_number(sr, "fresh_link", f"ev{event_id}", phone, report_url=messages.CUSTOMER_LINK)
 
 
 # ---------------------------------------------------------------- part requests (no signal: their timeline)

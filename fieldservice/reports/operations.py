@@ -34,12 +34,13 @@ VALID, EXPIRED, REVOKED = "valid", "expired", "revoked"
 # ---------------------------------------------------------------- the customer's link
 #
 # Only a link's SHA-256 is stored. Its token is derived, HMAC-SHA256(SECRET_KEY, request id, serial), so that the
-# link can be shown again whenever staff or a message need it (the console, the work order, the report's PDF, the
-# QR image, #21's request page from the moment the request exists) without being kept anywhere: the database, a
-# backup or a log of SQL opens no customer's page. Revoking a request's links makes the next one shown the next
-# serial; a link expires FIELDSERVICE_PUBLIC_LINK_DAYS after the later of its issue and the request's closing
-# (never while the request is open). Changing SECRET_KEY changes every derived token: links issued before keep
-# working by their stored hash until they expire, and the app issues the next serial when it shows one again.
+# link can be shown again whenever staff or a message need it (the console, the printed work order, the QR image,
+# the outbox when it sends, #21's request page from the moment the request exists) without being kept anywhere:
+# the database, a backup or a log of SQL opens no customer's page. Revoking a request's links makes the next one
+# shown the next serial; a link expires FIELDSERVICE_PUBLIC_LINK_DAYS after the later of its issue and the
+# request's closing (never while the request is open). Changing SECRET_KEY changes every derived token: links
+# issued before keep working by their stored hash until they expire, and the app issues the next serial when it
+# shows one again.
 
 
 def _hash(token: str) -> str:
@@ -120,9 +121,9 @@ def request_for_token(token: str) -> ServiceRequest | None:
     return db.session.get(ServiceRequest, link.request_id) if state == VALID else None
 
 
-def urls_for(sr: ServiceRequest, token: str | None = None) -> dict:
-    """The customer's page, PDF and QR links of the request's current link (or of *token*)."""
-    token = token or current_token(sr)
+def urls_for(sr: ServiceRequest) -> dict:
+    """The customer's page, PDF and QR links of the request's current link."""
+    token = current_token(sr)
     return {
         "url": customer_page_url(token),
         "pdf_url": public_url(f"/r/{token}.pdf"),
@@ -162,24 +163,26 @@ def phones_on_record(sr: ServiceRequest) -> list[str]:
 
 def send_fresh_link(link: CustomerLink, phone: str) -> bool:
     """A customer holding an expired or revoked link asks for a new one: when *phone* is a number on record for
-    that request, every earlier link is revoked and the new one goes to that number through the outbox (the
-    fresh_link_requested signal). The caller answers the same either way: the page is no phone-number oracle."""
+    that request, the request's current link (issued when none is valid) goes to that number through the outbox
+    (the fresh_link_requested signal). Nothing is revoked: whoever holds an old link cannot take the customer's
+    working one away. The caller answers the same either way: the page is no phone-number oracle."""
     sr = db.session.get(ServiceRequest, link.request_id)
     wanted = _digits(phone)
     matched = None
     for number in phones_on_record(sr):
-        # Every number compared, in constant time each: how long the answer takes tells nothing either.
+        # Every number compared, in constant time each.
         if hmac.compare_digest(_digits(number).encode(), wanted.encode()) and matched is None:
             matched = number
     if matched is None:
         log.info("fresh link for %s asked with a number not on record", sr.number)
         return False
-    _revoke_all(sr, utcnow())
-    serial = max(existing.serial for existing in _links(sr)) + 1
-    _issue(sr, serial)
-    add_event(sr, "customer_link_sent", None, sr.status, sr.status, data={"serial": serial}, actor_label="customer")
-    signals.fresh_link_requested.send(sr, phone=matched, serial=serial)
-    log.info("fresh link %s for %s sent to a number on record", serial, sr.number)
+    current_token(sr)
+    serial = current_link(sr).serial
+    event = add_event(
+        sr, "customer_link_sent", None, sr.status, sr.status, data={"serial": serial}, actor_label="customer"
+    )
+    signals.fresh_link_requested.send(sr, phone=matched, event_id=event.id)
+    log.info("customer link %s of %s sent again to a number on record", serial, sr.number)
     return True
 
 

@@ -4,5 +4,5 @@ from blinker import Namespace
 
 _signals = Namespace()
 
-# sender: the ServiceRequest; phone: the number on record it goes to; serial: the new link's serial.
+# sender: the ServiceRequest; phone: the number on record the link goes to; event_id: the timeline event of the ask.
 fresh_link_requested = _signals.signal("fresh-link-requested")

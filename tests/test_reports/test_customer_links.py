@@ -149,6 +149,20 @@ def test_a_fresh_link_goes_to_a_number_on_record(db, client, make_customer, reso
     assert new_token not in message.body
 
 
+def test_asking_with_a_revoked_link_sends_the_current_one_and_revokes_nothing(db, client, resolved_request):
+    old = _issued(db, resolved_request)
+    ops.revoke_customer_link(resolved_request, resolved_request.created_by)
+    db.session.commit()
+    current = ops.current_token(resolved_request)
+    for _ in range(2):  # the first message went astray: asking again sends another
+        answer = client.post(FRESH.format(old), data={"phone": resolved_request.customer.phone})
+        assert answer.status_code == 200
+    assert len(_fresh_link_messages(db)) == 2
+    assert ops.current_token(resolved_request) == current and client.get(f"/r/{current}").status_code == 200
+    event = db.session.scalars(sa.select(RequestEvent).where(RequestEvent.action == "customer_link_sent")).first()
+    assert event.actor_label == "customer" and event.data == {"serial": 2}
+
+
 def test_a_number_not_on_record_sends_nothing_and_answers_the_same(db, client, resolved_request):
     token = _issued(db, resolved_request)
     _close_long_ago(db, resolved_request, 400)
