@@ -38,6 +38,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.config.update(load_config(app.instance_path, config))
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
 
+    setup.init_logging(app)
     setup.init_proxy(app)
     setup.init_extensions(app)
     setup.init_i18n(app)

@@ -27,6 +27,7 @@ from fieldservice.core.errors import register_error_handlers
 from fieldservice.core.guard import init_guard
 from fieldservice.core.headers import init_headers
 from fieldservice.core.jobs import dispatch_committed_jobs
+from fieldservice.core.logmask import install_log_masking
 from fieldservice.extensions import babel, csrf, db, login_manager, migrate
 
 
@@ -53,6 +54,11 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
+
+
+def init_logging(app: Flask) -> None:
+    """Keep customers' public tokens out of the request logs and ours (core.logmask)."""
+    install_log_masking()
 
 
 def init_proxy(app: Flask) -> None:

@@ -16,6 +16,7 @@ from fieldservice.core.jobs import redis_connection
 from fieldservice.extensions import db
 
 log = logging.getLogger("fieldservice.core")
+LONGEST_WINDOW = 2 * 86400  # seconds: no key counts over a longer window than this
 
 
 class RateLimitBucket(db.Model):
@@ -88,7 +89,11 @@ def _add_in_database(key: str, window: int, window_seconds: int, delta: int) -> 
                     .values(count=RateLimitBucket.count + delta)
                     .returning(RateLimitBucket.count)
                 ).scalar()
+        # Old buckets of every key go, but only once past the longest window any key uses: a bucket counts its own
+        # key's window, and a short one's cleanup must not empty a day-long one (the fresh-link limit per request).
         conn.execute(
-            sa.delete(RateLimitBucket).where(RateLimitBucket.window_start < window - 10 * window_seconds)
+            sa.delete(RateLimitBucket).where(
+                RateLimitBucket.window_start < window - max(10 * window_seconds, LONGEST_WINDOW)
+            )
         )
     return updated

@@ -5,7 +5,10 @@ from functools import lru_cache
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-EVENTS = ("created", "assigned", "on_the_way", "resolved", "revisited", "reopened")
+EVENTS = ("created", "assigned", "on_the_way", "resolved", "revisited", "reopened", "fresh_link")
+# What a stored message carries where the customer's link goes: the link is put in when the message is sent
+# (operations._send), so the outbox, the console's message list and a backup hold no customer token.
+CUSTOMER_LINK = "[customer-link]"
 
 
 def render(event: str, locale: str, **ctx) -> tuple[str, str]:
@@ -28,6 +31,8 @@ def _templates(event: str, locale: str) -> tuple[str, str]:
             body = _("Engineer %(engineer)s is on the way to you for service request %(number)s.")
         elif event == "resolved":
             body = _("Service request %(number)s has been resolved. Your service report: %(report_url)s")
+        elif event == "fresh_link":
+            body = _("Your new link to service request %(number)s: %(report_url)s")
         elif event == "revisited":
             body = _("Thank you for your feedback on service request %(number)s.")
         elif event == "reopened":

@@ -27,6 +27,8 @@ from fieldservice.notifications.models import (
     WebhookSubscription,
 )
 from fieldservice.notifications.settings import int_setting, setting
+from fieldservice.reports.operations import urls_for
+from fieldservice.requests.models import ServiceRequest
 
 log = logging.getLogger("fieldservice.notifications")
 
@@ -82,6 +84,33 @@ def notify_customer(
         else:
             new_rows.append(notification)
         pending[dedupe_key] = notification
+        queued.append(notification)
+    return queued
+
+
+def notify_number(sr, event: str, key: str, phone: str, **ctx) -> list[Notification]:
+    """Queue *event*'s message to one phone number (a number on record the customer named) on every configured
+    channel that reaches a phone (all but e-mail; the log channel when none is configured)."""
+    locale = setting("FIELDSERVICE_NOTIFY_LOCALE")
+    subject, body = messages.render(event, locale, number=sr.number, **ctx)
+    queued = []
+    for channel in channels.active_channels():
+        if channel.name == "email":
+            continue
+        dedupe_key = f"{key}:{channel.name}"
+        if _stored_keys([dedupe_key]):
+            continue
+        notification = Notification(
+            dedupe_key=dedupe_key,
+            request_id=sr.id,
+            event=event,
+            channel=channel.name,
+            recipient=phone[:200],
+            locale=locale,
+            subject=subject[:200],
+            body=body,
+        )
+        db.session.add(notification)
         queued.append(notification)
     return queued
 
@@ -219,9 +248,28 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(cap, base * 2 ** max(0, attempts - 1)))
 
 
+class _Outgoing:
+    """A stored message as it leaves: the customer's current link put in its place (messages.CUSTOMER_LINK)."""
+
+    def __init__(self, row: Notification, body: str):
+        self._row, self.body = row, body
+
+    def __getattr__(self, name):
+        return getattr(self._row, name)
+
+
+def _outgoing(row: Notification):
+    if messages.CUSTOMER_LINK not in row.body:
+        return row
+    sr = db.session.get(ServiceRequest, row.request_id) if row.request_id else None
+    if sr is None:
+        raise channels.DeliveryError("the message's request is gone", retryable=False)
+    return _Outgoing(row, row.body.replace(messages.CUSTOMER_LINK, urls_for(sr)["url"]))
+
+
 def _send(row) -> tuple[str | None, int | None]:
     if isinstance(row, Notification):
-        return channels.channel_named(row.channel).send(row), None
+        return channels.channel_named(row.channel).send(_outgoing(row)), None
     subscription = row.subscription
     if subscription is None or not subscription.active:
         raise channels.DeliveryError("the subscription is disabled", retryable=False)

@@ -5,9 +5,10 @@ the transaction of the change (a refused change takes its messages with it)."""
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from fieldservice.notifications import messages
 from fieldservice.notifications import operations as ops
 from fieldservice.parts.models import PartRequestEvent
-from fieldservice.reports.operations import urls_for
+from fieldservice.reports import signals as report_signals
 from fieldservice.requests import signals
 from fieldservice.requests.states import ASSIGNED, RESOLVED, REVISITED
 
@@ -60,7 +61,7 @@ def on_status_changed(sr, event=None, new_rows=None, **_):
         name = (event.data or {}).get("engineer_name") or (sr.engineer.name if sr.engineer else "")
         ops.notify_customer(sr, "assigned", key, fresh=True, new_rows=new_rows, engineer=name)
     elif event.to_status == RESOLVED:
-        ops.notify_customer(sr, "resolved", key, fresh=True, new_rows=new_rows, report_url=_report_url(sr))
+        ops.notify_customer(sr, "resolved", key, fresh=True, new_rows=new_rows, report_url=messages.CUSTOMER_LINK)
     elif event.action == "revisit":
         event_name = "revisited" if event.to_status == REVISITED else "reopened"
         ops.notify_customer(sr, event_name, key, fresh=True, new_rows=new_rows)
@@ -94,8 +95,10 @@ def on_visit_recorded(visit, request=None, **_):
     )
 
 
-def _report_url(sr) -> str:
-    return urls_for(sr)["url"]
+@report_signals.fresh_link_requested.connect
+def on_fresh_link_requested(sr, phone=None, event_id=None, **_):
+    # One message per ask (its timeline event): a customer whose first message went astray may ask again.
+    ops.notify_number(sr, "fresh_link", f"ev{event_id}", phone, report_url=messages.CUSTOMER_LINK)
 
 
 # ---------------------------------------------------------------- part requests (no signal: their timeline)

@@ -10,23 +10,31 @@ from fieldservice.extensions import db
 
 
 class CustomerLink(db.Model):
-    """The unguessable token behind a request's QR code: scoped to that one request, nothing else."""
+    """One issued customer link of a request (the token behind its QR code): scoped to that one request.
+
+    Only the token's SHA-256 is stored. The token itself is an HMAC of (SECRET_KEY, request id, serial)
+    (reports.operations.derive_token), so the app can show a request's current link again (the console, the PDF,
+    the QR image, a message) without keeping it: whoever reads the database still cannot open a customer's page.
+    Revoking marks the request's links revoked; the next link shown is the next serial. Serial 0 marks a random
+    token issued before links were derived: it stays valid (by its hash) until revoked or expired, but cannot be
+    shown again."""
 
     __tablename__ = "customer_links"
+    # Its first column serves the lookups by request too.
+    __table_args__ = (sa.UniqueConstraint("request_id", "serial", name="uq_customer_links_request_serial"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), unique=True
-    )
-    # Looked up by the token's SHA-256 (so the index never compares secret prefixes), then compared in constant time.
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"))
+    serial: Mapped[int] = mapped_column(default=1)
+    # Looked up by the token's SHA-256: the index never compares secret prefixes, and a stolen row opens nothing.
     token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
-    token: Mapped[str] = mapped_column(sa.String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None]
 
     request = relationship("ServiceRequest")
 
     def __repr__(self) -> str:
-        return f"<CustomerLink request {self.request_id}>"
+        return f"<CustomerLink request {self.request_id} #{self.serial}>"
 
 
 class ServiceReport(db.Model):

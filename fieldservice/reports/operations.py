@@ -5,21 +5,22 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
-from datetime import datetime
+import re
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import sqlalchemy as sa
+from flask import current_app
 
 from fieldservice.billing.charges import compute_charges
 from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
 from fieldservice.core.links import customer_page_url, public_url
 from fieldservice.core.models import conflict_insert, utcnow
 from fieldservice.core.pdf import render_pdf
-from fieldservice.core.qr import qr_data_url
 from fieldservice.extensions import db
 from fieldservice.knowledge.models import Entry
 from fieldservice.parts.models import VisitPart
+from fieldservice.reports import signals
 from fieldservice.reports.models import CustomerLink, CustomerRating, ServiceReport
 from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.operations import add_event, perform
@@ -27,49 +28,162 @@ from fieldservice.requests.operations import add_event, perform
 log = logging.getLogger("fieldservice.reports")
 
 TOKEN_BYTES = 24  # 192 bits: well past the 128 bits an unguessable link needs
+VALID, EXPIRED, REVOKED = "valid", "expired", "revoked"
+
+
+# ---------------------------------------------------------------- the customer's link
+#
+# Only a link's SHA-256 is stored. Its token is derived, HMAC-SHA256(SECRET_KEY, request id, serial), so that the
+# link can be shown again whenever staff or a message need it (the console, the printed work order, the QR image,
+# the outbox when it sends, #21's request page from the moment the request exists) without being kept anywhere:
+# the database, a backup or a log of SQL opens no customer's page. Revoking a request's links makes the next one
+# shown the next serial; a link expires FIELDSERVICE_PUBLIC_LINK_DAYS after the later of its issue and the
+# request's closing (never while the request is open). Changing SECRET_KEY changes every derived token: links
+# issued before keep working by their stored hash until they expire, and the app issues the next serial when it
+# shows one again.
 
 
 def _hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
-def link_for(sr: ServiceRequest) -> CustomerLink:
-    """The request's customer link, made on first use (race-safe: one link per request)."""
-    link = _stored_link(sr)
-    if link is not None:
-        return link
-    token = secrets.token_urlsafe(TOKEN_BYTES)
-    # Made by a concurrent transaction meanwhile: nothing is inserted, and the read below finds that one.
-    link = db.session.scalar(
+def derive_token(request_id: int, serial: int) -> str:
+    """The token of link *serial* of a request: an HMAC of the site's secret, never stored."""
+    key = current_app.config["SECRET_KEY"]
+    key = key if isinstance(key, bytes) else key.encode("utf-8")
+    message = f"fieldservice-customer-link:{request_id}:{serial}".encode("ascii")
+    digest = hmac.new(key, message, hashlib.sha256).digest()[:TOKEN_BYTES]
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
+
+
+def link_expires_at(link: CustomerLink, sr: ServiceRequest) -> datetime | None:
+    """When *link* stops opening the page: days after the later of its issue and the request's closing."""
+    if sr.closed_at is None:
+        return None
+    days = timedelta(days=current_app.config["FIELDSERVICE_PUBLIC_LINK_DAYS"])
+    return max(link.created_at, sr.closed_at) + days
+
+
+def link_state(link: CustomerLink, sr: ServiceRequest, now: datetime | None = None) -> str:
+    if link.revoked_at is not None:
+        return REVOKED
+    expires = link_expires_at(link, sr)
+    return EXPIRED if expires is not None and (now or utcnow()) >= expires else VALID
+
+
+def _links(sr: ServiceRequest) -> list[CustomerLink]:
+    query = sa.select(CustomerLink).where(CustomerLink.request_id == sr.id).order_by(CustomerLink.serial.desc())
+    # populate_existing: a revocation in this transaction updated the rows behind the session's back.
+    return list(db.session.scalars(query.execution_options(populate_existing=True)))
+
+
+def current_link(sr: ServiceRequest) -> CustomerLink | None:
+    """The request's link current_token would show (None before one is issued)."""
+    return next((link for link in _links(sr) if link.serial > 0 and link_state(link, sr) == VALID), None)
+
+
+def current_token(sr: ServiceRequest) -> str:
+    """The token of the request's current link, issued on first need (and again once revoked or expired)."""
+    links = _links(sr)
+    latest = next((link for link in links if link.serial > 0), None)
+    if latest is not None and link_state(latest, sr) == VALID:
+        token = derive_token(sr.id, latest.serial)
+        if hmac.compare_digest(_hash(token), latest.token_hash):
+            return token
+        # SECRET_KEY changed since it was issued: that link stays valid by its hash, the next one is shown.
+    return _issue(sr, (links[0].serial if links else 0) + 1)
+
+
+def _issue(sr: ServiceRequest, serial: int) -> str:
+    token = derive_token(sr.id, serial)
+    # Issued by a concurrent transaction meanwhile: the same serial derives the same token, nothing to add.
+    db.session.execute(
         conflict_insert(CustomerLink)
-        .values(request_id=sr.id, token=token, token_hash=_hash(token), created_at=utcnow())
-        .on_conflict_do_nothing(index_elements=[CustomerLink.request_id])
-        .returning(CustomerLink)
+        .values(request_id=sr.id, serial=serial, token_hash=_hash(token), created_at=utcnow())
+        .on_conflict_do_nothing(index_elements=[CustomerLink.request_id, CustomerLink.serial])
     )
-    return link if link is not None else _stored_link(sr)
+    return token
 
 
-def _stored_link(sr: ServiceRequest) -> CustomerLink | None:
-    return db.session.scalar(sa.select(CustomerLink).where(CustomerLink.request_id == sr.id))
+def find_link(token: str) -> tuple[CustomerLink | None, str | None]:
+    """The link a presented token is, and its state (valid, expired, revoked); (None, None) for a wrong one."""
+    if not token or len(token) > 64:
+        return None, None
+    link = db.session.scalar(sa.select(CustomerLink).where(CustomerLink.token_hash == _hash(token)))
+    if link is None:
+        return None, None
+    return link, link_state(link, db.session.get(ServiceRequest, link.request_id))
 
 
 def request_for_token(token: str) -> ServiceRequest | None:
-    """The request a customer token opens, or None (wrong, altered or foreign tokens all look the same)."""
-    if not token or len(token) > 64:
-        return None
-    link = db.session.scalar(sa.select(CustomerLink).where(CustomerLink.token_hash == _hash(token)))
-    if link is None or not hmac.compare_digest(link.token.encode(), token.encode()):
-        return None
-    return db.session.get(ServiceRequest, link.request_id)
+    """The request a valid customer token opens, or None (wrong, altered, revoked and expired alike)."""
+    link, state = find_link(token)
+    return db.session.get(ServiceRequest, link.request_id) if state == VALID else None
 
 
 def urls_for(sr: ServiceRequest) -> dict:
-    token = link_for(sr).token
+    """The customer's page, PDF and QR links of the request's current link."""
+    token = current_token(sr)
     return {
         "url": customer_page_url(token),
         "pdf_url": public_url(f"/r/{token}.pdf"),
         "qr_url": public_url(f"/r/{token}/qr.png"),
     }
+
+
+def _revoke_all(sr: ServiceRequest, now: datetime) -> int:
+    return db.session.execute(
+        sa.update(CustomerLink)
+        .where(CustomerLink.request_id == sr.id, CustomerLink.revoked_at.is_(None))
+        .values(revoked_at=now)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+
+
+def revoke_customer_link(sr: ServiceRequest, actor) -> dict:
+    """Revoke every link of the request (one leaked, or went to the wrong person) and issue the next: its URLs."""
+    revoked = _revoke_all(sr, utcnow())
+    urls = urls_for(sr)
+    add_event(sr, "customer_link_revoked", actor, sr.status, sr.status, data={"revoked": revoked})
+    log.info("customer links of %s revoked by %s (%s), a new one issued", sr.number, actor.username, revoked)
+    return urls
+
+
+def _digits(phone: str | None) -> str:
+    digits = re.sub(r"\D", "", phone or "")
+    return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+
+
+def phones_on_record(sr: ServiceRequest) -> list[str]:
+    """The numbers the request's customer may ask a fresh link for: the request's contact, the customer's own and
+    their contacts'."""
+    numbers = [sr.contact_phone, sr.customer.phone, *(contact.phone for contact in sr.customer.contacts)]
+    return [number for number in numbers if number and len(_digits(number)) >= 7]
+
+
+def send_fresh_link(link: CustomerLink, phone: str) -> bool:
+    """A customer holding an expired or revoked link asks for a new one: when *phone* is a number on record for
+    that request, the request's current link (issued when none is valid) goes to that number through the outbox
+    (the fresh_link_requested signal). Nothing is revoked: whoever holds an old link cannot take the customer's
+    working one away. The caller answers the same either way: the page is no phone-number oracle."""
+    sr = db.session.get(ServiceRequest, link.request_id)
+    wanted = _digits(phone)
+    matched = None
+    for number in phones_on_record(sr):
+        # Every number compared, in constant time each.
+        if hmac.compare_digest(_digits(number).encode(), wanted.encode()) and matched is None:
+            matched = number
+    if matched is None:
+        log.info("fresh link for %s asked with a number not on record", sr.number)
+        return False
+    current_token(sr)
+    serial = current_link(sr).serial
+    event = add_event(
+        sr, "customer_link_sent", None, sr.status, sr.status, data={"serial": serial}, actor_label="customer"
+    )
+    signals.fresh_link_requested.send(sr, phone=matched, event_id=event.id)
+    log.info("customer link %s of %s sent again to a number on record", serial, sr.number)
+    return True
 
 
 # ---------------------------------------------------------------- the report's content
@@ -201,8 +315,7 @@ def build_report(visit_id: int) -> ServiceReport | None:
     report = db.session.scalar(sa.select(ServiceReport).where(ServiceReport.visit_id == visit_id))
     if report is not None and report.content_hash == digest:
         return report
-    urls = urls_for(visit.request)
-    pdf = render_pdf("reports/report_pdf.html", r=content, qr=qr_data_url(urls["url"]), urls=urls)
+    pdf = render_pdf("reports/report_pdf.html", r=content)
     if report is None:
         report = ServiceReport(request_id=visit.request_id, visit_id=visit_id, revision=1)
         db.session.add(report)

@@ -4,16 +4,19 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from fieldservice.auth.permissions import require
+from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError
+from fieldservice.core.links import customer_page_url
 from fieldservice.core.pdf import render_pdf
 from fieldservice.core.qr import qr_data_url, qr_png
 from fieldservice.core.ratelimit import allow
 from fieldservice.extensions import csrf, db
 from fieldservice.reports import operations as ops
 from fieldservice.reports.models import CustomerRating, ServiceReport
-from fieldservice.reports.permissions import WORK_ORDER_PRINT
+from fieldservice.reports.permissions import CUSTOMER_LINK_MANAGE, WORK_ORDER_PRINT
+from fieldservice.requests.models import ServiceRequest
 from fieldservice.requests.operations import get_visible_request
+from fieldservice.requests.panels import request_panels
 
 bp = Blueprint("reports", __name__, template_folder="templates")
 
@@ -21,6 +24,10 @@ bp = Blueprint("reports", __name__, template_folder="templates")
 VIEW_LIMIT = (120, 60)
 WRITE_LIMIT = (20, 600)
 MISS_LIMIT = (30, 600)
+# Asking for a fresh link: per address (429 past it), and per request whatever the address (past it the answer is
+# the same as ever but nothing is sent: nobody can flood a customer's phone).
+FRESH_LIMIT = (5, 3600)
+FRESH_PER_REQUEST = (3, 86400)
 
 
 def _client() -> str:
@@ -34,13 +41,22 @@ def _limited(kind: str, limit: tuple[int, int]):
         abort(429)
 
 
-def _request_or_404(token: str):
+def _link_or_404(token: str):
+    """The presented token's link and its state; a wrong token is a plain 404 (and counts as a guess)."""
     _limited("view", VIEW_LIMIT)
-    sr = ops.request_for_token(token)
-    if sr is None:
+    link, state = ops.find_link(token)
+    if link is None:
         _limited("miss", MISS_LIMIT)
         abort(404)
-    return sr
+    return link, state
+
+
+def _request_or_404(token: str):
+    """The request of a valid token; wrong, expired and revoked tokens alike are a plain 404."""
+    link, state = _link_or_404(token)
+    if state != ops.VALID:
+        abort(404)
+    return db.session.get(ServiceRequest, link.request_id)
 
 
 def _no_store(response: Response) -> Response:
@@ -51,9 +67,18 @@ def _no_store(response: Response) -> Response:
     return response
 
 
+def _link_gone_page(token: str, state: str, status: int = 410, **context) -> Response:
+    """The page of an expired or revoked link: nothing about the request, a form to ask for a new link."""
+    html = render_template("reports/link_expired.html", token=token, state=state, **context)
+    return _no_store(Response(html, status=status))
+
+
 @bp.route("/r/<token>")
 def customer_page(token: str):
-    sr = _request_or_404(token)
+    link, state = _link_or_404(token)
+    if state != ops.VALID:
+        return _link_gone_page(token, state)
+    sr = db.session.get(ServiceRequest, link.request_id)
     reports = ops.reports_of(sr)
     rated = {
         r.visit_id: r
@@ -93,8 +118,32 @@ def customer_pdf(token: str):
 
 @bp.route("/r/<token>/qr.png")
 def customer_qr(token: str):
-    sr = _request_or_404(token)
-    return _no_store(Response(qr_png(ops.urls_for(sr)["url"]), mimetype="image/png"))
+    _request_or_404(token)
+    return _no_store(Response(qr_png(customer_page_url(token)), mimetype="image/png"))
+
+
+@bp.route("/r/<token>/fresh-link", methods=["POST"])
+@csrf.exempt
+def customer_fresh_link(token: str):
+    """An expired or revoked link's owner asks for a new one, sent to a phone number on record for the request."""
+    link, state = _link_or_404(token)
+    if state == ops.VALID:
+        return redirect(url_for("reports.customer_page", token=token))
+    _limited("fresh", FRESH_LIMIT)
+    data = (request.get_json(silent=True) if request.is_json else request.form) or {}
+    phone = data.get("phone") if hasattr(data, "get") else None
+    if not isinstance(phone, str) or not phone.strip() or len(phone) > 40:
+        message = _("Enter a phone number.")
+        if _wants_json():
+            return _json_error(422, "validation_failed", "Enter a phone number.", {"phone": message})
+        return _link_gone_page(token, state, status=422, error=message)
+    # The same answer whether the number matched, did not, or the request's daily budget is spent: no oracle.
+    if allow(f"r:fresh-request:{link.request_id}", *FRESH_PER_REQUEST):
+        ops.send_fresh_link(link, phone)
+        db.session.commit()
+    if _wants_json():
+        return {"message": "If this number is on record for the request, a new link has been sent to it."}, 202
+    return _link_gone_page(token, state, status=200, asked=True)
 
 
 def _wants_json() -> bool:
@@ -170,6 +219,42 @@ def work_order_pdf(request_id: int):
     response = Response(pdf, mimetype="application/pdf")
     response.headers["Content-Disposition"] = f'inline; filename="{sr.number}-work-order.pdf"'
     return response
+
+
+def _link_panel(sr) -> dict:
+    return {}
+
+
+request_panels.add("reports/_request_link_panel.html", _link_panel, WORK_ORDER_PRINT)
+
+
+@bp.route("/requests/<int:request_id>/customer-link")
+@require(WORK_ORDER_PRINT)
+def customer_link(request_id: int):
+    """The request's customer link and its QR code, to read out or send; showing it issues it."""
+    sr = get_visible_request(request_id, current_user)
+    urls = ops.urls_for(sr)
+    link = ops.current_link(sr)
+    db.session.commit()
+    return render_template(
+        "reports/customer_link.html",
+        sr=sr,
+        urls=urls,
+        qr=qr_data_url(urls["url"]),
+        expires_at=ops.link_expires_at(link, sr),
+        days=current_app.config["FIELDSERVICE_PUBLIC_LINK_DAYS"],
+        can_revoke=can(current_user, CUSTOMER_LINK_MANAGE),
+    )
+
+
+@bp.route("/requests/<int:request_id>/customer-link/revoke", methods=["POST"])
+@require(CUSTOMER_LINK_MANAGE)
+def revoke_customer_link(request_id: int):
+    sr = get_visible_request(request_id, current_user)
+    ops.revoke_customer_link(sr, current_user)
+    db.session.commit()
+    flash(_("The old customer link no longer works; this is the new one."), "success")
+    return redirect(url_for("reports.customer_link", request_id=request_id))
 
 
 @bp.app_context_processor

@@ -5,11 +5,8 @@ changes anything (a refused action changes nothing), records one timeline event 
 never commits.
 """
 
-import base64
-import binascii
 import hashlib
 import logging
-import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -23,6 +20,7 @@ from fieldservice.contracts.operations import coverage_for
 from fieldservice.core import numbering
 from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
+from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
 from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
@@ -68,8 +66,6 @@ log = logging.getLogger("fieldservice.requests")
 CHANNELS = ("phone", "web", "wechat", "email", "walk_in", "qr", "maintenance", "api", "other")
 # Phones' clocks drift and offline writes arrive late: tolerate this much "future" in times sent by clients.
 CLOCK_SKEW = timedelta(minutes=10)
-MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
-ATTACHMENT_TYPES = ("image/png", "image/jpeg", "image/webp", "image/svg+xml")
 
 # DOMAIN.md "Priorities": (response, resolution) per priority; "working_days" count the site's working days
 # (core.clock: Monday-Friday by its holiday calendar).
@@ -842,22 +838,9 @@ def allowed_actions(sr: ServiceRequest, user) -> list[str]:
 # ---------------------------------------------------------------- visits
 
 
-def _parse_data_url(value: str, field: str) -> tuple[str, bytes]:
-    match = re.fullmatch(r"data:([\w/+.-]+)(;[\w=.-]+)*;base64,([A-Za-z0-9+/=\s]*)", value or "")
-    if not match:
-        raise ValidationFailed("validation_failed", "Not a data URL.", {field: "Send a base64 data: URL."})
-    content_type = match.group(1).lower()
-    if content_type not in ATTACHMENT_TYPES:
-        raise ValidationFailed("validation_failed", "Not an image.", {field: f"Unsupported type {content_type}."})
-    try:
-        raw = base64.b64decode(match.group(3), validate=False)
-    except (binascii.Error, ValueError) as exc:
-        raise ValidationFailed("validation_failed", "Bad base64.", {field: "The data is not valid base64."}) from exc
-    if not raw:
-        raise ValidationFailed("validation_failed", "Empty attachment.", {field: "The image is empty."})
-    if len(raw) > MAX_ATTACHMENT_BYTES:
-        raise ValidationFailed("validation_failed", "Too large.", {field: "The image is larger than 5 MB."})
-    return content_type, raw
+def _image_from_data_url(value, field: str, kind: str) -> tuple[str, bytes]:
+    """A photo or signature sent as a data: URL, checked and encoded again by core.images (the bytes decide)."""
+    return clean_image(decode_data_url(value, field), field, kind)
 
 
 def add_attachment(
@@ -951,8 +934,10 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
     signature = photos = None
     if not fields:
         try:
-            signature = _parse_data_url(data["signature"], "signature") if data.get("signature") else None
-            photos = [_parse_data_url(p, f"photos.{i}") for i, p in enumerate(data.get("photos") or [])]
+            signature = (
+                _image_from_data_url(data["signature"], "signature", SIGNATURE) if data.get("signature") else None
+            )
+            photos = [_image_from_data_url(p, f"photos.{i}", PHOTO) for i, p in enumerate(data.get("photos") or [])]
         except ValidationFailed as exc:
             fields.update(exc.fields)
     if fields:

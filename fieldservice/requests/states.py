@@ -89,6 +89,8 @@ ACTION_LABELS = {
     "part_request_ship": _l("Part request: shipped"),
     "part_request_sign": _l("Part request: signed for"),
     "part_request_cancel": _l("Part request: withdrawn"),
+    "customer_link_revoked": _l("Customer link revoked, a new one issued"),
+    "customer_link_sent": _l("New customer link sent to a number on record"),
 }
 
 # Notes the system writes on the timeline are stored as a code (event.data["note_code"]) with parameters

@@ -40,6 +40,7 @@ from fieldservice.requests.forms import (
     action_payload,
 )
 from fieldservice.requests.models import ProblemType, RequestEvent, ServiceRequest
+from fieldservice.requests.panels import request_panels
 from fieldservice.requests.permissions import PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
 from fieldservice.requests.schemas import RequestQueryArgs
 from fieldservice.requests.states import (
@@ -433,6 +434,7 @@ def _render_detail(
         outcome_labels=OUTCOME_LABELS,
         priority_labels=PRIORITY_LABELS,
         now=utcnow(),
+        panels=request_panels.render(sr, current_user),
     ), status
 
 

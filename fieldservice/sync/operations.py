@@ -20,6 +20,7 @@ from sqlalchemy.orm import selectinload
 
 from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.guard import check_json
+from fieldservice.core.images import clean_image
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
@@ -347,19 +348,23 @@ IMAGE_TYPE = re.compile(r"^image/(png|jpeg|webp)$")
 
 
 def upload_attachment(user, attachment_id: str, request_id: int, kind: str, content_type: str, raw: bytes):
-    """Store a photo or signature the phone made offline; the same id twice stores it once (idempotent)."""
+    """Store a photo or signature the phone made offline; the same id twice stores it once (idempotent).
+
+    The bytes decide what is stored (core.images: decoded, checked and encoded again); a declared type that is
+    not an image is refused as well, so a client sending the wrong thing hears why."""
     engineer = engineer_for_user(user)
     sr = _job_for({"type": "attach_photo", "request_id": request_id}, user, engineer)
     content_type = (content_type or "").split(";")[0].strip().lower()
     fields = {}
     if not IMAGE_TYPE.match(content_type):
         fields["content_type"] = "A PNG, JPEG or WebP image."
-    if not raw:
-        fields["body"] = "The image is empty."
-    elif len(raw) > requests_ops.MAX_ATTACHMENT_BYTES:
-        fields["body"] = "The image is larger than 5 MB."
     if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", attachment_id):
         fields["attachment_id"] = "Letters, digits, - and _ only."
+    if not fields:
+        try:
+            content_type, raw = clean_image(raw, "body", kind)
+        except ValidationFailed as exc:
+            fields.update(exc.fields)
     if fields:
         raise ValidationFailed(
             "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields

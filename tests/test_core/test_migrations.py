@@ -45,3 +45,31 @@ def test_the_migrations_create_and_seed_the_holiday_calendar(fresh_app):
 
 def _as_date(value) -> date:
     return value if isinstance(value, date) else date.fromisoformat(value)  # SQLite hands back text
+
+
+def test_the_customer_links_migration_drops_the_clear_token_and_keeps_links_valid(fresh_app):
+    """A row from before keeps its hash and becomes serial 0 (a random token, valid until revoked or expired)."""
+    import hashlib
+
+    upgrade(revision="b7e4c2a91d3f")
+    token = "an-old-random-token-kept-in-clear-0123"
+    digest = hashlib.sha256(token.encode()).hexdigest()
+    insert = sa.text(
+        "INSERT INTO customer_links (request_id, token_hash, token, created_at) VALUES (7, :digest, :token, :at)"
+    )
+    with db.engine.connect() as conn:
+        # The row alone is the point: its request need not exist for this check.
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET session_replication_role = replica")
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+        conn.execute(insert, {"digest": digest, "token": token, "at": "2026-11-30 08:00:00"})
+        conn.commit()
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql("SET session_replication_role = DEFAULT")
+    upgrade()
+    columns = {c["name"] for c in sa.inspect(db.engine).get_columns("customer_links")}
+    assert columns == {"id", "request_id", "serial", "token_hash", "created_at", "revoked_at"}
+    with db.engine.connect() as conn:
+        rows = conn.execute(sa.text("SELECT request_id, serial, token_hash, revoked_at FROM customer_links")).all()
+    assert [tuple(row) for row in rows] == [(7, 0, digest, None)]

@@ -45,6 +45,15 @@ def test_the_limit_still_holds_without_redis(redis_away):
     assert results == [True, True, True, False, False]
 
 
+def test_a_short_window_does_not_empty_a_day_long_one_in_the_database(redis_away):
+    day_start = 1_000_000 * 86400.0
+    with redis_away.app_context():
+        assert allow("r:daily:1", 2, 86400, now=day_start)
+        # Minutes later, a minute-long key counts and tidies up old buckets: the day's bucket must stay.
+        assert allow("r:view:203.0.113.9", 100, 60, now=day_start + 3600)
+        assert [allow("r:daily:1", 2, 86400, now=day_start + 7200) for _ in range(2)] == [True, False]
+
+
 def test_health_says_redis_is_down_but_answers(redis_away):
     answer = redis_away.test_client().get("/healthz")
     assert answer.status_code == 200

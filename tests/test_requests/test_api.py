@@ -333,7 +333,7 @@ def test_visits_full_loop(api_as, make_request, engineer, make_engineer, db):
         json=visit_body(
             "resolved",
             costs=[{"kind": "travel", "amount": 60}],
-            signature="data:image/png;base64,iVBORw0KGgo=",
+            signature="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwAChwGA60e6kgAAAABJRU5ErkJggg==",
         ),
     )
     assert response.status_code == 201, response.json
