@@ -64,4 +64,4 @@ def test_entries_read_in_the_order_they_happened(db, make_request, make_user, co
     notes = [e.note for e in ops.timeline(sr) if e.action == "note"]
     assert notes == ["first", "second"]
     page = console_as("manager").get(f"/requests/{sr.id}").get_data(as_text=True)
-    assert page.index("first") < page.index("second")
+    assert page.index('<p class="note">first') < page.index('<p class="note">second')
