@@ -4,7 +4,8 @@ from decimal import Decimal
 
 import pytest
 
-from fieldservice.billing.charges import STANDARD_LABOUR_RATE, STANDARD_VISIT_FEE, compute_charges, request_charges
+from fieldservice.billing.charges import STANDARD_VISIT_FEE, compute_charges, request_charges
+from fieldservice.settlement.operations import STANDARD_LABOUR_RATE
 from fieldservice.core.errors import ValidationFailed
 from tests.test_contracts.conftest import on
 
