@@ -37,11 +37,19 @@ class RepairItemArgs(ma.Schema):
     active = ma.fields.Boolean()
 
 
-class RepairItemUpdateArgs(RepairItemArgs):
-    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+class RepairItemUpdateArgs(ma.Schema):
+    """Only what is sent changes; no defaults here, so a field left out keeps its value."""
 
-    class Meta:
-        partial = True
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    category = ma.fields.String(validate=validate.Length(min=1, max=80))
+    code = ma.fields.String(validate=validate.Length(min=1, max=40))
+    name_zh = ma.fields.String(validate=validate.Length(min=1, max=200))
+    name_en = ma.fields.String(validate=validate.Length(min=1, max=200))
+    standard_hours = ma.fields.Decimal(places=2, validate=validate.Range(min=0, max=1000))
+    pricing = ma.fields.String(validate=validate.OneOf(PRICINGS))
+    fixed_price = ma.fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=0, max=10_000_000))
+    reimbursable = ma.fields.Boolean()
+    active = ma.fields.Boolean()
 
 
 class RepairItemQueryArgs(PageArgs):
