@@ -6,8 +6,7 @@ from flask_login import current_user
 
 from fieldservice.auth.models import Role
 from fieldservice.auth.permissions import require
-from fieldservice.core.api import api_blueprint, page_of
-from fieldservice.core.api import ErrorEnvelope
+from fieldservice.core.api import ErrorEnvelope, api_blueprint, page_of
 from fieldservice.core.errors import Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import get_or_404
 from fieldservice.core.pdf import render_pdf
@@ -25,13 +24,13 @@ from fieldservice.settlement.permissions import (
     VERIFY,
 )
 from fieldservice.settlement.schemas import (
-    StatementAdjustmentArgs,
     BulkApproveArgs,
     BulkApproveSchema,
     RepairItemArgs,
     RepairItemQueryArgs,
     RepairItemSchema,
     RepairItemUpdateArgs,
+    StatementAdjustmentArgs,
     StatementArgs,
     StatementDetailSchema,
     StatementIssueArgs,

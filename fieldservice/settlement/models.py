@@ -127,9 +127,7 @@ class StatementLine(db.Model):
     __tablename__ = "engineer_statement_lines"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    statement_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("engineer_statements.id", ondelete="CASCADE"), index=True
-    )
+    statement_id: Mapped[int] = mapped_column(sa.ForeignKey("engineer_statements.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(sa.String(20), default="visit")
     visit_id: Mapped[int | None] = mapped_column(sa.ForeignKey("visits.id"), index=True)
     # The issued statement an adjustment corrects.

@@ -174,8 +174,17 @@ def catalog_for(engineer: Engineer) -> list[RepairItem]:
 
 # ---------------------------------------------------------------- CSV import and export
 
-CSV_COLUMNS = ("category", "code", "name_zh", "name_en", "standard_hours", "pricing", "fixed_price", "reimbursable",
-               "active")
+CSV_COLUMNS = (
+    "category",
+    "code",
+    "name_zh",
+    "name_en",
+    "standard_hours",
+    "pricing",
+    "fixed_price",
+    "reimbursable",
+    "active",
+)
 TRUE_WORDS = {"1", "true", "yes", "y", "是"}
 FALSE_WORDS = {"0", "false", "no", "n", "否", ""}
 
@@ -363,13 +372,21 @@ def set_visit_items(visit: Visit, lines: list[dict], actor, *, event: bool = Tru
     ]
     db.session.add_all(rows)
     db.session.flush()
-    if verification is not None:
+    if verification is not None and verification.status == PENDING:
+        # A returned visit is measured again when resubmitted: its engineer's copy keeps its version till then.
         verification.overrun = is_overrun(visit, rows)
         db.session.flush()
     if event:
         names = ", ".join(f"{items[ln['repair_item_id']].code}×{ln['quantity']}" for ln in lines) or "—"
-        add_event(visit.request, "visit_items", actor, visit.request.status, visit.request.status, note=names,
-                  data={"visit_id": visit.id})
+        add_event(
+            visit.request,
+            "visit_items",
+            actor,
+            visit.request.status,
+            visit.request.status,
+            note=names,
+            data={"visit_id": visit.id},
+        )
     log.info("visit %s items set by %s: %s line(s)", visit.id, _who(actor), len(rows))
     return rows
 
@@ -406,9 +423,7 @@ class LabourLine:
 def labour_lines(visit_id: int, rate: Decimal) -> list[LabourLine]:
     """The labour of a visit from its items: standard hours x *rate*, or the fixed price; [] without items."""
     lines = []
-    for row in db.session.scalars(
-        sa.select(VisitItem).where(VisitItem.visit_id == visit_id).order_by(VisitItem.id)
-    ):
+    for row in db.session.scalars(sa.select(VisitItem).where(VisitItem.visit_id == visit_id).order_by(VisitItem.id)):
         item = row.item
         if row.pricing == "fixed":
             qty, unit_price = Decimal(row.quantity), money(row.fixed_price or 0)
@@ -471,8 +486,13 @@ def _check_actor(verification: Verification, action: str, actor) -> None:
 
 
 def perform_verification(
-    verification: Verification, action: str, actor, version: int | None, reason: str | None = None,
-    *, now: datetime | None = None,
+    verification: Verification,
+    action: str,
+    actor,
+    version: int | None,
+    reason: str | None = None,
+    *,
+    now: datetime | None = None,
 ) -> Verification:
     """approve, return (with a reason) or resubmit a visit's verification; each step is a timeline event."""
     if action not in VERIFICATION_TRANSITIONS:
@@ -501,8 +521,14 @@ def perform_verification(
     db.session.flush()
     sr = db.session.get(ServiceRequest, locked.request_id)
     add_event(
-        sr, f"verification_{action}", actor, sr.status, sr.status, note=reason,
-        data={"visit_id": locked.visit_id, "from": from_status, "to": target}, at=now,
+        sr,
+        f"verification_{action}",
+        actor,
+        sr.status,
+        sr.status,
+        note=reason,
+        data={"visit_id": locked.visit_id, "from": from_status, "to": target},
+        at=now,
     )
     log.info("visit %s verification %s -> %s by %s", locked.visit_id, from_status, target, _who(actor))
     return locked
@@ -561,15 +587,19 @@ def bulk_approve(verification_ids: list[int], actor, *, now: datetime | None = N
     if actor is None or actor.role not in VERIFICATION_TRANSITIONS["approve"][2]:
         raise Forbidden("forbidden", "Your role may not do this.")
     ids = sorted(set(verification_ids))
-    rows = list(
-        db.session.scalars(
-            sa.select(Verification)
-            .where(Verification.id.in_(ids))
-            .order_by(Verification.id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
+    rows = (
+        list(
+            db.session.scalars(
+                sa.select(Verification)
+                .where(Verification.id.in_(ids))
+                .order_by(Verification.id)
+                .with_for_update()
+                .execution_options(populate_existing=True)
+            )
         )
-    ) if ids else []
+        if ids
+        else []
+    )
     problems = problems_of([v for v in rows if v.status == PENDING])
     approved, skipped = [], []
     for v in rows:
@@ -619,9 +649,8 @@ def verified_visit_figures(period: str, engineer_ids: list[int] | None = None) -
     Set-based (one query per kind over the whole period): a month has tens of thousands of visits."""
     start, end = period_bounds(period)
     rate = standard_labour_rate()
-    base = (
-        sa.select(Verification.visit_id)
-        .where(Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end)
+    base = sa.select(Verification.visit_id).where(
+        Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end
     )
     if engineer_ids is not None:
         base = base.where(Verification.engineer_id.in_(engineer_ids))
@@ -633,8 +662,14 @@ def verified_visit_figures(period: str, engineer_ids: list[int] | None = None) -
         .order_by(Visit.engineer_id, Visit.finished_at, Visit.id)
     ).all()
     item_rows = db.session.execute(
-        sa.select(VisitItem.visit_id, RepairItem.code, VisitItem.quantity, VisitItem.standard_hours,
-                  VisitItem.pricing, VisitItem.fixed_price)
+        sa.select(
+            VisitItem.visit_id,
+            RepairItem.code,
+            VisitItem.quantity,
+            VisitItem.standard_hours,
+            VisitItem.pricing,
+            VisitItem.fixed_price,
+        )
         .join(RepairItem, RepairItem.id == VisitItem.repair_item_id)
         .where(VisitItem.visit_id.in_(visit_ids))
         .order_by(VisitItem.visit_id, VisitItem.id)
@@ -816,7 +851,11 @@ def add_adjustment(statement: Statement, data: dict, actor) -> StatementLine:
         raise Conflict("statement_issued", "This statement was issued: it is frozen.")
     signed = -amount if str(data.get("amount", "")).strip().startswith("-") else amount
     line = StatementLine(
-        statement_id=locked.id, kind="adjustment", corrects_id=corrects.id, amount=signed, note=note,
+        statement_id=locked.id,
+        kind="adjustment",
+        corrects_id=corrects.id,
+        amount=signed,
+        note=note,
         created_by_id=actor.id,
     )
     db.session.add(line)
@@ -832,16 +871,39 @@ def add_adjustment(statement: Statement, data: dict, actor) -> StatementLine:
 def statement_csv(statement: Statement) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["kind", "request", "items", "standard_hours", "actual_hours", "labour", "parts", "costs",
-                     "amount", "note"])
+    writer.writerow(
+        ["kind", "request", "items", "standard_hours", "actual_hours", "labour", "parts", "costs", "amount", "note"]
+    )
     for ln in statement.lines:
         writer.writerow(
             [
                 neutralise_cell(v)
-                for v in (ln.kind, ln.request_number, ln.items, ln.standard_hours, ln.actual_hours,
-                          ln.labour_amount, ln.parts_amount, ln.costs_amount, ln.amount, ln.note)
+                for v in (
+                    ln.kind,
+                    ln.request_number,
+                    ln.items,
+                    ln.standard_hours,
+                    ln.actual_hours,
+                    ln.labour_amount,
+                    ln.parts_amount,
+                    ln.costs_amount,
+                    ln.amount,
+                    ln.note,
+                )
             ]
         )
-    writer.writerow(["total", "", "", statement.standard_hours, statement.actual_hours, statement.labour_amount,
-                     statement.parts_amount, statement.costs_amount, statement.total, ""])
+    writer.writerow(
+        [
+            "total",
+            "",
+            "",
+            statement.standard_hours,
+            statement.actual_hours,
+            statement.labour_amount,
+            statement.parts_amount,
+            statement.costs_amount,
+            statement.total,
+            "",
+        ]
+    )
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")

@@ -70,7 +70,7 @@ def test_an_update_needs_the_current_version_and_deactivates(api_as):
 
 
 def test_export_neutralises_formula_cells(api_as, make_item):
-    make_item(name_zh="=HYPERLINK(\"http://x\")", name_en="+1+1", code="@SUM")
+    make_item(name_zh='=HYPERLINK("http://x")', name_en="+1+1", code="@SUM")
     response = api_as("manager").get("/api/v1/repair-items/export.csv")
     assert response.status_code == 200
     text = response.data.decode("utf-8-sig")
@@ -88,8 +88,9 @@ def test_import_creates_and_updates_all_or_nothing(api_as, make_item, db):
         "water_purifier,WP-01,更换滤芯,Replace filter,0.75,hourly,,1,1\r\n"
         "water_purifier,WP-09,上门检测,Inspection,0.50,fixed,80.00,0,1\r\n"
     )
-    response = api.post("/api/v1/repair-items/import", data=codecs.BOM_UTF8 + good.encode(),
-                        headers={"Content-Type": "text/csv"})
+    response = api.post(
+        "/api/v1/repair-items/import", data=codecs.BOM_UTF8 + good.encode(), headers={"Content-Type": "text/csv"}
+    )
     assert response.status_code == 200, response.json
     assert response.json == {"created": 1, "updated": 1}
     db.session.expire_all()
