@@ -36,6 +36,7 @@ from fieldservice.settlement.models import (
 from fieldservice.settlement.states import (
     APPROVED,
     PENDING,
+    RETURNED,
     STATEMENT_TRANSITIONS,
     VERIFICATION_TRANSITIONS,
 )
@@ -541,6 +542,26 @@ def verification_queue(status: str | None = PENDING, engineer_id: int | None = N
     if engineer_id:
         query = query.where(Verification.engineer_id == engineer_id)
     return query
+
+
+def returned_visits(engineer_id: int) -> list[dict]:
+    """The engineer's visits returned for correction, with what the phone needs to correct them offline."""
+    rows = db.session.scalars(verification_queue(RETURNED, engineer_id)).all()
+    answer = []
+    for v in rows:
+        answer.append(
+            {
+                "verification_id": v.id,
+                "visit_id": v.visit_id,
+                "request_id": v.request_id,
+                "number": v.visit.request.number,
+                "reason": v.reason,
+                "version": v.version,
+                "labour_hours": str(v.visit.labour_hours),
+                "items": [{"repair_item_id": r.repair_item_id, "quantity": r.quantity} for r in items_of(v.visit_id)],
+            }
+        )
+    return answer
 
 
 def problems_of(verifications: list[Verification]) -> dict[int, list[str]]:
