@@ -15,7 +15,7 @@ from flask import current_app
 from fieldservice.auth.models import Role
 from fieldservice.core.clock import add_months, site_zone
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from fieldservice.core.models import check_version, insert_many, utcnow
+from fieldservice.core.models import check_version, utcnow
 from fieldservice.core.numbering import next_number
 from fieldservice.customers.models import Product
 from fieldservice.engineers.models import Engineer
@@ -651,97 +651,76 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-@dataclass
-class VisitFigures:
-    visit_id: int
-    engineer_id: int
-    request_number: str
-    items: str
-    standard_hours: Decimal
-    actual_hours: Decimal
-    labour_amount: Decimal
-    parts_amount: Decimal
-    costs_amount: Decimal
+def verified_visits(period: str, engineer_ids: list[int] | None = None) -> sa.Select:
+    """The visits approved in *period*, one row each: engineer, request number, items (code×qty), standard and
+    actual hours, and the amounts by kind (labour by the standard, parts, costs).
 
-
-def verified_visit_figures(period: str, engineer_ids: list[int] | None = None) -> list[VisitFigures]:
-    """The visits approved in *period*, with their standard and actual hours and amounts by kind.
-
-    Set-based (one query per kind over the whole period): a month has tens of thousands of visits."""
+    One query, summed in the database: a month has tens of thousands of visits (bench/settlement.py). Labour is
+    each item's standard hours x the rate (or its fixed price x the quantity), rounded per line as money() does;
+    a visit without items is paid on the hours worked, as billing charges it."""
     start, end = period_bounds(period)
-    rate = standard_labour_rate()
-    base = sa.select(Verification.visit_id).where(
+    rate = sa.literal(standard_labour_rate(), sa.Numeric(12, 2))
+    approved = sa.select(Verification.visit_id).where(
         Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end
     )
     if engineer_ids is not None:
-        base = base.where(Verification.engineer_id.in_(engineer_ids))
-    visit_ids = base.scalar_subquery()
-    visits = db.session.execute(
-        sa.select(Visit.id, Visit.engineer_id, ServiceRequest.number, Visit.labour_hours)
-        .join(ServiceRequest, ServiceRequest.id == Visit.request_id)
-        .where(Visit.id.in_(visit_ids))
-        .order_by(Visit.engineer_id, Visit.finished_at, Visit.id)
-    ).all()
-    item_rows = db.session.execute(
+        approved = approved.where(Verification.engineer_id.in_(engineer_ids))
+    approved = approved.subquery()
+    line_labour = sa.case(
+        (
+            VisitItem.pricing == "fixed",
+            VisitItem.quantity * sa.func.round(sa.func.coalesce(VisitItem.fixed_price, 0), 2),
+        ),
+        else_=sa.func.round(VisitItem.standard_hours * VisitItem.quantity * rate, 2),
+    )
+    items = (
         sa.select(
             VisitItem.visit_id,
-            RepairItem.code,
-            VisitItem.quantity,
-            VisitItem.standard_hours,
-            VisitItem.pricing,
-            VisitItem.fixed_price,
+            sa.func.sum(VisitItem.standard_hours * VisitItem.quantity).label("standard"),
+            sa.func.sum(line_labour).label("labour"),
+            sa.func.aggregate_strings(RepairItem.code + "×" + sa.cast(VisitItem.quantity, sa.String), ", ").label(
+                "codes"
+            ),
         )
         .join(RepairItem, RepairItem.id == VisitItem.repair_item_id)
-        .where(VisitItem.visit_id.in_(visit_ids))
-        .order_by(VisitItem.visit_id, VisitItem.id)
-    ).all()
-    parts = dict(
-        db.session.execute(
-            sa.select(VisitPart.visit_id, sa.func.sum(VisitPart.qty * VisitPart.unit_price))
-            .where(VisitPart.visit_id.in_(visit_ids))
-            .group_by(VisitPart.visit_id)
-        ).all()
+        .where(VisitItem.visit_id.in_(sa.select(approved.c.visit_id)))
+        .group_by(VisitItem.visit_id)
+        .subquery()
     )
-    costs = dict(
-        db.session.execute(
-            sa.select(VisitCost.visit_id, sa.func.sum(VisitCost.amount))
-            .where(VisitCost.visit_id.in_(visit_ids))
-            .group_by(VisitCost.visit_id)
-        ).all()
+    parts = (
+        sa.select(VisitPart.visit_id, sa.func.sum(VisitPart.qty * VisitPart.unit_price).label("amount"))
+        .where(VisitPart.visit_id.in_(sa.select(approved.c.visit_id)))
+        .group_by(VisitPart.visit_id)
+        .subquery()
     )
-    items: dict[int, list] = {}
-    for row in item_rows:
-        items.setdefault(row.visit_id, []).append(row)
-    figures = []
-    for visit_id, engineer_id, number, hours in visits:
-        mine = items.get(visit_id, [])
-        standard = sum((Decimal(r.standard_hours) * r.quantity for r in mine), Decimal("0"))
-        labour = sum(
-            (
-                money(Decimal(r.quantity) * money(r.fixed_price or 0))
-                if r.pricing == "fixed"
-                else money(Decimal(r.standard_hours) * r.quantity * rate)
-                for r in mine
-            ),
-            ZERO,
+    costs = (
+        sa.select(VisitCost.visit_id, sa.func.sum(VisitCost.amount).label("amount"))
+        .where(VisitCost.visit_id.in_(sa.select(approved.c.visit_id)))
+        .group_by(VisitCost.visit_id)
+        .subquery()
+    )
+    labour = sa.func.coalesce(items.c.labour, sa.func.round(Visit.labour_hours * rate, 2))
+    parts_amount = sa.func.round(sa.func.coalesce(parts.c.amount, 0), 2)
+    costs_amount = sa.func.round(sa.func.coalesce(costs.c.amount, 0), 2)
+    return (
+        sa.select(
+            Visit.id.label("visit_id"),
+            Visit.engineer_id,
+            ServiceRequest.number.label("request_number"),
+            sa.func.coalesce(items.c.codes, "").label("items"),
+            sa.func.coalesce(items.c.standard, 0).label("standard_hours"),
+            Visit.labour_hours.label("actual_hours"),
+            labour.label("labour_amount"),
+            parts_amount.label("parts_amount"),
+            costs_amount.label("costs_amount"),
+            (labour + parts_amount + costs_amount).label("amount"),
         )
-        if not mine:
-            # A visit without items is paid on the hours worked, as billing charges it.
-            labour = money(Decimal(hours) * rate)
-        figures.append(
-            VisitFigures(
-                visit_id,
-                engineer_id,
-                number,
-                ", ".join(f"{r.code}×{r.quantity}" for r in mine),
-                standard,
-                Decimal(hours),
-                labour,
-                money(parts.get(visit_id) or 0),
-                money(costs.get(visit_id) or 0),
-            )
-        )
-    return figures
+        .join(approved, approved.c.visit_id == Visit.id)
+        .join(ServiceRequest, ServiceRequest.id == Visit.request_id)
+        .outerjoin(items, items.c.visit_id == Visit.id)
+        .outerjoin(parts, parts.c.visit_id == Visit.id)
+        .outerjoin(costs, costs.c.visit_id == Visit.id)
+    )
 
 
 def _locked_statement(engineer_id: int, period: str) -> Statement | None:
@@ -753,43 +732,42 @@ def _locked_statement(engineer_id: int, period: str) -> Statement | None:
     ).one_or_none()
 
 
-def _totals(statement: Statement) -> None:
-    lines = statement.lines
-    visit_lines = [ln for ln in lines if ln.kind == "visit"]
-    statement.visits = len(visit_lines)
-    statement.standard_hours = sum((ln.standard_hours for ln in visit_lines), Decimal("0"))
-    statement.actual_hours = sum((ln.actual_hours for ln in visit_lines), Decimal("0"))
-    statement.labour_amount = sum((ln.labour_amount for ln in visit_lines), ZERO)
-    statement.parts_amount = sum((ln.parts_amount for ln in visit_lines), ZERO)
-    statement.costs_amount = sum((ln.costs_amount for ln in visit_lines), ZERO)
-    statement.adjustments_amount = sum((ln.amount for ln in lines if ln.kind == "adjustment"), ZERO)
-    statement.total = sum((ln.amount for ln in lines), ZERO)
+LINE_SUMS = ("standard_hours", "actual_hours", "labour_amount", "parts_amount", "costs_amount")
 
 
-def _visit_line(statement_id: int, f: VisitFigures) -> StatementLine:
-    return StatementLine(
-        statement_id=statement_id,
-        kind="visit",
-        visit_id=f.visit_id,
-        request_number=f.request_number,
-        items=f.items,
-        standard_hours=f.standard_hours,
-        actual_hours=f.actual_hours,
-        labour_amount=f.labour_amount,
-        parts_amount=f.parts_amount,
-        costs_amount=f.costs_amount,
-        amount=f.labour_amount + f.parts_amount + f.costs_amount,
+def _add_up(statements: list[Statement]) -> None:
+    """Each statement's totals from its lines, summed in the database for all of them at once."""
+    if not statements:
+        return
+    line = StatementLine
+    is_visit = line.kind == "visit"
+    query = (
+        sa.select(
+            line.statement_id,
+            sa.func.count(line.visit_id),
+            *(sa.func.coalesce(sa.func.sum(sa.case((is_visit, getattr(line, c)))), 0) for c in LINE_SUMS),
+            sa.func.coalesce(sa.func.sum(sa.case((line.kind == "adjustment", line.amount))), 0),
+            sa.func.coalesce(sa.func.sum(line.amount), 0),
+        )
+        .where(line.statement_id.in_([s.id for s in statements]))
+        .group_by(line.statement_id)
     )
+    sums = {row[0]: row[1:] for row in db.session.execute(query)}
+    for statement in statements:
+        visits, *amounts, adjustments, total = sums.get(statement.id, (0, *[ZERO] * len(LINE_SUMS), ZERO, ZERO))
+        statement.visits = visits
+        for name, value in zip(LINE_SUMS, amounts, strict=True):
+            setattr(statement, name, money(value))
+        statement.adjustments_amount = money(adjustments)
+        statement.total = money(total)
 
 
 def build_statements(period: str, actor, engineer_ids: list[int] | None = None) -> list[Statement]:
     """Make (or remake) the draft statements of *period* from the visits verified in it; issued ones stay."""
     period_bounds(period)
-    figures = verified_visit_figures(period, engineer_ids)
-    by_engineer: dict[int, list[VisitFigures]] = {}
-    for f in figures:
-        by_engineer.setdefault(f.engineer_id, []).append(f)
-    wanted = sorted(set(by_engineer) | set(engineer_ids or []))
+    figures = verified_visits(period, engineer_ids).subquery()
+    with_visits = set(db.session.scalars(sa.select(figures.c.engineer_id).distinct()))
+    wanted = sorted(with_visits | set(engineer_ids or []))
     existing = {
         s.engineer_id: s
         for s in db.session.scalars(
@@ -799,7 +777,7 @@ def build_statements(period: str, actor, engineer_ids: list[int] | None = None) 
             .execution_options(populate_existing=True)
         )
     }
-    issued = [e for e in wanted if e in existing and existing[e].status == "issued"]
+    issued = {e for e in wanted if e in existing and existing[e].status == "issued"}
     if engineer_ids is not None and issued:
         raise Conflict("statement_issued", "The statement of this period was issued already: it is frozen.")
     drafts = []
@@ -812,18 +790,26 @@ def build_statements(period: str, actor, engineer_ids: list[int] | None = None) 
             db.session.add(statement)
         drafts.append(statement)
     db.session.flush()
-    kept = [s.id for s in drafts]
-    if kept:
+    draft_ids = [s.id for s in drafts]
+    if draft_ids:
         db.session.execute(
-            sa.delete(StatementLine).where(StatementLine.statement_id.in_(kept), StatementLine.kind == "visit")
+            sa.delete(StatementLine).where(StatementLine.statement_id.in_(draft_ids), StatementLine.kind == "visit")
         )
-    insert_many([_visit_line(s.id, f) for s in drafts for f in by_engineer.get(s.engineer_id, [])])
+        columns = ("visit_id", "request_number", "items", *LINE_SUMS, "amount")
+        lines = (
+            sa.select(Statement.id, sa.literal("visit"), *(figures.c[c] for c in columns))
+            .join(Statement, Statement.engineer_id == figures.c.engineer_id)
+            .where(Statement.id.in_(draft_ids))
+        )
+        db.session.execute(
+            sa.insert(StatementLine).from_select(["statement_id", "kind", *columns], lines),
+            execution_options={"synchronize_session": False},
+        )
+        for statement in drafts:
+            db.session.expire(statement, ["lines"])
+    _add_up(drafts)
     db.session.flush()
-    for s in drafts:
-        db.session.expire(s, ["lines"])
-        _totals(s)
-    db.session.flush()
-    log.info("statements of %s built by %s: %s draft(s), %s visit(s)", period, _who(actor), len(drafts), len(figures))
+    log.info("statements of %s built by %s: %s draft(s)", period, _who(actor), len(drafts))
     return drafts
 
 
@@ -882,7 +868,7 @@ def add_adjustment(statement: Statement, data: dict, actor) -> StatementLine:
     db.session.add(line)
     db.session.flush()
     db.session.expire(locked, ["lines"])
-    _totals(locked)
+    _add_up([locked])
     locked.updated_at = utcnow()
     db.session.flush()
     log.info("statement %s adjustment %s by %s", locked.id, signed, _who(actor))

@@ -136,3 +136,23 @@ def test_an_engineer_sees_only_their_own(api_as, verified_visit, engineer, make_
 def test_a_bad_period_is_a_422(api_as, engineer):
     response = api_as("manager").post("/api/v1/statements", json={"engineer_id": engineer.id, "period": "2026-13"})
     assert response.status_code == 422 and "period" in response.json["error"]["fields"]
+
+
+def test_parts_count_and_a_visit_without_items_is_paid_on_its_hours(
+    api_as, resolved_visit, engineer, db, manager, part, stock_van
+):
+    stock_van(part, 3)
+    visit = resolved_visit(hours="1.50", parts=[{"part_id": part.id, "qty": 2}])
+    _approve(db, visit, manager)
+    s = api_as("manager").post("/api/v1/statements", json={"engineer_id": engineer.id, "period": _period()}).json
+    assert D(s["labour_amount"]) == D("1.5") * STANDARD_LABOUR_RATE
+    assert s["parts_amount"] == "360.00" and s["standard_hours"] == "0.00"
+    assert D(s["total"]) == D("1.5") * STANDARD_LABOUR_RATE + D("360.00")
+
+
+def test_remaking_a_draft_replaces_its_visit_lines(api_as, verified_visit, engineer, db):
+    verified_visit()
+    api = api_as("manager")
+    first = api.post("/api/v1/statements", json={"engineer_id": engineer.id, "period": _period()}).json
+    again = api.post("/api/v1/statements", json={"engineer_id": engineer.id, "period": _period()}).json
+    assert again["id"] == first["id"] and len(again["lines"]) == 1 and again["total"] == first["total"]
