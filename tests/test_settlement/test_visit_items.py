@@ -81,3 +81,15 @@ def test_another_engineer_may_not_change_the_items(api_as, make_item, resolved_v
     other = make_engineer(skills=("water_purifier",))
     response = api_as(user=other.user).put(f"/api/v1/visits/{visit.id}/items", json={"items": []})
     assert response.status_code in (403, 404)
+
+
+def test_a_bad_overrun_factor_stops_the_app_at_start(monkeypatch):
+    import pytest
+
+    from fieldservice.config import load_config
+
+    monkeypatch.setenv("SETTLEMENT_OVERRUN_FACTOR", "abc")
+    with pytest.raises(RuntimeError, match="SETTLEMENT_OVERRUN_FACTOR"):
+        load_config("/tmp", {"SECRET_KEY": "x"})
+    monkeypatch.setenv("SETTLEMENT_OVERRUN_FACTOR", "2")
+    assert load_config("/tmp", {"SECRET_KEY": "x"})["SETTLEMENT_OVERRUN_FACTOR"] == "2"
