@@ -67,6 +67,25 @@ def _back(default: str) -> str:
     return back if back.startswith("/") and not back.startswith("//") else default
 
 
+def _act(back_to: str, change, done: str):
+    """A console button: check the form, run change(version, reason), commit, say so, and go back."""
+    form = ActionForm()
+    back = _back(back_to)
+    if not form.validate_on_submit():
+        flash(_("The form expired: try again."), "error")
+        return redirect(back)
+    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    try:
+        change(version, (form.reason.data or "").strip() or None)
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "error")
+        return redirect(back)
+    flash(done, "success")
+    return redirect(back)
+
+
 # ---- the catalog
 
 
@@ -139,21 +158,13 @@ def edit_repair_item(item_id: int):
 @require(REPAIR_ITEMS_MANAGE)
 def toggle_repair_item(item_id: int, action: str):
     item = get_or_404(RepairItem, item_id, "repair item")
-    form = ActionForm()
-    back = _back(url_for("settlement.repair_items"))
-    if not form.validate_on_submit():
-        flash(_("The form expired: try again."), "error")
-        return redirect(back)
-    version = int(form.version.data) if (form.version.data or "").isdigit() else None
-    try:
-        ops.update_repair_item(item, {"version": version, "active": action == "activate"}, current_user)
-        db.session.commit()
-    except ApiError as exc:
-        db.session.rollback()
-        flash(_error_text(exc), "error")
-        return redirect(back)
-    flash(_("Repair item %(code)s saved.", code=item.code), "success")
-    return redirect(back)
+    return _act(
+        url_for("settlement.repair_items"),
+        lambda version, _reason: ops.update_repair_item(
+            item, {"version": version, "active": action == "activate"}, current_user
+        ),
+        _("Repair item %(code)s saved.", code=item.code),
+    )
 
 
 @bp.route("/settlement/repair-items/export.csv")
@@ -269,21 +280,11 @@ def verifications():
 @require(VERIFY)
 def verification_action(verification_id: int, action: str):
     verification = get_or_404(Verification, verification_id, "verification")
-    form = ActionForm()
-    back = _back(url_for("settlement.verifications"))
-    if not form.validate_on_submit():
-        flash(_("The form expired: try again."), "error")
-        return redirect(back)
-    version = int(form.version.data) if (form.version.data or "").isdigit() else None
-    try:
-        ops.perform_verification(verification, action, current_user, version, form.reason.data)
-        db.session.commit()
-    except ApiError as exc:
-        db.session.rollback()
-        flash(_error_text(exc), "error")
-        return redirect(back)
-    flash(_("Visit verified.") if action == "approve" else _("Visit returned to the engineer."), "success")
-    return redirect(back)
+    return _act(
+        url_for("settlement.verifications"),
+        lambda version, reason: ops.perform_verification(verification, action, current_user, version, reason),
+        _("Visit verified.") if action == "approve" else _("Visit returned to the engineer."),
+    )
 
 
 @bp.route("/settlement/verifications/bulk-approve", methods=["POST"])
@@ -361,26 +362,23 @@ def _own_statement(statement_id: int) -> Statement:
     return statement
 
 
-@bp.route("/settlement/statements/<int:statement_id>", methods=["GET", "POST"])
+@bp.route("/settlement/statements/<int:statement_id>")
 @require(SETTLEMENT_READ)
 def statement(statement_id: int):
     st = _own_statement(statement_id)
-    form = ActionForm()
-    if request.method == "POST" and can(current_user, STATEMENTS_MANAGE):
-        version = int(form.version.data) if (form.version.data or "").isdigit() else None
-        if not form.validate_on_submit():
-            flash(_("The form expired: try again."), "error")
-        else:
-            try:
-                ops.issue_statement(st, current_user, version)
-                db.session.commit()
-                flash(_("Statement issued."), "success")
-            except ApiError as exc:
-                db.session.rollback()
-                flash(_error_text(exc), "error")
-        return redirect(url_for("settlement.statement", statement_id=st.id))
     return render_template(
-        "settlement/statement.html", statement=st, form=form, manage=can(current_user, STATEMENTS_MANAGE)
+        "settlement/statement.html", statement=st, form=ActionForm(), manage=can(current_user, STATEMENTS_MANAGE)
+    )
+
+
+@bp.route("/settlement/statements/<int:statement_id>/issue", methods=["POST"])
+@require(STATEMENTS_MANAGE)
+def issue_statement(statement_id: int):
+    st = _own_statement(statement_id)
+    return _act(
+        url_for("settlement.statement", statement_id=st.id),
+        lambda version, _reason: ops.issue_statement(st, current_user, version),
+        _("Statement issued."),
     )
 
 

@@ -126,7 +126,7 @@ def test_statements_page_builds_and_issues(console_as, db, engineer):
     db.session.commit()
     console = console_as("manager")
     assert console.get(f"/settlement/statements/{st.id}").status_code == 200
-    console.post(f"/settlement/statements/{st.id}", data={"version": st.version})
+    console.post(f"/settlement/statements/{st.id}/issue", data={"version": st.version})
     db.session.expire_all()
     assert db.session.get(type(st), st.id).status == "issued"
     assert console_as(user=engineer.user).get(f"/settlement/statements/{st.id}").status_code == 200
