@@ -723,6 +723,30 @@ def verified_visits(period: str, engineer_ids: list[int] | None = None) -> sa.Se
     )
 
 
+def recent_statements(engineer_id: int, limit: int = 6) -> list[dict]:
+    """The engineer's latest statements, as the phone keeps them to read offline."""
+    rows = db.session.scalars(
+        sa.select(Statement).where(Statement.engineer_id == engineer_id).order_by(Statement.period.desc()).limit(limit)
+    )
+    return [
+        {
+            "id": s.id,
+            "period": s.period,
+            "status": s.status,
+            "number": s.number,
+            "visits": s.visits,
+            "standard_hours": str(s.standard_hours),
+            "actual_hours": str(s.actual_hours),
+            "labour_amount": str(s.labour_amount),
+            "parts_amount": str(s.parts_amount),
+            "costs_amount": str(s.costs_amount),
+            "adjustments_amount": str(s.adjustments_amount),
+            "total": str(s.total),
+        }
+        for s in rows
+    ]
+
+
 def _locked_statement(engineer_id: int, period: str) -> Statement | None:
     return db.session.scalars(
         sa.select(Statement)

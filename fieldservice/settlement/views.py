@@ -10,8 +10,9 @@ from flask_login import current_user
 from fieldservice.auth.models import Role
 from fieldservice.auth.permissions import can, require
 from fieldservice.console.navigation import add_nav
+from fieldservice.core.clock import local_date
 from fieldservice.core.errors import ApiError
-from fieldservice.core.models import get_or_404
+from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.core.pdf import render_pdf
 from fieldservice.customers.categories import CATEGORIES, category_label
 from fieldservice.engineers.models import Engineer
@@ -350,6 +351,7 @@ def statements():
         manage=manage,
         form=form,
         names=names,
+        this_month=local_date(utcnow()).strftime("%Y-%m"),
     )
 
 

@@ -560,7 +560,7 @@ def job_view(sr: ServiceRequest, user) -> Beside:
 
 def _reference(engineer) -> dict:
     """The van's stock (the parts the engineer can fit on site), the repair items of the engineer's skills, and
-    the visits a manager returned for correction."""
+    the visits a manager returned for correction, and the engineer's latest statements."""
     van = parts_stock.ensure_van(engineer)
     levels = db.session.scalars(parts_stock.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
     return {
@@ -577,6 +577,7 @@ def _reference(engineer) -> dict:
             for item in settlement_ops.catalog_for(engineer)
         ],
         "returned_visits": settlement_ops.returned_visits(engineer.id),
+        "statements": settlement_ops.recent_statements(engineer.id),
         "van_stock": [
             {
                 "part_id": level.part_id,

@@ -94,5 +94,22 @@
     });
   }
 
-  FS.settle = { catalogFor, itemLine, itemsPayload, returned, returnedLink, render };
+  /* The engineer's latest statements, from the copy the last pull kept: readable with no signal. */
+  async function renderStatements(view, helpers) {
+    const { esc } = helpers;
+    const list = (await FS.store.getReference('statements')) || [];
+    let html = `<p><a href="#/jobs">‹ ${esc(t('back'))}</a></p><h2>${esc(t('my_statements'))}</h2>`;
+    if (!list.length) html += `<p class="muted" id="no-statements">${esc(t('no_statements'))}</p>`;
+    for (const s of list) {
+      html += `<div class="card statement" data-statement="${s.id}">
+        <h3>${esc(s.period)} · ${esc(t('statement_' + s.status))}${s.number ? ' · ' + esc(s.number) : ''}</h3>
+        <p>${esc(t('statement_visits', { n: s.visits }))} · ${esc(t('statement_hours', { standard: s.standard_hours, actual: s.actual_hours }))}</p>
+        <p>${esc(t('statement_amounts', { labour: s.labour_amount, parts: s.parts_amount, costs: s.costs_amount, adjustments: s.adjustments_amount }))}</p>
+        <p><strong>${esc(t('statement_total', { total: s.total }))}</strong></p>
+      </div>`;
+    }
+    view.innerHTML = html;
+  }
+
+  FS.settle = { catalogFor, itemLine, itemsPayload, returned, returnedLink, render, renderStatements };
 })(self.FS = self.FS || {});

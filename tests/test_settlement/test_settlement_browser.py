@@ -61,3 +61,13 @@ def test_return_correct_offline_resubmit_approve(
     desk.wait_for_selector(".flash")
     db.session.expire_all()
     assert db.session.get(Verification, v.id).status == "approved"
+
+    # The month's statement, made on the console, reaches the phone and reads offline.
+    desk.goto(live_server.url + "/settlement/statements")
+    desk.click("[data-testid=build-statements]")
+    desk.wait_for_selector("[data-testid=statements] td a")
+    wait_synced(phone)
+    context.set_offline(True)
+    phone.goto(live_server.url + "/app/#/statements")
+    phone.wait_for_selector(".statement")
+    assert "¥" in phone.locator(".statement").inner_text()

@@ -55,3 +55,15 @@ def test_a_visit_of_another_job_is_refused(api_as, make_item, resolved_visit, en
     body = {"visit_id": visit.id + 1000, "items": []}
     result = _sync(api_as(user=engineer.user), op("visit_items", visit.request_id, body))[0]
     assert result["status"] == "rejected" and result["error"]["code"] == "not_found"
+
+
+def test_the_pull_carries_the_engineers_own_statements(api_as, db, engineer, make_engineer):
+    from fieldservice.settlement.operations import build_statement
+
+    mine = build_statement(engineer.id, "2026-10", None)
+    build_statement(make_engineer().id, "2026-10", None)
+    db.session.commit()
+    statements = api_as(user=engineer.user).get("/api/v1/sync").json["reference"]["statements"]
+    assert [(s["id"], s["period"], s["status"], s["total"]) for s in statements] == [
+        (mine.id, "2026-10", "draft", "0.00")
+    ]
