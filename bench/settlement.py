@@ -77,8 +77,9 @@ def main(argv=None) -> int:
 
         # A resolved visit for most requests: a third more requests than visits wanted is enough.
         requests = str(args.visits * 4 // 3)
-        if generate.main(["--reset", "--requests", requests, "--engineers", str(args.engineers),
-                          "--customers", "5000"]):
+        if generate.main(
+            ["--reset", "--requests", requests, "--engineers", str(args.engineers), "--customers", "5000"]
+        ):
             return 1
 
     from fieldservice import create_app
@@ -101,8 +102,8 @@ def main(argv=None) -> int:
         total = db.session.scalar(db.text("SELECT sum(total) FROM engineer_statements"))
         median, worst = statistics.median(times), max(times)
         print(
-            f"{db.engine.dialect.name}: {verified:,} verified visits of {engineers} engineers; {len(drafts)} statements,"
-            f" {lines:,} lines, total ¥{total}"
+            f"{db.engine.dialect.name}: {verified:,} verified visits of {engineers} engineers;"
+            f" {len(drafts)} statements, {lines:,} lines, total ¥{total}"
         )
         verdict = "ok" if median < TARGET_MS else "OVER"
         print(

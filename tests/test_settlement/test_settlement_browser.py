@@ -18,7 +18,14 @@ def _console_log_in(page, live_server, username):
 
 
 def test_return_correct_offline_resubmit_approve(
-    db, browser, context, live_server, make_user, make_item, resolved_visit, engineer  # noqa: F811
+    db,
+    browser,
+    context,  # noqa: F811 - the fixture imported above
+    live_server,
+    make_user,
+    make_item,
+    resolved_visit,
+    engineer,
 ):
     wrong = make_item(code="WP-01", name_zh="更换PP棉", standard_hours="0.50")
     right = make_item(code="WP-02", name_zh="更换RO膜", standard_hours="1.00")
