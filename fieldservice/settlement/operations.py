@@ -309,13 +309,6 @@ def verification_of(visit_id: int) -> Verification | None:
     return db.session.scalar(sa.select(Verification).where(Verification.visit_id == visit_id))
 
 
-def ensure_not_frozen(visit_id: int) -> None:
-    """Refuse a change to an approved (verified) visit: its charges are final."""
-    verification = verification_of(visit_id)
-    if verification is not None and verification.status == APPROVED:
-        raise Conflict("visit_frozen", "This visit was verified: its items, parts and costs can no longer change.")
-
-
 def _check_lines(visit: Visit, lines: list[dict]) -> dict[int, RepairItem]:
     fields: dict[str, str] = {}
     ids = [ln.get("repair_item_id") for ln in lines]
@@ -356,6 +349,8 @@ def set_visit_items(visit: Visit, lines: list[dict], actor, *, event: bool = Tru
     _may_change_items(visit, actor)
     verification = _locked_verification(visit.id)
     if verification is not None and verification.status == APPROVED:
+        # Frozen: the charges of a verified visit are final. Items are the only part of a recorded visit that
+        # can change; a future edit of its parts or costs must refuse the same way.
         raise Conflict("visit_frozen", "This visit was verified: its items, parts and costs can no longer change.")
     items = _check_lines(visit, lines)
     db.session.execute(sa.delete(VisitItem).where(VisitItem.visit_id == visit.id))
