@@ -15,6 +15,7 @@ DOMAINS = [
     "parts",
     "requests",
     "dispatch",
+    "settlement",
     "billing",
     "sync",
     "reports",

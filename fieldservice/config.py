@@ -2,6 +2,7 @@
 
 import os
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 
@@ -46,6 +47,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "LOGIN_ACCOUNT_MAX_FAILURES": int(env.get("FIELDSERVICE_LOGIN_ACCOUNT_MAX_FAILURES", "100")),
         "LOGIN_ACCOUNT_WINDOW": timedelta(hours=1),
         "LOGIN_KNOWN_ADDRESS_DAYS": 90,
+        # A visit whose hours worked exceed its repair items' standard hours times this is flagged for verification.
+        "SETTLEMENT_OVERRUN_FACTOR": env.get("SETTLEMENT_OVERRUN_FACTOR", "1.5"),
         "BABEL_DEFAULT_LOCALE": "zh_Hans",
         "BABEL_DEFAULT_TIMEZONE": env.get("FIELDSERVICE_TIMEZONE", "Asia/Shanghai"),
         "LANGUAGES": ["zh_Hans", "en"],
@@ -76,6 +79,12 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         config["SQLALCHEMY_DATABASE_URI"] = _normalise_db_url(config.pop("DATABASE_URL"))
     if "REDIS_URL" in (overrides or {}):
         config["INLINE_JOBS"] = not config["REDIS_URL"]
+    try:
+        factor_ok = Decimal(str(config["SETTLEMENT_OVERRUN_FACTOR"])) >= 1
+    except InvalidOperation:
+        factor_ok = False
+    if not factor_ok:
+        raise RuntimeError("SETTLEMENT_OVERRUN_FACTOR must be a number of at least 1 (e.g. 1.5).")
     if not config["SECRET_KEY"]:
         raise RuntimeError("SECRET_KEY must be set outside development (FIELDSERVICE_ENV=production).")
     return config

@@ -11,11 +11,12 @@ time and materials at the site's standard rates.
 
 import logging
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import NamedTuple
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.exc import IntegrityError
@@ -31,13 +32,13 @@ from fieldservice.parts.models import Part, VisitPart
 from fieldservice.requests.models import ProblemType
 from fieldservice.requests.operations import add_event
 from fieldservice.requests.states import note_data
+from fieldservice.settlement.operations import labour_lines, money, standard_labour_rate
 
 log = logging.getLogger("fieldservice.billing")
 
-CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
-# The site's standard rates for work no agreement sets a price for (config can override them).
-STANDARD_LABOUR_RATE = Decimal("120.00")
+# The site's standard rates for work no agreement sets a price for (config can override them); the labour rate
+# is settlement's, which values the engineers' work by the same standard.
 STANDARD_VISIT_FEE = Decimal("80.00")
 
 # Per charging method: which kinds of line the coverage pays.
@@ -48,10 +49,6 @@ COVERED_KINDS = {
     "time_and_materials": set(),
     "warranty": {"labour", "visit_fee", "part"},
 }
-
-
-def _money(value) -> Decimal:
-    return Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
 
 
 class ChargeLine(NamedTuple):
@@ -85,8 +82,8 @@ class ChargeTerms:
 def standard_rates() -> tuple[Decimal, Decimal]:
     config = current_app.config
     return (
-        _money(config.get("CONTRACTS_LABOUR_RATE", STANDARD_LABOUR_RATE)),
-        _money(config.get("CONTRACTS_VISIT_FEE", STANDARD_VISIT_FEE)),
+        standard_labour_rate(),
+        money(config.get("CONTRACTS_VISIT_FEE", STANDARD_VISIT_FEE)),
     )
 
 
@@ -103,8 +100,8 @@ def charge_terms(request) -> ChargeTerms:
         if agreement is not None:
             terms = ChargeTerms(
                 agreement.charging_method,
-                _money(agreement.labour_rate),
-                _money(agreement.visit_fee),
+                money(agreement.labour_rate),
+                money(agreement.visit_fee),
                 f"{agreement.number} {agreement.name}",
             )
             item = service_item_of(request)
@@ -137,11 +134,19 @@ def compute_charges(visit, part_lines=None, terms: ChargeTerms | None = None) ->
     terms = terms or charge_terms(visit.request)
     covered_kinds = COVERED_KINDS[terms.method]
     raw: list[tuple[str, str, Decimal, Decimal]] = []  # kind, label, qty, unit price
-    hours = Decimal(visit.labour_hours or 0)
-    if terms.method == "per_visit":
-        raw.append(("labour", _("Labour (included in the visit fee)"), hours, ZERO))
+    items = labour_lines(visit.id, terms.labour_rate) if visit.id is not None else []
+    if items:
+        # Labour by the standard: each repair item's standard hours at the rate, or its fixed price.
+        for item in items:
+            label = item.label_en if str(get_locale()) == "en" else item.label_zh
+            unit_price = ZERO if terms.method == "per_visit" else item.unit_price
+            raw.append(("labour", f"{item.code} {label}", item.qty, unit_price))
     else:
-        raw.append(("labour", _("Labour"), hours, terms.labour_rate))
+        hours = Decimal(visit.labour_hours or 0)
+        if terms.method == "per_visit":
+            raw.append(("labour", _("Labour (included in the visit fee)"), hours, ZERO))
+        else:
+            raw.append(("labour", _("Labour"), hours, terms.labour_rate))
     if terms.visit_fee > 0:
         raw.append(("visit_fee", _("Visit fee"), Decimal(1), terms.visit_fee))
     for name, qty, unit_price in part_lines if part_lines is not None else _part_lines_of(visit):
@@ -149,13 +154,13 @@ def compute_charges(visit, part_lines=None, terms: ChargeTerms | None = None) ->
             raise ValidationFailed(
                 "invalid_part_line", f"Part line {name!r} needs a positive quantity and a price."
             )
-        raw.append(("part", str(name), Decimal(qty), _money(unit_price)))
+        raw.append(("part", str(name), Decimal(qty), money(unit_price)))
     for cost in visit.costs:
-        raw.append(("cost", cost_label(cost.kind, cost.note), Decimal(1), _money(cost.amount)))
+        raw.append(("cost", cost_label(cost.kind, cost.note), Decimal(1), money(cost.amount)))
 
     lines = []
     for kind, label, qty, unit_price in raw:
-        amount = _money(qty * unit_price)
+        amount = money(qty * unit_price)
         lines.append(ChargeLine(label, qty, unit_price, amount, amount if kind in covered_kinds else ZERO))
     total = sum((line.amount for line in lines), ZERO)
     covered = sum((line.covered_amount for line in lines), ZERO)

@@ -224,6 +224,13 @@ class CostLineArgs(ma.Schema):
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
 
 
+class ItemLineArgs(ma.Schema):
+    """A repair item done on the visit (the settlement domain records it through visit_recorded)."""
+
+    repair_item_id = ma.fields.Integer(required=True)
+    quantity = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+
+
 class VisitArgs(ma.Schema):
     version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     outcome = ma.fields.String(required=True, validate=validate.OneOf(["resolved", "unresolved"]))
@@ -237,6 +244,7 @@ class VisitArgs(ma.Schema):
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
     parts = ma.fields.List(ma.fields.Nested(PartLineArgs), load_default=list)
     costs = ma.fields.List(ma.fields.Nested(CostLineArgs), load_default=list)
+    items = ma.fields.List(ma.fields.Nested(ItemLineArgs), load_default=list, validate=validate.Length(max=50))
     signature = ma.fields.String(load_default=None, allow_none=True)
     photos = ma.fields.List(ma.fields.String(), load_default=list, validate=validate.Length(max=20))
     client_op_id = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))

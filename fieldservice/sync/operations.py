@@ -30,6 +30,7 @@ from fieldservice.parts import stock as parts_stock
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
+from fieldservice.settlement import operations as settlement_ops
 from fieldservice.sync.models import AppliedOp, OpStatus
 from fieldservice.sync.schemas import PAYLOADS, OpEnvelope
 
@@ -318,10 +319,27 @@ def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, appli
         payload["client_op_id"] = op_id
         visit = requests_ops.record_visit(sr, payload, user, version, now=now)
         return {"visit_id": visit.id, "version": visit.request.version, "status": visit.request.status}
+    if op_type in ("visit_items", "resubmit"):
+        return _settle(sr, op_type, payload, version, user)
     if op_type == "note":
         event = requests_ops.add_event(sr, "note", user, sr.status, sr.status, note=payload["note"], at=now)
         return {"event_id": event.id}
     return _attach_photo(sr, payload, user, now)
+
+
+def _settle(sr: ServiceRequest, op_type: str, payload: dict, version: int | None, user) -> dict:
+    """A returned visit corrected on the phone: its repair items, then its resubmission for verification."""
+    visit = db.session.get(Visit, payload["visit_id"])
+    if visit is None or visit.request_id != sr.id:
+        raise NotFound("not_found", f"No visit {payload['visit_id']} on job {sr.number}.")
+    if op_type == "visit_items":
+        settlement_ops.set_visit_items(visit, payload["items"], user)
+        return {"visit_id": visit.id}
+    verification = settlement_ops.verification_of(visit.id)
+    if verification is None:
+        raise NotFound("not_found", f"Visit {visit.id} is not waiting for verification.")
+    verification = settlement_ops.perform_verification(verification, "resubmit", user, version)
+    return {"visit_id": visit.id, "status": verification.status, "version": verification.version}
 
 
 def _attach_photo(sr: ServiceRequest, payload: dict, user, now) -> dict:
@@ -546,13 +564,28 @@ def job_view(sr: ServiceRequest, user) -> Beside:
 
 
 def _reference(engineer) -> dict:
-    """The van's stock (the parts the engineer can fit on site) and the problem types' names (the claim pool
-    shows other people's jobs, which carry only the code)."""
+    """The van's stock (the parts the engineer can fit on site), the problem types' names (the claim pool shows
+    other people's jobs, which carry only the code), the repair items of the engineer's skills, the visits a manager
+    returned for correction, and the engineer's latest statements."""
     van = parts_stock.ensure_van(engineer)
     levels = db.session.scalars(parts_stock.stock_levels(warehouse_id=van.id, kinds=("van",))).all()
     problem_types = db.session.scalars(sa.select(ProblemType).order_by(ProblemType.sort_order, ProblemType.code))
     return {
         "problem_types": [{"code": p.code, "zh": p.name_zh, "en": p.name_en} for p in problem_types],
+        "repair_items": [
+            {
+                "id": item.id,
+                "category": item.category,
+                "code": item.code,
+                "name_zh": item.name_zh,
+                "name_en": item.name_en,
+                "standard_hours": str(item.standard_hours),
+                "pricing": item.pricing,
+            }
+            for item in settlement_ops.catalog_for(engineer)
+        ],
+        "returned_visits": settlement_ops.returned_visits(engineer.id),
+        "statements": settlement_ops.recent_statements(engineer.id),
         "van_stock": [
             {
                 "part_id": level.part_id,

@@ -11,6 +11,7 @@ from fieldservice.requests.schemas import (
     ActionArgs,
     CustomerBriefSchema,
     EquipmentBriefSchema,
+    ItemLineArgs,
     RequestEventSchema,
     ServiceRequestSchema,
     VisitArgs,
@@ -29,6 +30,8 @@ OP_TYPES = (
     "record_visit",
     "visit",
     "attach_photo",
+    "visit_items",
+    "resubmit",
 )
 MAX_OPS = 1000
 
@@ -110,6 +113,20 @@ class PhotoPayload(ma.Schema):
     caption = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
+class VisitItemsPayload(ma.Schema):
+    """The repair items done on one of the job's visits (replacing what it had)."""
+
+    visit_id = ma.fields.Integer(required=True)
+    items = ma.fields.List(ma.fields.Nested(ItemLineArgs), required=True, validate=validate.Length(max=50))
+
+
+class ResubmitPayload(ma.Schema):
+    """A returned visit, corrected, sent back for verification; `version` is the verification's."""
+
+    visit_id = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
 PAYLOADS: dict[str, type[ma.Schema]] = {
     "accept": offline(ACTION_ARGS["accept"]),
     "depart": offline(ACTION_ARGS["depart"]),
@@ -121,6 +138,8 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "record_visit": VisitPayload,
     "visit": VisitPayload,
     "attach_photo": PhotoPayload,
+    "visit_items": VisitItemsPayload,
+    "resubmit": ResubmitPayload,
 }
 
 

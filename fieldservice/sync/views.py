@@ -22,6 +22,7 @@ SHELL = [
     "js/images.js",
     "js/visit.js",
     "js/pool.js",
+    "js/settle.js",
     "js/app.js",
     "manifest.webmanifest",
     "icons/icon-192.png",

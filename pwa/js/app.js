@@ -168,7 +168,9 @@
     let html = `<div class="row"><h2 class="grow">${esc(t('jobs'))}</h2>
       <span class="muted">${esc((s && s.user && s.user.username) || '')}</span>
       <button type="button" id="logout">${esc(t('logout'))}</button></div>
-      <p><a class="button" id="open-pool" href="#/pool">${esc(t('claim_pool'))}</a></p>`;
+      <p><a class="button" id="open-pool" href="#/pool">${esc(t('claim_pool'))}</a>
+        ${await FS.settle.returnedLink(esc)}
+        <a class="button" id="open-statements" href="#/statements">${esc(t('my_statements'))}</a></p>`;
     if (!jobs.length) html += `<p class="muted" id="no-jobs">${esc(t('no_jobs'))}</p>`;
     for (const name of ['today', 'upcoming', 'done']) {
       if (!groups[name].length) continue;
@@ -335,6 +337,8 @@
     match = hash.match(/^#\/visit\/(\d+)/);
     if (match) return FS.visit.render(view, Number(match[1]), { esc, fmt, syncNow });
     if (hash.startsWith('#/pool')) return FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: true });
+    if (hash.startsWith('#/returned')) return FS.settle.render(view, { esc, fmt, syncNow });
+    if (hash.startsWith('#/statements')) return FS.settle.renderStatements(view, { esc });
     return renderJobs();
   }
 

@@ -32,6 +32,7 @@
       cause: '',
       solution: '',
       parts: [],
+      items: [],
       costs: [],
       photos: [],
       signature: null,
@@ -80,7 +81,9 @@
       return;
     }
     const draft = await loadDraft(job);
+    draft.items = draft.items || [];
     const stock = await FS.store.getReference('van_stock');
+    const catalog = FS.settle.catalogFor(await FS.store.getReference('repair_items'), job);
     const knowledge = await FS.store.getReference('knowledge');
 
     view.innerHTML = `
@@ -100,6 +103,10 @@
         <textarea id="cause" name="cause">${esc(draft.cause)}</textarea>
         <label for="solution">${esc(t('solution'))}</label>
         <textarea id="solution" name="solution">${esc(draft.solution)}</textarea>
+
+        <label>${esc(t('repair_items'))}</label>
+        <div id="items">${draft.items.map((line, i) => FS.settle.itemLine(line, i, catalog, esc)).join('')}</div>
+        ${catalog.length ? `<button type="button" id="add-item">${esc(t('add_item'))}</button>` : `<p class="muted">${esc(t('no_repair_items'))}</p>`}
 
         <label>${esc(t('parts'))}</label>
         <div id="parts">${draft.parts.map((line, i) => partLine(line, i, stock, esc)).join('')}</div>
@@ -153,6 +160,7 @@
       draft.cause = form.cause.value;
       draft.solution = form.solution.value;
       draft.parts = readLines('[data-part]', ['part_id', 'qty', 'old_serial', 'new_serial']);
+      draft.items = readLines('[data-item]', ['repair_item_id', 'quantity']);
       draft.costs = readLines('[data-cost]', ['kind', 'amount']);
       draft.outcome = form.querySelector('[name="outcome"]:checked').value;
       draft.signature = pad.isEmpty() ? null : pad.toDataURL('image/png');
@@ -179,6 +187,17 @@
       draft.parts.push({ part_id: stock[0].part_id, qty: 1 });
       FS.store.putDraft(draft).then(() => render(view, requestId, helpers));
     });
+    const addItem = document.getElementById('add-item');
+    if (addItem) addItem.addEventListener('click', () => {
+      collect();
+      draft.items.push({ repair_item_id: catalog[0].id, quantity: 1 });
+      FS.store.putDraft(draft).then(() => render(view, requestId, helpers));
+    });
+    form.querySelectorAll('[data-remove-item]').forEach((b) => b.addEventListener('click', () => {
+      collect();
+      draft.items.splice(Number(b.dataset.removeItem), 1);
+      FS.store.putDraft(draft).then(() => render(view, requestId, helpers));
+    }));
     document.getElementById('add-cost').addEventListener('click', () => {
       collect();
       draft.costs.push({ kind: 'travel', amount: '' });
@@ -232,6 +251,7 @@
         parts: draft.parts.map((p) => ({
           part_id: Number(p.part_id), qty: Number(p.qty), old_serial: p.old_serial || null, new_serial: p.new_serial || null,
         })),
+        items: FS.settle.itemsPayload(draft.items),
         costs: draft.costs.filter((c) => c.amount !== '').map((c) => ({ kind: c.kind, amount: String(c.amount) })),
         signature: draft.signature,
         photos: draft.photos,

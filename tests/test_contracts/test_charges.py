@@ -4,8 +4,9 @@ from decimal import Decimal
 
 import pytest
 
-from fieldservice.billing.charges import STANDARD_LABOUR_RATE, STANDARD_VISIT_FEE, compute_charges, request_charges
+from fieldservice.billing.charges import STANDARD_VISIT_FEE, compute_charges, request_charges
 from fieldservice.core.errors import ValidationFailed
+from fieldservice.settlement.operations import STANDARD_LABOUR_RATE
 from tests.test_contracts.conftest import on
 
 D = Decimal

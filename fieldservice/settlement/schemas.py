@@ -1,0 +1,183 @@
+"""What the settlement API reads and writes: repair items, a visit's items, verifications and statements."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from fieldservice.core.api import PageArgs
+from fieldservice.settlement.models import PRICINGS, VERIFICATION_STATES
+
+
+class RepairItemSchema(ma.Schema):
+    id = ma.fields.Integer()
+    category = ma.fields.String()
+    code = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    standard_hours = ma.fields.Decimal(as_string=True)
+    pricing = ma.fields.String()
+    fixed_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    reimbursable = ma.fields.Boolean()
+    active = ma.fields.Boolean()
+    version = ma.fields.Integer()
+
+
+class RepairItemArgs(ma.Schema):
+    """Checked field by field here; the rules across fields (a fixed price, a free code) in the operation."""
+
+    category = ma.fields.String(required=True, validate=validate.Length(min=1, max=80))
+    code = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
+    name_zh = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    standard_hours = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=1000))
+    pricing = ma.fields.String(load_default="hourly", validate=validate.OneOf(PRICINGS))
+    fixed_price = ma.fields.Decimal(
+        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0, max=10_000_000)
+    )
+    reimbursable = ma.fields.Boolean(load_default=False)
+    active = ma.fields.Boolean()
+
+
+class RepairItemUpdateArgs(ma.Schema):
+    """Only what is sent changes; no defaults here, so a field left out keeps its value."""
+
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    category = ma.fields.String(validate=validate.Length(min=1, max=80))
+    code = ma.fields.String(validate=validate.Length(min=1, max=40))
+    name_zh = ma.fields.String(validate=validate.Length(min=1, max=200))
+    name_en = ma.fields.String(validate=validate.Length(min=1, max=200))
+    standard_hours = ma.fields.Decimal(places=2, validate=validate.Range(min=0, max=1000))
+    pricing = ma.fields.String(validate=validate.OneOf(PRICINGS))
+    fixed_price = ma.fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=0, max=10_000_000))
+    reimbursable = ma.fields.Boolean()
+    active = ma.fields.Boolean()
+
+
+class RepairItemQueryArgs(PageArgs):
+    category = ma.fields.String(load_default=None)
+    active = ma.fields.Boolean(load_default=None, allow_none=True)
+    q = ma.fields.String(load_default="", validate=validate.Length(max=100))
+
+
+class VisitItemLineArgs(ma.Schema):
+    repair_item_id = ma.fields.Integer(required=True)
+    quantity = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
+
+
+class VisitItemsArgs(ma.Schema):
+    items = ma.fields.List(ma.fields.Nested(VisitItemLineArgs), required=True, validate=validate.Length(max=50))
+
+
+class VisitItemSchema(ma.Schema):
+    repair_item_id = ma.fields.Integer()
+    code = ma.fields.String(attribute="item.code")
+    name_zh = ma.fields.String(attribute="item.name_zh")
+    name_en = ma.fields.String(attribute="item.name_en")
+    quantity = ma.fields.Integer()
+    standard_hours = ma.fields.Decimal(as_string=True)
+    pricing = ma.fields.String()
+    fixed_price = ma.fields.Decimal(as_string=True, allow_none=True)
+
+
+class VisitItemsSchema(ma.Schema):
+    visit_id = ma.fields.Integer()
+    items = ma.fields.List(ma.fields.Nested(VisitItemSchema))
+    standard_hours = ma.fields.Decimal(as_string=True)
+    actual_hours = ma.fields.Decimal(as_string=True)
+    overrun = ma.fields.Boolean()
+    verification = ma.fields.String(allow_none=True)
+
+
+class VerificationSchema(ma.Schema):
+    id = ma.fields.Integer()
+    visit_id = ma.fields.Integer()
+    request_id = ma.fields.Integer()
+    request_number = ma.fields.String(attribute="visit.request.number")
+    engineer_id = ma.fields.Integer()
+    status = ma.fields.String()
+    overrun = ma.fields.Boolean()
+    reason = ma.fields.String(allow_none=True)
+    rounds = ma.fields.Integer()
+    submitted_at = ma.fields.AwareDateTime()
+    decided_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class VerificationQueryArgs(PageArgs):
+    status = ma.fields.String(load_default="pending", validate=validate.OneOf([*VERIFICATION_STATES, "all"]))
+    engineer_id = ma.fields.Integer(load_default=None)
+
+
+class VerificationActionArgs(ma.Schema):
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class BulkApproveArgs(ma.Schema):
+    ids = ma.fields.List(ma.fields.Integer(), required=True, validate=validate.Length(min=1, max=500))
+
+
+class BulkApproveSchema(ma.Schema):
+    approved = ma.fields.List(ma.fields.Integer())
+    skipped = ma.fields.List(ma.fields.Dict())
+
+
+PERIOD = validate.Regexp(r"^\d{4}-(0[1-9]|1[0-2])$", error="A month as YYYY-MM.")
+
+
+class StatementArgs(ma.Schema):
+    engineer_id = ma.fields.Integer(required=True)
+    period = ma.fields.String(required=True, validate=PERIOD)
+
+
+class StatementQueryArgs(PageArgs):
+    period = ma.fields.String(load_default=None, validate=PERIOD)
+    engineer_id = ma.fields.Integer(load_default=None)
+
+
+class StatementIssueArgs(ma.Schema):
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+
+
+class StatementAdjustmentArgs(ma.Schema):
+    version = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))
+    corrects_id = ma.fields.Integer(required=True)
+    amount = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=-10_000_000, max=10_000_000))
+    note = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
+
+
+class StatementLineSchema(ma.Schema):
+    id = ma.fields.Integer()
+    kind = ma.fields.String()
+    visit_id = ma.fields.Integer(allow_none=True)
+    corrects_id = ma.fields.Integer(allow_none=True)
+    request_number = ma.fields.String(allow_none=True)
+    items = ma.fields.String(allow_none=True)
+    standard_hours = ma.fields.Decimal(as_string=True)
+    actual_hours = ma.fields.Decimal(as_string=True)
+    labour_amount = ma.fields.Decimal(as_string=True)
+    parts_amount = ma.fields.Decimal(as_string=True)
+    costs_amount = ma.fields.Decimal(as_string=True)
+    amount = ma.fields.Decimal(as_string=True)
+    note = ma.fields.String(allow_none=True)
+
+
+class StatementSchema(ma.Schema):
+    id = ma.fields.Integer()
+    engineer_id = ma.fields.Integer()
+    period = ma.fields.String()
+    status = ma.fields.String()
+    number = ma.fields.String(allow_none=True)
+    visits = ma.fields.Integer()
+    standard_hours = ma.fields.Decimal(as_string=True)
+    actual_hours = ma.fields.Decimal(as_string=True)
+    labour_amount = ma.fields.Decimal(as_string=True)
+    parts_amount = ma.fields.Decimal(as_string=True)
+    costs_amount = ma.fields.Decimal(as_string=True)
+    adjustments_amount = ma.fields.Decimal(as_string=True)
+    total = ma.fields.Decimal(as_string=True)
+    issued_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class StatementDetailSchema(StatementSchema):
+    lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))

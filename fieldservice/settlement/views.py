@@ -1,0 +1,402 @@
+"""Console pages of settlement: the repair-item catalog (with CSV), the items of a visit, the verification
+queue (核销) and the engineers' statements."""
+
+import sqlalchemy as sa
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user
+
+from fieldservice.auth.models import Role
+from fieldservice.auth.permissions import can, require
+from fieldservice.console.navigation import add_nav
+from fieldservice.core.clock import local_date
+from fieldservice.core.errors import ApiError
+from fieldservice.core.models import get_or_404, utcnow
+from fieldservice.core.pdf import render_pdf
+from fieldservice.customers.categories import CATEGORIES, category_label
+from fieldservice.engineers.models import Engineer
+from fieldservice.engineers.operations import engineer_for_user
+from fieldservice.extensions import db
+from fieldservice.requests.models import Visit
+from fieldservice.settlement import operations as ops
+from fieldservice.settlement.forms import (
+    PRICING_LABELS,
+    PROBLEM_LABELS,
+    STATEMENT_LABELS,
+    VERIFICATION_LABELS,
+    ActionForm,
+    RepairItemForm,
+)
+from fieldservice.settlement.models import RepairItem, Statement, Verification
+from fieldservice.settlement.permissions import (
+    REPAIR_ITEMS_MANAGE,
+    REPAIR_ITEMS_READ,
+    SETTLEMENT_READ,
+    STATEMENTS_MANAGE,
+    VERIFY,
+)
+
+bp = Blueprint("settlement", __name__, template_folder="templates")
+
+PER_PAGE = 50
+
+add_nav("settlement.repair_items", _l("Repair items"), REPAIR_ITEMS_MANAGE, order=37)
+add_nav("settlement.verifications", _l("Verification"), VERIFY, order=38)
+add_nav("settlement.statements", _l("Statements"), SETTLEMENT_READ, order=39)
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    return {
+        "pricing_labels": PRICING_LABELS,
+        "verification_labels": VERIFICATION_LABELS,
+        "statement_labels": STATEMENT_LABELS,
+        "problem_labels": PROBLEM_LABELS,
+        "category_label": category_label,
+    }
+
+
+def _error_text(exc: ApiError) -> str:
+    if exc.fields:
+        return "; ".join(f"{k}: {_(str(v))}" for k, v in exc.fields.items())
+    return _(exc.message)
+
+
+def _back(default: str) -> str:
+    back = request.form.get("next") or default
+    return back if back.startswith("/") and not back.startswith("//") else default
+
+
+def _act(back_to: str, change, done: str):
+    """A console button: check the form, run change(version, reason), commit, say so, and go back."""
+    form = ActionForm()
+    back = _back(back_to)
+    if not form.validate_on_submit():
+        flash(_("The form expired: try again."), "error")
+        return redirect(back)
+    version = int(form.version.data) if (form.version.data or "").isdigit() else None
+    try:
+        change(version, (form.reason.data or "").strip() or None)
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "error")
+        return redirect(back)
+    flash(done, "success")
+    return redirect(back)
+
+
+# ---- the catalog
+
+
+@bp.route("/settlement/repair-items")
+@require(REPAIR_ITEMS_MANAGE)
+def repair_items():
+    """The catalog by product category; filter by category, text and active."""
+    category = request.args.get("category") or None
+    q = request.args.get("q", "").strip()
+    show = request.args.get("show", "active")
+    active = {"active": True, "inactive": False}.get(show)
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination = db.paginate(
+        ops.search_repair_items(category, active, q), page=page, per_page=PER_PAGE, error_out=False
+    )
+    return render_template(
+        "settlement/repair_items.html",
+        items=pagination.items,
+        total=pagination.total,
+        page=page,
+        per_page=PER_PAGE,
+        category=category,
+        q=q,
+        show=show,
+        categories=CATEGORIES,
+        form=ActionForm(),
+    )
+
+
+def _item_form_page(form: RepairItemForm, item: RepairItem | None):
+    if form.validate_on_submit():
+        try:
+            data = form.content()
+            if item is None:
+                saved = ops.create_repair_item(data, current_user)
+            else:
+                data["version"] = int(form.version.data) if (form.version.data or "").isdigit() else None
+                saved = ops.update_repair_item(item, data, current_user)
+            db.session.commit()
+        except ApiError as exc:
+            db.session.rollback()
+            for name, message in (exc.fields or {}).items():
+                if hasattr(form, name):
+                    getattr(form, name).errors = [*getattr(form, name).errors, _(str(message))]
+            if not exc.fields:
+                form.form_errors.append(_(exc.message))
+            return render_template("settlement/repair_item_form.html", form=form, item=item), 422
+        flash(_("Repair item %(code)s saved.", code=saved.code), "success")
+        return redirect(url_for("settlement.repair_items", category=saved.category))
+    return render_template("settlement/repair_item_form.html", form=form, item=item), (
+        422 if request.method == "POST" else 200
+    )
+
+
+@bp.route("/settlement/repair-items/new", methods=["GET", "POST"])
+@require(REPAIR_ITEMS_MANAGE)
+def new_repair_item():
+    return _item_form_page(RepairItemForm(), None)
+
+
+@bp.route("/settlement/repair-items/<int:item_id>/edit", methods=["GET", "POST"])
+@require(REPAIR_ITEMS_MANAGE)
+def edit_repair_item(item_id: int):
+    item = get_or_404(RepairItem, item_id, "repair item")
+    form = RepairItemForm(obj=item)
+    return _item_form_page(form, item)
+
+
+@bp.route("/settlement/repair-items/<int:item_id>/<any(deactivate, activate):action>", methods=["POST"])
+@require(REPAIR_ITEMS_MANAGE)
+def toggle_repair_item(item_id: int, action: str):
+    item = get_or_404(RepairItem, item_id, "repair item")
+    return _act(
+        url_for("settlement.repair_items"),
+        lambda version, _reason: ops.update_repair_item(
+            item, {"version": version, "active": action == "activate"}, current_user
+        ),
+        _("Repair item %(code)s saved.", code=item.code),
+    )
+
+
+@bp.route("/settlement/repair-items/export.csv")
+@require(REPAIR_ITEMS_MANAGE)
+def export_repair_items():
+    items = db.session.scalars(ops.search_repair_items()).all()
+    return Response(
+        ops.export_csv(items),
+        mimetype="text/csv",
+        headers={"Content-Disposition": "attachment; filename=repair-items.csv"},
+    )
+
+
+@bp.route("/settlement/repair-items/import", methods=["GET", "POST"])
+@require(REPAIR_ITEMS_MANAGE)
+def import_repair_items():
+    """Upload a CSV; every bad line is listed and nothing is imported until the file is right."""
+    form = ActionForm()
+    errors = []
+    if request.method == "POST":
+        upload = request.files.get("file")
+        raw = upload.read() if upload is not None else b""
+        if not form.validate_on_submit():
+            flash(_("The form expired: try again."), "error")
+        elif not raw:
+            flash(_("Choose a CSV file."), "error")
+        else:
+            try:
+                result = ops.import_csv(raw, current_user)
+                db.session.commit()
+                flash(_("%(created)s created, %(updated)s updated.", **result), "success")
+                return redirect(url_for("settlement.repair_items"))
+            except ops.ImportFailed as exc:
+                db.session.rollback()
+                errors = exc.errors
+        return render_template("settlement/repair_items_import.html", form=form, errors=errors), 422
+    return render_template("settlement/repair_items_import.html", form=form, errors=errors)
+
+
+# ---- the items of a visit
+
+
+@bp.route("/settlement/visits/<int:visit_id>/items", methods=["GET", "POST"])
+@require(REPAIR_ITEMS_READ)
+def visit_items(visit_id: int):
+    """Pick the repair items done on a visit (its engineer, or a manager); frozen once verified."""
+    visit = get_or_404(Visit, visit_id, "visit")
+    if current_user.role not in (Role.ADMIN, Role.MANAGER):
+        engineer = engineer_for_user(current_user)
+        if engineer is None or engineer.id != visit.engineer_id:
+            abort(404)
+    form = ActionForm()
+    category = visit.request.product.category if visit.request.product is not None else None
+    catalog = db.session.scalars(ops.search_repair_items(category, True)).all()
+    status = 200
+    if request.method == "POST":
+        lines = []
+        for item in catalog:
+            raw = (request.form.get(f"qty_{item.id}") or "").strip()
+            if raw and raw != "0":
+                lines.append({"repair_item_id": item.id, "quantity": int(raw) if raw.isdigit() else raw})
+        if not form.validate_on_submit():
+            flash(_("The form expired: try again."), "error")
+            status = 422
+        else:
+            try:
+                ops.set_visit_items(visit, lines, current_user)
+                db.session.commit()
+                flash(_("Repair items saved."), "success")
+                return redirect(url_for("settlement.visit_items", visit_id=visit.id))
+            except ApiError as exc:
+                db.session.rollback()
+                flash(_error_text(exc), "error")
+                status = 409 if exc.status == 409 else 422
+    rows = ops.items_of(visit.id)
+    return render_template(
+        "settlement/visit_items.html",
+        visit=visit,
+        catalog=catalog,
+        form=form,
+        chosen={r.repair_item_id: r.quantity for r in rows},
+        standard=ops.standard_hours_of(rows),
+        overrun=ops.is_overrun(visit, rows),
+        verification=ops.verification_of(visit.id),
+    ), status
+
+
+# ---- verification
+
+
+@bp.route("/settlement/verifications")
+@require(VERIFY)
+def verifications():
+    """The queue, oldest first; each row names what keeps it from bulk approval."""
+    status = request.args.get("status") or "pending"
+    page = max(request.args.get("page", 1, type=int), 1)
+    query = ops.verification_queue(None if status == "all" else status)
+    pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    rows = pagination.items
+    return render_template(
+        "settlement/verifications.html",
+        rows=rows,
+        problems=ops.problems_of([v for v in rows if v.status == "pending"]),
+        total=pagination.total,
+        page=page,
+        per_page=PER_PAGE,
+        status=status,
+        form=ActionForm(),
+    )
+
+
+@bp.route("/settlement/verifications/<int:verification_id>/<any(approve, return):action>", methods=["POST"])
+@require(VERIFY)
+def verification_action(verification_id: int, action: str):
+    verification = get_or_404(Verification, verification_id, "verification")
+    return _act(
+        url_for("settlement.verifications"),
+        lambda version, reason: ops.perform_verification(verification, action, current_user, version, reason),
+        _("Visit verified.") if action == "approve" else _("Visit returned to the engineer."),
+    )
+
+
+@bp.route("/settlement/verifications/bulk-approve", methods=["POST"])
+@require(VERIFY)
+def bulk_approve():
+    form = ActionForm()
+    back = _back(url_for("settlement.verifications"))
+    if not form.validate_on_submit():
+        flash(_("The form expired: try again."), "error")
+        return redirect(back)
+    ids = [int(x) for x in request.form.getlist("ids") if x.isdigit()]
+    result = ops.bulk_approve(ids, current_user)
+    db.session.commit()
+    flash(
+        _(
+            "%(approved)s verified, %(skipped)s left for a closer look.",
+            approved=len(result["approved"]),
+            skipped=len(result["skipped"]),
+        ),
+        "success",
+    )
+    return redirect(back)
+
+
+# ---- statements
+
+
+@bp.route("/settlement/statements", methods=["GET", "POST"])
+@require(SETTLEMENT_READ)
+def statements():
+    """Statements by period; a manager makes the drafts of a month for every engineer with verified visits."""
+    period = request.values.get("period") or ""
+    manage = can(current_user, STATEMENTS_MANAGE)
+    form = ActionForm()
+    if request.method == "POST" and manage:
+        if not form.validate_on_submit():
+            flash(_("The form expired: try again."), "error")
+        else:
+            try:
+                drafts = ops.build_statements(period, current_user)
+                db.session.commit()
+                flash(_("%(n)s draft statement(s) made.", n=len(drafts)), "success")
+            except ApiError as exc:
+                db.session.rollback()
+                flash(_error_text(exc), "error")
+        return redirect(url_for("settlement.statements", period=period))
+    query = sa.select(Statement).order_by(Statement.period.desc(), Statement.engineer_id)
+    if not manage or current_user.role == Role.ENGINEER:
+        engineer = engineer_for_user(current_user)
+        query = query.where(Statement.engineer_id == (engineer.id if engineer else -1))
+    if period:
+        query = query.where(Statement.period == period)
+    page = max(request.args.get("page", 1, type=int), 1)
+    pagination = db.paginate(query, page=page, per_page=PER_PAGE, error_out=False)
+    names = dict(db.session.execute(sa.select(Engineer.id, Engineer.name)).all())
+    return render_template(
+        "settlement/statements.html",
+        statements=pagination.items,
+        total=pagination.total,
+        page=page,
+        per_page=PER_PAGE,
+        period=period,
+        manage=manage,
+        form=form,
+        names=names,
+        this_month=local_date(utcnow()).strftime("%Y-%m"),
+    )
+
+
+def _own_statement(statement_id: int) -> Statement:
+    statement = get_or_404(Statement, statement_id, "statement")
+    if not can(current_user, STATEMENTS_MANAGE):
+        engineer = engineer_for_user(current_user)
+        if engineer is None or engineer.id != statement.engineer_id:
+            abort(404)
+    return statement
+
+
+@bp.route("/settlement/statements/<int:statement_id>")
+@require(SETTLEMENT_READ)
+def statement(statement_id: int):
+    st = _own_statement(statement_id)
+    return render_template(
+        "settlement/statement.html", statement=st, form=ActionForm(), manage=can(current_user, STATEMENTS_MANAGE)
+    )
+
+
+@bp.route("/settlement/statements/<int:statement_id>/issue", methods=["POST"])
+@require(STATEMENTS_MANAGE)
+def issue_statement(statement_id: int):
+    st = _own_statement(statement_id)
+    return _act(
+        url_for("settlement.statement", statement_id=st.id),
+        lambda version, _reason: ops.issue_statement(st, current_user, version),
+        _("Statement issued."),
+    )
+
+
+@bp.route("/settlement/statements/<int:statement_id>.pdf")
+@require(SETTLEMENT_READ)
+def statement_pdf(statement_id: int):
+    st = _own_statement(statement_id)
+    return Response(render_pdf("settlement/statement_pdf.html", statement=st), mimetype="application/pdf")
+
+
+@bp.route("/settlement/statements/<int:statement_id>.csv")
+@require(SETTLEMENT_READ)
+def statement_csv(statement_id: int):
+    st = _own_statement(statement_id)
+    return Response(
+        ops.statement_csv(st),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=statement-{st.id}.csv"},
+    )
