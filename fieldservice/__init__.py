@@ -14,6 +14,7 @@ DOMAINS = [
     "knowledge",
     "parts",
     "requests",
+    "appointments",
     "dispatch",
     "billing",
     "sync",
