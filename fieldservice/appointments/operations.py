@@ -359,6 +359,11 @@ def _on_status(sr, event=None, **_kw) -> None:
         _close(appointment, CANCELLED, sr, CANCELLED_EVENT, None, event.at, note=event.note)
 
 
+def _answer_appointments(request_ids) -> dict[int, dict]:
+    return {request_id: as_dict(row) for request_id, row in current_appointments(request_ids).items()}
+
+
+signals.appointments_wanted.connect(_answer_appointments)
 signals.event_added.connect(_on_event)
 signals.visit_recorded.connect(_on_visit)
 signals.status_changed.connect(_on_status)
