@@ -5,6 +5,7 @@ import uuid
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.appointments.schemas import AppointmentArgs
 from fieldservice.customers.schemas import ContactSchema
 from fieldservice.requests.schemas import (
     ACTION_ARGS,
@@ -29,6 +30,7 @@ OP_TYPES = (
     "record_visit",
     "visit",
     "attach_photo",
+    "appointment",
 )
 MAX_OPS = 1000
 
@@ -110,6 +112,16 @@ class PhotoPayload(ma.Schema):
     caption = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
 
 
+class AppointmentPayload(AppointmentArgs):
+    """API.md's sync op `appointment`: {start, end, reason?, note?}, for the engineer's own job (no engineer_id);
+    the version optional, as every offline step's."""
+
+    class Meta:
+        exclude = ("engineer_id",)
+
+    version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
 PAYLOADS: dict[str, type[ma.Schema]] = {
     "accept": offline(ACTION_ARGS["accept"]),
     "depart": offline(ACTION_ARGS["depart"]),
@@ -121,6 +133,7 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "record_visit": VisitPayload,
     "visit": VisitPayload,
     "attach_photo": PhotoPayload,
+    "appointment": AppointmentPayload,
 }
 
 
@@ -131,6 +144,8 @@ class OpErrorSchema(ma.Schema):
     fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
     # The earlier op of the same job whose refusal this one depends on.
     depends_on = ma.fields.String()
+    # double_booked: the engineer's other job at that time, {id, number}.
+    other_job = ma.fields.Dict()
 
 
 class OpResultSchema(ma.Schema):
@@ -253,6 +268,7 @@ class JobSchema(ServiceRequestSchema):
             "visits",
             "knowledge",
             "allowed_actions",
+            "appointment",
             "updated_at",
         )
 
@@ -264,6 +280,8 @@ class JobSchema(ServiceRequestSchema):
     visits = ma.fields.List(ma.fields.Nested(VisitSchema(only=JOB_VISIT_FIELDS)))
     knowledge = ma.fields.List(ma.fields.Nested(KnowledgeHintSchema))
     allowed_actions = ma.fields.List(ma.fields.String())
+    # The request's current appointment (API.md), or null: the phone sorts the jobs by it.
+    appointment = ma.fields.Dict(allow_none=True)
 
 
 class SyncPullSchema(ma.Schema):
