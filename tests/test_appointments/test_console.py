@@ -66,7 +66,9 @@ def test_a_missing_date_is_a_field_error(db, console_as, assigned, day):
 
 def test_the_timeline_names_the_appointment_in_both_languages(db, console_as, assigned, make_user, day):
     sr = assigned()
-    appts.book_appointment(sr, dict(zip(("start", "end"), window(day, "09:00", "10:00"))), make_user("dispatcher"))
+    appts.book_appointment(
+        sr, dict(zip(("start", "end"), window(day, "09:00", "10:00"), strict=True)), make_user("dispatcher")
+    )
     db.session.commit()
     c = console_as("dispatcher")
     assert "已预约上门" in c.get(f"/requests/{sr.id}").get_data(as_text=True)
@@ -87,7 +89,9 @@ def test_the_assigned_engineer_books_without_choosing_an_engineer(db, console_as
 def test_the_request_list_shows_the_booked_window(db, console_as, assigned, make_user, day):
     sr = assigned()
     other = assigned()
-    appts.book_appointment(sr, dict(zip(("start", "end"), window(day, "09:00", "10:30"))), make_user("dispatcher"))
+    appts.book_appointment(
+        sr, dict(zip(("start", "end"), window(day, "09:00", "10:30"), strict=True)), make_user("dispatcher")
+    )
     db.session.commit()
     page = console_as("dispatcher").get("/requests").get_data(as_text=True)
     assert f"{day.isoformat()} 09:00–10:30" in page
