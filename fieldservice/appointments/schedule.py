@@ -34,15 +34,23 @@ def day_bounds(first: date, days: int) -> tuple[datetime, datetime]:
     return start.astimezone(UTC), end.astimezone(UTC)
 
 
-def _engineers(zone: str | None, skill: str | None) -> list[Engineer]:
-    query = sa.select(Engineer).where(Engineer.active).order_by(Engineer.name, Engineer.id)
+def _engineer_filter(query: sa.Select, zone: str | None, skill: str | None) -> sa.Select:
+    query = query.where(Engineer.active)
     if zone:
         query = query.where(Engineer.zone == zone)
     if skill:
         query = query.where(
             sa.exists().where(EngineerSkill.engineer_id == Engineer.id, EngineerSkill.category == skill)
         )
-    return list(db.session.scalars(query))
+    return query
+
+
+def _engineers(zone: str | None, skill: str | None) -> list:
+    """The active engineers as plain rows (hundreds of them: no ORM objects to build)."""
+    columns = (Engineer.id, Engineer.name, Engineer.zone, Engineer.lat, Engineer.lng)
+    hours = (Engineer.work_days, Engineer.work_start, Engineer.work_end)
+    query = sa.select(*columns, *hours).order_by(Engineer.name, Engineer.id)
+    return db.session.execute(_engineer_filter(query, zone, skill)).all()
 
 
 def _iso(value: datetime) -> str:
@@ -52,10 +60,11 @@ def _iso(value: datetime) -> str:
 def schedule_data(first: date, days: int = 1, *, zone: str | None = None, skill: str | None = None) -> dict:
     start, end = day_bounds(first, days)
     engineers = _engineers(zone, skill)
-    ids = [e.id for e in engineers]
+    # The same engineers again as a subquery, not a list of hundreds of ids to send and parse.
+    ids = _engineer_filter(sa.select(Engineer.id), zone, skill).scalar_subquery()
     leave: dict[int, list[dict]] = {}
     booked: dict[int, list[dict]] = {}
-    if ids:
+    if engineers:
         for engineer_id, starts_at, ends_at in db.session.execute(
             sa.select(EngineerLeave.engineer_id, EngineerLeave.starts_at, EngineerLeave.ends_at)
             .where(EngineerLeave.engineer_id.in_(ids), EngineerLeave.starts_at < end, EngineerLeave.ends_at > start)
@@ -97,6 +106,19 @@ def schedule_data(first: date, days: int = 1, *, zone: str | None = None, skill:
                     "lng": lng,
                 }
             )
+    # Most engineers share their hours: each set of hours is worked out once.
+    hours: dict[tuple, list[dict]] = {}
+
+    def shifts_of(e) -> list[dict]:
+        key = (e.work_days, e.work_start, e.work_end)
+        if key not in hours:
+            days = {int(d) for d in e.work_days.split(",") if d.strip()}
+            hours[key] = [
+                {"start": _iso(a), "end": _iso(b)}
+                for a, b in shifts.shifts_between(days, e.work_start, e.work_end, start, end)
+            ]
+        return hours[key]
+
     return {
         "engineers": [
             {
@@ -105,7 +127,7 @@ def schedule_data(first: date, days: int = 1, *, zone: str | None = None, skill:
                 "zone": e.zone,
                 "lat": e.lat,
                 "lng": e.lng,
-                "shifts": [{"start": _iso(a), "end": _iso(b)} for a, b in shifts.shifts_between(e, start, end)],
+                "shifts": shifts_of(e),
                 "leave": leave.get(e.id, []),
                 "appointments": booked.get(e.id, []),
             }

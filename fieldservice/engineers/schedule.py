@@ -128,12 +128,12 @@ def shift_at(engineer, at: datetime) -> tuple[datetime, datetime] | None:
     return None
 
 
-def shifts_between(engineer, start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    """The engineer's shifts that overlap [start, end), in order (the schedule board's rows)."""
+def shifts_between(
+    work_days: set[int], work_start: time, work_end: time, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The shifts of an engineer with these hours that overlap [start, end), in order, in UTC (the schedule)."""
     shifts = []
-    for shift_start, shift_end in _shifts(
-        engineer.weekdays, engineer.work_start, engineer.work_end, start, end - start, site_zone()
-    ):
+    for shift_start, shift_end in _shifts(work_days, work_start, work_end, start, end - start, site_zone()):
         if shift_start < end:
             shifts.append((shift_start.astimezone(UTC), shift_end.astimezone(UTC)))
     return shifts
