@@ -1,21 +1,27 @@
 """The appointment on the console's request page: the current window, its history and the booking form."""
 
+from datetime import date, datetime, timedelta
+
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, redirect, request, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.appointments import operations as ops
 from fieldservice.appointments.forms import AppointmentForm
 from fieldservice.appointments.models import BOOKED
-from fieldservice.appointments.permissions import APPOINTMENTS_BOOK
+from fieldservice.appointments.permissions import APPOINTMENTS_BOOK, SCHEDULE_READ
+from fieldservice.appointments.schedule import day_bounds, schedule_data
 from fieldservice.appointments.states import STATUS_LABELS, warning_label
 from fieldservice.auth.permissions import require
+from fieldservice.console.navigation import add_nav
 from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
+from fieldservice.core.models import utcnow
 from fieldservice.engineers.models import Engineer
-from fieldservice.engineers.operations import engineer_for_user
+from fieldservice.engineers.operations import engineer_for_user, zones
 from fieldservice.extensions import db
 from fieldservice.requests.operations import get_visible_request
 from fieldservice.requests.panels import request_panels
@@ -24,6 +30,11 @@ from fieldservice.requests.states import ASSIGNED, AWAITING, DISPATCH, LOCKED
 from fieldservice.requests.views import render_detail
 
 bp = Blueprint("appointments", __name__, template_folder="templates")
+
+add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13)
+
+# The board's day runs from 06:00 to 22:00 at the site: what lies outside is clipped to the edges.
+BOARD_FROM, BOARD_HOURS = 6, 16
 
 
 def may_book(sr, user) -> bool:
@@ -91,3 +102,52 @@ def book(request_id: int):
         status = 422
     g.appointment_form = form
     return render_detail(get_visible_request(request_id, current_user), status=status)
+
+
+# ---------------------------------------------------------------- the schedule board
+
+
+def _day_arg(value: str | None) -> date:
+    try:
+        return date.fromisoformat(value) if value else utcnow().astimezone(site_zone()).date()
+    except ValueError:
+        return utcnow().astimezone(site_zone()).date()
+
+
+def _placed(first: datetime, start: str, end: str) -> dict:
+    """Where a span sits on the day's bar, in percent of the shown hours (clipped to them)."""
+    span = BOARD_HOURS * 3600
+
+    def offset(value: str) -> float:
+        seconds = (datetime.fromisoformat(value) - first).total_seconds()
+        return min(max(seconds / span, 0.0), 1.0) * 100
+
+    left = offset(start)
+    return {"left": round(left, 2), "width": round(max(offset(end) - left, 0.5), 2)}
+
+
+@bp.route("/schedule")
+@require(SCHEDULE_READ)
+def board():
+    """One day per engineer: shifts, leave and appointments on a bar; the requests without a window beside."""
+    day = _day_arg(request.args.get("date"))
+    zone = request.args.get("zone") or None
+    data = schedule_data(day, 1, zone=zone)
+    first = day_bounds(day, 1)[0] + timedelta(hours=BOARD_FROM)
+    for row in data["engineers"]:
+        row["bars"] = (
+            [{"kind": "shift", **_placed(first, s["start"], s["end"])} for s in row["shifts"]]
+            + [{"kind": "leave", **_placed(first, s["start"], s["end"])} for s in row["leave"]]
+            + [{"kind": "appointment", "a": a, **_placed(first, a["start"], a["end"])} for a in row["appointments"]]
+        )
+    return render_template(
+        "appointments/board.html",
+        day=day,
+        zone=zone,
+        zones=zones(),
+        data=data,
+        hours=[BOARD_FROM + h for h in range(BOARD_HOURS + 1)],
+        status_labels=STATUS_LABELS,
+        previous=day - timedelta(days=1),
+        next=day + timedelta(days=1),
+    )
