@@ -258,7 +258,13 @@ def book_appointment(
     current = _booked_of(sr.id)
     if current is not None and (current.starts_at, current.ends_at, current.engineer_id) == (start, end, engineer.id):
         return sr, _warnings(sr, end)  # the same window again (a replayed offline op): nothing to change
-    if current is not None and reason is None:
+    # A missed window booked again for the same engineer is a change too (改约): it needs the reason, and counts.
+    missed = None
+    if current is None:
+        latest = current_appointments([sr.id]).get(sr.id)
+        if latest is not None and latest.status == MISSED and latest.engineer_id == engineer.id:
+            missed = latest
+    if (current is not None or missed is not None) and reason is None:
         raise ValidationFailed(
             "reason_required", "Changing an appointment needs a reason.", {"reason": "Say why the window changes."}
         )
@@ -268,7 +274,7 @@ def book_appointment(
 
     if sr.status != ASSIGNED:
         sr = perform(sr, "assign", actor, None, now=now, engineer_id=engineer.id, reason=reason or note)
-    reschedules = 0
+    reschedules = missed.reschedules + 1 if missed is not None else 0
     if current is not None:
         current.status, current.closed_at = CANCELLED, now
         reschedules = current.reschedules + 1
@@ -289,7 +295,7 @@ def book_appointment(
     db.session.flush()
     add_event(
         sr,
-        CHANGED_EVENT if current is not None else BOOKED_EVENT,
+        CHANGED_EVENT if current is not None or missed is not None else BOOKED_EVENT,
         actor,
         sr.status,
         sr.status,

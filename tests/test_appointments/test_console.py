@@ -72,7 +72,9 @@ def test_the_timeline_names_the_appointment_in_both_languages(db, console_as, as
     db.session.commit()
     c = console_as("dispatcher")
     assert "已预约上门" in c.get(f"/requests/{sr.id}").get_data(as_text=True)
-    assert "Appointment booked" in c.get(f"/requests/{sr.id}?lang=en").get_data(as_text=True)
+    page = c.get(f"/requests/{sr.id}?lang=en").get_data(as_text=True)
+    assert "Appointment booked" in page
+    assert f'<span data-testid="event-window">{day.isoformat()} 09:00–10:00</span>' in page
 
 
 def test_the_assigned_engineer_books_without_choosing_an_engineer(db, console_as, assigned, engineer, day):

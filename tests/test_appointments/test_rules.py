@@ -286,3 +286,21 @@ def test_the_customer_asks_for_another_window(db, assigned, make_user, day):
     assert current.status == "booked" and current.change_request_note == "下午可以吗"
     assert appts.as_dict(current)["change_requested"] is True
     assert _actions(db, sr)[-1] == "appointment_change_asked"
+
+
+def test_booking_again_after_a_missed_window_is_a_reschedule(db, assigned, make_user, day):
+    sr = assigned()
+    dispatcher = make_user("dispatcher")
+    start, end = window(day, "09:00", "10:00")
+    _book(sr, dispatcher, start, end)
+    db.session.commit()
+    appts.sweep_appointments(end + timedelta(hours=1))
+    db.session.commit()
+    with pytest.raises(ValidationFailed) as exc:
+        _book(sr, dispatcher, *window(day, "14:00", "15:00"))
+    assert exc.value.code == "reason_required"
+    db.session.rollback()
+    _book(sr, dispatcher, *window(day, "14:00", "15:00"), reason="客户上午不在家")
+    db.session.commit()
+    assert [(r.status, r.reschedules) for r in _rows(db, sr)] == [("missed", 0), ("booked", 1)]
+    assert _actions(db, sr)[-1] == "appointment_changed"
