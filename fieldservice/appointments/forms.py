@@ -22,6 +22,8 @@ class AppointmentForm(FlaskForm):
     engineer_id = SelectField(_l("Engineer"), coerce=_engineer_id, validators=[Optional()])
     reason = StringField(_l("Reason for the change"), validators=[Length(max=500)])
     note = TextAreaField(_l("Note"), validators=[Length(max=2000)])
+    # The engineer's first free window, offered when nothing is booked (start, end), or None.
+    proposed = None
 
     def payload(self) -> dict:
         """What book_appointment takes: the window in the site's time zone."""

@@ -317,6 +317,66 @@ def book_appointment(
     return sr, warnings
 
 
+# ---------------------------------------------------------------- proposing a window
+
+
+# Proposed windows start on the quarter hour.
+STEP = timedelta(minutes=15)
+
+
+def _round_up(moment: datetime) -> datetime:
+    seconds = int(STEP.total_seconds())
+    stamp = moment.timestamp()
+    rounded = -(-int(stamp) // seconds) * seconds
+    return datetime.fromtimestamp(rounded, UTC)
+
+
+def earliest_free_window(
+    engineer: Engineer,
+    length: timedelta,
+    not_before: datetime,
+    customer: Customer | None = None,
+    horizon: timedelta = schedule.HORIZON,
+) -> tuple[datetime, datetime] | None:
+    """The first window of *length* from *not_before* inside one of the engineer's shifts, off leave, and clear of
+    their booked appointments with the drive from and to *customer* (what book_appointment would accept)."""
+    until = not_before + horizon
+    shifts = schedule.shifts_between(engineer.weekdays, engineer.work_start, engineer.work_end, not_before, until)
+    leaves = db.session.execute(
+        sa.select(EngineerLeave.starts_at, EngineerLeave.ends_at).where(
+            EngineerLeave.engineer_id == engineer.id,
+            EngineerLeave.starts_at < until,
+            EngineerLeave.ends_at > not_before,
+        )
+    ).all()
+    booked = db.session.scalars(
+        sa.select(Appointment)
+        .where(
+            Appointment.engineer_id == engineer.id,
+            Appointment.status == BOOKED,
+            Appointment.starts_at < until + NEIGHBOURS,
+            Appointment.ends_at > not_before - NEIGHBOURS,
+        )
+        .options(joinedload(Appointment.request).joinedload(ServiceRequest.customer))
+    ).all()
+    # Everything the window must keep clear of, as (start, end): leave as it is, appointments widened by the drive.
+    busy = [(a, b) for a, b in leaves]
+    for other in booked:
+        travel = _travel(customer, other.request.customer)
+        busy.append((other.starts_at - travel, other.ends_at + travel))
+    for shift_start, shift_end in shifts:
+        candidate = _round_up(max(shift_start, not_before))
+        moved = True
+        while moved and candidate + length <= shift_end:
+            moved = False
+            for a, b in busy:
+                if a < candidate + length and candidate < b:
+                    candidate, moved = _round_up(b), True
+        if candidate + length <= shift_end:
+            return candidate, candidate + length
+    return None
+
+
 # ---------------------------------------------------------------- what the loop's steps do to it
 
 

@@ -33,6 +33,8 @@ bp = Blueprint("appointments", __name__, template_folder="templates")
 
 add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13)
 
+# The length of the window the booking form proposes when nothing is booked yet.
+PROPOSED_LENGTH = timedelta(hours=2)
 # The board's day runs from 06:00 to 22:00 at the site: what lies outside is clipped to the edges.
 BOARD_FROM, BOARD_HOURS = 6, 16
 
@@ -53,8 +55,15 @@ def _form(sr, formdata=None) -> AppointmentForm:
     if formdata is None:
         form.version.data = sr.version
         current = ops.current_appointments([sr.id]).get(sr.id)
+        window = None
         if current is not None and current.status == BOOKED:
-            local_start, local_end = (t.astimezone(site_zone()) for t in (current.starts_at, current.ends_at))
+            window = (current.starts_at, current.ends_at)
+        elif sr.engineer is not None:
+            # Nothing booked: offer the assigned engineer's first free slot of the usual length.
+            window = ops.earliest_free_window(sr.engineer, PROPOSED_LENGTH, utcnow(), customer=sr.customer)
+            form.proposed = window
+        if window is not None:
+            local_start, local_end = (t.astimezone(site_zone()) for t in window)
             form.day.data, form.start.data, form.end.data = local_start.date(), local_start.time(), local_end.time()
     return form
 

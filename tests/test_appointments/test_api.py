@@ -175,3 +175,12 @@ def test_the_schedule_refuses_bad_queries(api_as, query):
 
 def test_the_schedule_is_for_the_desk(api_as):
     assert api_as("engineer").get("/api/v1/schedule?date=2026-12-01").status_code == 403
+
+
+def test_the_request_list_carries_each_appointment(db, api_as, assigned, day):
+    booked, other = assigned(), assigned()
+    dispatcher = api_as("dispatcher")
+    dispatcher.post(f"/api/v1/requests/{booked.id}/appointment", json=body(db, booked, *window(day, "09:00", "10:00")))
+    items = {i["id"]: i for i in dispatcher.get("/api/v1/requests").json["items"]}
+    assert items[booked.id]["appointment"]["status"] == "booked"
+    assert items[other.id]["appointment"] is None
