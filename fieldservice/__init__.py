@@ -14,6 +14,7 @@ DOMAINS = [
     "knowledge",
     "parts",
     "requests",
+    "appointments",
     "dispatch",
     "settlement",
     "billing",

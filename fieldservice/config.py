@@ -29,6 +29,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted (0: none, the client's own
         # address counts; the rate limits of the login and of the customer's page key on it).
         "FIELDSERVICE_PROXIES": int(env.get("FIELDSERVICE_PROXIES", "0")),
+        # The speed assumed between two customers (straight line) when an engineer's appointments follow each other.
+        "APPOINTMENT_TRAVEL_KMH": float(env.get("APPOINTMENT_TRAVEL_KMH", "30")),
         # A customer's link (QR code, message) stops working this many days after the later of its issue and the
         # request's closing; the customer can ask for a new one from a phone number on record.
         "FIELDSERVICE_PUBLIC_LINK_DAYS": int(env.get("FIELDSERVICE_PUBLIC_LINK_DAYS", "180")),

@@ -115,3 +115,25 @@ def haversine_km(
     dp, dl = p2 - p1, math.radians(lng2 - lng1)
     a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def shift_at(engineer, at: datetime) -> tuple[datetime, datetime] | None:
+    """The engineer's shift running at *at* (start inclusive, end exclusive), as aware datetimes, or None."""
+    zone = site_zone()
+    for shift_start, shift_end in _shifts(engineer.weekdays, engineer.work_start, engineer.work_end, at, HORIZON, zone):
+        if shift_start <= at < shift_end:
+            return shift_start, shift_end
+        if shift_start > at:
+            return None
+    return None
+
+
+def shifts_between(
+    work_days: set[int], work_start: time, work_end: time, start: datetime, end: datetime
+) -> list[tuple[datetime, datetime]]:
+    """The shifts of an engineer with these hours that overlap [start, end), in order, in UTC (the schedule)."""
+    shifts = []
+    for shift_start, shift_end in _shifts(work_days, work_start, work_end, start, end - start, site_zone()):
+        if shift_start < end:
+            shifts.append((shift_start.astimezone(UTC), shift_end.astimezone(UTC)))
+    return shifts

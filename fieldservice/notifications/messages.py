@@ -5,14 +5,25 @@ from functools import lru_cache
 from flask_babel import force_locale
 from flask_babel import gettext as _
 
-EVENTS = ("created", "assigned", "on_the_way", "resolved", "revisited", "reopened", "fresh_link")
+EVENTS = (
+    "created",
+    "assigned",
+    "on_the_way",
+    "resolved",
+    "revisited",
+    "reopened",
+    "appointment_booked",
+    "appointment_changed",
+    "appointment_missed",
+    "fresh_link",
+)
 # What a stored message carries where the customer's link goes: the link is put in when the message is sent
 # (operations._send), so the outbox, the console's message list and a backup hold no customer token.
 CUSTOMER_LINK = "[customer-link]"
 
 
 def render(event: str, locale: str, **ctx) -> tuple[str, str]:
-    """(subject, body) of *event*'s message in *locale*; ctx: number, engineer, report_url."""
+    """(subject, body) of *event*'s message in *locale*; ctx: number, engineer, report_url, window."""
     subject, body = _templates(event, locale)
     return subject % ctx, body % ctx
 
@@ -39,6 +50,12 @@ def _templates(event: str, locale: str) -> tuple[str, str]:
             body = _(
                 "We are sorry the problem is not solved. We will send an engineer again for %(number)s.",
             )
+        elif event == "appointment_booked":
+            body = _("Engineer %(engineer)s will visit you for service request %(number)s on %(window)s.")
+        elif event == "appointment_changed":
+            body = _("The visit for service request %(number)s has moved to %(window)s (engineer %(engineer)s).")
+        elif event == "appointment_missed":
+            body = _("Missed appointment: nobody arrived for service request %(number)s in the window %(window)s.")
         else:
             raise ValueError(f"unknown notification event {event!r}")
     return subject, body

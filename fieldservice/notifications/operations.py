@@ -12,6 +12,7 @@ import secrets
 import time
 import uuid
 from datetime import datetime, timedelta
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import sqlalchemy as sa
@@ -112,6 +113,36 @@ def notify_number(sr, event: str, key: str, phone: str, **ctx) -> list[Notificat
         )
         db.session.add(notification)
         queued.append(notification)
+    return queued
+
+
+def notify_staff(users, sr, event: str, key: str, **ctx) -> list[Notification]:
+    """Queue *event*'s message about *sr* to each of *users* (staff, e.g. the managers told of a missed
+    appointment) on every configured channel that reaches them, in each user's language."""
+    pending = transaction_cache(_PENDING_KEYS)
+    queued = []
+    for user in users:
+        contact = SimpleNamespace(email=user.email, phone=user.phone, name=user.name or user.username)
+        locale = user.locale or setting("FIELDSERVICE_NOTIFY_LOCALE")
+        subject, body = messages.render(event, locale, number=sr.number, **ctx)
+        for channel in channels.active_channels():
+            address = channel.address_of(contact, SimpleNamespace(contact_phone=None))
+            dedupe_key = f"{key}:u{user.id}:{channel.name}"
+            if not address or dedupe_key in pending:
+                continue
+            notification = Notification(
+                dedupe_key=dedupe_key,
+                request_id=sr.id,
+                event=event,
+                channel=channel.name,
+                recipient=address[:200],
+                locale=locale,
+                subject=subject[:200],
+                body=body,
+            )
+            db.session.add(notification)
+            pending[dedupe_key] = notification
+            queued.append(notification)
     return queued
 
 

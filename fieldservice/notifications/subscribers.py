@@ -2,9 +2,16 @@
 rows to
 the transaction of the change (a refused change takes its messages with it)."""
 
+from datetime import datetime
+
+import sqlalchemy as sa
+from flask_babel import format_datetime
 from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session
 
+from fieldservice.appointments.operations import BOOKED_EVENT, CHANGED_EVENT, MISSED_EVENT
+from fieldservice.auth.models import Role, User
+from fieldservice.extensions import db
 from fieldservice.notifications import messages
 from fieldservice.notifications import operations as ops
 from fieldservice.parts.models import PartRequestEvent
@@ -72,6 +79,19 @@ def on_event_added(sr, event=None, new_rows=None, **_):
     if event.action == "depart":
         engineer = sr.engineer.name if sr.engineer else ""
         ops.notify_customer(sr, "on_the_way", f"ev{event.id}", fresh=True, new_rows=new_rows, engineer=engineer)
+    if event.action in (BOOKED_EVENT, CHANGED_EVENT):
+        ops.notify_customer(
+            sr,
+            event.action,
+            f"ev{event.id}",
+            fresh=True,
+            new_rows=new_rows,
+            engineer=event.data.get("engineer_name", ""),
+            window=_window(event.data),
+        )
+    elif event.action == MISSED_EVENT:
+        managers = db.session.scalars(sa.select(User).where(User.role == str(Role.MANAGER), User.active))
+        ops.notify_staff(managers, sr, "appointment_missed", f"ev{event.id}", window=_window(event.data))
     if event.to_status == event.from_status or event.to_status is None:
         # Steps that change no state (accept, depart, arrive, urge, breaches) still interest integrators.
         ops.emit("request.event", _event_payload(sr, event))
@@ -99,6 +119,12 @@ def on_visit_recorded(visit, request=None, **_):
 def on_fresh_link_requested(sr, phone=None, event_id=None, **_):
     # One message per ask (its timeline event): a customer whose first message went astray may ask again.
     ops.notify_number(sr, "fresh_link", f"ev{event_id}", phone, report_url=messages.CUSTOMER_LINK)
+
+
+def _window(data: dict) -> str:
+    """The appointment's window in the site's time, as the customer reads it: 2026-12-08 09:00–11:00."""
+    start, end = (datetime.fromisoformat(data[key]) for key in ("start", "end"))
+    return f"{format_datetime(start, 'yyyy-MM-dd HH:mm')}–{format_datetime(end, 'HH:mm')}"
 
 
 # ---------------------------------------------------------------- part requests (no signal: their timeline)

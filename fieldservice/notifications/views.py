@@ -38,6 +38,9 @@ EVENT_LABELS = {
     "resolved": _l("Resolved, with report"),
     "revisited": _l("Callback: satisfied"),
     "reopened": _l("Callback: not satisfied"),
+    "appointment_booked": _l("Appointment booked"),
+    "appointment_changed": _l("Appointment changed"),
+    "appointment_missed": _l("Appointment missed"),
 }
 CHANNEL_LABELS = {
     "email": _l("E-mail"),

@@ -4,6 +4,7 @@ from flask import Blueprint, Response, abort, current_app, flash, redirect, rend
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from fieldservice.appointments import operations as appointments
 from fieldservice.auth.permissions import can, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.links import customer_page_url
@@ -93,9 +94,43 @@ def customer_page(token: str):
             reports=reports,
             rated=rated,
             unrated=[r for r in reports if r.visit_id not in rated],
+            appointment=_booked(sr),
         )
     )
     return _no_store(response)
+
+
+def _booked(sr):
+    """The window agreed for the visit, when one is booked (kept, missed and cancelled ones are history)."""
+    current = appointments.current_appointment(sr.id)
+    return current if current is not None and current.status == appointments.BOOKED else None
+
+
+@bp.route("/r/<token>/appointment/change", methods=["POST"])
+@csrf.exempt
+def customer_appointment_change(token: str):
+    """The customer asks for another window: the dispatcher sees a flag and an event; nothing moves by itself."""
+    sr = _request_or_404(token)
+    _limited("write", WRITE_LIMIT)
+    data = request.get_json(silent=True) if request.is_json else request.form
+    if request.is_json and not isinstance(data, dict):
+        return _json_error(400, "malformed_json", "The request body is not valid JSON.")
+    note = (data or {}).get("note")
+    if note is not None and not isinstance(note, str):
+        return _json_error(422, "validation_failed", "Some fields are not valid: note.", {"note": "Not a text."})
+    try:
+        appointments.ask_for_another_window(sr, note)
+    except ApiError as exc:
+        db.session.rollback()
+        if _wants_json():
+            return _json_error(exc.status, exc.code, exc.message, exc.fields)
+        flash(_(exc.message), "error")
+        return redirect(url_for("reports.customer_page", token=token))
+    db.session.commit()
+    if _wants_json():
+        return {"change_requested": True}, 200
+    flash(_("We have passed on your request for another time; the service team will call you."), "success")
+    return redirect(url_for("reports.customer_page", token=token))
 
 
 @bp.route("/r/<token>.pdf")

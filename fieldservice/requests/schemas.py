@@ -9,6 +9,7 @@ from fieldservice.core.api import PageArgs
 from fieldservice.core.clock import site_zone
 from fieldservice.core.states import event_actor
 from fieldservice.requests.operations import CHANNELS, end_of_day
+from fieldservice.requests.signals import appointments_of
 from fieldservice.requests.states import STATUSES, action_label, event_note, status_label
 
 
@@ -92,6 +93,8 @@ class ServiceRequestSchema(ma.Schema):
 class ServiceRequestDetailSchema(ServiceRequestSchema):
     # What the caller may do now (set by the handler from operations.allowed_actions).
     actions = ma.fields.List(ma.fields.String())
+    # {start, end, status, engineer_id, reschedules} of the current appointment (API.md), or null.
+    appointment = ma.fields.Function(lambda sr: appointments_of([sr.id]).get(sr.id), allow_none=True)
 
 
 class RequestArgs(ma.Schema):

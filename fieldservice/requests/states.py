@@ -168,6 +168,12 @@ def status_label(status: str) -> str:
     return label_of(STATUS_LABELS, status)
 
 
+def add_action_labels(labels: dict) -> None:
+    """Label the timeline entries a higher domain adds to requests (appointments): they show beside the loop's."""
+    for action, label in labels.items():
+        ACTION_LABELS.setdefault(action, label)
+
+
 def action_label(action: str) -> str:
     return label_of(ACTION_LABELS, action)
 

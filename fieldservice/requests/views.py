@@ -25,7 +25,7 @@ from fieldservice.customers.operations import customer_zones, search_customers
 from fieldservice.customers.panels import customer_panels
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
-from fieldservice.requests import maintenance, saved_filters
+from fieldservice.requests import maintenance, saved_filters, signals
 from fieldservice.requests import operations as ops
 from fieldservice.requests.forms import (
     ACTION_FORMS,
@@ -213,6 +213,7 @@ def index():
         saved=saved_filters.filters_for(current_user),
         save_form=SaveFilterForm(formdata=None, query=request.query_string.decode()),
         problem_labels=_problem_type_labels(),
+        appointments=signals.appointments_of(sr.id for sr in pagination.items),
         now=utcnow(),
     )
 
@@ -407,9 +408,10 @@ def _changes_since(sr: ServiceRequest, seen) -> list[RequestEvent]:
     ).all()
 
 
-def _render_detail(
+def render_detail(
     sr: ServiceRequest, *, failed: str | None = None, form=None, stale=None, status: int = 200
 ):
+    """The request's page; a higher domain's view re-renders it with its refused form (its panel reads it)."""
     actions = ops.allowed_actions(sr, current_user)
     forms = {a: _action_form(a, sr) for a in actions if a in ACTION_FORMS}
     if failed and form is not None:
@@ -470,7 +472,7 @@ def _clocks(sr: ServiceRequest, stopped: bool) -> list[dict]:
 @bp.route("/requests/<int:request_id>")
 @require(REQUESTS_READ)
 def detail(request_id: int):
-    return _render_detail(ops.get_visible_request(request_id, current_user))
+    return render_detail(ops.get_visible_request(request_id, current_user))
 
 
 @bp.route("/requests/<int:request_id>/do/<action>", methods=["POST"])
@@ -483,7 +485,7 @@ def act(request_id: int, action: str):
     form = _action_form(action, sr, formdata=request.form)
     stale = None
     if not form.validate_on_submit():
-        return _render_detail(sr, failed=action, form=form, status=422)
+        return render_detail(sr, failed=action, form=form, status=422)
     try:
         version = int(form.version.data) if form.version.data else None
         ops.perform(sr, action, current_user, version, **action_payload(action, form))
@@ -499,7 +501,7 @@ def act(request_id: int, action: str):
             # The user must look at the new state before trying again: the next post carries the current
             # version.
             form.version.data, form.seen.data = sr.version, _last_event_id(sr)
-        return _render_detail(sr, failed=action, form=form, stale=stale, status=status)
+        return render_detail(sr, failed=action, form=form, stale=stale, status=status)
     flash(_("%(action)s: done.", action=request_action_label(action)), "success")
     if not ops.is_visible(sr.id, current_user):
         # An engineer handing a job back no longer sees it.

@@ -18,6 +18,7 @@ from marshmallow import ValidationError
 from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
+from fieldservice.appointments import operations as appointments_ops
 from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.guard import check_json
 from fieldservice.core.images import clean_image
@@ -54,6 +55,10 @@ ADVICE = {
     "not_found": "The server does not know this job. Discard the change.",
     "attachment_missing": "The photo has not reached the server yet: retry.",
     "taken": "Someone else took this job first. Discard your claim and pick another job from the pool.",
+    "double_booked": "Another of your jobs is booked at that time (travel included): choose another window.",
+    "outside_shift": "The window is outside your working hours: choose another.",
+    "on_leave": "You are on leave then: choose another window.",
+    "reason_required": "Say why the appointment changes.",
 }
 
 
@@ -261,6 +266,8 @@ def _error(exc: ApiError) -> dict:
         error["advice"] = ADVICE[exc.code]
     if exc.extra.get("depends_on"):
         error["depends_on"] = exc.extra["depends_on"]
+    if exc.code == "double_booked":
+        error["other_job"] = {"id": exc.fields["request_id"], "number": exc.extra.get("number")}
     return error
 
 
@@ -321,6 +328,14 @@ def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, appli
         return {"visit_id": visit.id, "version": visit.request.version, "status": visit.request.status}
     if op_type in ("visit_items", "resubmit"):
         return _settle(sr, op_type, payload, version, user)
+    if op_type == "appointment":
+        sr, warnings = appointments_ops.book_appointment(sr, payload, user, version, now=now)
+        return {
+            "version": sr.version,
+            "status": sr.status,
+            "appointment": appointments_ops.as_dict(appointments_ops.current_appointment(sr.id)),
+            "warnings": [w["code"] for w in warnings],
+        }
     if op_type == "note":
         event = requests_ops.add_event(sr, "note", user, sr.status, sr.status, note=payload["note"], at=now)
         return {"event_id": event.id}
@@ -455,8 +470,9 @@ def pull(user, since: str | None, now: datetime | None = None) -> dict:
             selectinload(ServiceRequest.visits).selectinload(Visit.costs),
         )
     ).all()
+    appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
     return {
-        "jobs": [job_view(sr, user) for sr in jobs],
+        "jobs": [job_view(sr, user, appointments.get(sr.id)) for sr in jobs],
         "removed": sorted(held - current),
         "cursor": make_cursor(now, current),
         "reference": _reference(engineer),
@@ -544,7 +560,7 @@ class Beside:
         return getattr(self._obj, name)
 
 
-def job_view(sr: ServiceRequest, user) -> Beside:
+def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
     """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
     equipment = None
     if sr.equipment is not None:
@@ -560,6 +576,7 @@ def job_view(sr: ServiceRequest, user) -> Beside:
         progress=_progress(sr.events),
         knowledge=_knowledge_hints(sr),
         allowed_actions=requests_ops.allowed_actions(sr, user),
+        appointment=appointments_ops.as_dict(appointment),
     )
 
 

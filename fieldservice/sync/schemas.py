@@ -5,6 +5,7 @@ import uuid
 import marshmallow as ma
 from marshmallow import validate
 
+from fieldservice.appointments.schemas import AppointmentArgs
 from fieldservice.customers.schemas import ContactSchema
 from fieldservice.requests.schemas import (
     ACTION_ARGS,
@@ -32,6 +33,7 @@ OP_TYPES = (
     "attach_photo",
     "visit_items",
     "resubmit",
+    "appointment",
 )
 MAX_OPS = 1000
 
@@ -124,6 +126,13 @@ class ResubmitPayload(ma.Schema):
     """A returned visit, corrected, sent back for verification; `version` is the verification's."""
 
     visit_id = ma.fields.Integer(required=True)
+class AppointmentPayload(AppointmentArgs):
+    """API.md's sync op `appointment`: {start, end, reason?, note?}, for the engineer's own job (no engineer_id);
+    the version optional, as every offline step's."""
+
+    class Meta:
+        exclude = ("engineer_id",)
+
     version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
 
@@ -140,6 +149,7 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "attach_photo": PhotoPayload,
     "visit_items": VisitItemsPayload,
     "resubmit": ResubmitPayload,
+    "appointment": AppointmentPayload,
 }
 
 
@@ -150,6 +160,8 @@ class OpErrorSchema(ma.Schema):
     fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
     # The earlier op of the same job whose refusal this one depends on.
     depends_on = ma.fields.String()
+    # double_booked: the engineer's other job at that time, {id, number}.
+    other_job = ma.fields.Dict()
 
 
 class OpResultSchema(ma.Schema):
@@ -272,6 +284,7 @@ class JobSchema(ServiceRequestSchema):
             "visits",
             "knowledge",
             "allowed_actions",
+            "appointment",
             "updated_at",
         )
 
@@ -283,6 +296,8 @@ class JobSchema(ServiceRequestSchema):
     visits = ma.fields.List(ma.fields.Nested(VisitSchema(only=JOB_VISIT_FIELDS)))
     knowledge = ma.fields.List(ma.fields.Nested(KnowledgeHintSchema))
     allowed_actions = ma.fields.List(ma.fields.String())
+    # The request's current appointment (API.md), or null: the phone sorts the jobs by it.
+    appointment = ma.fields.Dict(allow_none=True)
 
 
 class SyncPullSchema(ma.Schema):

@@ -137,7 +137,9 @@
   /* What the engineer did on the phone that the server has not confirmed yet, per job. */
   async function localState(job) {
     const ops = await FS.store.opsForRequest(job.id);
-    const local = { progress: Object.assign({}, job.progress || {}), status: job.status, pending: [], rejected: [] };
+    const local = {
+      progress: Object.assign({}, job.progress || {}), status: job.status, appointment: job.appointment || null, pending: [], rejected: [],
+    };
     for (const op of ops) {
       (op.status === 'rejected' ? local.rejected : local.pending).push(op);
       if (op.status === 'rejected') continue;
@@ -145,24 +147,48 @@
       if (key) local.progress[key] = op.client_time;
       if (op.type === 'record_visit') local.status = op.payload.outcome === 'resolved' ? 'resolved' : 'awaiting_assignment';
       if (op.type === 'hand_back') local.status = 'awaiting_assignment';
+      if (op.type === 'appointment') local.appointment = { start: op.payload.start, end: op.payload.end, status: 'booked', pending: true };
     }
     return local;
   }
 
-  function section(job) {
+  /* The booked window of a job (the server's, or the one queued on the phone), or null. */
+  function bookedWindow(local) {
+    const a = local.appointment;
+    return a && a.status === 'booked' ? a : null;
+  }
+
+  /* Jobs in the order of the day: booked windows first by their start, then the others by due time. */
+  function jobOrder(a, b) {
+    const wa = bookedWindow(a.local);
+    const wb = bookedWindow(b.local);
+    if (wa && wb) return Date.parse(wa.start) - Date.parse(wb.start);
+    if (wa || wb) return wa ? -1 : 1;
+    return Date.parse(a.job.required_by) - Date.parse(b.job.required_by);
+  }
+
+  function windowText(a) {
+    const end = new Date(a.end).toLocaleTimeString(FS.i18n.lang === 'en' ? 'en-GB' : 'zh-CN', { hour: '2-digit', minute: '2-digit' });
+    return t('appointment_window', { start: fmt(a.start), end });
+  }
+
+  function section(job, local) {
     if (job.status === 'resolved') return 'done';
-    const due = new Date(job.required_by);
+    const booked = local && bookedWindow(local);
+    const due = new Date(booked ? booked.start : job.required_by);
     const endOfToday = new Date();
     endOfToday.setHours(23, 59, 59, 999);
     return due <= endOfToday ? 'today' : 'upcoming';
   }
 
   async function renderJobs() {
-    const jobs = (await FS.store.allJobs()).sort((a, b) => Date.parse(a.required_by) - Date.parse(b.required_by));
+    const jobs = await FS.store.allJobs();
+    const entries = [];
+    for (const job of jobs) entries.push({ job, local: await localState(job) });
+    entries.sort(jobOrder);
     const groups = { today: [], upcoming: [], done: [] };
-    for (const job of jobs) {
-      const local = await localState(job);
-      groups[local.status === 'resolved' ? 'done' : section(job)].push({ job, local });
+    for (const entry of entries) {
+      groups[entry.local.status === 'resolved' ? 'done' : section(entry.job, entry.local)].push(entry);
     }
     const s = await session();
     let html = `<div class="row"><h2 class="grow">${esc(t('jobs'))}</h2>
@@ -182,6 +208,7 @@
             <span class="pill" data-status="${esc(local.status)}">${esc(statusLabel(local.status))}${local.pending.length ? esc(t('waiting_sync')) : ''}</span></div>
           <div>${esc(job.customer.name)} · ${esc(job.problem_type_label[FS.i18n.lang] || job.problem_type)}</div>
           <div class="muted">${esc(job.customer.address)}</div>
+          ${bookedWindow(local) ? `<div class="appointment" data-appointment-start="${esc(bookedWindow(local).start)}">${esc(windowText(bookedWindow(local)))}</div>` : ''}
           <div class="muted">${esc(t('due', { time: fmt(job.required_by) }))} · ${esc(t('priority', { n: job.priority }))}</div>
           ${job.removed ? `<div class="error">${esc(t('removed_job'))}</div>` : ''}
           ${local.rejected.length ? `<div class="error">${esc(t('refused'))}</div>` : ''}
@@ -260,6 +287,17 @@
     if (open) {
       html += `<div class="card"><label for="job-photo">${esc(t('add_photo'))}</label>
         <input id="job-photo" type="file" accept="image/*" capture="environment"></div>`;
+      const booked = bookedWindow(local);
+      html += `<form class="card" id="appointment-form"><h3>${esc(t('appointment'))}</h3>
+        <p id="appointment-current">${booked ? esc(windowText(booked)) + (booked.pending ? esc(t('waiting_sync')) : '') : esc(t('no_appointment'))}</p>
+        <div class="row"><label>${esc(t('appointment_date'))} <input type="date" name="day" required></label></div>
+        <div class="row"><label>${esc(t('appointment_from'))} <input type="time" name="start" required></label>
+          <label>${esc(t('appointment_to'))} <input type="time" name="end" required></label></div>
+        ${booked ? `<label for="appointment-reason">${esc(t('appointment_reason'))}</label>
+          <input id="appointment-reason" name="reason" required maxlength="${REASON_MAX}">` : ''}
+        <label for="appointment-note">${esc(t('note'))}</label>
+        <input id="appointment-note" name="note" maxlength="${NOTE_MAX}">
+        <div class="actions"><button type="submit" id="book-appointment">${esc(booked ? t('change_appointment') : t('book_appointment'))}</button></div></form>`;
       html += `<form class="card" id="note-form"><label for="note">${esc(t('note'))}</label>
         <textarea id="note" name="note" required maxlength="${NOTE_MAX}"></textarea>
         <div class="actions"><button type="submit">${esc(t('add_note'))}</button></div></form>`;
@@ -296,6 +334,19 @@
         const record = { id: FS.outbox.uuid(), request_id: job.id, kind: 'photo', content_type: 'image/jpeg', blob };
         await FS.outbox.enqueue('attach_photo', job.id, { attachment_id: record.id }, [record]);
       }
+      syncNow();
+      renderJob(id);
+    });
+    const appointmentForm = document.getElementById('appointment-form');
+    if (appointmentForm) appointmentForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const f = appointmentForm;
+      if (!f.reportValidity()) return;
+      // Local times without an offset: the server reads them in the site's time zone.
+      const payload = { start: `${f.day.value}T${f.start.value}`, end: `${f.day.value}T${f.end.value}` };
+      if (f.reason && f.reason.value.trim()) payload.reason = f.reason.value.trim();
+      if (f.note.value.trim()) payload.note = f.note.value.trim();
+      await FS.outbox.enqueue('appointment', job.id, payload);
       syncNow();
       renderJob(id);
     });

@@ -1,0 +1,32 @@
+"""What the appointments API reads (XArgs) and writes (XSchema)."""
+
+import marshmallow as ma
+from marshmallow import validate
+
+from fieldservice.requests.schemas import ServiceRequestDetailSchema, SiteDateTime
+
+
+class AppointmentArgs(ma.Schema):
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    start = SiteDateTime(required=True)
+    end = SiteDateTime(required=True)
+    engineer_id = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
+    note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class WarningSchema(ma.Schema):
+    code = ma.fields.String()
+    message = ma.fields.String()
+
+
+class BookedRequestSchema(ServiceRequestDetailSchema):
+    # Booked all the same, but worth a look: the window ends after the request's due times.
+    warnings = ma.fields.List(ma.fields.Nested(WarningSchema))
+
+
+class ScheduleArgs(ma.Schema):
+    date = ma.fields.Date(required=True)
+    days = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=7))
+    zone = ma.fields.String(load_default=None, validate=validate.Length(max=60))
+    skill = ma.fields.String(load_default=None, validate=validate.Length(max=80))
