@@ -21,7 +21,7 @@ bp = Blueprint(
     static_url_path="/analytics/static",
 )
 
-add_nav("analytics.dashboard", _l("Analytics"), ANALYTICS_READ, order=80)
+add_nav("analytics.dashboard", _l("Analytics"), ANALYTICS_READ, order=80, group="analytics")
 
 
 def _filters() -> tuple[Filters, dict]:

@@ -31,7 +31,7 @@ from fieldservice.requests.views import render_detail
 
 bp = Blueprint("appointments", __name__, template_folder="templates")
 
-add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13)
+add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13, group="dispatch")
 
 # The length of the window the booking form proposes when nothing is booked yet.
 PROPOSED_LENGTH = timedelta(hours=2)

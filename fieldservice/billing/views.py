@@ -23,7 +23,7 @@ bp = Blueprint("billing", __name__, template_folder="templates")
 
 PER_PAGE = 25
 
-add_nav("billing.invoices", _l("Invoices"), INVOICES_REQUEST, order=36)
+add_nav("billing.invoices", _l("Invoices"), INVOICES_REQUEST, order=36, group="settlement")
 
 
 @bp.app_context_processor

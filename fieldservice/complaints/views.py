@@ -36,7 +36,7 @@ bp = Blueprint("complaints", __name__, template_folder="templates")
 
 PER_PAGE = 25
 
-add_nav("complaints.index", _l("Complaints"), COMPLAINTS, order=45)
+add_nav("complaints.index", _l("Complaints"), COMPLAINTS, order=45, group="care")
 
 
 def _escalated_card() -> dict:

@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.auth.permissions import CALENDAR_MANAGE, CONSOLE, require
-from fieldservice.console.navigation import add_nav, home_cards_for, menu_for
+from fieldservice.console.navigation import add_nav, grouped_menu_for, home_cards_for
 from fieldservice.core import clock
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import CALENDAR_KIND_LABELS, CalendarDayForm, apply_api_error
@@ -16,18 +16,18 @@ from fieldservice.extensions import db
 
 bp = Blueprint("console", __name__, template_folder="templates")
 
-add_nav("console.calendar", _l("Holiday calendar"), CALENDAR_MANAGE, order=895)
+add_nav("console.calendar", _l("Holiday calendar"), CALENDAR_MANAGE, order=895, group="system")
 
 
 @bp.route("/home")
 @require(CONSOLE)
 def home():
-    return render_template("console/home.html", menu=menu_for(current_user), cards=home_cards_for(current_user))
+    return render_template("console/home.html", menu=grouped_menu_for(current_user), cards=home_cards_for(current_user))
 
 
 @bp.app_context_processor
 def _inject_menu():
-    return {"nav_menu": menu_for(current_user) if current_user and current_user.is_authenticated else []}
+    return {"nav_menu": grouped_menu_for(current_user) if current_user and current_user.is_authenticated else []}
 
 
 def _render_calendar(form: CalendarDayForm, year: int, status: int = 200):

@@ -50,8 +50,8 @@ PER_PAGE = 25
 # The list's extra filter: expiring soon and not renewed yet, the renewal worklist.
 TO_RENEW = "to_renew"
 
-add_nav("contracts.index", _l("Agreements"), CONTRACTS_READ, order=30)
-add_nav("contracts.types", _l("Agreement types"), CONTRACTS_WRITE, order=35)
+add_nav("contracts.index", _l("Agreements"), CONTRACTS_READ, order=30, group="customers")
+add_nav("contracts.types", _l("Agreement types"), CONTRACTS_WRITE, order=35, group="customers")
 
 
 @bp.app_context_processor

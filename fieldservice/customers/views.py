@@ -42,10 +42,10 @@ bp = Blueprint("customers", __name__, template_folder="templates")
 
 PER_PAGE = 25
 
-add_nav("customers.index", _l("Customers"), CUSTOMERS_READ, order=20)
-add_nav("customers.products", _l("Products"), CUSTOMERS_READ, order=25)
+add_nav("customers.index", _l("Customers"), CUSTOMERS_READ, order=20, group="customers")
+add_nav("customers.products", _l("Products"), CUSTOMERS_READ, order=25, group="customers")
 # The auth domain's user administration has no entry of its own; it belongs at the end of the menu.
-add_nav("auth.users", _l("Users"), USERS_MANAGE, order=900)
+add_nav("auth.users", _l("Users"), USERS_MANAGE, order=900, group="system")
 
 COLUMN_HELP = {
     "name": _l("Customer name (company or person)"),

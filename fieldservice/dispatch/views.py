@@ -31,8 +31,8 @@ bp = Blueprint("dispatch", __name__, template_folder="templates")
 # all).
 BOARD_ROWS = 100
 
-add_nav("dispatch.board", _l("Dispatch board"), DISPATCH, order=12)
-add_nav("dispatch.team_performance", _l("Performance"), ENGINEERS_PERFORMANCE, order=70)
+add_nav("dispatch.board", _l("Dispatch board"), DISPATCH, order=12, group="dispatch")
+add_nav("dispatch.team_performance", _l("Performance"), ENGINEERS_PERFORMANCE, order=70, group="analytics")
 
 
 def _waiting_card() -> dict:

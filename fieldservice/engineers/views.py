@@ -26,7 +26,7 @@ bp = Blueprint("engineers", __name__, template_folder="templates")
 
 PER_PAGE = 25
 
-add_nav("engineers.index", _l("Engineers"), ENGINEERS_READ, order=30)
+add_nav("engineers.index", _l("Engineers"), ENGINEERS_READ, order=30, group="dispatch")
 
 
 @bp.app_template_global()

@@ -55,7 +55,7 @@ ERROR_MESSAGES = {
 PER_PAGE = 20
 SUGGESTIONS = 5
 
-add_nav("knowledge.index", _l("Knowledge base"), KNOWLEDGE_READ, order=60)
+add_nav("knowledge.index", _l("Knowledge base"), KNOWLEDGE_READ, order=60, group="field")
 
 
 def _pending_card() -> dict:

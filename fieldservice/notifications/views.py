@@ -21,8 +21,8 @@ from fieldservice.notifications.webhooks import WEBHOOK_EVENT_LABELS
 
 bp = Blueprint("notifications", __name__, template_folder="templates")
 
-add_nav("notifications.index", _l("Notifications"), NOTIFICATIONS_READ, order=85)
-add_nav("notifications.webhooks", _l("Webhooks"), WEBHOOKS_MANAGE, order=890)
+add_nav("notifications.index", _l("Notifications"), NOTIFICATIONS_READ, order=85, group="system")
+add_nav("notifications.webhooks", _l("Webhooks"), WEBHOOKS_MANAGE, order=890, group="system")
 
 STATUS_LABELS = {
     "pending": _l("Waiting to be sent"),

@@ -91,11 +91,11 @@ ACTION_LABELS = {
     "accept": _l("Accept the claim"),
 }
 
-add_nav("parts.stock", _l("Stock"), STOCK_READ, order=50)
-add_nav("parts.van", _l("My van"), VAN_READ, order=50)
-add_nav("parts.part_requests", _l("Part requests"), PART_REQUESTS_APPLY, order=52)
-add_nav("parts.returns", _l("Faulty returns"), RETURNS_READ, order=54)
-add_nav("parts.catalog", _l("Part catalog"), PARTS_READ, order=56)
+add_nav("parts.stock", _l("Stock"), STOCK_READ, order=50, group="field")
+add_nav("parts.van", _l("My van"), VAN_READ, order=50, group="field")
+add_nav("parts.part_requests", _l("Part requests"), PART_REQUESTS_APPLY, order=52, group="field")
+add_nav("parts.returns", _l("Faulty returns"), RETURNS_READ, order=54, group="field")
+add_nav("parts.catalog", _l("Part catalog"), PARTS_READ, order=56, group="field")
 
 
 def _low_stock_card() -> dict:

@@ -64,9 +64,9 @@ bp = Blueprint(
 PER_PAGE = 25
 HISTORY_SIZE = 10
 
-add_nav("requests.index", _l("Service requests"), REQUESTS_READ, order=10)
-add_nav("requests.new", _l("New request"), REQUESTS_CREATE, order=11)
-add_nav("requests.problem_types", _l("Problem types"), PROBLEM_TYPES_MANAGE, order=80)
+add_nav("requests.index", _l("Service requests"), REQUESTS_READ, order=10, group="requests")
+add_nav("requests.new", _l("New request"), REQUESTS_CREATE, order=11, group="requests")
+add_nav("requests.problem_types", _l("Problem types"), PROBLEM_TYPES_MANAGE, order=80, group="system")
 
 
 @bp.app_template_global()

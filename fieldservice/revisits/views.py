@@ -30,8 +30,8 @@ bp = Blueprint("revisits", __name__, template_folder="templates")
 
 PER_PAGE = 25
 
-add_nav("revisits.index", _l("Callbacks"), CALLBACK_QUEUE, order=40)
-add_nav("revisits.follow_ups", _l("Follow-ups"), FOLLOW_UPS, order=41)
+add_nav("revisits.index", _l("Callbacks"), CALLBACK_QUEUE, order=40, group="care")
+add_nav("revisits.follow_ups", _l("Follow-ups"), FOLLOW_UPS, order=41, group="care")
 
 
 def _count(query) -> int:

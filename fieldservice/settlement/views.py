@@ -41,9 +41,9 @@ bp = Blueprint("settlement", __name__, template_folder="templates")
 
 PER_PAGE = 50
 
-add_nav("settlement.repair_items", _l("Repair items"), REPAIR_ITEMS_MANAGE, order=37)
-add_nav("settlement.verifications", _l("Verification"), VERIFY, order=38)
-add_nav("settlement.statements", _l("Statements"), SETTLEMENT_READ, order=39)
+add_nav("settlement.repair_items", _l("Repair items"), REPAIR_ITEMS_MANAGE, order=37, group="settlement")
+add_nav("settlement.verifications", _l("Verification"), VERIFY, order=38, group="settlement")
+add_nav("settlement.statements", _l("Statements"), SETTLEMENT_READ, order=39, group="settlement")
 
 
 @bp.app_context_processor

@@ -20,11 +20,11 @@ def test_log_in_see_chinese_switch_to_english_and_it_sticks(live_server, browser
     page = context.new_page()
     _log_in(page, live_server, "lina")
     assert page.locator("html").get_attribute("lang") == "zh-Hans"
-    assert page.get_by_role("link", name="客户").first.is_visible()
+    assert page.locator("main").get_by_role("link", name="客户").first.is_visible()
     page.click("[data-testid=lang-switch]")
     page.wait_for_load_state()
     assert page.locator("html").get_attribute("lang") == "en"
-    page.get_by_role("link", name="Customers").first.click()
+    page.locator("main").get_by_role("link", name="Customers").first.click()
     page.wait_for_url("**/customers")
     assert page.get_by_text("华东医院门诊部").is_visible()
     assert page.locator("html").get_attribute("lang") == "en"
@@ -49,6 +49,25 @@ def test_engineers_do_not_get_the_admin_menu(live_server, browser, make_user):
     page.click("text=Log out")
     _log_in(page, live_server, "boss")
     assert page.locator("nav.mainnav a", has_text="Users").count() == 1
+    context.close()
+
+
+@pytest.mark.parametrize("locale", ["zh-CN", "en-US"])
+def test_the_menu_goes_by_task_on_one_line_at_1280_px(live_server, browser, make_user, locale):
+    """The admin sees every page: grouped by task, the menu still fits one line, and each page opens from it."""
+    make_user("admin", username="boss")
+    context = browser.new_context(locale=locale, viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    _log_in(page, live_server, "boss")
+    tops = page.eval_on_selector_all("nav.mainnav > *", "els => els.map(e => e.getBoundingClientRect().top)")
+    assert len(tops) == 8 and len(set(tops)) == 1, tops  # eight groups, one row
+    nav_right = page.eval_on_selector("nav.mainnav", "e => e.getBoundingClientRect().right")
+    assert nav_right <= 1280
+    page.hover("nav.mainnav [data-menu=system]")
+    users = page.locator("nav.mainnav [data-menu=system] a", has_text="用户" if locale == "zh-CN" else "Users")
+    assert users.is_visible()
+    users.click()
+    page.wait_for_url("**/admin/users")
     context.close()
 
 

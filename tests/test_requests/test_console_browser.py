@@ -25,6 +25,8 @@ def test_intake_to_detail_to_assign(
     context = browser.new_context(locale="en-US")
     page = context.new_page()
     _log_in(page, live_server, "lina")
+    # The menu goes by task: the request pages open from the service-request group.
+    page.hover("nav.mainnav [data-menu=requests]")
     page.click("nav.mainnav a:has-text('New request')")
     page.wait_for_url("**/requests/new")
 
