@@ -89,6 +89,8 @@ def seed_all(seed: int = 20261123) -> bool:
         module.seed(rng, context)
         db.session.flush()
     db.session.commit()
+    # What the seeders queued (the finished visits' reports): to the workers, or run here without Redis.
+    dispatch_committed_jobs()
     return True
 
 
