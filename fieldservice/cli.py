@@ -119,12 +119,14 @@ def seed_demo(seed):
 @click.command("worker")
 @click.option("--queues", default="high,default,low")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, one-off runs).")
+@click.option("--max-jobs", type=int, help="Stop after this many jobs (for a supervisor to start it again).")
+@click.option("--max-memory", type=int, help="Stop between jobs once past this many MB (for a supervisor).")
 @with_appcontext
-def worker(queues, burst):
+def worker(queues, burst, max_jobs, max_memory):
     """Run an rq worker with the periodic-job beat (any number of them may run)."""
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline in the web process.")
-    run_worker(queues.split(","), burst=burst)
+    run_worker(queues.split(","), burst=burst, max_jobs=max_jobs, max_memory_mb=max_memory)
 
 
 @click.command("sweep")

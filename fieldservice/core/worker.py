@@ -10,6 +10,7 @@ jobs of workers whose key has run out, at once: retried within their budget (rq 
 """
 
 import logging
+import os
 import threading
 import time
 import uuid
@@ -125,12 +126,42 @@ def _beat(app, worker_name: str, stop: threading.Event, periodic: bool, tick: fl
         stop.wait(tick)
 
 
-def run_worker(queue_names: list[str], burst: bool = False, max_jobs: int | None = None) -> None:
+def rss_mb() -> float:
+    """This process's resident memory now, in MB (Linux; elsewhere its peak)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except OSError:
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+class Worker(SimpleWorker):
+    """SimpleWorker that stops between jobs once its memory has passed *max_memory_mb* (its supervisor starts
+    it again): whatever a job leaks, a worker's memory stays bounded."""
+
+    def __init__(self, *args, max_memory_mb: int | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.max_memory_mb = max_memory_mb
+
+    def execute_job(self, job, queue):
+        super().execute_job(job, queue)
+        if self.max_memory_mb and (used := rss_mb()) > self.max_memory_mb:
+            log.warning(
+                "worker %s uses %.0f MB (limit %s MB): stopping to be restarted", self.name, used, self.max_memory_mb
+            )
+            self._stop_requested = True
+
+
+def run_worker(
+    queue_names: list[str], burst: bool = False, max_jobs: int | None = None, max_memory_mb: int | None = None
+) -> None:
     app = current_app._get_current_object()
     queues = [get_queue(name) for name in queue_names]
     # SimpleWorker runs jobs in this process, inside the app context, with its own connection pool: no forked
     # children sharing database connections. (A report's PDF is rendered in a child that exits: core.pdf.)
-    rq_worker = SimpleWorker(queues, connection=redis_connection())
+    rq_worker = Worker(queues, connection=redis_connection(), max_memory_mb=max_memory_mb)
     mark_alive(redis_connection(), rq_worker.name)
     stop = threading.Event()
     # Burst workers beat too (their jobs must not look abandoned), without queueing periodic jobs.

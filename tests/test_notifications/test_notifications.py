@@ -191,7 +191,7 @@ def test_a_claimed_row_is_not_claimed_twice(db, setup_request, sms_to, log_reque
     db.session.commit()
     assert len(first) == 1 and nops.claim_due(Notification) == []
     # A worker that died mid-send: the lease runs out and the row is due again.
-    assert nops.claim_due(Notification, now=utcnow() + nops.LEASE + timedelta(seconds=1)) == first
+    assert nops.claim_due(Notification, now=utcnow() + nops.lease() + timedelta(seconds=1)) == first
 
 
 def test_resend_from_the_api_and_the_console(db, api_as, console_as, setup_request, sms_to, log_request):
