@@ -327,7 +327,6 @@ def drill(
     app = create_app(
         {"DATABASE_URL": database_url, "REDIS_URL": redis_url, "TESTING": False, "FIELDSERVICE_SMS_URL": provider.url}
     )
-    logging.getLogger("fieldservice").setLevel(logging.WARNING)  # the seeders' lines; the workers log to a file
     log_path = Path(tempfile.mkdtemp(prefix="fault-drill-")) / "worker.log"
     orphans = 0
     try:
@@ -428,6 +427,7 @@ def main(argv=None) -> int:
     database_url, redis_url = os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL")
     if not (database_url and database_url.startswith("postgres") and redis_url):
         parser.error("set DATABASE_URL (PostgreSQL, a dedicated database) and REDIS_URL")
+    logging.getLogger("fieldservice").setLevel(logging.WARNING)  # the setup's lines; the workers log to a file
     if args.init:
         from flask_migrate import upgrade
 
