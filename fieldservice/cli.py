@@ -89,8 +89,6 @@ def seed_all(seed: int = 20261123) -> bool:
         module.seed(rng, context)
         db.session.flush()
     db.session.commit()
-    # What the seeders queued (the finished visits' reports): to the workers, or run here without Redis.
-    dispatch_committed_jobs()
     return True
 
 
@@ -111,6 +109,10 @@ def seed_demo(seed):
     if not seed_all(seed):
         click.echo("the database already has users: seed-demo only fills an empty database")
         return
+    # What the seeders queued (the finished visits' reports): to the workers, or run here without Redis.
+    jobs = dispatch_committed_jobs()
+    where = "ran here" if current_app.config["INLINE_JOBS"] else "queued for the workers"
+    click.echo(f"{jobs} jobs (the finished visits' reports) {where}")
     click.echo("demo data created; logins (password = the word after the slash):")
     for username, password, label in DEMO_LOGINS:
         click.echo(f"  {username} / {password}   {label}")
@@ -155,7 +157,10 @@ def demo(host, port):
         click.echo(f"    {username} / {password}   {label}")
     click.echo(f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n")
     if app.config["INLINE_JOBS"]:
+        # Its first run builds the seeded visits' reports (reconcile) while the server already answers.
         start_inline_beat(app)
+    else:
+        dispatch_committed_jobs()
     # Not app.run(): Flask ignores it inside a `flask` CLI command.
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 

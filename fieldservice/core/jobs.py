@@ -227,9 +227,12 @@ def start_inline_beat(app, interval: float = 60.0) -> threading.Thread:
 
     def loop():
         while True:
-            time.sleep(interval)
             with app.app_context():
-                run_periodic_due(enqueue=False)
+                try:
+                    run_periodic_due(enqueue=False)
+                finally:
+                    db.session.remove()
+            time.sleep(interval)
 
     thread = threading.Thread(target=loop, name="fieldservice-inline-beat", daemon=True)
     thread.start()
