@@ -270,6 +270,18 @@ def settled(result: dict) -> bool:
     return not (result["reports_lost"] or result["notifications_lost"])
 
 
+def close(app) -> None:
+    """Close the app's database and Redis connections."""
+    from fieldservice.extensions import db
+
+    with app.app_context():
+        db.session.remove()
+        db.engine.dispose()
+        redis = app.extensions.pop("fieldservice_redis", None)
+        if redis is not None:
+            redis.close()
+
+
 def redis_away_intake(database_url: str) -> str:
     """With Redis unreachable, log a request: it must be saved and its jobs run inline. Returns a line to print."""
     import sqlalchemy as sa
@@ -296,7 +308,7 @@ def redis_away_intake(database_url: str) -> str:
         db.session.commit()
         ran = dispatch_committed_jobs()
         number = sr.number
-        db.session.remove()
+    close(app)
     return f"Redis unreachable: request {number} logged, {ran} of its jobs ran inline"
 
 
@@ -305,10 +317,10 @@ def drill(
     redis_url: str,
     kills: int = 100,
     visits: int = 20,
-    reports_per_kill: int = 3,
+    reports_per_kill: int = 1,
     notifications_per_kill: int = 3,
     max_wait: float = 3.0,
-    settle: float = 300.0,
+    settle: float = 600.0,
     seed: int = 20,
     reconcile_seconds: int = 10,
     out=print,
@@ -376,6 +388,7 @@ def drill(
         result["redis_away"] = redis_away_intake(database_url)
     finally:
         provider.close()
+        close(app)
     out(f"worker log: {log_path}")
     return result
 
@@ -417,10 +430,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=100)
     parser.add_argument("--visits", type=int, default=20, help="finished visits made first (a report each)")
-    parser.add_argument("--reports", type=int, default=3, help="reports deleted and queued again before each kill")
+    parser.add_argument("--reports", type=int, default=1, help="reports deleted and queued again before each kill")
     parser.add_argument("--notifications", type=int, default=3, help="SMS queued before each kill")
     parser.add_argument("--max-wait", type=float, default=3.0, help="longest a worker works before its kill, s")
-    parser.add_argument("--settle", type=float, default=300.0, help="longest wait for the queues at the end, s")
+    parser.add_argument("--settle", type=float, default=600.0, help="longest wait for the queues at the end, s")
     parser.add_argument("--seed", type=int, default=20)
     parser.add_argument("--init", action="store_true", help="create the schema (migrations) and stop")
     args = parser.parse_args(argv)
