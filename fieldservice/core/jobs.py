@@ -1,7 +1,8 @@
 """Background jobs: one decorator, queue names in one place, periodic jobs as data.
 
 A job is queued only once the transaction that asked for it commits (a worker must see the rows the job is about).
-With REDIS_URL set the job goes to rq; without it, it runs inline right after that commit.
+With REDIS_URL set the job goes to rq, retried on failure and when its worker dies (core.worker); without it, it
+runs inline right after that commit. A job may run twice: its body must be idempotent.
 """
 
 import importlib
