@@ -69,8 +69,8 @@ def html_to_pdf(html: str) -> bytes:
 
 
 def html_to_pdf_in_child(html: str) -> bytes:
-    """html_to_pdf in a forked child that exits: WeasyPrint keeps what it allocates (about 38 MB a report in a
-    worker, up to a gigabyte, bench/worker_memory.py), and the child's exit hands it all back."""
+    """html_to_pdf in a forked child that exits: WeasyPrint keeps some of what it allocates (issue #20 saw a worker
+    grow by about 38 MB a report, up to a gigabyte; bench/worker_memory.py), and the child's exit hands it back."""
     import weasyprint  # noqa: F401  (imported once here, shared with every child, rather than in each)
 
     read_end, write_end = os.pipe()
