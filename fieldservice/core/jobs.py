@@ -194,7 +194,10 @@ def run_periodic_due(now: float | None = None, enqueue: bool = True) -> list[str
             if not redis_connection().set(key, "1", nx=True, ex=every * 2):
                 continue
             get_queue("default").enqueue(
-                "fieldservice.core.jobs.execute", periodic["func"], job_id=f"periodic-{periodic['id']}-{slot}"
+                "fieldservice.core.jobs.execute",
+                periodic["func"],
+                job_id=f"periodic-{periodic['id']}-{slot}",
+                retry=_retry(),
             )
         else:
             _run_inline(periodic["func"], (), {})
