@@ -89,7 +89,7 @@ def requeue_abandoned(connection, queue_names=QUEUES) -> list[str]:
                         record_job_failure(job, ABANDONED, pipeline)
                     given_back.append(job_id)
                 pipeline.execute()
-            if job is not None:
+            if job_id in given_back:
                 log.warning("job %s %s abandoned by worker %s: given back", job_id, job.args[:2], execution.worker_name)
     return given_back
 
