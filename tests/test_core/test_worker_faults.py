@@ -146,3 +146,20 @@ def test_a_forked_child_dies_with_its_parent(tmp_path):
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == []
+
+
+@pytest.mark.redis
+def test_a_worker_past_its_memory_limit_stops_between_jobs(worker_app):
+    from fieldservice.core.worker import Worker, rss_mb
+    from fieldservice.extensions import db
+
+    record_run.delay("first")
+    record_run.delay("second")
+    db.session.commit()
+    dispatch_committed_jobs()
+    queue = get_queue("default")
+    assert rss_mb() > 1
+    Worker([queue], connection=redis_connection(), max_memory_mb=1).work(burst=True)
+    assert queue.count == 1  # stopped after the first job, for its supervisor to start it again
+    Worker([queue], connection=redis_connection(), max_memory_mb=100_000).work(burst=True)
+    assert queue.count == 0
