@@ -109,6 +109,10 @@ def seed_demo(seed):
     if not seed_all(seed):
         click.echo("the database already has users: seed-demo only fills an empty database")
         return
+    # What the seeders queued (the finished visits' reports): to the workers, or run here without Redis.
+    jobs = dispatch_committed_jobs()
+    where = "ran here" if current_app.config["INLINE_JOBS"] else "queued for the workers"
+    click.echo(f"{jobs} jobs (the finished visits' reports) {where}")
     click.echo("demo data created; logins (password = the word after the slash):")
     for username, password, label in DEMO_LOGINS:
         click.echo(f"  {username} / {password}   {label}")
@@ -117,12 +121,14 @@ def seed_demo(seed):
 @click.command("worker")
 @click.option("--queues", default="high,default,low")
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty (tests, one-off runs).")
+@click.option("--max-jobs", type=int, help="Stop after this many jobs (for a supervisor to start it again).")
+@click.option("--max-memory", type=int, help="Stop between jobs once past this many MB (for a supervisor).")
 @with_appcontext
-def worker(queues, burst):
+def worker(queues, burst, max_jobs, max_memory):
     """Run an rq worker with the periodic-job beat (any number of them may run)."""
     if not current_app.config["REDIS_URL"]:
         raise click.ClickException("REDIS_URL is not set: without Redis, jobs run inline in the web process.")
-    run_worker(queues.split(","), burst=burst)
+    run_worker(queues.split(","), burst=burst, max_jobs=max_jobs, max_memory_mb=max_memory)
 
 
 @click.command("sweep")
@@ -151,7 +157,10 @@ def demo(host, port):
         click.echo(f"    {username} / {password}   {label}")
     click.echo(f"  engineers' phone app: http://{host}:{port}/app/    API docs: http://{host}:{port}/api/v1/docs\n")
     if app.config["INLINE_JOBS"]:
+        # Its first run builds the seeded visits' reports (reconcile) while the server already answers.
         start_inline_beat(app)
+    else:
+        dispatch_committed_jobs()
     # Not app.run(): Flask ignores it inside a `flask` CLI command.
     run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
 

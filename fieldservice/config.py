@@ -75,6 +75,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "OPENAPI_SWAGGER_UI_URL": "/static/vendor/swagger-ui/",
         "JSON_SORT_KEYS": False,
         "INLINE_JOBS": not env.get("REDIS_URL"),
+        # How often the reconcilers look for derived work that should exist and does not (a report per visit).
+        "RECONCILE_SECONDS": int(env.get("FIELDSERVICE_RECONCILE_SECONDS", "300")),
     }
     config.update(overrides or {})
     if "DATABASE_URL" in (overrides or {}):

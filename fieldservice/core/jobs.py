@@ -1,7 +1,8 @@
 """Background jobs: one decorator, queue names in one place, periodic jobs as data.
 
 A job is queued only once the transaction that asked for it commits (a worker must see the rows the job is about).
-With REDIS_URL set the job goes to rq; without it, it runs inline right after that commit.
+With REDIS_URL set the job goes to rq, retried on failure and when its worker dies (core.worker); without it, it
+runs inline right after that commit. A job may run twice: its body must be idempotent.
 """
 
 import importlib
@@ -21,9 +22,13 @@ from fieldservice.extensions import db
 QUEUES = ["high", "default", "low"]
 APP_FACTORY = "fieldservice.create_app"
 
-# Periodic jobs: stable ids, import paths, every N seconds. The worker's beat enqueues each once per slot,
-# whatever the number of workers (a Redis SET NX per slot).
+# Periodic jobs: stable ids, import paths, every N seconds (or the config key that says how many). The worker's
+# beat enqueues each once per slot, whatever the number of workers (a Redis SET NX per slot).
 PERIODIC: list[dict] = []
+
+# A job that fails, or whose worker dies under it (core.worker gives it back), runs again after these waits;
+# job bodies are idempotent. Past the last, it stays in rq's failed registry and the reconcilers take over.
+RETRY_INTERVALS = [5, 30, 120, 600, 1800]
 
 log = logging.getLogger("fieldservice.jobs")
 
@@ -31,7 +36,7 @@ _PENDING = "fieldservice_jobs_pending"
 _READY = "fieldservice_jobs_ready"
 
 
-def register_periodic(job_id: str, func_path: str, every_seconds: int) -> None:
+def register_periodic(job_id: str, func_path: str, every_seconds: int | str) -> None:
     if not any(p["id"] == job_id for p in PERIODIC):
         PERIODIC.append({"id": job_id, "func": func_path, "every": every_seconds})
 
@@ -105,12 +110,20 @@ def dispatch_committed_jobs() -> int:
                 _run_inline(path, args, kwargs)
                 continue
             try:
-                get_queue(queue).enqueue("fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, **kwargs)
+                get_queue(queue).enqueue(
+                    "fieldservice.core.jobs.execute", path, *args, job_timeout=timeout, retry=_retry(), **kwargs
+                )
             except RedisError:
                 # The change behind the job is committed: losing the job (or answering 500 for a saved change)
                 # is worse than doing the work here. Jobs are idempotent, so a later retry cannot double it.
                 log.warning("Redis unavailable: running job %s inline", path, exc_info=True)
                 _run_inline(path, args, kwargs)
+
+
+def _retry():
+    from rq import Retry
+
+    return Retry(max=len(RETRY_INTERVALS), interval=RETRY_INTERVALS)
 
 
 def _run_inline(path: str, args, kwargs) -> None:
@@ -173,18 +186,44 @@ def run_periodic_due(now: float | None = None, enqueue: bool = True) -> list[str
     now = time.time() if now is None else now
     queued = []
     for periodic in PERIODIC:
-        slot = int(now // periodic["every"])
+        every = periodic["every"]
+        every = int(current_app.config[every]) if isinstance(every, str) else every
+        slot = int(now // every)
         if enqueue:
             key = f"fieldservice:periodic:{periodic['id']}:{slot}"
-            if not redis_connection().set(key, "1", nx=True, ex=periodic["every"] * 2):
+            if not redis_connection().set(key, "1", nx=True, ex=every * 2):
                 continue
             get_queue("default").enqueue(
-                "fieldservice.core.jobs.execute", periodic["func"], job_id=f"periodic-{periodic['id']}-{slot}"
+                "fieldservice.core.jobs.execute",
+                periodic["func"],
+                job_id=f"periodic-{periodic['id']}-{slot}",
+                retry=_retry(),
             )
         else:
             _run_inline(periodic["func"], (), {})
+            dispatch_committed_jobs()  # what the job queued runs now too
         queued.append(periodic["id"])
     return queued
+
+
+def pending_calls(path: str) -> set[tuple]:
+    """The argument tuples of the jobs running *path* that rq holds and will run: queued, running or waiting to be
+    retried (not failed for good). Empty when jobs run inline."""
+    if current_app.config["INLINE_JOBS"]:
+        return set()
+    from rq.job import Job
+
+    connection = redis_connection()
+    calls = set()
+    for name in QUEUES:
+        queue = get_queue(name)
+        job_ids = queue.get_job_ids()
+        job_ids += queue.started_job_registry.get_job_ids(cleanup=False)
+        job_ids += queue.scheduled_job_registry.get_job_ids(cleanup=False)
+        for found in Job.fetch_many(job_ids, connection=connection, serializer=queue.serializer):
+            if found is not None and found.args and found.args[0] == path:
+                calls.add(tuple(found.args[1:]))
+    return calls
 
 
 def start_inline_beat(app, interval: float = 60.0) -> threading.Thread:
@@ -192,9 +231,12 @@ def start_inline_beat(app, interval: float = 60.0) -> threading.Thread:
 
     def loop():
         while True:
-            time.sleep(interval)
             with app.app_context():
-                run_periodic_due(enqueue=False)
+                try:
+                    run_periodic_due(enqueue=False)
+                finally:
+                    db.session.remove()
+            time.sleep(interval)
 
     thread = threading.Thread(target=loop, name="fieldservice-inline-beat", daemon=True)
     thread.start()

@@ -35,7 +35,6 @@ log = logging.getLogger("fieldservice.notifications")
 
 PENDING, SENDING, SENT, FAILED, GAVE_UP = "pending", "sending", "sent", "failed", "gave_up"
 DUE = (PENDING, FAILED, SENDING)  # a SENDING row is due again only once its lease has run out (a worker died)
-LEASE = timedelta(minutes=5)
 # What one transaction remembers (core.models.transaction_cache: forgotten at its end and at a savepoint's
 # rollback, which takes the messages and the kick queued inside it along).
 _PENDING_KEYS = "notifications_pending_keys"
@@ -216,7 +215,7 @@ def claim_due(model, now: datetime | None = None, limit: int = 50) -> list[int]:
             .values(
                 status=SENDING,
                 attempts=model.attempts + 1,
-                next_attempt_at=now + LEASE,
+                next_attempt_at=now + lease(),
                 version=model.version + 1,
             )
             .execution_options(synchronize_session=False)
@@ -224,6 +223,11 @@ def claim_due(model, now: datetime | None = None, limit: int = 50) -> list[int]:
         if result.rowcount == 1:
             claimed.append(row_id)
     return claimed
+
+
+def lease() -> timedelta:
+    """How long a claimed row is left to its worker before another may take it (the worker died)."""
+    return timedelta(seconds=int_setting("FIELDSERVICE_OUTBOX_LEASE"))
 
 
 def attempt(model, row_id: int, now: datetime | None = None) -> str:

@@ -5,6 +5,7 @@ FIELDSERVICE_SMS_URL / FIELDSERVICE_SMS_TOKEN                            SMS thr
 FIELDSERVICE_WECHAT_URL / FIELDSERVICE_WECHAT_TOKEN                      WeChat through an HTTP provider
 FIELDSERVICE_NOTIFY_LOCALE        the customers' language (zh_Hans; en)
 FIELDSERVICE_OUTBOX_MAX_ATTEMPTS  tries before giving up (8); FIELDSERVICE_OUTBOX_BACKOFF first wait in s (30)
+FIELDSERVICE_OUTBOX_LEASE         s a claimed message is left to its worker before another sends it (300)
 """
 
 import os
@@ -19,6 +20,7 @@ DEFAULTS = {
     "FIELDSERVICE_OUTBOX_BACKOFF": "30",
     "FIELDSERVICE_OUTBOX_BACKOFF_MAX": "3600",
     "FIELDSERVICE_HTTP_TIMEOUT": "10",
+    "FIELDSERVICE_OUTBOX_LEASE": "300",
 }
 
 

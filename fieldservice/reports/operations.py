@@ -307,7 +307,9 @@ def _content_hash(content: dict) -> str:
 
 def build_report(visit_id: int) -> ServiceReport | None:
     """Build or refresh the report of a finished visit; unchanged data leaves it as it is (idempotent)."""
-    visit = db.session.get(Visit, visit_id)
+    # The visit's row lock makes two runs of this job (a retry beside a slow first run) take turns: the second
+    # finds the report the first made and leaves it as it is.
+    visit = db.session.get(Visit, visit_id, with_for_update=True)
     if visit is None:
         return None
     content = build_content(visit)
@@ -315,7 +317,8 @@ def build_report(visit_id: int) -> ServiceReport | None:
     report = db.session.scalar(sa.select(ServiceReport).where(ServiceReport.visit_id == visit_id))
     if report is not None and report.content_hash == digest:
         return report
-    pdf = render_pdf("reports/report_pdf.html", r=content)
+    # In a child process that exits: a worker rendering reports in itself keeps what WeasyPrint allocates.
+    pdf = render_pdf("reports/report_pdf.html", in_child=True, r=content)
     if report is None:
         report = ServiceReport(request_id=visit.request_id, visit_id=visit_id, revision=1)
         db.session.add(report)
@@ -332,6 +335,18 @@ def build_report(visit_id: int) -> ServiceReport | None:
         len(pdf),
     )
     return report
+
+
+def visits_without_report(limit: int = 500) -> list[int]:
+    """Ids of visits that have no report yet (the reconciler queues their report again)."""
+    query = (
+        sa.select(Visit.id)
+        .outerjoin(ServiceReport, ServiceReport.visit_id == Visit.id)
+        .where(ServiceReport.id.is_(None))
+        .order_by(Visit.id)
+        .limit(limit)
+    )
+    return list(db.session.scalars(query))
 
 
 def reports_of(sr: ServiceRequest) -> list[ServiceReport]:

@@ -8,6 +8,8 @@ from fieldservice.cli import main
 from fieldservice.core.holidays import CALENDAR_DAYS
 from fieldservice.core.models import CalendarDay
 from fieldservice.extensions import db
+from fieldservice.reports.models import ServiceReport
+from fieldservice.requests.models import Visit
 
 
 def test_console_script_lists_the_commands():
@@ -72,6 +74,9 @@ def test_seed_demo_fills_an_empty_database_once(runner, db):
     users = db.session.scalar(sa.select(sa.func.count()).select_from(User))
     assert users >= 5
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CalendarDay)) == len(CALENDAR_DAYS)
+    # The finished visits' report jobs ran (inline here; to rq with Redis), not left queued in the command.
+    visits = db.session.scalar(sa.select(sa.func.count()).select_from(Visit))
+    assert visits > 0 and db.session.scalar(sa.select(sa.func.count()).select_from(ServiceReport)) == visits
     again = runner.invoke(args=["seed-demo"])
     assert again.exit_code == 0 and "already" in again.output
     assert db.session.scalar(sa.select(sa.func.count()).select_from(User)) == users

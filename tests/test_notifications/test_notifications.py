@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import sqlalchemy as sa
 
 from fieldservice.core.models import utcnow
 from tests.test_notifications.conftest import request_body
@@ -191,7 +192,23 @@ def test_a_claimed_row_is_not_claimed_twice(db, setup_request, sms_to, log_reque
     db.session.commit()
     assert len(first) == 1 and nops.claim_due(Notification) == []
     # A worker that died mid-send: the lease runs out and the row is due again.
-    assert nops.claim_due(Notification, now=utcnow() + nops.LEASE + timedelta(seconds=1)) == first
+    assert nops.claim_due(Notification, now=utcnow() + nops.lease() + timedelta(seconds=1)) == first
+
+
+def test_a_message_claimed_by_a_worker_that_died_is_sent_once_by_the_next(
+    db, app, setup_request, sms_to, log_request
+):
+    from fieldservice.notifications import operations as nops
+    from fieldservice.notifications.models import DeliveryAttempt, Notification
+
+    app.config["FIELDSERVICE_OUTBOX_LEASE"] = "0"  # the dead worker's lease has run out at once
+    log_request()
+    assert len(nops.claim_due(Notification)) == 1  # claimed, then the worker died before sending
+    db.session.commit()
+    assert drain() == {"sent": 1}
+    assert drain() == {}  # the drain job run again: nothing more to send
+    assert len(_sms(sms_to)) == 1
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(DeliveryAttempt)) == 1
 
 
 def test_resend_from_the_api_and_the_console(db, api_as, console_as, setup_request, sms_to, log_request):
