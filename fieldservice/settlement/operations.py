@@ -11,6 +11,7 @@ from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 
 from fieldservice.auth.models import Role
 from fieldservice.core.clock import add_months, site_zone
@@ -25,6 +26,7 @@ from fieldservice.parts.models import StockMovement, VisitPart
 from fieldservice.requests import signals
 from fieldservice.requests.models import ServiceRequest, Visit, VisitCost
 from fieldservice.requests.operations import add_event
+from fieldservice.requests.states import add_action_labels
 from fieldservice.settlement.models import (
     PRICINGS,
     RepairItem,
@@ -42,6 +44,16 @@ from fieldservice.settlement.states import (
 )
 
 log = logging.getLogger("fieldservice.settlement")
+
+# The entries settlement adds to a request's timeline, labelled beside the loop's own.
+add_action_labels(
+    {
+        "visit_items": _l("Repair items recorded"),
+        "verification_approve": _l("Visit verified"),
+        "verification_return": _l("Visit returned to the engineer for correction"),
+        "verification_resubmit": _l("Corrected visit resubmitted"),
+    }
+)
 
 CENT = Decimal("0.01")
 ZERO = Decimal("0.00")
