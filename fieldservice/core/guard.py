@@ -1,7 +1,8 @@
 """Input that no handler should have to think about, refused before it reaches one (never a 500):
 
 - a JSON body that does not parse (an integer of more than 4,300 digits does not), or nests more than MAX_DEPTH deep;
-- text with a NUL character or a lone surrogate (PostgreSQL cannot store either), anywhere in a JSON body;
+- text with a NUL character or a lone surrogate (PostgreSQL cannot store either), or another control character
+  (but tab and line breaks), anywhere in a JSON body;
 - an integer beyond what a JavaScript client can hold exactly (2**53), anywhere in a JSON body;
 - an id in a URL beyond the database's integer range (the `int` converter: 404, as for any missing id).
 
@@ -9,6 +10,7 @@ What passes here but not the database (say an id of 3,000,000,000 in a query str
 """
 
 import json
+import re
 
 from flask import Flask, current_app, request
 from werkzeug.routing import IntegerConverter
@@ -28,9 +30,16 @@ class BoundedIntegerConverter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+# C0 control characters but tab, line feed and carriage return (line breaks in long text), and DEL: nothing a
+# person types, and a terminal or a spreadsheet may act on them.
+_CONTROLS = re.compile(r"[\x01-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 def _bad_text(value: str) -> str | None:
     if "\x00" in value:
         return "Text may not contain a NUL character."
+    if _CONTROLS.search(value):
+        return "Text may not contain control characters."
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:
