@@ -15,7 +15,9 @@ from fieldservice.reports.models import CustomerRating, ServiceReport
 from fieldservice.reports.permissions import WORK_ORDER_PRINT
 from fieldservice.requests.operations import get_visible_request
 
-bp = Blueprint("reports", __name__, template_folder="templates")
+bp = Blueprint(
+    "reports", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reports"
+)
 
 # Public routes: per client address, page views, writes, and wrong tokens (a guessing attack) each have a budget.
 VIEW_LIMIT = (120, 60)
