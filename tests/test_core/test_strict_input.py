@@ -126,3 +126,9 @@ def test_the_import_template_goes_through_the_same_writer():
 
     text = template_csv(ImportKind("x", ("=cmd", "name"), ("name",), {})).decode("utf-8-sig")
     assert text == "'=cmd,name\r\n"
+
+
+@pytest.mark.parametrize("day", ["0001-01-01", "9999-12-31"])
+def test_a_period_beyond_the_calendar_is_422_not_500(api_as, day):
+    # Found by schemathesis: the period's ends are turned into UTC times, which overflow at the calendar's ends.
+    _refused(api_as("manager").get(f"/api/v1/engineers/performance?from={day}&to={day}"), "from")
