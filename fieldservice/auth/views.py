@@ -13,6 +13,7 @@ from fieldservice.auth.models import SessionKind, User
 from fieldservice.auth.permissions import CONSOLE, USERS_MANAGE, require
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
+from fieldservice.core.search import contains_text
 from fieldservice.extensions import db
 
 bp = Blueprint("auth", __name__, template_folder="templates")
@@ -118,8 +119,7 @@ def users():
     q = request.args.get("q", "").strip()
     query = sa.select(User).order_by(User.role, User.username)
     if q:
-        like = f"%{q}%"
-        query = query.where(sa.or_(User.username.ilike(like), User.name.ilike(like)))
+        query = query.where(contains_text(q, User.username, User.name))
     return render_template(
         "auth/users.html", users=db.session.scalars(query).all(), q=q, role_labels=ROLE_LABELS
     )

@@ -5,14 +5,15 @@ from marshmallow import validate
 
 from fieldservice.billing.models import INVOICE_STATES
 from fieldservice.core.api import PageArgs
+from fieldservice.core.fields import DecimalString, Money
 
 
 class ChargeLineSchema(ma.Schema):
     label = ma.fields.String()
-    qty = ma.fields.Decimal(as_string=True)
-    unit_price = ma.fields.Decimal(as_string=True)
-    amount = ma.fields.Decimal(as_string=True)
-    covered_amount = ma.fields.Decimal(as_string=True)
+    qty = DecimalString()
+    unit_price = Money()
+    amount = Money()
+    covered_amount = Money()
 
 
 class ChargesSchema(ma.Schema):
@@ -20,17 +21,17 @@ class ChargesSchema(ma.Schema):
     charging_method = ma.fields.String()
     coverage_label = ma.fields.String(allow_none=True)
     lines = ma.fields.List(ma.fields.Nested(ChargeLineSchema))
-    total = ma.fields.Decimal(as_string=True)
-    covered = ma.fields.Decimal(as_string=True)
-    customer_amount = ma.fields.Decimal(as_string=True)
+    total = Money()
+    covered = Money()
+    customer_amount = Money()
 
 
 class RequestChargesSchema(ma.Schema):
     request_id = ma.fields.Integer()
     visits = ma.fields.List(ma.fields.Nested(ChargesSchema))
-    total = ma.fields.Decimal(as_string=True)
-    covered = ma.fields.Decimal(as_string=True)
-    customer_amount = ma.fields.Decimal(as_string=True)
+    total = Money()
+    covered = Money()
+    customer_amount = Money()
 
 
 class InvoiceSchema(ma.Schema):
@@ -43,7 +44,7 @@ class InvoiceSchema(ma.Schema):
     title = ma.fields.String()
     tax_id = ma.fields.String(allow_none=True)
     email = ma.fields.String(allow_none=True)
-    amount = ma.fields.Decimal(as_string=True)
+    amount = Money()
     note = ma.fields.String(allow_none=True)
     requested_at = ma.fields.AwareDateTime()
     requested_by_id = ma.fields.Integer(allow_none=True)

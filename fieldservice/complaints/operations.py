@@ -31,6 +31,7 @@ from fieldservice.core import numbering
 from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.search import contains_text
 from fieldservice.customers.models import Customer
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
@@ -98,14 +99,8 @@ def filter_complaints(
     if escalated is not None:
         query = query.where(Complaint.escalated.is_(escalated), Complaint.status.in_(tuple(UNCLOSED)))
     if q and q.strip():
-        like = f"%{q.strip()}%"
         query = query.where(
-            sa.or_(
-                Complaint.number.ilike(like),
-                Complaint.summary.ilike(like),
-                Complaint.description.ilike(like),
-                Complaint.contact_phone.ilike(like),
-            )
+            contains_text(q, Complaint.number, Complaint.summary, Complaint.description, Complaint.contact_phone)
         )
     return query.order_by(Complaint.created_at.desc(), Complaint.id.desc())
 

@@ -24,6 +24,7 @@ from fieldservice.core.clock import add_months, local_date, today
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.core.numbering import next_number
+from fieldservice.core.search import contains_text
 from fieldservice.customers.models import Customer, Equipment
 from fieldservice.extensions import db
 
@@ -376,10 +377,7 @@ def search_agreements(
     if status:
         query = query.where(_status_clause(status, on))
     if q and q.strip():
-        like = f"%{q.strip()}%"
-        query = query.where(
-            sa.or_(Agreement.number.ilike(like), Agreement.name.ilike(like), Customer.name.ilike(like))
-        )
+        query = query.where(contains_text(q, Agreement.number, Agreement.name, Customer.name))
     return query
 
 

@@ -4,6 +4,7 @@ from marshmallow import validate
 from fieldservice.contracts.models import CHARGING_METHODS, SERVICE_ITEMS
 from fieldservice.core.api import PageArgs
 from fieldservice.core.clock import local_date
+from fieldservice.core.fields import Money
 from fieldservice.core.models import utcnow
 
 AGREEMENT_STATUSES = ("upcoming", "active", "expiring", "expired")
@@ -41,8 +42,8 @@ class TermsSchema(ma.Schema):
     terms = ma.fields.String()
     service_items = ma.fields.List(ma.fields.String())
     charging_method = ma.fields.String()
-    labour_rate = ma.fields.Decimal(as_string=True)
-    visit_fee = ma.fields.Decimal(as_string=True)
+    labour_rate = Money()
+    visit_fee = Money()
     maintenance_cycle_months = ma.fields.Integer(allow_none=True)
     version = ma.fields.Integer()
 
@@ -62,8 +63,8 @@ class AgreementTypeArgs(ma.Schema):
     terms = ma.fields.String(load_default="", validate=validate.Length(max=20000))
     service_items = _items()
     charging_method = ma.fields.String(required=True, validate=validate.OneOf(CHARGING_METHODS))
-    labour_rate = ma.fields.Decimal(load_default=0, validate=_money, places=2)
-    visit_fee = ma.fields.Decimal(load_default=0, validate=_money, places=2)
+    labour_rate = Money(load_default=0, validate=_money)
+    visit_fee = Money(load_default=0, validate=_money)
     maintenance_cycle_months = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(1, 60))
     active = ma.fields.Boolean(load_default=True)
 
@@ -115,8 +116,8 @@ class AgreementArgs(ma.Schema):
     equipment_ids = ma.fields.List(ma.fields.Integer(), validate=validate.Length(max=500))
     type_id = ma.fields.Integer(allow_none=True)
     terms = ma.fields.String(validate=validate.Length(max=20000))
-    labour_rate = ma.fields.Decimal(validate=_money, places=2)
-    visit_fee = ma.fields.Decimal(validate=_money, places=2)
+    labour_rate = Money(validate=_money)
+    visit_fee = Money(validate=_money)
     maintenance_cycle_months = ma.fields.Integer(allow_none=True, validate=validate.Range(1, 60))
     maintenance_lead_days = ma.fields.Integer(validate=validate.Range(0, 60))
 
@@ -141,8 +142,8 @@ class RenewArgs(ma.Schema):
     response_hours = ma.fields.Integer(validate=_hours)
     resolution_hours = ma.fields.Integer(validate=_hours)
     charging_method = ma.fields.String(validate=validate.OneOf(CHARGING_METHODS))
-    labour_rate = ma.fields.Decimal(validate=_money, places=2)
-    visit_fee = ma.fields.Decimal(validate=_money, places=2)
+    labour_rate = Money(validate=_money)
+    visit_fee = Money(validate=_money)
 
     @ma.validates_schema
     def _cross_fields(self, data, **kwargs):

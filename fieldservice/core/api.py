@@ -1,10 +1,14 @@
 """The JSON API: flask-smorest blueprints, marshmallow schemas and the OpenAPI document."""
 
+from collections.abc import Mapping
+
 import marshmallow as ma
 from apispec.ext.marshmallow.common import resolve_schema_instance
 from flask_smorest import Api as _SmorestApi
 from flask_smorest import Blueprint as _SmorestBlueprint
+from webargs.flaskparser import FlaskParser
 
+from fieldservice.core.fields import DecimalString, decimal_string_pattern
 from fieldservice.extensions import csrf, db
 
 
@@ -15,7 +19,63 @@ class Api(_SmorestApi):
         """Leave errors to fieldservice.core.errors: one format for the whole API."""
 
 
+_QUERY_BOOLEANS = {"true", "false", "1", "0"}
+
+
+def _coerced(field: ma.fields.Field, value, location: str) -> list[str] | dict | None:
+    """What is wrong with *value* for *field* that marshmallow would quietly coerce, else None."""
+    if value is None:
+        return None
+    if isinstance(field, ma.fields.Nested):
+        schema = field.schema
+        if field.many:
+            if not isinstance(value, list):
+                return None
+            found = {i: e for i, item in enumerate(value) if (e := strict_type_errors(schema, item, location))}
+            return found or None
+        return strict_type_errors(schema, value, location) or None
+    if isinstance(field, ma.fields.List):
+        if not isinstance(value, list):
+            return None
+        found = {i: e for i, item in enumerate(value) if (e := _coerced(field.inner, item, location))}
+        return found or None
+    if isinstance(field, ma.fields.Boolean):
+        if location == "query":
+            ok = isinstance(value, str) and value.lower() in _QUERY_BOOLEANS
+        else:
+            ok = isinstance(value, bool)
+        return None if ok else ["Not a valid boolean: send true or false."]
+    if isinstance(field, ma.fields.Integer) and isinstance(value, float) and not value.is_integer():
+        return ["Not a valid integer."]
+    return None
+
+
+def strict_type_errors(schema: ma.Schema, data, location: str = "json") -> dict:
+    """The fields of *data* (to be loaded by *schema*) that marshmallow would coerce rather than refuse: a
+    boolean given as "yes", "on" or 1 (JSON takes true or false; a query string true, false, 1 or 0), an integer
+    given with a fraction (1.5 would load as 1). Keyed as marshmallow keys its messages."""
+    if not isinstance(data, Mapping):
+        return {}
+    errors = {}
+    for name, field in schema.load_fields.items():
+        key = field.data_key or name
+        if key in data and (problem := _coerced(field, data[key], location)):
+            errors[key] = problem
+    return errors
+
+
+class StrictParser(FlaskParser):
+    """webargs' parser, refusing the values marshmallow would coerce (see strict_type_errors)."""
+
+    def pre_load(self, location_data, *, schema, req, location):
+        if errors := strict_type_errors(schema, location_data, location):
+            raise ma.ValidationError(errors)
+        return location_data
+
+
 class Blueprint(_SmorestBlueprint):
+    ARGUMENTS_PARSER = StrictParser()
+
     def arguments(self, schema, **kwargs):
         """flask-smorest's arguments, given one schema instance: webargs builds a new instance of a schema class
         on every request (marshmallow copies all its fields for that)."""
@@ -30,9 +90,15 @@ def api_blueprint(name: str, import_name: str, description: str) -> Blueprint:
 
 
 class ErrorSchema(ma.Schema):
+    """API.md's error body; some answers add fields of their own (a 409's current_status or current_version,
+    an import's rows), so more properties are allowed."""
+
+    class Meta:
+        unknown = ma.INCLUDE
+
     code = ma.fields.String(required=True)
     message = ma.fields.String(required=True)
-    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    fields = ma.fields.Dict(keys=ma.fields.String())
 
 
 class ErrorEnvelope(ma.Schema):
@@ -93,6 +159,8 @@ def init_api(app, blueprints) -> Api:
             "marshmallow_plugin": MarshmallowPlugin(schema_name_resolver=_schema_name),
         },
     )
+    api.register_field(DecimalString, "string", None)
+    api.ma_plugin.converter.add_attribute_function(decimal_string_pattern)
     api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
     api.spec.options["security"] = [{"bearerAuth": []}]
     for blueprint in blueprints:

@@ -67,9 +67,11 @@ _DEFAULT_CODES = {
     405: ("method_not_allowed", "This method is not allowed here."),
     409: ("conflict", "The request conflicts with the current state."),
     413: ("too_large", "The request body is too large."),
+    414: ("uri_too_long", "The address is too long."),
     415: ("unsupported_media_type", "Send JSON (Content-Type: application/json)."),
     422: ("validation_failed", "Some fields are not valid."),
     429: ("too_many_requests", "Too many attempts; wait a few minutes."),
+    431: ("headers_too_large", "The request's headers are too large."),
 }
 
 
@@ -106,6 +108,11 @@ def is_api_request() -> bool:
     return request.path.startswith("/api/")
 
 
+def wants_json() -> bool:
+    """Whether the client is an API client: an /api/ path, or JSON is what it asks for first."""
+    return is_api_request() or request.accept_mimetypes.best == "application/json"
+
+
 # What a 429 asks the client to wait, in seconds: the longest window of the limits that answer it.
 RETRY_AFTER_SECONDS = 600
 
@@ -121,7 +128,7 @@ def _json_error(status: int, retry_after: int | None = None, **kwargs):
 def _handle_api_error(exc: ApiError):
     db.session.rollback()
     retry_after = getattr(exc, "retry_after", None)
-    if is_api_request() or request.accept_mimetypes.best == "application/json":
+    if wants_json():
         return _json_error(
             exc.status, retry_after, code=exc.code, message=exc.message, fields=exc.fields, **exc.extra
         )
@@ -132,7 +139,10 @@ def _handle_api_error(exc: ApiError):
 def _handle_http_exception(exc: HTTPException):
     # The headers the exception carries (Allow on a 405) go with whatever body answers it.
     kept = [(name, value) for name, value in exc.get_headers() if name.lower() != "content-type"]
-    if not is_api_request():
+    # Outside /api/, a client that asks for JSON gets its refusals as JSON too (an oversized request to a
+    # public page from a script, say); the console's redirects and log-in prompt stay as they are.
+    json_client = wants_json() and (exc.code or 500) >= 400 and exc.code != 401
+    if not is_api_request() and not json_client:
         if exc.code and exc.code >= 400 and exc.code != 401:
             if exc.code == 429:
                 kept.append(("Retry-After", str(RETRY_AFTER_SECONDS)))
@@ -180,7 +190,7 @@ def _handle_data_error(exc: DataError):
     # What the database refused as a value (an id beyond its integer range in a query string, say): the input's
     # fault, not the server's. The transaction is rolled back whole.
     db.session.rollback()
-    if is_api_request() or request.accept_mimetypes.best == "application/json":
+    if wants_json():
         return _json_error(422, code="invalid_value", message=INVALID_VALUE)
     return render_template("core/error.html", status=422, message=INVALID_VALUE), 422
 

@@ -1,16 +1,41 @@
 """Response headers every page and API answer carries: no sniffing, no framing by other sites, a referrer
-policy, and HSTS in production (where the site is served over HTTPS)."""
+policy, a content security policy on pages, and HSTS in production (where the site is served over HTTPS)."""
 
-from flask import Flask, Response, current_app
+from flask import Flask, Response, current_app, request
 
 HSTS = "max-age=31536000; includeSubDomains"
+
+# Pages (console, PWA, the customer's and the equipment's pages) run only the scripts and styles this site
+# serves as files: no inline <script>, no style="" attributes, nothing from elsewhere. Images may be data: and
+# blob: URLs (the signature and the photos an engineer takes before they are uploaded).
+PAGE_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; font-src 'self'; "
+    "connect-src 'self'; worker-src 'self'; manifest-src 'self'; object-src 'none'; base-uri 'self'; "
+    "form-action 'self'; frame-ancestors 'self'"
+)
+# flask-smorest's Swagger UI page starts the UI with an inline script and Swagger UI styles its elements inline:
+# that page alone (the API's documentation, no user data) may run inline code.
+API_DOCS_POLICY = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; object-src 'none'; base-uri 'self'; frame-ancestors 'self'"
+)
+# Anything that is not a page (JSON, PDF, images) is never a document that runs code: framing is all to refuse.
+OTHER_POLICY = "frame-ancestors 'self'"
+
+
+def _content_security_policy(response: Response) -> str:
+    if response.mimetype != "text/html":
+        return OTHER_POLICY
+    if (request.endpoint or "").startswith("api-docs."):
+        return API_DOCS_POLICY
+    return PAGE_POLICY
 
 
 def _secure_headers(response: Response) -> Response:
     headers = response.headers
     headers.setdefault("X-Content-Type-Options", "nosniff")
     headers.setdefault("X-Frame-Options", "SAMEORIGIN")
-    headers.setdefault("Content-Security-Policy", "frame-ancestors 'self'")
+    headers.setdefault("Content-Security-Policy", _content_security_policy(response))
     # A page that must not leak its URL (the customer's page, a token in its path) sets no-referrer itself.
     headers.setdefault("Referrer-Policy", "same-origin")
     if current_app.config["FIELDSERVICE_ENV"] == "production":

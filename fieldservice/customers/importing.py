@@ -19,6 +19,7 @@ from flask_babel import gettext
 from sqlalchemy.exc import IntegrityError
 
 from fieldservice.core.errors import Conflict, ValidationFailed
+from fieldservice.core.spreadsheet import csv_writer
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.customers.operations import SERIAL_TAKEN
 from fieldservice.customers.schemas import N_, CustomerArgs, EquipmentArgs
@@ -165,7 +166,7 @@ def decode_csv(raw: bytes) -> tuple[str, str]:
 def template_csv(kind: ImportKind) -> bytes:
     """The header row for *kind*, as UTF-8 with a BOM so that Excel shows Chinese correctly."""
     out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(kind.columns)
+    csv_writer(out, lineterminator="\r\n").writerow(kind.columns)
     return codecs.BOM_UTF8 + out.getvalue().encode("utf-8")
 
 

@@ -8,6 +8,7 @@ from sqlalchemy.orm import selectinload
 from fieldservice.core.errors import ValidationFailed
 from fieldservice.core.models import check_version
 from fieldservice.core.models import get_or_404 as core_get_or_404
+from fieldservice.core.search import contains_text
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
 from fieldservice.customers.schemas import N_, WARRANTY_BEFORE_INSTALL
 from fieldservice.extensions import db
@@ -66,13 +67,10 @@ def search_customers(q: str = "", zone: str | None = None) -> sa.Select:
     """Customers whose name, phone, address or one of whose equipment serial numbers contains *q*."""
     query = sa.select(Customer).options(selectinload(Customer.contacts)).order_by(Customer.name, Customer.id)
     if q and q.strip():
-        like = f"%{q.strip()}%"
-        serial_match = sa.select(Equipment.customer_id).where(Equipment.serial_number.ilike(like))
+        serial_match = sa.select(Equipment.customer_id).where(contains_text(q, Equipment.serial_number))
         query = query.where(
             sa.or_(
-                Customer.name.ilike(like),
-                Customer.phone.ilike(like),
-                Customer.address.ilike(like),
+                contains_text(q, Customer.name, Customer.phone, Customer.address),
                 Customer.id.in_(serial_match),
             )
         )
@@ -93,7 +91,7 @@ def customer_zones() -> list[str]:
 def search_equipment(q: str = "", customer_id: int | None = None) -> sa.Select:
     query = sa.select(Equipment).options(selectinload(Equipment.product)).order_by(Equipment.serial_number)
     if q and q.strip():
-        query = query.where(Equipment.serial_number.ilike(f"%{q.strip()}%"))
+        query = query.where(contains_text(q, Equipment.serial_number))
     if customer_id:
         query = query.where(Equipment.customer_id == customer_id)
     return query

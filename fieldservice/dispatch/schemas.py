@@ -1,12 +1,17 @@
+from datetime import date
+
 import marshmallow as ma
 from marshmallow import validate
+
+# A period's ends become UTC times: 0001-01-01 at midnight in the site's zone is before year 1 in UTC.
+_period_day = validate.Range(min=date(1900, 1, 1), max=date(2999, 12, 31))
 
 
 class PeriodArgs(ma.Schema):
     """A period of whole days in the site's time zone, both ends included (default: the last 30 days)."""
 
-    from_ = ma.fields.Date(data_key="from", load_default=None, allow_none=True)
-    to = ma.fields.Date(load_default=None, allow_none=True)
+    from_ = ma.fields.Date(data_key="from", load_default=None, allow_none=True, validate=_period_day)
+    to = ma.fields.Date(load_default=None, allow_none=True, validate=_period_day)
 
     @ma.validates_schema
     def _ordered(self, data, **kwargs):

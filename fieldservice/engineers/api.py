@@ -7,6 +7,7 @@ from sqlalchemy.orm import selectinload
 from fieldservice.auth.models import User
 from fieldservice.auth.permissions import CONSOLE, require
 from fieldservice.core.api import api_blueprint
+from fieldservice.core.search import contains_text
 from fieldservice.engineers import operations as ops
 from fieldservice.engineers.models import Engineer, EngineerSkill
 from fieldservice.engineers.permissions import ENGINEERS_READ, ENGINEERS_WRITE, check_self_or
@@ -48,8 +49,7 @@ def search_engineers(args: dict) -> sa.Select:
     if args.get("active") is not None:
         query = query.where(Engineer.active == args["active"])
     if args.get("q"):
-        like = f"%{args['q'].strip()}%"
-        query = query.where(sa.or_(Engineer.name.ilike(like), User.username.ilike(like), Engineer.phone.ilike(like)))
+        query = query.where(contains_text(args["q"], Engineer.name, User.username, Engineer.phone))
     return query
 
 

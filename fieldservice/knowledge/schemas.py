@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
+from fieldservice.core.fields import DecimalString
 from fieldservice.engineers.skills import category_label
 
 
@@ -70,7 +71,7 @@ class SolutionArgs(ma.Schema):
         validate=validate.Length(max=30),
     )
     parts = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=500))
-    estimated_hours = ma.fields.Decimal(
+    estimated_hours = DecimalString(
         load_default=None, allow_none=True, places=2, validate=validate.Range(min=0, max=999)
     )
 

@@ -86,7 +86,7 @@ def _term_filter(terms: QueryTerms, columns):
             sa.and_(
                 columns.term >= prefix,
                 columns.term < prefix + "\U0010ffff",
-                columns.term.like(prefix + "%"),
+                columns.term.startswith(prefix, autoescape=True),
             )
         )
     return sa.or_(*conditions)

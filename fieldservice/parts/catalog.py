@@ -6,6 +6,7 @@ import sqlalchemy as sa
 
 from fieldservice.core.errors import Conflict, ValidationFailed
 from fieldservice.core.models import check_version
+from fieldservice.core.search import contains_text
 from fieldservice.customers.models import Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
@@ -111,8 +112,7 @@ def search_parts(
 ) -> sa.Select:
     query = sa.select(Part).order_by(Part.category, Part.part_number)
     if q:
-        like = f"%{q.strip()}%"
-        query = query.where(sa.or_(Part.part_number.ilike(like), Part.name.ilike(like)))
+        query = query.where(contains_text(q, Part.part_number, Part.name))
     if category:
         query = query.where(Part.category == category)
     if supplier_id:

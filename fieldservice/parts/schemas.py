@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
+from fieldservice.core.fields import Money
 from fieldservice.parts import states
 
 _qty = validate.Range(min=1, max=100000)
@@ -52,7 +53,7 @@ class PartSchema(ma.Schema):
     part_number = ma.fields.String()
     name = ma.fields.String()
     category = ma.fields.String()
-    unit_price = ma.fields.Decimal(as_string=True)
+    unit_price = Money()
     serial_tracked = ma.fields.Boolean()
     return_required = ma.fields.Boolean()
     supplier_id = ma.fields.Integer(allow_none=True)
@@ -65,9 +66,9 @@ class PartSchema(ma.Schema):
     version = ma.fields.Integer()
 
 
-def _money(**kwargs) -> ma.fields.Decimal:
+def _money(**kwargs) -> Money:
     """An amount in yuan: 0 or more, two places."""
-    return ma.fields.Decimal(places=2, allow_nan=False, validate=validate.Range(min=0, max=9999999999), **kwargs)
+    return Money(validate=validate.Range(min=0, max=9999999999), **kwargs)
 
 
 class PartArgs(ma.Schema):
@@ -366,8 +367,8 @@ class SupplierClaimSchema(ma.Schema):
     part_id = ma.fields.Integer()
     part = ma.fields.Nested(PartSchema(only=_PART_BRIEF))
     qty = ma.fields.Integer()
-    claimed_amount = ma.fields.Decimal(as_string=True)
-    accepted_amount = ma.fields.Decimal(as_string=True, allow_none=True)
+    claimed_amount = Money()
+    accepted_amount = Money(allow_none=True)
     reject_reason = ma.fields.String(allow_none=True)
     note = ma.fields.String(allow_none=True)
     decided_at = ma.fields.AwareDateTime(allow_none=True)

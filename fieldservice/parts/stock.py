@@ -13,6 +13,7 @@ import sqlalchemy as sa
 
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, conflict_insert, get_or_404, utcnow
+from fieldservice.core.search import contains_text
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
@@ -407,8 +408,7 @@ def stock_levels(
     if part_id:
         query = query.where(StockLevel.part_id == part_id)
     if q:
-        like = f"%{q.strip()}%"
-        query = query.where(sa.or_(Part.part_number.ilike(like), Part.name.ilike(like)))
+        query = query.where(contains_text(q, Part.part_number, Part.name))
     if low_only:
         query = query.where(StockLevel.qty <= Part.reorder_threshold, Part.reorder_threshold > 0)
     elif not include_empty:
@@ -424,7 +424,7 @@ def serial_units(part_id: int | None = None, warehouse_id: int | None = None, q:
     if warehouse_id:
         query = query.where(SerialUnit.warehouse_id == warehouse_id)
     if q:
-        query = query.where(SerialUnit.serial.ilike(f"%{q.strip()}%"))
+        query = query.where(contains_text(q, SerialUnit.serial))
     return query
 
 

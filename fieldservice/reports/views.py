@@ -19,7 +19,9 @@ from fieldservice.requests.models import ServiceRequest
 from fieldservice.requests.operations import get_visible_request
 from fieldservice.requests.panels import request_panels
 
-bp = Blueprint("reports", __name__, template_folder="templates")
+bp = Blueprint(
+    "reports", __name__, template_folder="templates", static_folder="static", static_url_path="/static/reports"
+)
 
 # Public routes: per client address, page views, writes, and wrong tokens (a guessing attack) each have a budget.
 VIEW_LIMIT = (120, 60)

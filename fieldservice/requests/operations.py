@@ -22,6 +22,7 @@ from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
 from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
+from fieldservice.core.search import contains_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -195,12 +196,10 @@ def filter_requests(
         )
         query = query.where(late if overdue else sa.not_(late))
     if q and q.strip():
-        like = f"%{q.strip()}%"
-        matching_customers = sa.select(Customer.id).where(sa.or_(Customer.name.ilike(like), Customer.phone.ilike(like)))
+        matching_customers = sa.select(Customer.id).where(contains_text(q, Customer.name, Customer.phone))
         query = query.where(
             sa.or_(
-                ServiceRequest.number.ilike(like),
-                ServiceRequest.description.ilike(like),
+                contains_text(q, ServiceRequest.number, ServiceRequest.description),
                 ServiceRequest.customer_id.in_(matching_customers),
             )
         )

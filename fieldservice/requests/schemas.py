@@ -7,6 +7,7 @@ from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
 from fieldservice.core.clock import site_zone
+from fieldservice.core.fields import DecimalString, Money
 from fieldservice.core.states import event_actor
 from fieldservice.requests.operations import CHANNELS, end_of_day
 from fieldservice.requests.signals import appointments_of
@@ -223,7 +224,7 @@ class PartLineArgs(ma.Schema):
 
 class CostLineArgs(ma.Schema):
     kind = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
-    amount = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=10_000_000))
+    amount = Money(required=True, validate=validate.Range(min=0, max=10_000_000))
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=300))
 
 
@@ -239,7 +240,7 @@ class VisitArgs(ma.Schema):
     outcome = ma.fields.String(required=True, validate=validate.OneOf(["resolved", "unresolved"]))
     arrived_at = SiteDateTime(required=True)
     finished_at = SiteDateTime(required=True)
-    labour_hours = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=1000))
+    labour_hours = DecimalString(required=True, places=2, validate=validate.Range(min=0, max=1000))
     fault_id = ma.fields.Integer(load_default=None, allow_none=True)
     fault = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))
     cause = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=4000))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm import selectinload
 
 from fieldservice.appointments import operations as appointments_ops
+from fieldservice.core.api import strict_type_errors
 from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.guard import check_json
 from fieldservice.core.images import clean_image
@@ -250,7 +251,10 @@ def _invalid(messages) -> ValidationFailed:
 def _envelope(raw: dict) -> dict:
     try:
         envelope = _ENVELOPE.load({k: raw.get(k) for k in ("type", "request_id", "payload", "client_time")})
-        envelope["payload"] = _PAYLOADS[envelope["type"]].load(envelope["payload"])
+        payload_schema = _PAYLOADS[envelope["type"]]
+        if coerced := strict_type_errors(payload_schema, envelope["payload"]):
+            raise ValidationError(coerced)
+        envelope["payload"] = payload_schema.load(envelope["payload"])
     except ValidationError as exc:
         raise _invalid(exc.messages) from exc
     if envelope["type"] == "visit":

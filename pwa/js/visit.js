@@ -126,8 +126,8 @@
 
         <label>${esc(t('outcome'))}</label>
         <div class="row">
-          <label><input type="radio" name="outcome" value="resolved" ${draft.outcome === 'resolved' ? 'checked' : ''} style="width:auto"> ${esc(t('outcome_resolved'))}</label>
-          <label><input type="radio" name="outcome" value="unresolved" ${draft.outcome === 'unresolved' ? 'checked' : ''} style="width:auto"> ${esc(t('outcome_unresolved'))}</label>
+          <label><input type="radio" name="outcome" value="resolved" ${draft.outcome === 'resolved' ? 'checked' : ''} class="inline-choice"> ${esc(t('outcome_resolved'))}</label>
+          <label><input type="radio" name="outcome" value="unresolved" ${draft.outcome === 'unresolved' ? 'checked' : ''} class="inline-choice"> ${esc(t('outcome_unresolved'))}</label>
         </div>
         <p class="error" id="form-error"></p>
         <div class="actions"><button class="primary" type="submit" id="submit-visit">${esc(t('save_visit'))}</button></div>

@@ -132,7 +132,7 @@ def log_in(page, live_server, engineer):
     # The service worker must control the page before we go offline, or a reload would find nothing; and the
     # app shell must have settled (it renders the login screen after reading IndexedDB), or the form we fill
     # may be replaced by a fresh, empty one.
-    page.wait_for_function("navigator.serviceWorker.controller !== null")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
     page.wait_for_load_state("networkidle")
     page.fill("#username", engineer.user.username)
     page.fill("#password", "password123")
@@ -143,12 +143,12 @@ def log_in(page, live_server, engineer):
 
 def wait_pending(page, n: int):
     """Wait until the sync bar counts *n* ops not yet confirmed by the server."""
-    page.wait_for_function(f"document.querySelector('#pending-count')?.dataset.pending === '{n}'")
+    page.wait_for_function(f"() => document.querySelector('#pending-count')?.dataset.pending === '{n}'")
 
 
 def wait_synced(page):
     """Wait for one full sync round (outbox, pull, reference data) started by the sync button."""
-    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'idle'")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")
     page.click("#sync-now")
-    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'syncing'")
-    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'idle'")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'syncing'")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")

@@ -123,6 +123,8 @@ def test_illegal_transition_is_rejected(db, phone, job):
         ({"payload": {"outcome": "maybe"}}, "outcome"),
         ({"payload": {"signature": "data:text/plain;base64,aGk="}}, "signature"),
         ({"payload": {"costs": [{"kind": "", "amount": 5}]}}, "costs.0.kind"),
+        # Values marshmallow would coerce (1.5 to 1) are refused in a payload as in any JSON body.
+        ({"payload": {"parts": [{"part_id": 1.5, "qty": 1}]}}, "parts.0.part_id"),
     ],
 )
 def test_invalid_op_is_rejected_with_fields_and_does_not_block_the_next(

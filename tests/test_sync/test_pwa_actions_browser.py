@@ -91,7 +91,7 @@ def test_claim_from_the_pool_offline_and_a_claim_someone_beat(
 
     # Offline, the engineer claims both from the list the phone kept.
     context.set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     page.click(f"[data-claim='{first.id}']")
     page.click(f"[data-claim='{second.id}']")
     wait_pending(page, 2)

@@ -53,7 +53,7 @@ def test_offline_visit_survives_reload_and_syncs_once(db, context, live_server, 
     assert page.locator("#net-state").inner_text() in ("在线", "Online")
 
     context.set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     record_visit(page, tmp_path, job)
     page.click("#submit-visit")
     page.wait_for_selector("#job-status")
@@ -82,7 +82,7 @@ def test_offline_visit_survives_reload_and_syncs_once(db, context, live_server, 
 
     # Syncing again (reconnect, timer) sends nothing twice.
     page.click("#sync-now")
-    page.wait_for_function("document.querySelector('#syncbar').dataset.state === 'idle'")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")
     time.sleep(0.5)
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 1
 
@@ -96,7 +96,7 @@ def test_draft_survives_a_reload(db, context, live_server, engineer, job, tmp_pa
     page.click("#record-visit")
     page.fill("#cause", "滤芯堵塞")
     page.fill("#labour_hours", "2")
-    page.wait_for_function("document.querySelector('#draft-state').textContent !== ''")
+    page.wait_for_function("() => document.querySelector('#draft-state').textContent !== ''")
     page.reload()
     page.wait_for_selector("#visit-form")
     assert page.input_value("#cause") == "滤芯堵塞"
@@ -110,7 +110,7 @@ def test_job_reassigned_while_offline_shows_the_rejection_and_keeps_the_data(
     log_in(page, live_server, engineer)
     page.wait_for_selector(f"[data-job='{job.id}']")
     context.set_offline(True)
-    page.wait_for_function("!navigator.onLine")
+    page.wait_for_function("() => !navigator.onLine")
     record_visit(page, tmp_path, job)
     page.click("#submit-visit")
     wait_pending(page, 1)
@@ -142,7 +142,7 @@ def test_job_photo_uploads_once_under_the_phones_id(db, context, live_server, en
     page.set_input_files("#job-photo", photo_file(tmp_path))
     # The timeline shows the photo once the server has it and the phone pulled the job again.
     page.wait_for_function(
-        "document.querySelectorAll('ul.timeline li:not(.muted)').length > 0 && "
+        "() => document.querySelectorAll('ul.timeline li:not(.muted)').length > 0 && "
         "[...document.querySelectorAll('ul.timeline li')].some(li => li.textContent.includes('照片') && "
         "!li.classList.contains('muted'))"
     )
