@@ -1,5 +1,7 @@
 """What the appointments API reads (XArgs) and writes (XSchema)."""
 
+import datetime as dt
+
 import marshmallow as ma
 from marshmallow import validate
 
@@ -26,7 +28,8 @@ class BookedRequestSchema(ServiceRequestDetailSchema):
 
 
 class ScheduleArgs(ma.Schema):
-    date = ma.fields.Date(required=True)
+    # A day the site's calendar can hold: year 1 or 9999 overflows once moved to UTC and across the days asked.
+    date = ma.fields.Date(required=True, validate=validate.Range(min=dt.date(1900, 1, 1), max=dt.date(2999, 12, 31)))
     days = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=7))
     zone = ma.fields.String(load_default=None, validate=validate.Length(max=60))
     skill = ma.fields.String(load_default=None, validate=validate.Length(max=80))

@@ -29,7 +29,13 @@ from fieldservice.requests.permissions import REQUESTS_READ
 from fieldservice.requests.states import ASSIGNED, AWAITING, DISPATCH, LOCKED
 from fieldservice.requests.views import render_detail
 
-bp = Blueprint("appointments", __name__, template_folder="templates")
+bp = Blueprint(
+    "appointments",
+    __name__,
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static/appointments",
+)
 
 add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13, group="dispatch")
 

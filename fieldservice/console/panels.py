@@ -53,3 +53,8 @@ def _template_exists(name: str) -> bool:
     except TemplateNotFound:
         return False
     return True
+
+
+# The home page: each domain adds the work it gives a role today (a dispatcher's queue, a manager's locked and
+# overdue requests and visits to verify, a callback agent's calls); the object is the user.
+home_panels = Panels("user")

@@ -9,6 +9,7 @@ from flask_login import current_user
 
 from fieldservice.auth.permissions import CALENDAR_MANAGE, CONSOLE, require
 from fieldservice.console.navigation import add_nav, grouped_menu_for, home_cards_for
+from fieldservice.console.panels import home_panels
 from fieldservice.core import clock
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import CALENDAR_KIND_LABELS, CalendarDayForm, apply_api_error
@@ -22,7 +23,12 @@ add_nav("console.calendar", _l("Holiday calendar"), CALENDAR_MANAGE, order=895, 
 @bp.route("/home")
 @require(CONSOLE)
 def home():
-    return render_template("console/home.html", menu=grouped_menu_for(current_user), cards=home_cards_for(current_user))
+    return render_template(
+        "console/home.html",
+        menu=grouped_menu_for(current_user),
+        cards=home_cards_for(current_user),
+        panels=home_panels.render(current_user, current_user),
+    )
 
 
 @bp.app_context_processor

@@ -31,31 +31,33 @@ ZONES = {
     "嘉定区": ((31.3750, 121.2650), ["城北路", "博乐路", "安亭镇墨玉路"]),
 }
 
+# Each customer with the kinds of equipment such a place has (a kindergarten has no biochemical analyzer).
+AC, WATER, LIFT, PRINT, MED = "air_conditioner", "water_purifier", "elevator", "printer", "medical"
 COMPANIES = [
-    "上海绿源餐饮管理有限公司",
-    "华东医院门诊部",
-    "明德实验学校",
-    "金桥科技园物业",
-    "悦来酒店",
-    "仁济社区卫生服务中心",
-    "恒通物流仓储",
-    "东方商厦",
-    "星河数码印务",
-    "新华书店门店",
-    "博雅口腔诊所",
-    "佳美超市连锁",
-    "申城会计师事务所",
-    "锦江之星连锁酒店",
-    "瑞丰律师事务所",
-    "康泰养老院",
-    "江南制药研究所",
-    "百盛咖啡",
-    "远景软件园",
-    "海派健身中心",
-    "南洋模范中学",
-    "中心医院检验科",
-    "宏达汽车4S店",
-    "阳光幼儿园",
+    ("上海绿源餐饮管理有限公司", (AC, WATER)),
+    ("华东医院门诊部", (MED, AC, WATER, LIFT)),
+    ("明德实验学校", (AC, WATER, PRINT)),
+    ("金桥科技园物业", (AC, LIFT)),
+    ("悦来酒店", (AC, WATER, LIFT)),
+    ("仁济社区卫生服务中心", (MED, WATER)),
+    ("恒通物流仓储", (AC, PRINT)),
+    ("东方商厦", (AC, LIFT)),
+    ("星河数码印务", (PRINT, AC)),
+    ("新华书店门店", (AC, PRINT)),
+    ("博雅口腔诊所", (MED, WATER)),
+    ("佳美超市连锁", (AC, LIFT)),
+    ("申城会计师事务所", (PRINT, WATER)),
+    ("锦江之星连锁酒店", (AC, WATER, LIFT)),
+    ("瑞丰律师事务所", (PRINT, WATER)),
+    ("康泰养老院", (MED, AC, WATER)),
+    ("江南制药研究所", (MED, AC)),
+    ("百盛咖啡", (WATER, AC)),
+    ("远景软件园", (AC, LIFT, PRINT)),
+    ("海派健身中心", (AC, WATER)),
+    ("南洋模范中学", (AC, WATER, PRINT)),
+    ("中心医院检验科", (MED, AC)),
+    ("宏达汽车4S店", (AC, PRINT)),
+    ("阳光幼儿园", (AC, WATER)),
 ]
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗"
 GIVEN = ["伟", "芳", "娜", "敏", "静", "磊", "洋", "勇", "艳", "杰", "军", "霞", "涛", "明", "超"]
@@ -78,7 +80,7 @@ def seed(rng, context: dict) -> None:
     ]
     customers, equipment = [], []
     today = date.today()
-    for index, company in enumerate(COMPANIES):
+    for index, (company, kinds) in enumerate(COMPANIES):
         zone = list(ZONES)[index % len(ZONES)]
         (lat, lng), streets = ZONES[zone]
         customer = ops.create_customer(
@@ -98,7 +100,7 @@ def seed(rng, context: dict) -> None:
                 customer, {"name": _person(rng), "title": rng.choice(TITLES), "phone": _phone(rng)}, actor
             )
         for unit in range(rng.randint(1, 3)):
-            product = rng.choice(products)
+            product = rng.choice([p for p in products if p.category in kinds])
             installed = today - timedelta(days=rng.randint(30, 1500))
             equipment.append(
                 ops.create_equipment(

@@ -33,33 +33,72 @@ PROBLEM_TYPES = [
     ("other", "其他", "Other", "other"),
 ]
 
+# What goes wrong with each kind of product, in the customer's words: a request's problem type and description match
+# the unit it is about (no air-conditioner faults on a biochemical analyzer).
 DESCRIPTIONS = {
-    "no_cooling": [
-        "空调开机后不制冷，出风口是常温风",
-        "冷库温度降不下来，压缩机频繁启停",
-        "制冷效果差，室温 29 度",
-    ],
-    "no_heating": ["冬季制热模式无热风", "热泵制热时外机结霜严重，不出热风"],
-    "leak": ["室内机滴水，地面有积水", "净水器底部漏水，已关闭进水阀", "冷凝水管渗水"],
-    "noise": ["外机运转时有明显的金属撞击声", "设备启动时嗡嗡响，持续约一分钟"],
-    "no_power": ["按电源键无反应，指示灯不亮", "突然断电后无法再次开机"],
-    "error_code": ["面板显示 E4 故障代码", "显示 F1 报警，重启后仍然出现", "显示代码 P0，无法运行"],
-    "poor_water": ["出水量明显变小", "出水有异味，TDS 值偏高"],
-    "installation": ["新购设备需要上门安装调试", "设备到货，预约安装"],
-    "maintenance": ["年度例行保养", "更换滤芯并清洗"],
-    "relocation": ["办公室搬迁，需要移机"],
-    "other": ["客户咨询设备使用方法，需要上门演示"],
+    "air_conditioner": {
+        "no_cooling": ["空调开机后不制冷，出风口是常温风", "制冷效果差，室温 29 度", "模块机组出水温度降不下来"],
+        "no_heating": ["冬季制热模式无热风", "热泵制热时外机结霜严重，不出热风"],
+        "leak": ["室内机滴水，地面有积水", "冷凝水管渗水"],
+        "noise": ["外机运转时有明显的金属撞击声"],
+        "error_code": ["线控器显示 E4 故障代码", "显示 F1 报警，重启后仍然出现"],
+        "maintenance": ["年度例行保养：清洗滤网和冷凝器"],
+    },
+    "water_purifier": {
+        "poor_water": ["出水量明显变小", "出水有异味，TDS 值偏高"],
+        "leak": ["净水器底部漏水，已关闭进水阀", "开水器接口处渗水"],
+        "no_power": ["开水器按电源键无反应，指示灯不亮"],
+        "error_code": ["面板显示 E1，提示缺水"],
+        "maintenance": ["更换滤芯并清洗"],
+        "installation": ["新购净水器需要上门安装调试"],
+    },
+    "elevator": {
+        "noise": ["电梯运行时轿厢有异响", "扶梯运行时梯级有撞击声"],
+        "error_code": ["电梯停在二楼，显示故障代码 E30", "层门关不严，电梯反复开关门"],
+        "no_power": ["扶梯突然停止运行，无法启动"],
+        "maintenance": ["半月例行保养"],
+    },
+    "printer": {
+        "error_code": ["复印机频繁卡纸，提示 J095", "显示 SC542 定影故障"],
+        "no_power": ["复合机开机无反应"],
+        "noise": ["进纸时有咔咔的响声"],
+        "maintenance": ["按印量例行保养，更换硒鼓"],
+    },
+    "medical": {
+        "error_code": ["生化分析仪提示灯能量低，无法测试", "冷藏箱报警：温度超限"],
+        "no_cooling": ["医用冷藏箱温度降不到 8 度以下"],
+        "no_power": ["分析仪开机自检不通过，无法进入主界面"],
+        "maintenance": ["季度例行保养，更换泵管"],
+    },
 }
-CAUSES = [
-    ("启动电容老化失效", "更换启动电容，测试运行正常"),
-    ("冷媒泄漏，系统压力偏低", "查漏补焊后加注冷媒至标准压力"),
-    ("排水管堵塞", "疏通排水管并做防堵处理"),
-    ("主板电源模块烧毁", "更换主板，恢复供电"),
-    ("温度传感器阻值漂移", "更换温度传感器"),
-    ("滤芯使用超期", "更换全套滤芯，冲洗管路"),
-]
+# What the engineer found and did, per kind of product.
+CAUSES = {
+    "air_conditioner": [
+        ("启动电容老化失效", "更换启动电容，测试运行正常"),
+        ("冷媒泄漏，系统压力偏低", "查漏补焊后加注冷媒至标准压力"),
+        ("排水管堵塞", "疏通排水管并做防堵处理"),
+        ("温度传感器阻值漂移", "更换温度传感器"),
+    ],
+    "water_purifier": [
+        ("滤芯使用超期", "更换全套滤芯，冲洗管路"),
+        ("进水电磁阀线圈烧毁", "更换进水电磁阀，试机正常"),
+        ("快接头老化渗漏", "更换快接头并做保压测试"),
+    ],
+    "elevator": [
+        ("层门滚轮磨损", "更换层门滚轮，调整门刀间隙"),
+        ("编码器信号干扰", "重新屏蔽编码器线缆，试运行正常"),
+    ],
+    "printer": [
+        ("搓纸轮磨损打滑", "更换搓纸轮组件"),
+        ("定影组件老化", "更换定影组件，打印测试正常"),
+    ],
+    "medical": [
+        ("卤素灯老化，能量不足", "更换卤素灯并重新校准"),
+        ("冷藏箱压缩机启动器故障", "更换启动器，温度恢复正常"),
+    ],
+}
 UNSOLVED = [
-    ("怀疑压缩机故障，需要备件", "已申请备件，待到货后再次上门"),
+    ("需要更换的备件不在车上", "已申请备件，待到货后再次上门"),
     ("故障间歇出现，现场未能复现", "已记录运行数据，需进一步观察"),
 ]
 REASONS_CANCEL = ["客户已自行解决", "客户重复报修", "客户取消预约"]
@@ -156,7 +195,8 @@ def seed(rng: random.Random, context: dict) -> None:
 def _seed_request(
     rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now, van_parts
 ):
-    code = rng.choice([c for c, *_ in PROBLEM_TYPES if c not in ("other", "relocation")])
+    problems = DESCRIPTIONS.get(product.category) or DESCRIPTIONS["air_conditioner"]
+    code = rng.choice(sorted(problems))
     old = kind in ("resolved", "revisited", "reopened", "cancelled", "locked_late", "locked_twice")
     start = now - (timedelta(days=rng.randint(3, 25)) if old else timedelta(hours=rng.randint(1, 40)))
     start -= timedelta(minutes=rng.randint(0, 59))
@@ -170,7 +210,7 @@ def _seed_request(
         "equipment_id": unit.id if unit is not None else None,
         "product_id": product.id,
         "problem_type": code,
-        "description": rng.choice(DESCRIPTIONS[code]),
+        "description": rng.choice(problems[code]),
         "priority": rng.choices([1, 2, 3, 4], weights=[1, 3, 5, 2])[0],
         "required_by": required,
         "channel": rng.choice(["phone", "phone", "phone", "wechat", "web", "email"]),
@@ -205,7 +245,8 @@ def _seed_request(
             sr = ops.perform(sr, "assign", dispatcher, None, engineer_id=engineer.id, now=t)
         t = _work(sr, engineer, t)
         solved = kind not in ("locked_twice",)
-        cause, solution = rng.choice(CAUSES if solved else UNSOLVED)
+        causes = CAUSES.get(product.category) or CAUSES["air_conditioner"]
+        cause, solution = rng.choice(causes if solved else UNSOLVED)
         arrived = t
         finished = arrived + timedelta(minutes=rng.randint(40, 180))
         ops.record_visit(

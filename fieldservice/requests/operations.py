@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from flask_babel import gettext as _
 from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.state import InstanceState
 
@@ -112,7 +113,7 @@ def end_of_day(day: date) -> datetime:
 def get_request(request_id: int) -> ServiceRequest:
     sr = db.session.get(ServiceRequest, request_id)
     if sr is None:
-        raise NotFound("not_found", f"No service request with id {request_id}.")
+        raise NotFound("not_found", _("No service request with id %(id)s.", id=request_id))
     return sr
 
 
@@ -129,7 +130,7 @@ def get_visible_request(request_id: int, user) -> ServiceRequest:
     """The request if *user* may see it; 404 otherwise (an invisible request does not exist for them)."""
     sr = db.session.scalar(visible_requests(user).where(ServiceRequest.id == request_id))
     if sr is None:
-        raise NotFound("not_found", f"No service request with id {request_id}.")
+        raise NotFound("not_found", _("No service request with id %(id)s.", id=request_id))
     return sr
 
 
@@ -382,7 +383,7 @@ def _lock(sr: ServiceRequest) -> ServiceRequest:
         .execution_options(populate_existing=True)
     ).one_or_none()
     if locked is None:
-        raise NotFound("not_found", f"No service request with id {sr.id}.")
+        raise NotFound("not_found", _("No service request with id %(id)s.", id=sr.id))
     hold([locked])
     return locked
 
@@ -671,7 +672,7 @@ def _check_assign(sr: ServiceRequest | None, request_id: int, actor, payload: di
     """The checks perform() makes for one assign (the same TRANSITIONS rows and payload checks): the row
     taken and the engineer, or raises the refusal."""
     if sr is None:
-        raise NotFound("not_found", f"No service request with id {request_id}.")
+        raise NotFound("not_found", _("No service request with id %(id)s.", id=request_id))
     t = choose_transition(sr, "assign", actor, payload)
     return t, _check_payload(t, sr, payload)
 

@@ -8,3 +8,5 @@ REQUESTS_READ = define(
 REQUESTS_CREATE = define("requests.create", {Role.ADMIN, Role.MANAGER, Role.DISPATCHER})
 PROBLEM_TYPES_MANAGE = define("problem_types.manage", {Role.ADMIN, Role.MANAGER})
 MAINTENANCE_RUN = define("maintenance.run", {Role.ADMIN, Role.MANAGER})
+# Rule 3: locked requests are the manager's; their home page lists them with the overdue ones.
+LOCKED_WORK = define("requests.locked_work", {Role.ADMIN, Role.MANAGER})

@@ -13,6 +13,7 @@ from sqlalchemy.orm import joinedload, selectinload
 
 from fieldservice.auth.permissions import require
 from fieldservice.console.navigation import add_home_card, add_nav
+from fieldservice.console.panels import home_panels
 from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import CONTRACTS_READ
 from fieldservice.core.clock import site_zone
@@ -41,12 +42,14 @@ from fieldservice.requests.forms import (
 )
 from fieldservice.requests.models import ProblemType, RequestEvent, ServiceRequest
 from fieldservice.requests.panels import request_panels
-from fieldservice.requests.permissions import PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
+from fieldservice.requests.permissions import LOCKED_WORK, PROBLEM_TYPES_MANAGE, REQUESTS_CREATE, REQUESTS_READ
 from fieldservice.requests.schemas import RequestQueryArgs
 from fieldservice.requests.states import (
     ACTION_LABELS,
     ACTIVE,
+    AWAITING,
     DISPATCH,
+    LOCKED,
     OPEN,
     STATUS_LABELS,
     STATUSES,
@@ -102,6 +105,43 @@ def _open_count() -> dict:
 
 
 add_home_card("requests_overdue", REQUESTS_CREATE, _open_count, order=10)
+
+HOME_ROWS = 8
+
+
+def _home_queue(user) -> dict:
+    """The dispatcher's queue: requests awaiting assignment, the most urgent (earliest required date) first."""
+    query = (
+        ops.filter_requests(ops.visible_requests(user), status=[AWAITING], sort="due")
+        .options(*LIST_LOADS)
+        .limit(HOME_ROWS)
+    )
+    waiting = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ServiceRequest).where(ServiceRequest.status == AWAITING)
+    )
+    return {"rows": db.session.scalars(query).unique().all(), "total": waiting, "now": utcnow(),
+            "problem_labels": _problem_type_labels()}
+
+
+def _home_locked(user) -> dict:
+    """The manager's: locked requests (theirs to act on) and open ones past their required date."""
+    late = sa.and_(ServiceRequest.status.in_(tuple(ACTIVE)), ServiceRequest.required_by < utcnow())
+    query = (
+        sa.select(ServiceRequest)
+        .where(sa.or_(ServiceRequest.status == LOCKED, late))
+        .order_by((ServiceRequest.status == LOCKED).desc(), ServiceRequest.required_by, ServiceRequest.id)
+        .options(*LIST_LOADS)
+        .limit(HOME_ROWS)
+    )
+    total = db.session.scalar(
+        sa.select(sa.func.count()).select_from(ServiceRequest).where(sa.or_(ServiceRequest.status == LOCKED, late))
+    )
+    return {"rows": db.session.scalars(query).unique().all(), "total": total, "now": utcnow(),
+            "problem_labels": _problem_type_labels()}
+
+
+home_panels.add("requests/_home_queue.html", _home_queue, REQUESTS_CREATE)
+home_panels.add("requests/_home_locked.html", _home_locked, LOCKED_WORK)
 
 
 def _customer_equipment(customer_id: int) -> list:

@@ -8,6 +8,7 @@ from flask_login import current_user
 
 from fieldservice.auth.permissions import can, require
 from fieldservice.console.navigation import add_home_card, add_nav
+from fieldservice.console.panels import home_panels
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
@@ -59,6 +60,16 @@ def _follow_up_card() -> dict:
 
 
 add_home_card("callbacks_overdue", CALLBACK_QUEUE, _due_card, order=20)
+
+
+def _home_calls(user) -> dict:
+    """The callback agent's next calls: the oldest resolutions first."""
+    query = ops.queue()
+    requests = db.session.scalars(query.limit(8)).all()
+    return {"entries": ops.queue_entries(requests), "total": _count(query)}
+
+
+home_panels.add("revisits/_home_calls.html", _home_calls, CALLBACK_QUEUE)
 add_home_card("follow_ups_open", FOLLOW_UPS, _follow_up_card, order=21)
 
 

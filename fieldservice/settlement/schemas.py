@@ -4,6 +4,7 @@ import marshmallow as ma
 from marshmallow import validate
 
 from fieldservice.core.api import PageArgs
+from fieldservice.core.fields import DecimalString, Money
 from fieldservice.settlement.models import PRICINGS, VERIFICATION_STATES
 
 
@@ -13,9 +14,9 @@ class RepairItemSchema(ma.Schema):
     code = ma.fields.String()
     name_zh = ma.fields.String()
     name_en = ma.fields.String()
-    standard_hours = ma.fields.Decimal(as_string=True)
+    standard_hours = DecimalString()
     pricing = ma.fields.String()
-    fixed_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    fixed_price = Money(allow_none=True)
     reimbursable = ma.fields.Boolean()
     active = ma.fields.Boolean()
     version = ma.fields.Integer()
@@ -28,11 +29,9 @@ class RepairItemArgs(ma.Schema):
     code = ma.fields.String(required=True, validate=validate.Length(min=1, max=40))
     name_zh = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
     name_en = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
-    standard_hours = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=0, max=1000))
+    standard_hours = DecimalString(required=True, places=2, validate=validate.Range(min=0, max=1000))
     pricing = ma.fields.String(load_default="hourly", validate=validate.OneOf(PRICINGS))
-    fixed_price = ma.fields.Decimal(
-        load_default=None, allow_none=True, places=2, validate=validate.Range(min=0, max=10_000_000)
-    )
+    fixed_price = Money(load_default=None, allow_none=True, validate=validate.Range(min=0, max=10_000_000))
     reimbursable = ma.fields.Boolean(load_default=False)
     active = ma.fields.Boolean()
 
@@ -45,9 +44,9 @@ class RepairItemUpdateArgs(ma.Schema):
     code = ma.fields.String(validate=validate.Length(min=1, max=40))
     name_zh = ma.fields.String(validate=validate.Length(min=1, max=200))
     name_en = ma.fields.String(validate=validate.Length(min=1, max=200))
-    standard_hours = ma.fields.Decimal(places=2, validate=validate.Range(min=0, max=1000))
+    standard_hours = DecimalString(places=2, validate=validate.Range(min=0, max=1000))
     pricing = ma.fields.String(validate=validate.OneOf(PRICINGS))
-    fixed_price = ma.fields.Decimal(allow_none=True, places=2, validate=validate.Range(min=0, max=10_000_000))
+    fixed_price = Money(allow_none=True, validate=validate.Range(min=0, max=10_000_000))
     reimbursable = ma.fields.Boolean()
     active = ma.fields.Boolean()
 
@@ -73,16 +72,16 @@ class VisitItemSchema(ma.Schema):
     name_zh = ma.fields.String(attribute="item.name_zh")
     name_en = ma.fields.String(attribute="item.name_en")
     quantity = ma.fields.Integer()
-    standard_hours = ma.fields.Decimal(as_string=True)
+    standard_hours = DecimalString()
     pricing = ma.fields.String()
-    fixed_price = ma.fields.Decimal(as_string=True, allow_none=True)
+    fixed_price = Money(allow_none=True)
 
 
 class VisitItemsSchema(ma.Schema):
     visit_id = ma.fields.Integer()
     items = ma.fields.List(ma.fields.Nested(VisitItemSchema))
-    standard_hours = ma.fields.Decimal(as_string=True)
-    actual_hours = ma.fields.Decimal(as_string=True)
+    standard_hours = DecimalString()
+    actual_hours = DecimalString()
     overrun = ma.fields.Boolean()
     verification = ma.fields.String(allow_none=True)
 
@@ -141,7 +140,7 @@ class StatementIssueArgs(ma.Schema):
 class StatementAdjustmentArgs(ma.Schema):
     version = ma.fields.Integer(load_default=None, validate=validate.Range(min=1))
     corrects_id = ma.fields.Integer(required=True)
-    amount = ma.fields.Decimal(required=True, places=2, validate=validate.Range(min=-10_000_000, max=10_000_000))
+    amount = Money(required=True, validate=validate.Range(min=-10_000_000, max=10_000_000))
     note = ma.fields.String(required=True, validate=validate.Length(min=1, max=2000))
 
 
@@ -152,12 +151,12 @@ class StatementLineSchema(ma.Schema):
     corrects_id = ma.fields.Integer(allow_none=True)
     request_number = ma.fields.String(allow_none=True)
     items = ma.fields.String(allow_none=True)
-    standard_hours = ma.fields.Decimal(as_string=True)
-    actual_hours = ma.fields.Decimal(as_string=True)
-    labour_amount = ma.fields.Decimal(as_string=True)
-    parts_amount = ma.fields.Decimal(as_string=True)
-    costs_amount = ma.fields.Decimal(as_string=True)
-    amount = ma.fields.Decimal(as_string=True)
+    standard_hours = DecimalString()
+    actual_hours = DecimalString()
+    labour_amount = Money()
+    parts_amount = Money()
+    costs_amount = Money()
+    amount = Money()
     note = ma.fields.String(allow_none=True)
 
 
@@ -168,13 +167,13 @@ class StatementSchema(ma.Schema):
     status = ma.fields.String()
     number = ma.fields.String(allow_none=True)
     visits = ma.fields.Integer()
-    standard_hours = ma.fields.Decimal(as_string=True)
-    actual_hours = ma.fields.Decimal(as_string=True)
-    labour_amount = ma.fields.Decimal(as_string=True)
-    parts_amount = ma.fields.Decimal(as_string=True)
-    costs_amount = ma.fields.Decimal(as_string=True)
-    adjustments_amount = ma.fields.Decimal(as_string=True)
-    total = ma.fields.Decimal(as_string=True)
+    standard_hours = DecimalString()
+    actual_hours = DecimalString()
+    labour_amount = Money()
+    parts_amount = Money()
+    costs_amount = Money()
+    adjustments_amount = Money()
+    total = Money()
     issued_at = ma.fields.AwareDateTime(allow_none=True)
     version = ma.fields.Integer()
 

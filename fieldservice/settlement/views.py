@@ -10,6 +10,7 @@ from flask_login import current_user
 from fieldservice.auth.models import Role
 from fieldservice.auth.permissions import can, require
 from fieldservice.console.navigation import add_nav
+from fieldservice.console.panels import home_panels
 from fieldservice.core.clock import local_date
 from fieldservice.core.errors import ApiError
 from fieldservice.core.models import get_or_404, utcnow
@@ -38,6 +39,17 @@ from fieldservice.settlement.permissions import (
 )
 
 bp = Blueprint("settlement", __name__, template_folder="templates")
+
+
+def _home_verifications(user) -> dict:
+    """The manager's visits to verify (核销), the longest waiting first, with what keeps each from bulk approval."""
+    query = ops.verification_queue()
+    rows = db.session.scalars(query.limit(8)).all()
+    total = db.session.scalar(sa.select(sa.func.count()).select_from(query.order_by(None).subquery()))
+    return {"rows": rows, "total": total, "problems": ops.problems_of(rows), "problem_labels": PROBLEM_LABELS}
+
+
+home_panels.add("settlement/_home_verifications.html", _home_verifications, VERIFY)
 
 PER_PAGE = 50
 

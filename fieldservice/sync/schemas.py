@@ -126,6 +126,9 @@ class ResubmitPayload(ma.Schema):
     """A returned visit, corrected, sent back for verification; `version` is the verification's."""
 
     visit_id = ma.fields.Integer(required=True)
+    version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
+
+
 class AppointmentPayload(AppointmentArgs):
     """API.md's sync op `appointment`: {start, end, reason?, note?}, for the engineer's own job (no engineer_id);
     the version optional, as every offline step's."""

@@ -18,7 +18,7 @@ def test_the_board_shows_the_day(db, console_as, assigned, make_user, engineer, 
     assert "排班看板" in page
     assert f'data-engineer="{engineer.id}"' in page
     # 10:00 on a bar from 06:00 to 22:00: a quarter in, two hours wide (12.5 %).
-    assert 'style="left: 25.0%; width: 12.5%"' in page
+    assert 'data-left="25.0" data-width="12.5"' in page  # placed by board.js (no style attributes: CSP)
     assert f'data-request="{booked.id}"' in page and booked.number in page
     assert f'<li data-request="{waiting.id}">' in page
     assert "Schedule board" in console_as("manager").get(f"/schedule?date={day}&lang=en").get_data(as_text=True)

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.browser
 
 
 def test_the_customer_page_runs_under_the_policy(live_server, browser, db, resolved_request):
-    token = ops.link_for(resolved_request).token
+    token = ops.current_token(resolved_request)
     db.session.commit()
     context = browser.new_context(locale="zh-CN")
     page = context.new_page()

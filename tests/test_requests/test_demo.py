@@ -73,3 +73,29 @@ def test_demo_visits_use_parts_from_the_engineers_van(db, make_user, make_equipm
         assert visit.outcome == "resolved" and van.kind == "van" and van.engineer_id == visit.engineer_id
         assert db.session.get(Part, line.part_id).category == visit.request.service_category
     assert van_stock() == before - sum(line.qty for line in used)
+
+
+def test_demo_requests_fit_the_unit_they_are_about(db):
+    """A request's problem, description and visit findings are those of its product's kind (no air-conditioner
+    repairs on a kindergarten's biochemical analyzer)."""
+    from fieldservice.cli import seed_all
+    from fieldservice.customers import demo as customers_demo
+    from fieldservice.requests.models import Visit
+
+    seed_all()
+    requests = db.session.query(ServiceRequest).all()
+    assert requests
+    for sr in requests:
+        if sr.channel == "maintenance":
+            continue
+        problems = demo.DESCRIPTIONS[sr.product.category]
+        assert sr.problem_type in problems and sr.description in problems[sr.problem_type], sr.number
+    causes = {category: {cause for cause, _ in pairs} for category, pairs in demo.CAUSES.items()}
+    unsolved = {cause for cause, _ in demo.UNSOLVED}
+    for visit in db.session.query(Visit):
+        category = visit.request.product.category
+        assert visit.cause in causes[category] | unsolved, (visit.request.number, visit.cause)
+    kinds = dict(customers_demo.COMPANIES)
+    for sr in requests:
+        if sr.equipment is not None:
+            assert sr.equipment.product.category in kinds[sr.customer.name]

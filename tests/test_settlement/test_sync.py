@@ -32,7 +32,7 @@ def test_a_returned_visit_is_corrected_and_resubmitted_offline(api_as, make_item
     items_op = op("visit_items", visit.request_id, {"visit_id": visit.id, "items": [{"repair_item_id": right.id}]})
     resubmit_op = op("resubmit", visit.request_id, {"visit_id": visit.id, "version": returned[0]["version"]})
     results = _sync(phone, items_op, resubmit_op)
-    assert [r["status"] for r in results] == ["applied", "applied"]
+    assert [r["status"] for r in results] == ["applied", "applied"], results
     assert _sync(phone, resubmit_op)[0]["status"] == "duplicate"
     db.session.expire_all()
     v = db.session.get(Verification, v.id)

@@ -10,6 +10,7 @@ the request page closing the loop (已回访).
 import os
 import re
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import sqlalchemy as sa
@@ -83,7 +84,8 @@ def test_the_whole_loop_in_chinese(
     walk.step(page, "assigned")
     # The customer's link and its QR code exist from the start.
     page.goto(live_server.url + f"/requests/{request_id}/customer-link")
-    link = page.locator("[data-testid=customer-link]").get_attribute("href")
+    # The link names the public site (FIELDSERVICE_PUBLIC_URL); the test serves it here.
+    link = live_server.url + urlparse(page.locator("[data-testid=customer-link]").get_attribute("href")).path
     walk.step(page, "customer-link")
 
     # The engineer works the job offline on the phone, then syncs.
