@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import sqlalchemy as sa
 from flask import current_app
+from flask_babel import force_locale
 
 from fieldservice.billing.charges import compute_charges
 from fieldservice.core.errors import Conflict, NotFound, ValidationFailed
@@ -312,13 +313,17 @@ def build_report(visit_id: int) -> ServiceReport | None:
     visit = db.session.get(Visit, visit_id, with_for_update=True)
     if visit is None:
         return None
-    content = build_content(visit)
-    digest = _content_hash(content)
+    # The report is a document in the site's language (its PDF is stored), whoever's request ran the job: an
+    # engineer's phone in English syncing a visit must not make the customer's report English.
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        content = build_content(visit)
+        digest = _content_hash(content)
     report = db.session.scalar(sa.select(ServiceReport).where(ServiceReport.visit_id == visit_id))
     if report is not None and report.content_hash == digest:
         return report
     # In a child process that exits: a worker rendering reports in itself keeps what WeasyPrint allocates.
-    pdf = render_pdf("reports/report_pdf.html", in_child=True, r=content)
+    with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
+        pdf = render_pdf("reports/report_pdf.html", in_child=True, r=content)
     if report is None:
         report = ServiceReport(request_id=visit.request_id, visit_id=visit_id, revision=1)
         db.session.add(report)
