@@ -16,7 +16,7 @@ from fieldservice.console.navigation import add_home_card, add_nav
 from fieldservice.console.panels import home_panels
 from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import CONTRACTS_READ
-from fieldservice.core.clock import site_zone
+from fieldservice.core.clock import local_date, site_zone
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
@@ -166,7 +166,9 @@ def _customer_history(customer) -> dict:
     return {
         "earlier_requests": earlier,
         "equipment": equipment,
+        # The customer's agreement; a unit's warranty shows on its row (the preview names the chosen unit's).
         "coverage": ops.coverage_at(customer.id, None, utcnow()),
+        "today": local_date(utcnow()),
         "problem_labels": _problem_type_labels(),
     }
 

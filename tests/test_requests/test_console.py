@@ -1,5 +1,6 @@
 """Console pages: intake, the list with filters and saved filters, the detail page, problem types."""
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -335,3 +336,19 @@ def test_the_list_opens_on_open_work_and_shows_all_on_request(db, console_as, ma
     assert open_one.number in everything and cancelled.number in everything
     only = console.get("/requests?status=cancelled").get_data(as_text=True)
     assert cancelled.number in only and open_one.number not in only
+
+
+def test_intake_history_does_not_deny_a_units_warranty(console_as, make_equipment):
+    """The history panel once said 'no agreement or warranty' while the preview said 保修至 for the chosen unit:
+    the customer-wide line speaks of agreements only, and each unit's row says whether it is in warranty."""
+    from datetime import date, timedelta
+
+    covered = make_equipment(warranty_until=date.today() + timedelta(days=200))
+    expired = make_equipment(customer=covered.customer, warranty_until=date.today() - timedelta(days=1))
+    html = console_as("dispatcher").get(f"/requests/new?customer_id={covered.customer_id}&lang=en").get_data(
+        as_text=True
+    )
+    assert "No agreement or warranty" not in html
+    assert "No service agreement covers this customer now" in html
+    rows = {m.group(1): m.group(2) for m in re.finditer(r"<tr><td>([^<]+)</td>.*?</td><td>(.*?)</td></tr>", html, re.S)}
+    assert "In warranty" in rows[covered.serial_number] and "Out of warranty" in rows[expired.serial_number]
