@@ -1,3 +1,4 @@
+import re
 import subprocess
 from io import BytesIO
 
@@ -184,3 +185,18 @@ def test_a_link_issued_meanwhile_by_another_transaction_is_the_one_returned(db, 
     assert ops.current_token(resolved_request) == token
     db.session.commit()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(CustomerLink)) == 1
+
+
+def test_the_signature_stays_on_the_page_of_the_work_it_confirms(app, db, resolved_request, tmp_path):
+    """It once came last, after the charges, and landed alone on page 2: now it is a row of the visit's table."""
+    from flask import render_template
+
+    report = ops.reports_of(resolved_request)[0]
+    with app.test_request_context():
+        html = render_template("reports/report_pdf.html", r=report.content)
+    signature = html.index('<tr class="signature">')
+    assert signature < html.index('class="grid"')  # before the parts and charges tables
+    path = tmp_path / "r.pdf"
+    path.write_bytes(report.pdf)
+    info = subprocess.run(["pdfinfo", str(path)], capture_output=True, text=True).stdout
+    assert re.search(r"^Pages:\s+1$", info, re.M), info
