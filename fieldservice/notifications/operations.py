@@ -100,19 +100,24 @@ def notify_number(sr, event: str, key: str, phone: str, **ctx) -> list[Notificat
         dedupe_key = f"{key}:{channel.name}"
         if _stored_keys([dedupe_key]):
             continue
-        notification = Notification(
-            dedupe_key=dedupe_key,
-            request_id=sr.id,
-            event=event,
-            channel=channel.name,
-            recipient=phone[:200],
-            locale=locale,
-            subject=subject[:200],
-            body=body,
-        )
-        db.session.add(notification)
-        queued.append(notification)
+        queued.append(_queue_one(sr, event, dedupe_key, channel.name, phone, locale, subject, body))
     return queued
+
+
+def _queue_one(sr, event, dedupe_key, channel, recipient, locale, subject, body) -> Notification:
+    """Add one message to the outbox (the session's; it is sent once the transaction commits)."""
+    notification = Notification(
+        dedupe_key=dedupe_key,
+        request_id=sr.id,
+        event=event,
+        channel=channel,
+        recipient=recipient[:200],
+        locale=locale,
+        subject=subject[:200],
+        body=body,
+    )
+    db.session.add(notification)
+    return notification
 
 
 def notify_staff(users, sr, event: str, key: str, **ctx) -> list[Notification]:
@@ -129,17 +134,7 @@ def notify_staff(users, sr, event: str, key: str, **ctx) -> list[Notification]:
             dedupe_key = f"{key}:u{user.id}:{channel.name}"
             if not address or dedupe_key in pending:
                 continue
-            notification = Notification(
-                dedupe_key=dedupe_key,
-                request_id=sr.id,
-                event=event,
-                channel=channel.name,
-                recipient=address[:200],
-                locale=locale,
-                subject=subject[:200],
-                body=body,
-            )
-            db.session.add(notification)
+            notification = _queue_one(sr, event, dedupe_key, channel.name, address, locale, subject, body)
             pending[dedupe_key] = notification
             queued.append(notification)
     return queued
