@@ -18,7 +18,7 @@ def test_charts_draw_and_filters_apply(live_server, browser, db, make_user, hist
         page.press("input[name=password]", "Enter")
         page.wait_for_url("**/home*")
         page.goto(f"{live_server.url}/analytics/?lang=en")
-        page.wait_for_function("document.querySelector('canvas.analytics-chart').chart !== undefined")
+        page.wait_for_function("() => document.querySelector('canvas.analytics-chart').chart !== undefined")
         drawn = page.evaluate(
             "[...document.querySelectorAll('canvas.analytics-chart')].map(c => [c.chart.config.type,"
             " c.chart.data.labels.length, c.chart.data.datasets[0].data.reduce((a, b) => a + b, 0)])"

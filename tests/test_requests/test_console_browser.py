@@ -40,7 +40,7 @@ def test_intake_to_detail_to_assign(
     before = page.input_value("#required_by")
     page.select_option("#priority", "1")
     page.wait_for_function(
-        "document.querySelector('[data-testid=due-preview]').textContent.includes('priority 1')"
+        "() => document.querySelector('[data-testid=due-preview]').textContent.includes('priority 1')"
     )
     assert page.input_value("#required_by") != before
     page.select_option("#problem_type", "leak")
@@ -54,7 +54,7 @@ def test_intake_to_detail_to_assign(
     # The response clock counts down in the browser.
     clock = page.locator("[data-testid=clock-response] .sla-left")
     page.wait_for_function(
-        "document.querySelector('[data-testid=clock-response] .sla-left').textContent.includes('left')"
+        "() => document.querySelector('[data-testid=clock-response] .sla-left').textContent.includes('left')"
     )
     first = clock.inner_text()
     page.wait_for_timeout(1100)

@@ -46,7 +46,7 @@ def test_return_correct_offline_resubmit_approve(
     log_in(phone, live_server, engineer)
     phone.wait_for_selector("#open-returned")
     context.set_offline(True)
-    phone.wait_for_function("!navigator.onLine")
+    phone.wait_for_function("() => !navigator.onLine")
     phone.click("#open-returned")
     form = phone.locator("form.returned")
     assert "应为更换RO膜" in form.inner_text()

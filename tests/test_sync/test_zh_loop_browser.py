@@ -94,7 +94,7 @@ def test_the_whole_loop_in_chinese(
     phone.wait_for_selector(f"[data-job='{request_id}']")
     walk.step(phone, "pwa-jobs")
     context.set_offline(True)
-    phone.wait_for_function("!navigator.onLine")
+    phone.wait_for_function("() => !navigator.onLine")
     job = db.session.get(ServiceRequest, request_id)
     record_visit(phone, tmp_path, job)
     walk.step(phone, "pwa-visit-offline")
