@@ -10,10 +10,13 @@ from flask import Blueprint, abort, redirect, send_from_directory
 bp = Blueprint("sync", __name__)
 
 PWA_DIR = Path(__file__).resolve().parent.parent.parent / "pwa"
+# Files the app shares with the console, served under /app/ from where the console keeps them.
+SHARED = {"tokens.css": Path(__file__).resolve().parent.parent / "core" / "static" / "css" / "tokens.css"}
 
 # The app shell the service worker precaches: everything the app needs to start and work with no network.
 SHELL = [
     "index.html",
+    "tokens.css",
     "app.css",
     "i18n.js",
     "js/store.js",
@@ -44,13 +47,17 @@ def _shell_url(name: str) -> str:
 _manifest_cache: dict = {}
 
 
+def _path(name: str) -> Path:
+    return SHARED.get(name) or PWA_DIR / name
+
+
 def precache_manifest() -> list[dict]:
     """The shell's URLs with a content hash each: any edit to a shell file makes the service worker update."""
-    stamp = tuple(os.stat(PWA_DIR / name).st_mtime_ns for name in SHELL)
+    stamp = tuple(os.stat(_path(name)).st_mtime_ns for name in SHELL)
     if _manifest_cache.get("stamp") != stamp:
         entries = []
         for name in SHELL:
-            digest = hashlib.sha256((PWA_DIR / name).read_bytes()).hexdigest()[:16]
+            digest = hashlib.sha256(_path(name).read_bytes()).hexdigest()[:16]
             entries.append({"url": _shell_url(name), "revision": digest})
         _manifest_cache.update(stamp=stamp, entries=entries)
     return _manifest_cache["entries"]
@@ -86,6 +93,15 @@ def service_worker_manifest():
 @bp.route("/app/manifest.webmanifest")
 def web_manifest():
     response = send_from_directory(PWA_DIR, "manifest.webmanifest", mimetype="application/manifest+json")
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.route("/app/tokens.css")
+def shared_tokens():
+    """The colour and type scale the console uses too (core/static/css/tokens.css)."""
+    shared = SHARED["tokens.css"]
+    response = send_from_directory(shared.parent, shared.name, mimetype="text/css")
     response.headers["Cache-Control"] = "no-cache"
     return response
 
