@@ -46,11 +46,19 @@ PINS=(
   "workbox-background-sync@7.4.1|build/workbox-background-sync.prod.js|$PWA_VENDOR/workbox/workbox-background-sync.prod.js"
 
   "signature_pad@5.1.4|dist/signature_pad.umd.min.js|$PWA_VENDOR/signature_pad/signature_pad.umd.min.js"
+
+  # Classic script: defines the global `qrcode` (the PWA draws the customer's QR on the phone, offline too).
+  "qrcode-generator@2.0.4|dist/qrcode.js|$PWA_VENDOR/qrcode-generator/qrcode.js"
 )
 
 # Extra license files shipped inside a package (third-party notices of bundled code).
 declare -A EXTRA_LICENSES=(
   ["swagger-ui-dist"]="NOTICE swagger-ui-bundle.js.LICENSE.txt swagger-ui-standalone-preset.js.LICENSE.txt"
+)
+
+# Packages that ship no LICENSE file but state their license in a file's header: file and how many lines.
+declare -A HEADER_LICENSES=(
+  ["qrcode-generator"]="dist/qrcode.js:16"
 )
 
 VENDOR_ROOTS=("$STATIC_VENDOR" "$PWA_VENDOR")
@@ -165,6 +173,11 @@ for pin in "${PINS[@]}"; do
     for extra in ${EXTRA_LICENSES[$name]:-}; do
       [[ -f "$pkg/$extra" ]] && files+=("$pkg/$extra")
     done
+    header="${HEADER_LICENSES[$name]:-}"
+    if [[ -n "$header" ]]; then
+      head -n "${header##*:}" "$pkg/${header%%:*}" > "$tmp/$name.LICENSE-header"
+      files+=("$tmp/$name.LICENSE-header")
+    fi
     [[ ${#files[@]} -gt 0 ]] || die "$spec ships no LICENSE file"
     {
       echo

@@ -106,9 +106,7 @@ def index():
     status = request.args.get("status") or None
     page = max(_int_arg("page") or 1, 1)
     try:
-        hits, total = ops.find_entries(
-            current_user, q, product_id, category, status, PER_PAGE, (page - 1) * PER_PAGE
-        )
+        hits, total = ops.find_entries(current_user, q, product_id, category, status, PER_PAGE, (page - 1) * PER_PAGE)
     except ApiError as exc:
         flash(_error_message(exc), "error")
         hits, total = [], 0
@@ -133,9 +131,7 @@ def index():
         counts=counts,
         products=product_choices()[1:],
         pending=db.session.scalar(
-            sa.select(sa.func.count())
-            .select_from(KnowledgeProposal)
-            .where(KnowledgeProposal.status == "pending")
+            sa.select(sa.func.count()).select_from(KnowledgeProposal).where(KnowledgeProposal.status == "pending")
         )
         if can(current_user, KNOWLEDGE_WRITE)
         else 0,
@@ -378,9 +374,7 @@ def proposal(proposal_id: int):
                 _decide(item, form, review, decision)
             except ApiError as exc:
                 db.session.rollback()
-                status = apply_api_error(
-                    review if decision == "reject" or "entry_id" in exc.fields else form, exc
-                )
+                status = apply_api_error(review if decision == "reject" or "entry_id" in exc.fields else form, exc)
             else:
                 db.session.commit()
                 flash(
@@ -392,8 +386,9 @@ def proposal(proposal_id: int):
                 return redirect(url_for("knowledge.proposal", proposal_id=item.id))
         else:
             status = 422
+    source = db.session.get(ServiceRequest, item.request_id) if item.request_id else None
     return render_template(
-        "knowledge/proposal.html", item=item, form=form, review=review, editable=editable
+        "knowledge/proposal.html", item=item, form=form, review=review, editable=editable, source=source
     ), status
 
 
@@ -408,7 +403,5 @@ def _decide(item: KnowledgeProposal, form: ProposalForm, review: ReviewForm, dec
     if decision == "publish":
         entry_id = (review.entry_id.data or "").strip()
         if entry_id and not entry_id.isdigit():
-            raise ValidationFailed(
-                "validation_failed", "Give an entry number.", {"entry_id": "Give an entry number."}
-            )
+            raise ValidationFailed("validation_failed", "Give an entry number.", {"entry_id": "Give an entry number."})
         ops.publish_proposal(item, current_user, item.version, int(entry_id) if entry_id else None)

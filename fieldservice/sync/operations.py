@@ -23,12 +23,14 @@ from fieldservice.core.api import strict_type_errors
 from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.guard import check_json
 from fieldservice.core.images import clean_image
+from fieldservice.core.links import customer_page_url
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.knowledge.search import search
 from fieldservice.parts import stock as parts_stock
+from fieldservice.reports.operations import current_token
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
@@ -581,6 +583,7 @@ def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
         knowledge=_knowledge_hints(sr),
         allowed_actions=requests_ops.allowed_actions(sr, user),
         appointment=appointments_ops.as_dict(appointment),
+        customer_url=customer_page_url(current_token(sr)),
     )
 
 

@@ -288,6 +288,7 @@ class JobSchema(ServiceRequestSchema):
             "knowledge",
             "allowed_actions",
             "appointment",
+            "customer_url",
             "updated_at",
         )
 
@@ -301,6 +302,8 @@ class JobSchema(ServiceRequestSchema):
     allowed_actions = ma.fields.List(ma.fields.String())
     # The request's current appointment (API.md), or null: the phone sorts the jobs by it.
     appointment = ma.fields.Dict(allow_none=True)
+    # The customer's progress and report page (/r/<token>): the PWA draws its QR for the customer to scan on site.
+    customer_url = ma.fields.String()
 
 
 class SyncPullSchema(ma.Schema):

@@ -26,12 +26,14 @@ SHELL = [
     "js/visit.js",
     "js/pool.js",
     "js/settle.js",
+    "js/customerqr.js",
     "js/app.js",
     "manifest.webmanifest",
     "icons/icon-192.png",
     "icons/icon-512.png",
     "vendor/idb/idb.umd.js",
     "vendor/signature_pad/signature_pad.umd.min.js",
+    "vendor/qrcode-generator/qrcode.js",
 ]
 
 # Only these kinds of file are served from pwa/ (not the icon script, not the vendoring notes).

@@ -270,6 +270,7 @@
       <div class="row"><span class="grow">${esc(c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
       <div><a href="tel:${esc(job.contact_phone || c.phone)}">${esc(t('call'))} ${esc(job.contact_phone || c.phone)}</a></div>
     </div>`;
+    html += FS.customerQr.card(job);
     if (eq) {
       html += `<div class="card"><h3>${esc(t('equipment'))}</h3>
         <div>${esc(job.product ? job.product.name + ' ' + job.product.model : '')}</div>
@@ -312,6 +313,7 @@
       `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
       ${local.pending.map((op) => `<li class="muted">${esc(fmt(op.client_time))} ${esc(t(op.type))} ${esc(t('waiting_sync'))}</li>`).join('')}</ul></div>`;
     view.innerHTML = html;
+    FS.customerQr.bind(job);
 
     view.querySelectorAll('[data-op]').forEach((button) => button.addEventListener('click', async () => {
       button.disabled = true;

@@ -31,9 +31,7 @@ def test_index_searches_and_shows_both_languages(console_as, make_entry):
 
 
 def test_detail_page_shows_causes_solutions_and_counts(console_as, make_entry, db):
-    entry = make_entry(
-        "机器底部漏水", causes=[cause("密封圈老化", ("更换密封圈", ["关闭进水阀", "更换 O 型圈"]))]
-    )
+    entry = make_entry("机器底部漏水", causes=[cause("密封圈老化", ("更换密封圈", ["关闭进水阀", "更换 O 型圈"]))])
     ops.record_use(entry.id, True, "更换密封圈")
     db.session.commit()
     html = _text(console_as("engineer").get(f"/knowledge/{entry.id}?lang=en"))
@@ -158,9 +156,7 @@ def test_suggest_fragment_for_intake(console_as, make_entry, make_equipment, mak
     make_entry("电梯门关不上", category="elevator")
     console = console_as("dispatcher")
     fragment = _text(
-        console.get(
-            f"/knowledge/suggest?description={quote('客户说机器底部漏水')}&equipment_id={equipment.id}"
-        )
+        console.get(f"/knowledge/suggest?description={quote('客户说机器底部漏水')}&equipment_id={equipment.id}")
     )
     assert 'data-testid="kb-suggest"' in fragment and "机器底部漏水" in fragment and "<html" not in fragment
     elevator = make_product(category="elevator")
@@ -208,9 +204,7 @@ def test_engineer_proposes_and_manager_publishes_in_the_console(console_as, make
     proposal = db.session.get(KnowledgeProposal, proposal.id)
     assert proposal.status == "published" and proposal.entry.status == "published"
     # Decided: the engineer's view is read-only, and a second decision is refused.
-    assert (
-        engineer.post(f"/knowledge/proposals/{proposal.id}", data={"decision": "reject"}).status_code == 403
-    )
+    assert engineer.post(f"/knowledge/proposals/{proposal.id}", data={"decision": "reject"}).status_code == 403
 
 
 def test_reject_in_the_console_needs_a_reason(console_as, make_user, db):
@@ -237,9 +231,7 @@ def test_reject_in_the_console_needs_a_reason(console_as, make_user, db):
     assert db.session.get(KnowledgeProposal, proposal.id).status == "rejected"
 
 
-def test_proposal_form_prefills_from_a_resolved_request(
-    console_as, db, make_equipment, make_engineer, make_user
-):
+def test_proposal_form_prefills_from_a_resolved_request(console_as, db, make_equipment, make_engineer, make_user):
     from .test_operations import resolve_with_visit
 
     sr, engineer = resolve_with_visit(db, make_equipment, make_engineer, make_user)
@@ -260,9 +252,7 @@ def test_suggestions_on_a_request_page_use_its_description_and_product(
     assert "机器底部漏水" in fragment and "电梯门关不上" not in fragment
     # A request the user may not see suggests nothing.
     stranger = make_engineer(skills=["elevator"])
-    assert "机器底部漏水" not in _text(
-        console_as(user=stranger.user).get(f"/knowledge/suggest?request_id={sr.id}")
-    )
+    assert "机器底部漏水" not in _text(console_as(user=stranger.user).get(f"/knowledge/suggest?request_id={sr.id}"))
 
 
 def test_the_suggest_box_include_wires_htmx(app, console_as):
@@ -275,3 +265,21 @@ def test_the_suggest_box_include_wires_htmx(app, console_as):
             '{% with kb_request_id=7 %}{% include "knowledge/_suggest_box.html" %}{% endwith %}'
         )
         assert 'hx-get="/knowledge/suggest?request_id=7"' in html and 'hx-trigger="load"' in html
+
+
+def test_a_proposal_names_its_request_by_number_and_links_to_it(
+    console_as, db, make_equipment, make_engineer, make_user
+):
+    from fieldservice.knowledge import operations as knowledge
+
+    from .test_operations import resolve_with_visit
+
+    sr, engineer = resolve_with_visit(db, make_equipment, make_engineer, make_user)
+    proposal = knowledge.create_proposal(
+        {"request_id": sr.id, "category": "water_purifier", "symptom": "漏水", "cause": "密封圈", "solution": "更换"},
+        engineer.user,
+    )
+    db.session.commit()
+    html = _text(console_as("manager").get(f"/knowledge/proposals/{proposal.id}"))
+    assert f'href="/requests/{sr.id}"' in html and sr.number in html
+    assert f"#{sr.id}<" not in html

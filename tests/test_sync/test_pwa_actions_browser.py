@@ -174,3 +174,33 @@ def test_a_sync_redrawing_the_job_keeps_what_the_engineer_is_typing(db, context,
     # The page was drawn again (the urge form is empty once its op is queued), the other text is still there.
     assert page.input_value("#urge-note") == ""
     assert page.input_value("#hand-back-reason") == "缺少专用工具"
+
+
+def test_the_engineer_shows_the_customers_qr_on_site_with_no_signal(db, context, live_server, engineer, job):
+    """The job carries the customer's page; the phone draws its QR offline, and it decodes to that page."""
+    from io import BytesIO
+
+    from PIL import Image
+
+    from fieldservice.core.links import customer_page_url
+    from fieldservice.reports.operations import current_token
+
+    zbar = pytest.importorskip("pyzbar.pyzbar")
+    page = context.new_page()
+    log_in(page, live_server, engineer)
+    page.wait_for_selector(f"[data-job='{job.id}']")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")
+    context.set_offline(True)
+    page.click(f"[data-job='{job.id}']")
+    assert page.is_hidden("#customer-qr")
+    page.click("#show-customer-qr")
+    page.wait_for_selector("#customer-qr svg")
+    shot = page.locator("#customer-qr").screenshot()
+    decoded = zbar.decode(Image.open(BytesIO(shot)))
+    context.set_offline(False)
+
+    db.session.expire_all()
+    expected = customer_page_url(current_token(db.session.get(ServiceRequest, job.id)))
+    assert [d.data.decode() for d in decoded] == [expected]
+    page.click("#show-customer-qr")
+    assert page.is_hidden("#customer-qr")
