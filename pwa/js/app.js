@@ -266,7 +266,7 @@
       </div>`;
     }
     html += `<div class="card"><h3>${esc(t('customer'))}</h3>
-      <div>${esc(c.name)}${job.contact_name ? ' · ' + esc(job.contact_name) : ''}</div>
+      <div id="job-customer">${esc(c.name)}${job.contact_name && job.contact_name !== c.name ? ' · ' + esc(job.contact_name) : ''}</div>
       <div class="row"><span class="grow">${esc(c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
       <div><a href="tel:${esc(job.contact_phone || c.phone)}">${esc(t('call'))} ${esc(job.contact_phone || c.phone)}</a></div>
     </div>`;

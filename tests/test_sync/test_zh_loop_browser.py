@@ -9,6 +9,7 @@ the request page closing the loop (已回访).
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -54,6 +55,8 @@ def _console(browser, live_server, username):
 def test_the_whole_loop_in_chinese(
     db, browser, context, live_server, make_user, make_customer, make_equipment, make_engineer, tmp_path
 ):
+    from fieldservice.core.models import utcnow
+    from fieldservice.requests import operations as ops
     from fieldservice.requests.models import ProblemType, ServiceRequest
 
     db.session.add(ProblemType(code="no_water", name_zh="不出水", name_en="No water", category="repair"))
@@ -62,7 +65,21 @@ def test_the_whole_loop_in_chinese(
     make_user("callback", username="huifang", name="王芳")
     customer = make_customer(name="华东医院门诊部", zone="徐汇")
     unit = make_equipment(customer=customer)
-    engineer = make_engineer(skills=[unit.product.category], name="张师傅")
+    engineer = make_engineer(skills=[unit.product.category], name="张师傅", zone="徐汇")
+    # A second request nobody has taken yet: the engineer's claim pool shows it.
+    pooled = ops.create_request(
+        {
+            "customer_id": customer.id,
+            "equipment_id": unit.id,
+            "problem_type": "no_water",
+            "description": "二楼净水器出水很慢",
+            "priority": 3,
+            "required_by": utcnow() + timedelta(days=2),
+        },
+        make_user("dispatcher", username="pool-desk"),
+    )
+    db.session.commit()
+    assert pooled.status == "awaiting_assignment"
     walk = Walk(Path(os.environ.get("FIELDSERVICE_SCREENSHOTS") or tmp_path) / "zh-loop")
 
     # The dispatcher logs the request and assigns it.
@@ -93,6 +110,20 @@ def test_the_whole_loop_in_chinese(
     log_in(phone, live_server, engineer)
     phone.wait_for_selector(f"[data-job='{request_id}']")
     walk.step(phone, "pwa-jobs")
+    # The job page with its appointment form and the customer's QR code, then the claim pool, the statements and
+    # the visits returned for correction: the screens added since the loop was first walked.
+    phone.click(f"[data-job='{request_id}']")
+    phone.click("#show-customer-qr")
+    phone.wait_for_selector("#customer-qr svg")
+    walk.step(phone, "pwa-job")
+    # The contact is the customer itself here: its name is printed once.
+    assert phone.inner_text("#job-customer") == "华东医院门诊部"
+    for screen, ready in (("pool", "[data-pool-job]"), ("statements", "#no-statements"), ("returned", "#no-returned")):
+        phone.evaluate(f"location.hash = '#/{screen}'")
+        phone.wait_for_selector(ready)
+        walk.step(phone, f"pwa-{screen}")
+    phone.evaluate("location.hash = '#/jobs'")
+    phone.wait_for_selector(f"[data-job='{request_id}']")
     context.set_offline(True)
     phone.wait_for_function("() => !navigator.onLine")
     job = db.session.get(ServiceRequest, request_id)
@@ -138,5 +169,5 @@ def test_the_whole_loop_in_chinese(
     ratings = db.session.execute(sa.text("SELECT score FROM customer_ratings")).scalars().all()
     assert ratings == [5]
     print(f"\nscreenshots of {len(walk.steps)} steps in {walk.folder}")
-    assert len(list(walk.folder.glob("*.png"))) == len(walk.steps) == 11
+    assert len(list(walk.folder.glob("*.png"))) == len(walk.steps) == 15
     assert not walk.leaks, f"English or codes on Chinese screens: {walk.leaks}"
