@@ -6,9 +6,10 @@ from flask_login import current_user
 
 from fieldservice.appointments import operations as appointments
 from fieldservice.auth.permissions import can, require
-from fieldservice.core.errors import ApiError
+from fieldservice.core.errors import ApiError, ValidationFailed
 from fieldservice.core.links import customer_page_url
 from fieldservice.core.pdf import render_pdf
+from fieldservice.core.public import json_error, public_post, read_body, wants_json
 from fieldservice.core.qr import qr_data_url, qr_png
 from fieldservice.core.ratelimit import allow
 from fieldservice.extensions import csrf, db
@@ -84,8 +85,7 @@ def customer_page(token: str):
     sr = db.session.get(ServiceRequest, link.request_id)
     reports = ops.reports_of(sr)
     rated = {
-        r.visit_id: r
-        for r in db.session.scalars(db.select(CustomerRating).where(CustomerRating.request_id == sr.id))
+        r.visit_id: r for r in db.session.scalars(db.select(CustomerRating).where(CustomerRating.request_id == sr.id))
     }
     response = Response(
         render_template(
@@ -114,25 +114,19 @@ def customer_appointment_change(token: str):
     """The customer asks for another window: the dispatcher sees a flag and an event; nothing moves by itself."""
     sr = _request_or_404(token)
     _limited("write", WRITE_LIMIT)
-    data = request.get_json(silent=True) if request.is_json else request.form
-    if request.is_json and not isinstance(data, dict):
-        return _json_error(400, "malformed_json", "The request body is not valid JSON.")
-    note = (data or {}).get("note")
-    if note is not None and not isinstance(note, str):
-        return _json_error(422, "validation_failed", "Some fields are not valid: note.", {"note": "Not a text."})
-    try:
+
+    def ask(data):
+        note = data.get("note")
+        if note is not None and not isinstance(note, str):
+            raise ValidationFailed("validation_failed", "Some fields are not valid: note.", {"note": "Not a text."})
         appointments.ask_for_another_window(sr, note)
-    except ApiError as exc:
-        db.session.rollback()
-        if _wants_json():
-            return _json_error(exc.status, exc.code, exc.message, exc.fields)
-        flash(_(exc.message), "error")
-        return redirect(url_for("reports.customer_page", token=token))
-    db.session.commit()
-    if _wants_json():
-        return {"change_requested": True}, 200
-    flash(_("We have passed on your request for another time; the service team will call you."), "success")
-    return redirect(url_for("reports.customer_page", token=token))
+
+    return public_post(
+        ask,
+        url_for("reports.customer_page", token=token),
+        lambda _result: {"change_requested": True},
+        _("We have passed on your request for another time; the service team will call you."),
+    )
 
 
 @bp.route("/r/<token>.pdf")
@@ -141,9 +135,7 @@ def customer_pdf(token: str):
     visit_id = request.args.get("visit", type=int)
     query = db.select(ServiceReport).where(ServiceReport.request_id == sr.id)
     query = (
-        query.where(ServiceReport.visit_id == visit_id)
-        if visit_id
-        else query.order_by(ServiceReport.visit_id.desc())
+        query.where(ServiceReport.visit_id == visit_id) if visit_id else query.order_by(ServiceReport.visit_id.desc())
     )
     report = db.session.scalars(query.limit(1)).first()
     if report is None:
@@ -167,24 +159,22 @@ def customer_fresh_link(token: str):
     if state == ops.VALID:
         return redirect(url_for("reports.customer_page", token=token))
     _limited("fresh", FRESH_LIMIT)
-    data = (request.get_json(silent=True) if request.is_json else request.form) or {}
-    phone = data.get("phone") if hasattr(data, "get") else None
+    try:
+        phone = read_body().get("phone")
+    except ApiError as exc:
+        return json_error(exc.status, exc.code, exc.message)
     if not isinstance(phone, str) or not phone.strip() or len(phone) > 40:
         message = _("Enter a phone number.")
-        if _wants_json():
-            return _json_error(422, "validation_failed", "Enter a phone number.", {"phone": message})
+        if wants_json():
+            return json_error(422, "validation_failed", "Enter a phone number.", {"phone": message})
         return _link_gone_page(token, state, status=422, error=message)
     # The same answer whether the number matched, did not, or the request's daily budget is spent: no oracle.
     if allow(f"r:fresh-request:{link.request_id}", *FRESH_PER_REQUEST):
         ops.send_fresh_link(link, phone)
         db.session.commit()
-    if _wants_json():
+    if wants_json():
         return {"message": "If this number is on record for the request, a new link has been sent to it."}, 202
     return _link_gone_page(token, state, status=200, asked=True)
-
-
-def _wants_json() -> bool:
-    return request.is_json or request.accept_mimetypes.best == "application/json"
 
 
 @bp.route("/r/<token>/rating", methods=["POST"])
@@ -193,24 +183,13 @@ def customer_rating(token: str):
     """API.md: POST /r/<token>/rating {score: 1-5, comment?}; also the page's form."""
     sr = _request_or_404(token)
     _limited("write", WRITE_LIMIT)
-    data = request.get_json(silent=True) if request.is_json else request.form
-    if request.is_json and not isinstance(data, dict):
-        return _json_error(400, "malformed_json", "The request body is not valid JSON.")
-    try:
-        rating = ops.rate_visit(
-            sr, _int_or_none(data.get("visit_id")), data.get("score"), data.get("comment")
-        )
-    except ApiError as exc:
-        db.session.rollback()
-        if _wants_json():
-            return _json_error(exc.status, exc.code, exc.message, exc.fields)
-        flash(_(exc.message), "error")
-        return redirect(url_for("reports.customer_page", token=token))
-    db.session.commit()
-    if _wants_json():
-        return {"visit_id": rating.visit_id, "score": rating.score, "comment": rating.comment}, 201
-    flash(_("Thank you for your rating!"), "success")
-    return redirect(url_for("reports.customer_page", token=token))
+    return public_post(
+        lambda data: ops.rate_visit(sr, _int_or_none(data.get("visit_id")), data.get("score"), data.get("comment")),
+        url_for("reports.customer_page", token=token),
+        lambda rating: {"visit_id": rating.visit_id, "score": rating.score, "comment": rating.comment},
+        _("Thank you for your rating!"),
+        status=201,
+    )
 
 
 @bp.route("/r/<token>/urge", methods=["POST"])
@@ -218,20 +197,12 @@ def customer_rating(token: str):
 def customer_urge(token: str):
     sr = _request_or_404(token)
     _limited("write", WRITE_LIMIT)
-    data = request.get_json(silent=True) if request.is_json else request.form
-    try:
-        ops.urge_from_customer(sr, (data or {}).get("note"))
-    except ApiError as exc:
-        db.session.rollback()
-        if _wants_json():
-            return _json_error(exc.status, exc.code, exc.message, exc.fields)
-        flash(_(exc.message), "error")
-        return redirect(url_for("reports.customer_page", token=token))
-    db.session.commit()
-    if _wants_json():
-        return {"status": sr.status, "urged": True}, 200
-    flash(_("We have passed on your reminder to the service team."), "success")
-    return redirect(url_for("reports.customer_page", token=token))
+    return public_post(
+        lambda data: ops.urge_from_customer(sr, data.get("note")),
+        url_for("reports.customer_page", token=token),
+        lambda _result: {"status": sr.status, "urged": True},
+        _("We have passed on your reminder to the service team."),
+    )
 
 
 def _int_or_none(value):
@@ -239,10 +210,6 @@ def _int_or_none(value):
         return int(value) if value not in (None, "") else None
     except (TypeError, ValueError):
         return None
-
-
-def _json_error(status: int, code: str, message: str, fields=None):
-    return {"error": {"code": code, "message": message, "fields": fields or {}}}, status
 
 
 @bp.route("/requests/<int:request_id>/work-order.pdf")
