@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import sqlalchemy as sa
+from sqlalchemy.orm import selectinload
 
 from fieldservice.core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.models import check_version, conflict_insert, get_or_404, utcnow
@@ -462,7 +463,19 @@ def count_low_stock() -> int:
 
 def movements(filters: dict) -> sa.Select:
     """The ledger, newest first, filtered by part, warehouse (either side), reason, time and reference."""
-    query = sa.select(StockMovement).order_by(StockMovement.at.desc(), StockMovement.id.desc())
+    query = (
+        sa.select(StockMovement)
+        .order_by(StockMovement.at.desc(), StockMovement.id.desc())
+        # Each row shows its part, both places and the numbers of what it was for: loaded per page, not per row.
+        .options(
+            selectinload(StockMovement.part),
+            selectinload(StockMovement.from_warehouse),
+            selectinload(StockMovement.to_warehouse),
+            selectinload(StockMovement.request),
+            selectinload(StockMovement.part_request),
+            selectinload(StockMovement.return_order),
+        )
+    )
     if filters.get("part_id"):
         query = query.where(StockMovement.part_id == filters["part_id"])
     if filters.get("warehouse_id"):

@@ -257,3 +257,61 @@ def test_engineer_opens_a_return_from_the_van(db, console_as, engineer, part, st
     assert response.status_code == 302, response.get_data(as_text=True)
     assert qty_at(van.id, part.id) == 1
     assert db.session.scalar(sa.select(ReturnOrder)).engineer_id == engineer.id
+
+
+def test_the_ledger_page_loads_its_rows_references_per_page_not_per_row(
+    db, console_as, central, regional, make_part, receive, make_equipment, make_user
+):
+    """Each row names its part, both places and what it was for; 30 rows cost the same queries as 3."""
+    from datetime import timedelta
+
+    from fieldservice.core.models import utcnow
+    from fieldservice.parts.stock import Move, move_stock
+    from fieldservice.requests import operations as requests_ops
+    from fieldservice.requests.models import ProblemType
+
+    db.session.add(ProblemType(code="leak", name_zh="漏水", name_en="Leaking", category="repair"))
+    unit, dispatcher = make_equipment(), make_user("dispatcher")
+
+    def make_request():
+        sr = requests_ops.create_request(
+            {
+                "customer_id": unit.customer_id,
+                "equipment_id": unit.id,
+                "problem_type": "leak",
+                "description": "漏水",
+                "priority": 2,
+                "required_by": utcnow() + timedelta(days=1),
+            },
+            dispatcher,
+        )
+        db.session.commit()
+        return sr
+
+    def queries_for(rows: int) -> int:
+        for n in range(rows):
+            part = make_part(part_number=f"LG-{rows}-{n}")
+            receive(central, part, 2)
+            # A movement made for a service request: its row shows the request's number.
+            sr = make_request()
+            move_stock([Move(part.id, 1, central.id, regional.id)], reason="transfer", actor=None, request_id=sr.id)
+            db.session.commit()
+        statements = []
+        console = console_as("manager")
+        console.get("/parts/movements")  # the log-in's own queries stay out of the count
+
+        def listener(*args):
+            statements.append(args[2])
+
+        db.session.expire_all()  # nothing served fresh from this test's session: the page loads what it shows
+        sa.event.listen(db.engine, "before_cursor_execute", listener)
+        try:
+            page = console.get("/parts/movements")
+        finally:
+            sa.event.remove(db.engine, "before_cursor_execute", listener)
+        assert page.status_code == 200 and sr.number in page.get_data(as_text=True)
+        return len(statements)
+
+    few = queries_for(3)
+    many = queries_for(27)
+    assert many == few, (few, many)
