@@ -1,4 +1,5 @@
 import uuid
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
@@ -33,3 +34,23 @@ def fresh_app(app_config, fresh_database_url):
         yield app
         db.session.remove()
         db.engine.dispose()
+
+
+@pytest.fixture
+def intake(db, api_as, make_equipment):
+    """A dispatcher's client and a valid intake body, as raw JSON pieces to spoil."""
+    from fieldservice.core.models import utcnow
+    from fieldservice.requests.models import ProblemType
+
+    db.session.add(ProblemType(code="leak", name_zh="漏水", name_en="Leaking", category="repair"))
+    unit = make_equipment()
+    db.session.commit()
+    body = {
+        "customer_id": unit.customer_id,
+        "equipment_id": unit.id,
+        "problem_type": "leak",
+        "description": "漏水",
+        "priority": 3,
+        "required_by": (utcnow() + timedelta(days=2)).isoformat(),
+    }
+    return api_as("dispatcher"), body

@@ -14,9 +14,7 @@ def _api_rules():
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1") or rule.rule in PUBLIC:
             continue
-        path = rule.build(
-            {name: _sample(conv) for name, conv in rule._converters.items()}, append_unknown=False
-        )[1]
+        path = rule.build({name: _sample(conv) for name, conv in rule._converters.items()}, append_unknown=False)[1]
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             yield method, path
 
@@ -44,9 +42,7 @@ def test_a_session_cookie_does_not_authenticate_the_api(console_as):
 @pytest.mark.parametrize("body", ["{not json", "[1, 2", '{"a": }'])
 def test_malformed_json_is_400(api_as, body):
     api = api_as("admin")
-    response = api.client.post(
-        "/api/v1/customers", data=body, content_type="application/json", headers=api.headers
-    )
+    response = api.client.post("/api/v1/customers", data=body, content_type="application/json", headers=api.headers)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "malformed_json"
 

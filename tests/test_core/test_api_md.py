@@ -49,8 +49,6 @@ def _documented(spec, method, path):
     return False
 
 
-@pytest.mark.parametrize(
-    ("method", "path"), FIXED + [("post", f"/api/v1/requests/{{id}}/{a}") for a in ACTIONS]
-)
+@pytest.mark.parametrize(("method", "path"), FIXED + [("post", f"/api/v1/requests/{{id}}/{a}") for a in ACTIONS])
 def test_the_fixed_api_is_there(spec, method, path):
     assert _documented(spec, method, path), f"{method.upper()} {path} is missing from /api/v1/openapi.json"

@@ -1,29 +1,9 @@
 """Bad input is a 400 or a 422 in the API's error format and changes nothing, never a 500 (issue #20, finding 4)."""
 
-from datetime import timedelta
-
 import pytest
 import sqlalchemy as sa
 
-from fieldservice.core.models import utcnow
-from fieldservice.requests.models import ProblemType, ServiceRequest
-
-
-@pytest.fixture
-def intake(db, api_as, make_equipment):
-    """A dispatcher's client and a valid intake body, as raw JSON pieces to spoil."""
-    db.session.add(ProblemType(code="leak", name_zh="漏水", name_en="Leaking", category="repair"))
-    unit = make_equipment()
-    db.session.commit()
-    body = {
-        "customer_id": unit.customer_id,
-        "equipment_id": unit.id,
-        "problem_type": "leak",
-        "description": "漏水",
-        "priority": 3,
-        "required_by": (utcnow() + timedelta(days=2)).isoformat(),
-    }
-    return api_as("dispatcher"), body
+from fieldservice.requests.models import ServiceRequest
 
 
 def _raw(api, text: str):

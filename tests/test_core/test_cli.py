@@ -60,10 +60,7 @@ def test_create_user_refuses_bad_input_and_changes_nothing(runner, db):
 
 
 def test_create_user_twice_is_refused(runner):
-    assert (
-        runner.invoke(args=["create-user", "wang", "--role", "callback", "--password", "password1"]).exit_code
-        == 0
-    )
+    assert runner.invoke(args=["create-user", "wang", "--role", "callback", "--password", "password1"]).exit_code == 0
     again = runner.invoke(args=["create-user", "wang", "--role", "callback", "--password", "password1"])
     assert again.exit_code != 0 and "taken" in again.output
 

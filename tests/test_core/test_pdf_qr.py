@@ -10,9 +10,7 @@ from fieldservice.core.qr import qr_png
 def _pdf_text(pdf: bytes, tmp_path) -> str:
     path = tmp_path / "out.pdf"
     path.write_bytes(pdf)
-    return subprocess.run(
-        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True
-    ).stdout
+    return subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True).stdout
 
 
 def test_pdf_renders_chinese_text(app, tmp_path):

@@ -3,28 +3,8 @@ characters in text, search boxes that take `%` and `_` literally, CSV cells a sp
 
 import csv
 import io
-from datetime import timedelta
 
 import pytest
-
-from fieldservice.core.models import utcnow
-from fieldservice.requests.models import ProblemType
-
-
-@pytest.fixture
-def intake(db, api_as, make_equipment):
-    db.session.add(ProblemType(code="leak", name_zh="漏水", name_en="Leaking", category="repair"))
-    unit = make_equipment()
-    db.session.commit()
-    body = {
-        "customer_id": unit.customer_id,
-        "equipment_id": unit.id,
-        "problem_type": "leak",
-        "description": "漏水",
-        "priority": 3,
-        "required_by": (utcnow() + timedelta(days=2)).isoformat(),
-    }
-    return api_as("dispatcher"), body
 
 
 def _refused(answer, field: str) -> None:

@@ -42,8 +42,12 @@ def test_console_pwa_and_customer_page_load_the_tokens_first(client, db, make_eq
     equipment = make_equipment()
     sr = ops.create_request(
         {
-            "customer_id": equipment.customer_id, "equipment_id": equipment.id, "problem_type": "leak",
-            "description": "漏水", "priority": 2, "required_by": utcnow() + timedelta(days=1),
+            "customer_id": equipment.customer_id,
+            "equipment_id": equipment.id,
+            "problem_type": "leak",
+            "description": "漏水",
+            "priority": 2,
+            "required_by": utcnow() + timedelta(days=1),
         },
         make_user("dispatcher"),
     )
