@@ -16,6 +16,7 @@ EVENTS = (
     "appointment_changed",
     "appointment_missed",
     "fresh_link",
+    "verification_code",
 )
 # What a stored message carries where the customer's link goes: the link is put in when the message is sent
 # (operations._send), so the outbox, the console's message list and a backup hold no customer token.
@@ -34,7 +35,11 @@ def _templates(event: str, locale: str) -> tuple[str, str]:
     batch of changes looks each one up once)."""
     with force_locale(locale):
         subject = _("Service request %(number)s")
-        if event == "created":
+        if event == "verification_code":
+            # The code in the subject too: the log channel (development, the demo) writes subjects only.
+            subject = _("Your verification code: %(code)s")
+            body = _("Your verification code is %(code)s. It is valid for 10 minutes. Do not share it.")
+        elif event == "created":
             body = _("We have logged your service request %(number)s and will assign an engineer soon.")
         elif event == "assigned":
             body = _("Engineer %(engineer)s will handle your service request %(number)s.")
