@@ -34,7 +34,7 @@ log = logging.getLogger("fieldservice.selfservice")
 TOKEN_BYTES = 24  # 192 bits, past the 128 an unguessable label needs
 CODE_TTL = timedelta(minutes=10)
 CODE_TRIES = 5
-MAX_PHOTOS = 3
+MAX_PHOTOS = 3  # the messages say 3
 # The page compresses photos before sending (about 1600 px JPEG, a few hundred KB); this caps what a script sends.
 MAX_PHOTO_BYTES = min(2 * 1024 * 1024, MAX_UPLOAD_BYTES)
 SELF_SERVICE_PRIORITY = 3  # normal; the dispatcher raises it after reading the report
@@ -333,7 +333,7 @@ def _text(data: dict, name: str, limit: int, fields: dict, required: bool = True
     if required and not value:
         fields[name] = "Required."
     elif len(value) > limit:
-        fields[name] = f"At most {limit} characters."
+        fields[name] = "Too long."
     return value
 
 
@@ -357,17 +357,23 @@ def _photos(data: dict, fields: dict) -> list[tuple[str, bytes]]:
         fields["photos"] = "Send a list of images."
         return []
     if len(photos) > MAX_PHOTOS:
-        fields["photos"] = f"At most {MAX_PHOTOS} photos."
+        fields["photos"] = "At most 3 photos."
         return []
     cleaned = []
-    for index, photo in enumerate(photos):
+    for photo in photos:
+        # core.images checks the bytes; its words are for staff, the customer reads these.
         try:
             raw = decode_data_url(photo, "photos")
-            if len(raw) > MAX_PHOTO_BYTES:
-                raise ValidationFailed("validation_failed", "", {"photos": "A photo is larger than 2 MB."})
+        except ValidationFailed:
+            fields["photos"] = "A photo could not be read as an image."
+            return []
+        if len(raw) > MAX_PHOTO_BYTES:
+            fields["photos"] = "A photo is larger than 2 MB."
+            return []
+        try:
             cleaned.append(clean_image(raw, "photos"))
-        except ValidationFailed as exc:
-            fields["photos"] = f"Photo {index + 1}: {exc.fields.get('photos', exc.message)}"
+        except ValidationFailed:
+            fields["photos"] = "A photo could not be read as an image."
             return []
     return cleaned
 
@@ -406,9 +412,7 @@ def check_report(equipment: Equipment, data: dict) -> dict:
         fields["preferred_end" if end else "preferred_start"] = "The time is in the past."
     photos = _photos(data, fields)
     if fields:
-        raise ValidationFailed(
-            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
-        )
+        raise ValidationFailed("validation_failed", "Some fields are not valid.", fields)
     if symptom:
         description = f"{symptom}\n{description}".strip()
     return {

@@ -18,7 +18,7 @@ from fieldservice.selfservice.models import LabelSheet
 log = logging.getLogger("fieldservice.selfservice")
 
 QUEUED, RUNNING, DONE, FAILED = "queued", "running", "done", "failed"
-MAX_LABELS = 5000  # one sheet job; more is several sheets
+MAX_LABELS = 5000  # one sheet job (the message says 5000); more is several sheets
 PROGRESS_EVERY = 25  # labels between two progress writes
 
 
@@ -52,8 +52,8 @@ def request_sheet(args: dict, actor) -> LabelSheet:
     if len(ids) > MAX_LABELS:
         raise ValidationFailed(
             "validation_failed",
-            f"At most {MAX_LABELS} labels in one sheet.",
-            {"equipment_ids": f"At most {MAX_LABELS} labels in one sheet."},
+            "At most 5000 labels in one sheet.",
+            {"equipment_ids": "At most 5000 labels in one sheet."},
         )
     sheet = LabelSheet(equipment_ids=ids, total=len(ids), status=QUEUED, created_by_id=actor.id)
     db.session.add(sheet)
