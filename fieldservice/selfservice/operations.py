@@ -105,6 +105,41 @@ def label_token(equipment: Equipment, actor=None) -> str:
     return _issue(equipment, (latest.serial if latest else 0) + 1, actor)
 
 
+def label_tokens(equipment_ids: list[int], actor=None) -> dict[int, str]:
+    """label_token for many units at once (a label sheet): one query for their labels, one insert for the new."""
+    latest: dict[int, EquipmentLabel] = {}
+    query = sa.select(EquipmentLabel).where(EquipmentLabel.equipment_id.in_(equipment_ids))
+    for label in db.session.scalars(query.execution_options(populate_existing=True)):
+        if label.equipment_id not in latest or label.serial > latest[label.equipment_id].serial:
+            latest[label.equipment_id] = label
+    tokens, new_rows, now = {}, [], utcnow()
+    for equipment_id in equipment_ids:
+        label = latest.get(equipment_id)
+        if label is not None and label.revoked_at is None:
+            token = derive_token(equipment_id, label.serial)
+            if hmac.compare_digest(_hash(token), label.token_hash):
+                tokens[equipment_id] = token
+                continue
+        serial = (label.serial if label else 0) + 1
+        tokens[equipment_id] = derive_token(equipment_id, serial)
+        new_rows.append(
+            {
+                "equipment_id": equipment_id,
+                "serial": serial,
+                "token_hash": _hash(tokens[equipment_id]),
+                "created_at": now,
+                "created_by_id": actor.id if actor is not None else None,
+            }
+        )
+    if new_rows:
+        db.session.execute(
+            conflict_insert(EquipmentLabel)
+            .values(new_rows)
+            .on_conflict_do_nothing(index_elements=[EquipmentLabel.equipment_id, EquipmentLabel.serial])
+        )
+    return tokens
+
+
 def issue_label(equipment: Equipment, actor) -> str:
     """Revoke the unit's labels and issue the next one (a sticker lost, damaged or photographed): its token."""
     revoked = revoke_labels(equipment)

@@ -1,5 +1,6 @@
 """Label sheets: A4 pages of QR labels for units, built in the background with their progress kept."""
 
+import base64
 import logging
 
 import sqlalchemy as sa
@@ -9,7 +10,7 @@ from flask_babel import force_locale
 from fieldservice.core.errors import NotFound, ValidationFailed
 from fieldservice.core.models import utcnow
 from fieldservice.core.pdf import render_pdf
-from fieldservice.core.qr import qr_data_url
+from fieldservice.core.qr import qr_modules_png
 from fieldservice.customers.models import Customer, Equipment
 from fieldservice.extensions import db
 from fieldservice.selfservice import operations as ops
@@ -83,7 +84,7 @@ def _progress(sheet_id: int, **values) -> None:
         conn.execute(sa.update(LabelSheet.__table__).where(LabelSheet.__table__.c.id == sheet_id).values(**values))
 
 
-def label_rows(equipment_ids: list[int], on_progress=None) -> list[dict]:
+def label_rows(equipment_ids: list[int], on_progress=None, actor=None) -> list[dict]:
     """What each label prints (its token issued when the unit has none), in the order asked."""
     units = {
         e.id: e
@@ -91,14 +92,15 @@ def label_rows(equipment_ids: list[int], on_progress=None) -> list[dict]:
             sa.select(Equipment).where(Equipment.id.in_(equipment_ids)).options(sa.orm.joinedload(Equipment.product))
         )
     }
+    tokens = ops.label_tokens([i for i in equipment_ids if i in units], actor)
     rows = []
     for n, equipment_id in enumerate(equipment_ids, 1):
         equipment = units.get(equipment_id)
         if equipment is not None:
-            url = ops.label_urls(ops.label_token(equipment))["url"]
+            png = qr_modules_png(ops.label_urls(tokens[equipment_id])["url"])
             rows.append(
                 {
-                    "qr": qr_data_url(url, box_size=4),
+                    "qr": "data:image/png;base64," + base64.b64encode(png).decode("ascii"),
                     "product": equipment.product.name,
                     "model": equipment.product.model,
                     "serial": equipment.serial_number,

@@ -8,7 +8,9 @@
     fetch(box.dataset.sheetProgress, { headers: { Accept: "application/json" }, credentials: "same-origin" })
       .then(function (response) { return response.json(); })
       .then(function (state) {
-        box.querySelector("[data-sheet-state]").textContent = labels[state.status] || "";
+        // The labels are ready before the pages: WeasyPrint lays them all out at the end.
+        var layout = state.status === "running" && state.done >= state.total;
+        box.querySelector("[data-sheet-state]").textContent = layout ? box.dataset.labelLayout : labels[state.status] || "";
         box.querySelector("[data-sheet-bar]").value = state.done;
         box.querySelector("[data-sheet-done]").textContent = state.done;
         if (state.status === "done") box.querySelector("[data-sheet-download]").hidden = false;
