@@ -10,6 +10,7 @@ import secrets
 from datetime import datetime, timedelta
 
 import sqlalchemy as sa
+import sqlalchemy.orm  # noqa: F401  (sa.orm.joinedload)
 from flask import current_app
 
 from fieldservice.contracts.operations import agreements_covering
@@ -165,10 +166,13 @@ def equipment_for_token(token: str) -> Equipment | None:
     """The unit a presented label token opens; None for a wrong, altered or revoked one."""
     if not token or len(token) > 64:
         return None
-    label = db.session.scalar(sa.select(EquipmentLabel).where(EquipmentLabel.token_hash == _hash(token)))
-    if label is None or label.revoked_at is not None:
-        return None
-    return db.session.get(Equipment, label.equipment_id)
+    # One query for the unit, its product and customer: the page needs all three.
+    return db.session.scalar(
+        sa.select(Equipment)
+        .join(EquipmentLabel, EquipmentLabel.equipment_id == Equipment.id)
+        .where(EquipmentLabel.token_hash == _hash(token), EquipmentLabel.revoked_at.is_(None))
+        .options(sa.orm.joinedload(Equipment.product), sa.orm.joinedload(Equipment.customer))
+    )
 
 
 def unlabelled_equipment_ids(customer_id: int | None = None) -> list[int]:
@@ -220,6 +224,7 @@ def recent_visits(equipment: Equipment, limit: int = 5) -> list[Visit]:
         .where(ServiceRequest.equipment_id == equipment.id)
         .order_by(Visit.finished_at.desc())
         .limit(limit)
+        .options(sa.orm.joinedload(Visit.engineer))
     )
     return list(db.session.scalars(query))
 
