@@ -24,6 +24,12 @@
     return parts.join(" ");
   }
 
+  function samePlace(url) {
+    // The progress link is built on the public address; the customer stays on the one they came by.
+    var link = new URL(url, window.location.href);
+    return link.pathname + link.search;
+  }
+
   function post(url, data) {
     return fetch(url, {
       method: "POST",
@@ -127,7 +133,7 @@
         return post(body.dataset.reportUrl, data);
       }).then(function (result) {
         if (result.status === 201 || result.status === 200) {
-          window.location.assign(result.answer.url);
+          window.location.assign(samePlace(result.answer.url));
           return;
         }
         say(report, errorText(result.answer));
@@ -148,7 +154,7 @@
         code: follow.querySelector("[name=code]").value,
       };
       post(body.dataset.followUrl, data).then(function (result) {
-        if (result.status === 200) window.location.assign(result.answer.url);
+        if (result.status === 200) window.location.assign(samePlace(result.answer.url));
         else say(follow, errorText(result.answer));
       }, function () { say(follow, body.dataset.msgFailed); });
     });
