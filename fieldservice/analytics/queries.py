@@ -24,6 +24,7 @@ from fieldservice.customers.models import Customer, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.parts.models import Part, ReturnOrder, SupplierClaim, VisitPart
+from fieldservice.requests.forms import CHANNEL_LABELS
 from fieldservice.requests.models import ProblemType, ServiceRequest, Survey, Visit
 from fieldservice.requests.states import CANCELLED, OPEN, RESOLVED, REVISITED, status_label
 
@@ -407,6 +408,7 @@ def overview(f: Filters) -> dict:
         cancelled=count.filter(sr.status == CANCELLED),
         breached=count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED),
         countable=count.filter(sr.status != CANCELLED),
+        self_service=count.filter(sr.channel == "qr"),
     )
     query = sa.select(*[c.label(k) for k, c in measures.items()]).select_from(sr)
     r = {**db.session.execute(scope_requests(query, f)).mappings().one()}
@@ -458,7 +460,10 @@ def overview(f: Filters) -> dict:
             "cancelled": r["cancelled"],
             "surveys": r["surveys"],
             "low_scores": r["low_scores"],
+            "self_service": r["self_service"],
         },
+        # Requests the customers logged themselves from their units' QR labels, of all requests.
+        "self_service_share": _percent(r["self_service"], r["jobs"]),
         "kpis": kpis,
         "by_status": requests_by_status(f),
     }
@@ -490,6 +495,18 @@ def _kpi(key: str, label, value, unit: str, goal: dict, op: str) -> dict:
     }
 
 
+def requests_by_channel(f: Filters) -> list[dict]:
+    """Where requests came from (phone, WeChat, the units' QR labels...), each with its share of all."""
+    count = sa.func.count(ServiceRequest.id)
+    query = sa.select(ServiceRequest.channel, count).group_by(ServiceRequest.channel).order_by(count.desc())
+    rows = db.session.execute(scope_requests(query, f)).all()
+    total = sum(n for _, n in rows)
+    return [
+        {"label": str(CHANNEL_LABELS.get(channel, channel)), "requests": n, "share": _percent(n, total)}
+        for channel, n in rows
+    ]
+
+
 def requests_by_status(f: Filters) -> list[dict]:
     count = sa.func.count(ServiceRequest.id)
     query = sa.select(ServiceRequest.status, count).group_by(ServiceRequest.status).order_by(count.desc())
@@ -517,6 +534,13 @@ TABLES: dict[str, TableSpec] = {
             chart="requests",
             axis="label",
             codes=("problem_type",),
+        ),
+        TableSpec(
+            "channels",
+            _l("Requests by channel"),
+            (("label", _l("Channel")), ("requests", _l("Requests")), ("share", _l("Share %"))),
+            requests_by_channel,
+            chart="requests",
         ),
         TableSpec(
             "products",
