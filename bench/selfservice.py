@@ -42,14 +42,24 @@ def build_unit(db):
     dispatcher = create_user("bench-dispatcher", "bench-password", "dispatcher")
     user = create_user("bench-eng", "bench-password", "engineer", name="张师傅")
     engineer = Engineer(
-        user_id=user.id, name="张师傅", zone="浦东", lat=31.2, lng=121.5, max_open_jobs=50,
+        user_id=user.id,
+        name="张师傅",
+        zone="浦东",
+        lat=31.2,
+        lng=121.5,
+        max_open_jobs=50,
         skills=[EngineerSkill(category="air_conditioner")],
     )
     db.session.add_all(
         [engineer, ProblemType(code="no_cooling", name_zh="不制冷", name_en="Not cooling", category="repair")]
     )
     customer = customers.create_customer(
-        {"name": "上海绿源餐饮管理有限公司", "phone": "13912345678", "address": "上海市浦东新区张江路 88 号", "zone": "浦东"},
+        {
+            "name": "上海绿源餐饮管理有限公司",
+            "phone": "13912345678",
+            "address": "上海市浦东新区张江路 88 号",
+            "zone": "浦东",
+        },
         admin,
     )
     product = customers.create_product(
@@ -57,22 +67,30 @@ def build_unit(db):
     )
     unit = customers.create_equipment(
         {
-            "customer_id": customer.id, "product_id": product.id, "serial_number": "GMV-BENCH-0001",
+            "customer_id": customer.id,
+            "product_id": product.id,
+            "serial_number": "GMV-BENCH-0001",
             "warranty_until": date.today() + timedelta(days=300),
         },
         admin,
     )
     for n in range(8):
         db.session.add(
-            KnowledgeEntry(product_id=product.id, category="air_conditioner", symptom=f"故障现象 {n}：不制冷", status="published")
+            KnowledgeEntry(
+                product_id=product.id, category="air_conditioner", symptom=f"故障现象 {n}：不制冷", status="published"
+            )
         )
     db.session.commit()
     for n in range(6):
         start = utcnow() - timedelta(days=60 - n * 10)
         sr = ops.create_request(
             {
-                "customer_id": customer.id, "equipment_id": unit.id, "problem_type": "no_cooling", "priority": 2,
-                "description": "空调开机后不制冷", "required_by": start + timedelta(days=1),
+                "customer_id": customer.id,
+                "equipment_id": unit.id,
+                "problem_type": "no_cooling",
+                "priority": 2,
+                "description": "空调开机后不制冷",
+                "required_by": start + timedelta(days=1),
             },
             dispatcher,
             now=start,
@@ -84,8 +102,11 @@ def build_unit(db):
             ops.record_visit(
                 sr,
                 {
-                    "outcome": "resolved", "arrived_at": start + timedelta(hours=2),
-                    "finished_at": start + timedelta(hours=3), "labour_hours": 1, "solution": "补焊、加注冷媒",
+                    "outcome": "resolved",
+                    "arrived_at": start + timedelta(hours=2),
+                    "finished_at": start + timedelta(hours=3),
+                    "labour_hours": 1,
+                    "solution": "补焊、加注冷媒",
                 },
                 user,
                 now=start + timedelta(hours=3),

@@ -50,6 +50,7 @@ class TableSpec:
     axis: str | None = None  # the column that names the chart's bars; the first one when not given
     codes: tuple[str, ...] = ()  # columns holding codes (identifiers shown as they are, never translated)
 
+
 # The units of the KPIs, as a reader says them (the API and CSV keep the short codes).
 UNIT_LABELS = {"min": _l("minutes"), "h": _l("hours"), "%": "%"}
 
@@ -189,11 +190,7 @@ SERVICE_ITEM_LABELS = {
 def requests_by_day(f: Filters) -> list[dict]:
     day = sa.func.date(ServiceRequest.created_at)
     count = sa.func.count(ServiceRequest.id)
-    query = (
-        sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None)))
-        .group_by(day)
-        .order_by(day)
-    )
+    query = sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None))).group_by(day).order_by(day)
     return [
         {"day": str(d), "requests": n, "resolved": n_resolved}
         for d, n, n_resolved in db.session.execute(scope_requests(query, f))
@@ -423,9 +420,7 @@ def overview(f: Filters) -> dict:
             goal,
             ">=",
         ),
-        _kpi(
-            "first_response_minutes", _l("First response time"), _minutes(r["response_s"]), "min", goal, "<="
-        ),
+        _kpi("first_response_minutes", _l("First response time"), _minutes(r["response_s"]), "min", goal, "<="),
         _kpi(
             "first_response_urgent_minutes",
             _l("First response time, urgent"),
@@ -511,8 +506,7 @@ def requests_by_status(f: Filters) -> list[dict]:
     count = sa.func.count(ServiceRequest.id)
     query = sa.select(ServiceRequest.status, count).group_by(ServiceRequest.status).order_by(count.desc())
     return [
-        {"status": s, "label": status_label(s), "requests": n}
-        for s, n in db.session.execute(scope_requests(query, f))
+        {"status": s, "label": status_label(s), "requests": n} for s, n in db.session.execute(scope_requests(query, f))
     ]
 
 

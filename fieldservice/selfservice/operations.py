@@ -354,7 +354,9 @@ def verify_code(equipment: Equipment, phone: str, code) -> None:
         return
     if not matches and tries is not None and tries < CODE_TRIES:
         raise ValidationFailed("wrong_code", "The code is not right.", {"code": "The code is not right."})
-    raise TooManyRequests("too_many_tries", "Too many wrong codes: ask for a new code.", {"code": "Ask for a new code."})
+    raise TooManyRequests(
+        "too_many_tries", "Too many wrong codes: ask for a new code.", {"code": "Ask for a new code."}
+    )
 
 
 # ---------------------------------------------------------------- reporting a fault

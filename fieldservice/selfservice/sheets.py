@@ -40,7 +40,9 @@ def request_sheet(args: dict, actor) -> LabelSheet:
             )
     elif customer_id is not None:
         ids = list(
-            db.session.scalars(sa.select(Equipment.id).where(Equipment.customer_id == customer_id).order_by(Equipment.id))
+            db.session.scalars(
+                sa.select(Equipment.id).where(Equipment.customer_id == customer_id).order_by(Equipment.id)
+            )
         )
     else:
         raise ValidationFailed(

@@ -260,7 +260,10 @@ def issue_label(equipment_id: int):
     had = ops.current_label(equipment) is not None
     ops.issue_label(equipment, current_user)
     db.session.commit()
-    flash(_("A new label was issued: the old one no longer opens the unit's page.") if had else _("Label issued."), "success")
+    flash(
+        _("A new label was issued: the old one no longer opens the unit's page.") if had else _("Label issued."),
+        "success",
+    )
     return redirect(url_for("selfservice.label", equipment_id=equipment_id))
 
 
@@ -291,9 +294,7 @@ def label_pdf(equipment_id: int):
 def labels():
     """Label sheets: print every unit without a label; the sheets printed lately and how far they are."""
     recent = db.session.scalars(sa.select(LabelSheet).order_by(LabelSheet.id.desc()).limit(20)).all()
-    return render_template(
-        "selfservice/labels.html", sheets=recent, unlabelled=len(ops.unlabelled_equipment_ids())
-    )
+    return render_template("selfservice/labels.html", sheets=recent, unlabelled=len(ops.unlabelled_equipment_ids()))
 
 
 @bp.route("/labels", methods=["POST"])

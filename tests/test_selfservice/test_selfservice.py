@@ -164,7 +164,10 @@ def test_a_code_expires_after_ten_minutes_and_works_once(client, db, unit, repor
         ({"photos": ["data:image/png;base64,AAAA"]}, "photos"),
         ({"photos": "x"}, "photos"),
         ({"preferred_start": "tomorrow"}, "preferred_start"),
-        ({"preferred_start": "2099-01-02T10:00:00+08:00", "preferred_end": "2099-01-02T09:00:00+08:00"}, "preferred_end"),
+        (
+            {"preferred_start": "2099-01-02T10:00:00+08:00", "preferred_end": "2099-01-02T09:00:00+08:00"},
+            "preferred_end",
+        ),
         ({"symptom_id": "12345"}, "symptom_id"),
     ],
 )
@@ -191,7 +194,9 @@ def test_malformed_json_is_a_400(client, unit):
 def test_symptoms_of_the_product_come_from_the_knowledge_base(client, db, unit, report):
     from fieldservice.knowledge.models import KnowledgeEntry
 
-    entry = KnowledgeEntry(product_id=unit.product_id, category=unit.product.category, symptom="出水很慢", status="published")
+    entry = KnowledgeEntry(
+        product_id=unit.product_id, category=unit.product.category, symptom="出水很慢", status="published"
+    )
     db.session.add(entry)
     db.session.commit()
     assert "出水很慢" in client.get(f"/e/{unit.token}").get_data(as_text=True)
