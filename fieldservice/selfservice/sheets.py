@@ -117,7 +117,7 @@ def render_labels(rows: list[dict], in_child: bool = False) -> bytes:
     """The A4 PDF of *rows*' labels, in the site's language (a sheet is printed once for everyone)."""
     with force_locale(current_app.config["BABEL_DEFAULT_LOCALE"]):
         return render_pdf(
-            "selfservice/label_sheet.html",
+            "selfservice/label_sheet_pdf.html",
             in_child=in_child,
             labels=rows,
             hotline=current_app.config["FIELDSERVICE_SERVICE_HOTLINE"],
