@@ -207,14 +207,15 @@ def open_requests(equipment: Equipment) -> list[ServiceRequest]:
     return list(db.session.scalars(query))
 
 
-def open_request(equipment: Equipment, lock: bool = False) -> ServiceRequest | None:
+def open_request(equipment: Equipment) -> ServiceRequest | None:
+    """The unit's latest open request, or None."""
     query = (
         sa.select(ServiceRequest)
         .where(ServiceRequest.equipment_id == equipment.id, ServiceRequest.status.in_(tuple(OPEN)))
         .order_by(ServiceRequest.created_at.desc())
         .limit(1)
     )
-    return db.session.scalar(query.with_for_update() if lock else query)
+    return db.session.scalar(query)
 
 
 def recent_visits(equipment: Equipment, limit: int = 5) -> list[Visit]:
@@ -484,7 +485,9 @@ def report_fault(equipment: Equipment, data: dict) -> tuple[ServiceRequest, bool
     SLA) with channel `qr`."""
     report = check_report(equipment, data)
     verify_code(equipment, report["phone"], report["code"])
-    existing = open_request(equipment, lock=True)
+    # The unit's row lock makes two reports sent at once take turns: the second finds the first's request open.
+    db.session.execute(sa.select(Equipment.id).where(Equipment.id == equipment.id).with_for_update())
+    existing = open_request(equipment)
     if existing is not None:
         note = f"{report['contact_name']} ({mask_phone(report['phone'])}): {report['description']}"
         preferred = _preferred_note(report)

@@ -1,11 +1,14 @@
 """The public page's rate limits are counted in Redis: two web processes share them."""
 
+import pytest
+
 from fieldservice import create_app
 from fieldservice.extensions import db as _db
 from fieldservice.selfservice import operations as ops
 from fieldservice.selfservice.views import LIMITS
 
 
+@pytest.mark.redis
 def test_limits_hold_across_two_web_processes(worker_app, app_config, redis_url, make_equipment, problem_types):
     equipment = make_equipment()
     token = ops.label_token(equipment)

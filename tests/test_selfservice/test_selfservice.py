@@ -249,3 +249,37 @@ def test_the_dispatch_list_marks_self_service_requests(console_as, db, unit, rep
     board = dispatcher.get("/dispatch?lang=en").get_data(as_text=True)
     row = board[board.index(number) :]
     assert "Self-service" in row[: row.index("</tr>")]
+
+
+@pytest.mark.postgres
+def test_two_reports_at_once_make_one_request(app, app_config, db, unit, client):
+    """Two web processes take the same unit's report at the same moment: one request, the other a note."""
+    import threading
+
+    from fieldservice import create_app
+
+    phones = ["13911110001", "13911110002"]
+    for phone in phones:
+        assert client.post(f"/e/{unit.token}/code", json={"phone": phone}).status_code == 202
+    codes = {phone: last_code(db, phone) for phone in phones}
+    db.session.commit()
+    apps = [create_app(app_config) for _ in phones]
+    answers, barrier = [], threading.Barrier(2)
+
+    def send(other, phone):
+        data = {"problem_type": "leak", "description": "漏水", "contact_name": "王", "phone": phone}
+        barrier.wait()
+        answers.append(other.test_client().post(f"/e/{unit.token}/requests", json={**data, "code": codes[phone]}))
+
+    threads = [threading.Thread(target=send, args=pair) for pair in zip(apps, phones, strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert sorted(a.status_code for a in answers) == [200, 201]
+    db.session.rollback()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(ServiceRequest)) == 1
+    for other in apps:
+        with other.app_context():
+            db.session.remove()
+            db.engine.dispose()
