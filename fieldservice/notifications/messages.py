@@ -1,5 +1,6 @@
 """The customer's messages per step, in the customer's language: English msgids, Chinese in the catalog."""
 
+import re
 from functools import lru_cache
 
 from flask_babel import force_locale
@@ -18,6 +19,16 @@ EVENTS = (
     "fresh_link",
     "verification_code",
 )
+# Messages that carry a secret (a one-time code): once sent or given up, the stored copy has it masked (scrub), so
+# the console's message list and a backup show no working code.
+SECRET_EVENTS = frozenset({"verification_code"})
+_CODE = re.compile(r"(?<!\d)\d{6}(?!\d)")
+
+
+def scrub(text: str) -> str:
+    return _CODE.sub("******", text)
+
+
 # What a stored message carries where the customer's link goes: the link is put in when the message is sent
 # (operations._send), so the outbox, the console's message list and a backup hold no customer token.
 CUSTOMER_LINK = "[customer-link]"

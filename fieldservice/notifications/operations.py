@@ -261,6 +261,8 @@ def attempt(model, row_id: int, now: datetime | None = None) -> str:
     else:
         row.status, row.last_error = FAILED, str(error)[:500]
         row.next_attempt_at = now + backoff(row.attempts)
+    if model is Notification and row.status in (SENT, GAVE_UP) and row.event in messages.SECRET_EVENTS:
+        row.subject, row.body = messages.scrub(row.subject), messages.scrub(row.body)
     db.session.flush()
     log.info(
         "%s %s attempt %s: %s%s",

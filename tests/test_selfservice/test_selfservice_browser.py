@@ -22,7 +22,7 @@ def _wait_for_code(db, page, testid: str, phone: str) -> str:
         f"() => document.querySelector('[data-testid={testid}]').classList.contains('ok')", timeout=15000
     )
     db.session.rollback()  # read what the live server committed
-    return last_code(db, phone)
+    return last_code(phone)
 
 
 def test_scan_report_dispatch_and_follow_on_a_phone(db, browser, live_server, unit, make_user, tmp_path):
