@@ -49,10 +49,13 @@ class _Capture(logging.Handler):
 def sent_messages():
     handler = _Capture(level=logging.INFO)
     logger = logging.getLogger("fieldservice.notifications")
+    level = logger.level
+    logger.setLevel(logging.INFO)  # the log channel writes at INFO; the test run's root logger may be quieter
     logger.addHandler(handler)
     SENT.clear()
     yield SENT
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 def last_code(phone: str) -> str:
