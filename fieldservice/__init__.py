@@ -20,6 +20,7 @@ DOMAINS = [
     "billing",
     "sync",
     "reports",
+    "selfservice",
     "revisits",
     "complaints",
     "analytics",

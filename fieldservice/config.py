@@ -34,6 +34,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         # A customer's link (QR code, message) stops working this many days after the later of its issue and the
         # request's closing; the customer can ask for a new one from a phone number on record.
         "FIELDSERVICE_PUBLIC_LINK_DAYS": int(env.get("FIELDSERVICE_PUBLIC_LINK_DAYS", "180")),
+        # The service hotline printed on the units' QR labels and shown on their public page (none when empty).
+        "FIELDSERVICE_SERVICE_HOTLINE": env.get("FIELDSERVICE_SERVICE_HOTLINE", "").strip(),
         # Engineers stay offline for a working day and more; the token must outlive that.
         "API_TOKEN_MAX_AGE": timedelta(days=int(env.get("FIELDSERVICE_TOKEN_DAYS", "7"))),
         # Renewing a token moves its lifetime on, never past this much after the log-in that issued it.

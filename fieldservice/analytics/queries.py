@@ -24,6 +24,7 @@ from fieldservice.customers.models import Customer, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.extensions import db
 from fieldservice.parts.models import Part, ReturnOrder, SupplierClaim, VisitPart
+from fieldservice.requests.forms import CHANNEL_LABELS
 from fieldservice.requests.models import ProblemType, ServiceRequest, Survey, Visit
 from fieldservice.requests.states import CANCELLED, OPEN, RESOLVED, REVISITED, status_label
 
@@ -48,6 +49,7 @@ class TableSpec:
     chart: str | None = None  # the column charted against the axis
     axis: str | None = None  # the column that names the chart's bars; the first one when not given
     codes: tuple[str, ...] = ()  # columns holding codes (identifiers shown as they are, never translated)
+
 
 # The units of the KPIs, as a reader says them (the API and CSV keep the short codes).
 UNIT_LABELS = {"min": _l("minutes"), "h": _l("hours"), "%": "%"}
@@ -188,11 +190,7 @@ SERVICE_ITEM_LABELS = {
 def requests_by_day(f: Filters) -> list[dict]:
     day = sa.func.date(ServiceRequest.created_at)
     count = sa.func.count(ServiceRequest.id)
-    query = (
-        sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None)))
-        .group_by(day)
-        .order_by(day)
-    )
+    query = sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None))).group_by(day).order_by(day)
     return [
         {"day": str(d), "requests": n, "resolved": n_resolved}
         for d, n, n_resolved in db.session.execute(scope_requests(query, f))
@@ -407,6 +405,7 @@ def overview(f: Filters) -> dict:
         cancelled=count.filter(sr.status == CANCELLED),
         breached=count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED),
         countable=count.filter(sr.status != CANCELLED),
+        self_service=count.filter(sr.channel == "qr"),
     )
     query = sa.select(*[c.label(k) for k, c in measures.items()]).select_from(sr)
     r = {**db.session.execute(scope_requests(query, f)).mappings().one()}
@@ -421,9 +420,7 @@ def overview(f: Filters) -> dict:
             goal,
             ">=",
         ),
-        _kpi(
-            "first_response_minutes", _l("First response time"), _minutes(r["response_s"]), "min", goal, "<="
-        ),
+        _kpi("first_response_minutes", _l("First response time"), _minutes(r["response_s"]), "min", goal, "<="),
         _kpi(
             "first_response_urgent_minutes",
             _l("First response time, urgent"),
@@ -458,7 +455,10 @@ def overview(f: Filters) -> dict:
             "cancelled": r["cancelled"],
             "surveys": r["surveys"],
             "low_scores": r["low_scores"],
+            "self_service": r["self_service"],
         },
+        # Requests the customers logged themselves from their units' QR labels, of all requests.
+        "self_service_share": _percent(r["self_service"], r["jobs"]),
         "kpis": kpis,
         "by_status": requests_by_status(f),
     }
@@ -490,12 +490,23 @@ def _kpi(key: str, label, value, unit: str, goal: dict, op: str) -> dict:
     }
 
 
+def requests_by_channel(f: Filters) -> list[dict]:
+    """Where requests came from (phone, WeChat, the units' QR labels...), each with its share of all."""
+    count = sa.func.count(ServiceRequest.id)
+    query = sa.select(ServiceRequest.channel, count).group_by(ServiceRequest.channel).order_by(count.desc())
+    rows = db.session.execute(scope_requests(query, f)).all()
+    total = sum(n for _, n in rows)
+    return [
+        {"label": str(CHANNEL_LABELS.get(channel, channel)), "requests": n, "share": _percent(n, total)}
+        for channel, n in rows
+    ]
+
+
 def requests_by_status(f: Filters) -> list[dict]:
     count = sa.func.count(ServiceRequest.id)
     query = sa.select(ServiceRequest.status, count).group_by(ServiceRequest.status).order_by(count.desc())
     return [
-        {"status": s, "label": status_label(s), "requests": n}
-        for s, n in db.session.execute(scope_requests(query, f))
+        {"status": s, "label": status_label(s), "requests": n} for s, n in db.session.execute(scope_requests(query, f))
     ]
 
 
@@ -517,6 +528,13 @@ TABLES: dict[str, TableSpec] = {
             chart="requests",
             axis="label",
             codes=("problem_type",),
+        ),
+        TableSpec(
+            "channels",
+            _l("Requests by channel"),
+            (("label", _l("Channel")), ("requests", _l("Requests")), ("share", _l("Share %"))),
+            requests_by_channel,
+            chart="requests",
         ),
         TableSpec(
             "products",

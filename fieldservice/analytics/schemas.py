@@ -47,6 +47,9 @@ class KpiSchema(ma.Schema):
 class DashboardSchema(ma.Schema):
     filters = ma.fields.Dict()
     totals = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    self_service_share = ma.fields.Float(
+        allow_none=True, metadata={"description": "% of the requests logged by customers from their units' QR labels"}
+    )
     kpis = ma.fields.List(ma.fields.Nested(KpiSchema))
     by_status = ma.fields.List(ma.fields.Dict())
     complaints_available = ma.fields.Boolean()

@@ -3,3 +3,6 @@
 from fieldservice.console.panels import Panels
 
 customer_panels = Panels("customer")
+
+# The equipment's page (its edit form): the unit's QR label (self-service).
+equipment_panels = Panels("equipment")

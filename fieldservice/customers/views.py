@@ -25,7 +25,7 @@ from fieldservice.customers.forms import (
     load_form,
 )
 from fieldservice.customers.models import Contact, Customer, Equipment, Product
-from fieldservice.customers.panels import customer_panels
+from fieldservice.customers.panels import customer_panels, equipment_panels
 from fieldservice.customers.permissions import CUSTOMERS_READ, CUSTOMERS_WRITE, PRODUCTS_WRITE
 from fieldservice.customers.schemas import (
     ContactArgs,
@@ -278,6 +278,7 @@ def edit_equipment(equipment_id: int):
         equipment=equipment,
         stale=stale,
         no_products=False,
+        panels=equipment_panels.render(equipment, current_user),
     ), status
 
 

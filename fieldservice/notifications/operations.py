@@ -88,11 +88,12 @@ def notify_customer(
     return queued
 
 
-def notify_number(sr, event: str, key: str, phone: str, **ctx) -> list[Notification]:
-    """Queue *event*'s message to one phone number (a number on record the customer named) on every configured
-    channel that reaches a phone (all but e-mail; the log channel when none is configured)."""
-    locale = setting("FIELDSERVICE_NOTIFY_LOCALE")
-    subject, body = messages.render(event, locale, number=sr.number, **ctx)
+def notify_number(sr, event: str, key: str, phone: str, *, locale: str | None = None, **ctx) -> list[Notification]:
+    """Queue *event*'s message to one phone number (a number on record the customer named, or one a customer
+    confirms with a code: *sr* None) on every configured channel that reaches a phone (all but e-mail; the log
+    channel when none is configured), in *locale* or the site's."""
+    locale = locale or setting("FIELDSERVICE_NOTIFY_LOCALE")
+    subject, body = messages.render(event, locale, number=sr.number if sr is not None else "", **ctx)
     queued = []
     for channel in channels.active_channels():
         if channel.name == "email":
@@ -108,7 +109,7 @@ def _queue_one(sr, event, dedupe_key, channel, recipient, locale, subject, body)
     """Add one message to the outbox (the session's; it is sent once the transaction commits)."""
     notification = Notification(
         dedupe_key=dedupe_key,
-        request_id=sr.id,
+        request_id=sr.id if sr is not None else None,
         event=event,
         channel=channel,
         recipient=recipient[:200],
@@ -260,6 +261,8 @@ def attempt(model, row_id: int, now: datetime | None = None) -> str:
     else:
         row.status, row.last_error = FAILED, str(error)[:500]
         row.next_attempt_at = now + backoff(row.attempts)
+    if model is Notification and row.status in (SENT, GAVE_UP) and row.event in messages.SECRET_EVENTS:
+        row.subject, row.body = messages.scrub(row.subject), messages.scrub(row.body)
     db.session.flush()
     log.info(
         "%s %s attempt %s: %s%s",

@@ -91,6 +91,7 @@ ACTION_LABELS = {
     "part_request_cancel": _l("Part request: withdrawn"),
     "customer_link_revoked": _l("Customer link revoked, a new one issued"),
     "customer_link_sent": _l("New customer link sent to a number on record"),
+    "customer_note": _l("Customer's note from the unit's QR page"),
 }
 
 # Notes the system writes on the timeline are stored as a code (event.data["note_code"]) with parameters

@@ -30,7 +30,9 @@ def test_totals_and_kpis_unfiltered(api_as, history):
         "cancelled": 1,
         "surveys": 2,
         "low_scores": 1,
+        "self_service": 0,
     }
+    assert data["self_service_share"] == 0.0
     # r1 solved on its first visit, r2 on its second: 1 of 2 visited requests.
     assert _kpi(data, "first_time_fix") | {} == {
         "key": "first_time_fix",
@@ -59,9 +61,7 @@ def test_totals_and_kpis_unfiltered(api_as, history):
 
 def test_breakdowns(api_as, history):
     data = _dash(api_as("manager"))
-    assert [
-        (r["problem_type"], r["label"], r["requests"], r["open"]) for r in _table(data, "problem_types")
-    ] == [
+    assert [(r["problem_type"], r["label"], r["requests"], r["open"]) for r in _table(data, "problem_types")] == [
         ("leak", "Leak", 4, 1),
         ("install", "Installation", 1, 1),
     ]
@@ -170,9 +170,7 @@ def test_complaints_by_type(db, api_as, history):
         ("attitude", 2, 1),
         ("billing", 1, 1),
     ]
-    assert [(r["type"], r["complaints"]) for r in _table(_dash(api, zone="浦东"), "complaints")] == [
-        ("attitude", 1)
-    ]
+    assert [(r["type"], r["complaints"]) for r in _table(_dash(api, zone="浦东"), "complaints")] == [("attitude", 1)]
     assert [(r["type"], r["complaints"]) for r in _table(_dash(api, category="printer"), "complaints")] == [
         ("attitude", 1)
     ]
@@ -229,9 +227,7 @@ def test_console_page_and_csv(console_as, history):
         assert manager.get(f"/analytics/export/{name}.csv").status_code == 200, name
     leak = list(
         csv.reader(
-            io.StringIO(
-                manager.get("/analytics/export/problem_types.csv?lang=en&zone=徐汇").data.decode("utf-8-sig")
-            )
+            io.StringIO(manager.get("/analytics/export/problem_types.csv?lang=en&zone=徐汇").data.decode("utf-8-sig"))
         )
     )
     assert leak[1:] == [["install", "Installation", "1", "1"], ["leak", "Leak", "1", "0"]]
@@ -243,3 +239,21 @@ def test_bad_filter_is_shown_not_fatal(console_as, history):
     page = console_as("manager").get("/analytics/?lang=en&since=2026-12-01&until=2026-11-01&zone=徐汇")
     assert page.status_code == 200
     assert "Filter ignored" in page.data.decode()
+
+
+def test_requests_by_channel_and_the_self_service_share(db, api_as, console_as, history):
+    r1, r2, r3, r4, r5 = history["requests"]
+    r3.channel, r5.channel, r4.channel = "qr", "qr", "wechat"
+    db.session.commit()
+    data = _dash(api_as("manager"))
+    assert data["totals"]["self_service"] == 2 and data["self_service_share"] == 40.0
+    assert sorted(_table(data, "channels"), key=lambda row: row["label"]) == [
+        {"label": "Phone", "requests": 2, "share": 40.0},
+        {"label": "QR page", "requests": 2, "share": 40.0},
+        {"label": "WeChat", "requests": 1, "share": 20.0},
+    ]
+    # The filters apply: in 徐汇 (r3 by QR, r4 by WeChat) the share is one of two.
+    zoned = _dash(api_as("manager"), zone="徐汇")
+    assert zoned["totals"]["self_service"] == 1 and zoned["self_service_share"] == 50.0
+    page = console_as("manager").get("/analytics/?lang=zh_Hans").get_data(as_text=True)
+    assert "自助报修占比" in page and "40.0%" in page
