@@ -1,4 +1,5 @@
-"""One colour and type scale: the console, the engineers' PWA and the customer's pages load the same tokens.css
+"""One colour and type scale: the console, the engineers' PWA and the customer's pages (the request's and the
+unit's) load the same tokens.css
 first, and their own stylesheets take every colour from it, so the three read as one product."""
 
 import re
@@ -54,7 +55,11 @@ def test_console_pwa_and_customer_page_load_the_tokens_first(client, db, make_eq
     db.session.commit()
     customer_path = "/" + urls_for(sr)["url"].split("://", 1)[1].split("/", 1)[1]
 
-    pages = {"console": "/login", "pwa": "/app/", "customer": customer_path}
+    from fieldservice.selfservice.operations import issue_label
+
+    unit_path = "/e/" + issue_label(equipment, make_user("manager"))
+    db.session.commit()
+    pages = {"console": "/login", "pwa": "/app/", "customer": customer_path, "equipment": unit_path}
     for name, path in pages.items():
         with client.get(path) as answer:
             assert answer.status_code == 200, (name, answer.status_code)
