@@ -9,6 +9,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from fieldservice.appointments import operations as ops
+from fieldservice.appointments.calendar import USUAL_LENGTH
 from fieldservice.appointments.forms import AppointmentForm
 from fieldservice.appointments.models import BOOKED
 from fieldservice.appointments.permissions import APPOINTMENTS_BOOK, SCHEDULE_READ
@@ -39,8 +40,6 @@ bp = Blueprint(
 
 add_nav("appointments.board", _l("Schedule board"), SCHEDULE_READ, order=13, group="dispatch")
 
-# The length of the window the booking form proposes when nothing is booked yet.
-PROPOSED_LENGTH = timedelta(hours=2)
 # The board's day runs from 06:00 to 22:00 at the site: what lies outside is clipped to the edges.
 BOARD_FROM, BOARD_HOURS = 6, 16
 
@@ -66,7 +65,7 @@ def _form(sr, formdata=None) -> AppointmentForm:
             window = (current.starts_at, current.ends_at)
         elif sr.engineer is not None:
             # Nothing booked: offer the assigned engineer's first free slot of the usual length.
-            window = ops.earliest_free_window(sr.engineer, PROPOSED_LENGTH, utcnow(), customer=sr.customer)
+            window = ops.earliest_free_window(sr.engineer, USUAL_LENGTH, utcnow(), customer=sr.customer)
             form.proposed = window
         if window is not None:
             local_start, local_end = (t.astimezone(site_zone()) for t in window)
