@@ -76,6 +76,7 @@ def schedule_data(first: date, days: int = 1, *, zone: str | None = None, skill:
                 Appointment.engineer_id,
                 Appointment.request_id,
                 ServiceRequest.number,
+                ServiceRequest.version,
                 Appointment.starts_at,
                 Appointment.ends_at,
                 Appointment.status,
@@ -93,11 +94,12 @@ def schedule_data(first: date, days: int = 1, *, zone: str | None = None, skill:
             )
             .order_by(Appointment.starts_at)
         )
-        for engineer_id, request_id, number, starts_at, ends_at, status, customer, lat, lng in rows:
+        for engineer_id, request_id, number, version, starts_at, ends_at, status, customer, lat, lng in rows:
             booked.setdefault(engineer_id, []).append(
                 {
                     "request_id": request_id,
                     "number": number,
+                    "version": version,
                     "start": _iso(starts_at),
                     "end": _iso(ends_at),
                     "status": status,
