@@ -306,6 +306,10 @@ def book_appointment(
         },
         at=now,
     )
+    # The appointment is part of the request (its `appointment` object): the request's version moves with it, so
+    # a board or a form that read the old window gets 409 stale_version instead of overwriting the new one.
+    sr.updated_at = now
+    db.session.flush()
     log.info(
         "appointment of %s %s by %s: %s..%s", sr.number, "changed" if current else "booked", _who(actor), start, end
     )

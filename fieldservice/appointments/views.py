@@ -216,13 +216,13 @@ def _stale_message(sr_id: int) -> str:
         sa.select(RequestEvent).where(RequestEvent.request_id == sr_id).order_by(RequestEvent.id.desc()).limit(1)
     )
     if event is None:
-        return _("Someone else changed this request meanwhile: the board now shows it as it is.")
+        return _("Someone else changed this request meanwhile: the schedule board now shows it as it is.")
     who = None
     if event.actor_id is not None:
         who = db.session.scalar(sa.select(User.name).where(User.id == event.actor_id)) or None
         who = who or db.session.scalar(sa.select(User.username).where(User.id == event.actor_id))
     return _(
-        "%(who)s changed this request at %(when)s (%(what)s): the board now shows it as it is.",
+        "%(who)s changed this request at %(when)s (%(what)s): the schedule board now shows it as it is.",
         who=who or _("the system"),
         when=format_datetime(event.at, "MM-dd HH:mm"),
         what=action_label(event.action),
@@ -264,8 +264,12 @@ def board_book():
         db.session.commit()
     except ApiError as exc:
         db.session.rollback()
-        text = _stale_message(sr.id) if exc.code == "stale_version" else _error_text(exc)
-        return jsonify(code=exc.code, message=text, fields=exc.fields), exc.status
+        if exc.code == "stale_version":
+            # The board is out of date: it reloads to show the request as it is, with who changed it on top.
+            text = _stale_message(sr.id)
+            flash(text, "error")
+            return jsonify(code=exc.code, message=text, fields=exc.fields, reload=True), exc.status
+        return jsonify(code=exc.code, message=_error_text(exc), fields=exc.fields), exc.status
     flash(_("%(number)s: appointment booked.", number=sr.number), "success")
     for warning in warnings:
         flash(warning_label(warning["code"]), "warning")

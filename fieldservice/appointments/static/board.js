@@ -1,6 +1,6 @@
 // The schedule board. Places each bar (shift, leave, appointment) from its data attributes (the content security
 // policy allows no style attributes in the page, but a script of ours may set styles). Dispatchers drag a request
-// from the side list onto an engineer's row to assign and book it at that time, drag a booked window along its row
+// from the side list onto an engineer's row to assign and book it at that time, drag a booked slot along its row
 // to move it, or its right edge to change its length; a change asks for the reason. The server answers every drop:
 // a refusal (a double booking, a stale version with who changed the request) shows above the board, and the bar
 // goes back where it was.
@@ -46,9 +46,9 @@
       const index = Math.min(Math.max(Math.floor(t / dayMinutes), 0), days - 1);
       return { index: index, minutes: fromMinutes + t - index * dayMinutes };
     }
-    function describe(number, window) {
+    function describe(number, slot) {
       return (texts.window || '{number} {date} {start}–{end}').replace('{number}', number)
-        .replace('{date}', window.date).replace('{start}', window.start).replace('{end}', window.end);
+        .replace('{date}', slot.date).replace('{start}', slot.start).replace('{end}', slot.end);
     }
     function show(text, isError) {
       message.textContent = text;
@@ -63,7 +63,8 @@
         headers: { 'Content-Type': 'application/json', 'Accept': 'application/json', 'X-CSRFToken': csrf },
         body: JSON.stringify(body),
       }).then((response) => response.json().catch(() => ({})).then((data) => {
-        if (response.ok) { window.location.reload(); return true; }
+        // Done, or the board was out of date (the server keeps the message for the page it reloads to).
+        if (response.ok || data.reload) { window.location.reload(); return true; }
         show(data.message || texts.failed, true);
         return false;
       }), () => { show(texts.failed, true); return false; });
@@ -101,7 +102,7 @@
       });
     });
 
-    // ---- a booked window dragged along its row (move) or by its right edge (resize): a change, with its reason
+    // ---- a booked slot dragged along its row (move) or by its right edge (resize): a change, with its reason
     let drag = null;
     grid.querySelectorAll('.appointment.movable').forEach((el) => {
       el.addEventListener('pointerdown', (event) => {
@@ -145,15 +146,15 @@
         if (done.resize) {
           newEnd = Math.max(end + done.delta, start + STEP);
         } else {
-          // Along the board: the window may move to another day of the week shown.
+          // Along the board: the slot may move to another day of the week shown.
           const t = index * dayMinutes + (start - fromMinutes) + done.delta;
           const at = fromBoard(t);
           index = at.index;
           newStart = at.minutes;
           newEnd = newStart + (end - start);
         }
-        const window = { date: dateOf(index), start: hhmm(newStart), end: hhmm(Math.min(newEnd, 24 * 60 - 1)) };
-        ask(el, window);
+        const slot = { date: dateOf(index), start: hhmm(newStart), end: hhmm(Math.min(newEnd, 24 * 60 - 1)) };
+        ask(el, slot);
       });
     });
 
@@ -163,10 +164,10 @@
       el.style.width = el.dataset.width + '%';
     }
 
-    function ask(el, window) {
+    function ask(el, slot) {
       const form = dialog.querySelector('form');
       const reason = form.elements.reason;
-      dialog.querySelector('.move-what').textContent = describe(el.dataset.number, window);
+      dialog.querySelector('.move-what').textContent = describe(el.dataset.number, slot);
       reason.value = '';
       const cancel = dialog.querySelector('.move-cancel');
       function finish(ok) {
@@ -179,9 +180,9 @@
           request_id: Number(el.dataset.request),
           version: Number(el.dataset.version),
           engineer_id: Number(el.parentElement.dataset.engineer),
-          date: window.date,
-          start: window.start,
-          end: window.end,
+          date: slot.date,
+          start: slot.start,
+          end: slot.end,
           reason: reason.value.trim(),
         }).then((applied) => { if (!applied) reset(el); });
       }
