@@ -4,7 +4,7 @@ from datetime import date, datetime, time, timedelta
 
 import marshmallow as ma
 import sqlalchemy as sa
-from flask import Blueprint, flash, g, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import format_date, format_datetime
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -13,7 +13,7 @@ from flask_login import current_user
 from fieldservice.appointments import operations as ops
 from fieldservice.appointments.calendar import USUAL_LENGTH
 from fieldservice.appointments.forms import AppointmentForm
-from fieldservice.appointments.models import BOOKED
+from fieldservice.appointments.models import BOOKED, KEPT
 from fieldservice.appointments.permissions import APPOINTMENTS_BOOK, SCHEDULE_READ
 from fieldservice.appointments.schedule import schedule_data
 from fieldservice.appointments.schemas import BoardBookArgs
@@ -24,12 +24,14 @@ from fieldservice.console.navigation import add_nav
 from fieldservice.core.clock import site_zone
 from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
+from fieldservice.core.headers import page_policy_with_images
 from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import category_label
+from fieldservice.customers.models import Customer
 from fieldservice.engineers.models import Engineer, EngineerSkill
 from fieldservice.engineers.operations import engineer_for_user, zones
 from fieldservice.extensions import db
-from fieldservice.requests.models import RequestEvent
+from fieldservice.requests.models import RequestEvent, ServiceRequest
 from fieldservice.requests.operations import get_visible_request
 from fieldservice.requests.panels import request_panels
 from fieldservice.requests.permissions import REQUESTS_READ
@@ -189,7 +191,8 @@ def board():
                 bars.append({"kind": "appointment", "a": a, **pieces[0]})
         row["bars"] = bars
     day_labels = [format_date(day + timedelta(days=i), "EEE MM-dd") for i in range(days)]
-    return render_template(
+    tiles = current_app.config["FIELDSERVICE_MAP_TILES"]
+    page = render_template(
         "appointments/board.html",
         day=day,
         days=days,
@@ -206,7 +209,59 @@ def board():
         may_move=can(current_user, APPOINTMENTS_BOOK),
         previous=day - timedelta(days=days),
         next=day + timedelta(days=days),
+        map_data=_map_data(day, data),
+        tiles=tiles,
     )
+    # The map's tiles come from their own server: that origin, and no other, may serve this page's images.
+    return page, 200, {"Content-Security-Policy": page_policy_with_images(tiles)}
+
+
+def _map_data(day: date, data: dict) -> dict:
+    """The map of the board's first day: the open requests (with a window that day, or none yet) and the
+    engineers (where they were last seen that day: the customer of their last kept appointment, else home), each
+    engineer's route through the day (home, then the day's appointments in time order)."""
+    zone = site_zone()
+    requests, engineers = [], []
+    for row in data["engineers"]:
+        todays = [a for a in row["appointments"] if datetime.fromisoformat(a["start"]).astimezone(zone).date() == day]
+        route = [[row["lat"], row["lng"]]] if row["lat"] is not None and row["lng"] is not None else []
+        seen = route[0] if route else None
+        for a in todays:
+            if a["lat"] is None or a["lng"] is None:
+                continue
+            route.append([a["lat"], a["lng"]])
+            if a["status"] == KEPT:
+                seen = [a["lat"], a["lng"]]
+            if a["status"] == BOOKED:
+                requests.append(
+                    {
+                        "id": a["request_id"],
+                        "number": a["number"],
+                        "customer": a["customer"],
+                        "at": [a["lat"], a["lng"]],
+                        "booked": True,
+                    }
+                )
+        engineers.append({"id": row["id"], "name": row["name"], "at": seen, "route": route})
+    waiting = {sr["id"]: sr for sr in data["unscheduled"]}
+    if waiting:
+        places = db.session.execute(
+            sa.select(ServiceRequest.id, Customer.lat, Customer.lng)
+            .join(Customer, Customer.id == ServiceRequest.customer_id)
+            .where(ServiceRequest.id.in_(list(waiting)), Customer.lat.is_not(None), Customer.lng.is_not(None))
+        )
+        for request_id, lat, lng in places:
+            sr = waiting[request_id]
+            requests.append(
+                {
+                    "id": request_id,
+                    "number": sr["number"],
+                    "customer": sr["customer"]["name"],
+                    "at": [lat, lng],
+                    "booked": False,
+                }
+            )
+    return {"requests": requests, "engineers": [e for e in engineers if e["at"] is not None or e["route"]]}
 
 
 def _stale_message(sr_id: int) -> str:
