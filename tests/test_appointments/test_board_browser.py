@@ -138,3 +138,80 @@ def test_a_stale_board_names_who_changed_the_request(live_server, browser, db, m
         page.close()
     kept = _current(request_id)
     assert (_local(kept.starts_at), _local(kept.ends_at)) == ("14:00", "15:00")
+
+
+@pytest.fixture
+def map_server(app, app_config):
+    """The app over real HTTP with its map tiles on a server of their own (the browser test answers for it)."""
+    import threading
+
+    from werkzeug.serving import make_server
+
+    from fieldservice import create_app
+
+    served = create_app({**app_config, "FIELDSERVICE_MAP_TILES": "http://tiles.test/{z}/{x}/{y}.png"})
+    server = make_server("127.0.0.1", 0, served, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.url = f"http://127.0.0.1:{server.server_port}"
+    yield server
+    server.shutdown()
+    thread.join(5)
+    with served.app_context():
+        _db.session.remove()
+        _db.engine.dispose()
+
+
+def _blank_tile() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (256, 256), (240, 240, 240)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.mark.browser
+def test_the_map_shows_requests_engineers_and_a_route(
+    map_server, browser, db, make_user, make_customer, make_request, assigned, engineer, day
+):
+    dispatcher = make_user("dispatcher", username="board-map")
+    engineer.lat, engineer.lng = 31.2304, 121.4737
+    db.session.commit()
+    stops = []
+    for start, end, place in (("09:00", "10:00", (31.2000, 121.4500)), ("13:00", "14:00", (31.2500, 121.5000))):
+        sr = assigned(customer=make_customer(lat=place[0], lng=place[1], name="<b>客户</b>"))
+        appts.book_appointment(sr, dict(zip(("start", "end"), window(day, start, end), strict=True)), dispatcher)
+        db.session.commit()
+        stops.append(sr.id)
+    make_request(customer=make_customer(lat=31.2200, lng=121.4800))  # waiting, no window
+    engineer_id = engineer.id
+    db.session.remove()
+
+    page = browser.new_page(locale="en-US")
+    tiles, refused = [], []
+    page.on("console", lambda m: refused.append(m.text) if "Content Security Policy" in m.text else None)
+    page.route(
+        "http://tiles.test/**",
+        lambda route: (tiles.append(route.request.url), route.fulfill(body=_blank_tile(), content_type="image/png")),
+    )
+    try:
+        _login(page, map_server.url, "board-map")
+        page.goto(f"{map_server.url}/schedule?date={day.isoformat()}&lang=en")
+        page.wait_for_selector(".leaflet-tile-loaded")
+        assert page.locator("path.map-request").count() == 3
+        assert page.locator("path.map-booked").count() == 2
+        assert page.locator("path.map-engineer").count() == 1
+        assert page.locator("path.map-route").count() == 0
+        page.locator(f".route-pick[data-engineer='{engineer_id}']").click()
+        page.wait_for_selector("path.map-route")
+        # Home, then the two stops in time order: three points, two legs.
+        assert page.locator("path.map-route").get_attribute("d").count("L") == 2
+        # A customer's name is text in the tooltip, never markup.
+        page.locator("path.map-booked").first.hover()
+        assert "<b>客户</b>" in page.locator(".leaflet-tooltip").inner_text()
+    finally:
+        page.close()
+    assert tiles and all(t.startswith("http://tiles.test/") for t in tiles)
+    assert refused == []

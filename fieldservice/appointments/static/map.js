@@ -46,7 +46,7 @@
       const engineer = data.engineers.find((e) => e.id === id);
       holder.dataset.selected = String(id);
       if (!engineer || engineer.route.length < 2) return;
-      route = L.polyline(engineer.route, { color: COLOURS.route, weight: 4, className: 'map-route' }).addTo(map);
+      route = L.polyline(engineer.route, { color: COLOURS.route, weight: 4, className: 'map-route', interactive: false }).addTo(map);
       map.fitBounds(route.getBounds(), { padding: [30, 30], maxZoom: 15 });
     }
     document.querySelectorAll('.route-pick').forEach((button) => {
