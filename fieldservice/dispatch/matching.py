@@ -80,7 +80,9 @@ def _solve_exact(
         cost = np.hstack([cost, np.zeros((rows.size, missing))])
     row_ind, col_ind = linear_sum_assignment(cost)
     return {
-        int(rows[r]): int(slot_engineer[c]) for r, c in zip(row_ind, col_ind, strict=True) if c < slot_engineer.size
+        int(rows[r]): int(slot_engineer[c])
+        for r, c in zip(row_ind, col_ind, strict=True)
+        if c < slot_engineer.size
     }
 
 
@@ -130,7 +132,9 @@ def evaluate(batch: Batch, assignment: dict[int, int]) -> dict:
     """An assignment's figures under the batch's costs: assigned, cost of assignments, penalties, total."""
     n, m = batch.shape
     travel = sum(float(batch.base[r, e]) for r, e in assignment.items())
-    per_engineer = np.bincount(np.fromiter(assignment.values(), dtype=int, count=len(assignment)), minlength=m)
+    per_engineer = np.bincount(
+        np.fromiter(assignment.values(), dtype=int, count=len(assignment)), minlength=m
+    )
     load_total = 0.0
     for e in np.flatnonzero(per_engineer):
         k = np.arange(per_engineer[e])

@@ -7,7 +7,9 @@ from fieldservice.requests.models import ServiceRequest
 
 
 @pytest.mark.browser
-def test_dispatcher_assigns_on_the_board(live_server, browser, db, make_user, engineer_factory, request_factory):
+def test_dispatcher_assigns_on_the_board(
+    live_server, browser, db, make_user, engineer_factory, request_factory
+):
     make_user("dispatcher", username="board-dispatcher")
     near = engineer_factory(name="张建国", lat=31.2216, lng=121.5441)
     engineer_factory(name="李明辉", lat=31.3750, lng=121.2650)

@@ -31,9 +31,7 @@
     const total = days * dayMinutes;
     const message = document.querySelector('.board-message');
     const dialog = document.querySelector('.move-dialog');
-    const texts = {};
-    const holder = document.getElementById('board-texts');
-    if (holder) holder.content.querySelectorAll('[data-key]').forEach((el) => { texts[el.dataset.key] = el.textContent; });
+    const texts = { window: grid.dataset.textWindow, failed: grid.dataset.textFailed };
     const csrf = (document.querySelector('meta[name="csrf-token"]') || {}).content || '';
 
     function dateOf(index) {
