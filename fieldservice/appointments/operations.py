@@ -13,7 +13,7 @@ from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
 from fieldservice.appointments.calendar import NEIGHBOURS, Calendars, travel
-from fieldservice.appointments.models import BOOKED, CANCELLED, KEPT, MISSED, Appointment
+from fieldservice.appointments.models import BOOKED, CANCELLED, KEPT, LONGEST_WINDOW, MISSED, Appointment
 from fieldservice.core.errors import Conflict, Forbidden, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Customer
@@ -31,8 +31,6 @@ log = logging.getLogger("fieldservice.appointments")
 
 # The sweep marks a booked appointment missed this long after its window ended with nobody on site.
 MISSED_AFTER = timedelta(minutes=30)
-# A window longer than a working day is not an appointment the customer can wait in for.
-LONGEST_WINDOW = timedelta(hours=12)
 
 BOOKED_EVENT, CHANGED_EVENT = "appointment_booked", "appointment_changed"
 KEPT_EVENT, MISSED_EVENT, CANCELLED_EVENT = "appointment_kept", "appointment_missed", "appointment_cancelled"
