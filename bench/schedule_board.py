@@ -337,6 +337,7 @@ def main() -> None:
         empty = not sa.inspect(db.engine).has_table("appointments") or not db.session.scalar(
             sa.text("SELECT count(*) FROM appointments")
         )
+        db.session.rollback()  # the count's transaction would hold the tables that --reset drops
         if args.reset or empty:
             t0 = time.perf_counter()
             generate(app, first)
