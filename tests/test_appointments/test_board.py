@@ -138,3 +138,30 @@ def test_a_stale_drop_names_who_changed_the_request(db, console_as, assigned, ma
     assert "王调度" in response.json["message"]
     current = appts.current_appointment(sr.id)
     assert current.starts_at == window(day, "14:00", "15:00")[0].astimezone(UTC)
+
+
+def test_the_map_tiles_are_allowed_on_the_board_only(console_as, app):
+    client = console_as("dispatcher")
+    board = client.get("/schedule").headers["Content-Security-Policy"]
+    assert "img-src 'self' data: blob: https://tile.openstreetmap.org;" in board
+    assert "script-src 'self';" in board and "style-src 'self';" in board
+    assert "openstreetmap" not in client.get("/home").headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    "tiles,allowed",
+    [
+        ("https://{s}.tile.example.cn/{z}/{x}/{y}.png", "https://*.tile.example.cn"),
+        ("http://tiles.test:8080/{z}/{x}/{y}.png", "http://tiles.test:8080"),
+        ("/tiles/{z}/{x}/{y}.png", None),
+        ("https://evil.example; script-src *", None),
+    ],
+)
+def test_the_tile_origin_in_the_policy(tiles, allowed):
+    from fieldservice.core.headers import PAGE_POLICY, page_policy_with_images
+
+    policy = page_policy_with_images(tiles)
+    if allowed is None:
+        assert policy == PAGE_POLICY
+    else:
+        assert f"img-src 'self' data: blob: {allowed};" in policy
