@@ -337,11 +337,13 @@ def main() -> None:
         empty = not sa.inspect(db.engine).has_table("appointments") or not db.session.scalar(
             sa.text("SELECT count(*) FROM appointments")
         )
+        db.session.rollback()  # the count's transaction would hold the tables that --reset drops
         if args.reset or empty:
             t0 = time.perf_counter()
             generate(app, first)
             print(f"generated in {time.perf_counter() - t0:.1f} s")
         token = issue_token(db.session.scalar(sa.select(User).where(User.username == "bench-dispatcher")))
+        db.session.commit()  # the login is a row of its own: the requests below look it up
         counts = {t: db.session.scalar(sa.text(f"SELECT count(*) FROM {t}")) for t in ("engineers", "appointments")}
         day = first
         start, end = day_bounds(day, 1)

@@ -31,6 +31,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "FIELDSERVICE_PROXIES": int(env.get("FIELDSERVICE_PROXIES", "0")),
         # The speed assumed between two customers (straight line) when an engineer's appointments follow each other.
         "APPOINTMENT_TRAVEL_KMH": float(env.get("APPOINTMENT_TRAVEL_KMH", "30")),
+        # The schedule board's map tiles ({z}/{x}/{y}, {s} for a subdomain); a Chinese site sets its own server.
+        "FIELDSERVICE_MAP_TILES": env.get("FIELDSERVICE_MAP_TILES", "https://tile.openstreetmap.org/{z}/{x}/{y}.png"),
         # A customer's link (QR code, message) stops working this many days after the later of its issue and the
         # request's closing; the customer can ask for a new one from a phone number on record.
         "FIELDSERVICE_PUBLIC_LINK_DAYS": int(env.get("FIELDSERVICE_PUBLIC_LINK_DAYS", "180")),

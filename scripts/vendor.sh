@@ -30,6 +30,15 @@ PINS=(
 
   "chart.js@4.4.7|dist/chart.umd.js|$STATIC_VENDOR/chartjs/chart.umd.js"
 
+  # The schedule board's map (appointments); leaflet.css finds its images in images/ beside it.
+  "leaflet@1.9.4|dist/leaflet.js|$STATIC_VENDOR/leaflet/leaflet.js"
+  "leaflet@1.9.4|dist/leaflet.css|$STATIC_VENDOR/leaflet/leaflet.css"
+  "leaflet@1.9.4|dist/images/layers.png|$STATIC_VENDOR/leaflet/images/layers.png"
+  "leaflet@1.9.4|dist/images/layers-2x.png|$STATIC_VENDOR/leaflet/images/layers-2x.png"
+  "leaflet@1.9.4|dist/images/marker-icon.png|$STATIC_VENDOR/leaflet/images/marker-icon.png"
+  "leaflet@1.9.4|dist/images/marker-icon-2x.png|$STATIC_VENDOR/leaflet/images/marker-icon-2x.png"
+  "leaflet@1.9.4|dist/images/marker-shadow.png|$STATIC_VENDOR/leaflet/images/marker-shadow.png"
+
   # Single-file UMD build: defines the global `idb` (openDB, deleteDB, wrap, unwrap).
   "idb@8.0.4|build/umd.js|$PWA_VENDOR/idb/idb.umd.js"
 

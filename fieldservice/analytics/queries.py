@@ -15,6 +15,9 @@ from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
 from fieldservice.analytics.filters import Filters, scope_requests, scoped_request_ids, seconds_between
+from fieldservice.appointments.models import CANCELLED as CANCELLED_APPOINTMENT
+from fieldservice.appointments.models import KEPT, MISSED, Appointment
+from fieldservice.auth.models import User
 from fieldservice.complaints.models import Complaint
 from fieldservice.complaints.states import CLOSED
 from fieldservice.complaints.states import TYPES as COMPLAINT_TYPES
@@ -510,6 +513,131 @@ def requests_by_status(f: Filters) -> list[dict]:
     ]
 
 
+# ---------------------------------------------------------------- appointments (预约上门)
+
+# Why a window was changed (改约), told from the rows themselves: what became of the window it replaced, and who
+# set the new one.
+RESCHEDULE_CAUSES = {
+    "customer_asked": _l("The customer asked for another window"),
+    "after_missed": _l("Booked again after a missed window"),
+    "engineer": _l("Changed by the engineer"),
+    "dispatch": _l("Changed by the dispatch desk"),
+}
+
+
+def _appointments_in_scope(f: Filters) -> sa.Select:
+    """The appointments whose window starts in the date range, of the requests in the zone and category."""
+    a = Appointment
+    query = sa.select(a.id).join(ServiceRequest, ServiceRequest.id == a.request_id)
+    return scope_requests(query, f, at=a.starts_at)
+
+
+def _appointment_measures(*keys, f: Filters) -> sa.Select:
+    """Per *keys*: appointments booked, kept, kept on time (arrived by the window's end), missed, changed."""
+    a = Appointment
+    count = sa.func.count(a.id)
+    query = (
+        sa.select(
+            *keys,
+            count.filter(a.status != CANCELLED_APPOINTMENT).label("appointments"),
+            count.filter(a.status == KEPT).label("kept"),
+            count.filter(a.status == KEPT, a.closed_at <= a.ends_at).label("on_time"),
+            count.filter(a.status == MISSED).label("missed"),
+            count.filter(a.reschedules > 0).label("reschedules"),
+        )
+        .join(ServiceRequest, ServiceRequest.id == a.request_id)
+        .group_by(*keys)
+    )
+    return scope_requests(query, f, at=a.starts_at)
+
+
+def _appointment_row(r) -> dict:
+    done = r["kept"] + r["missed"]
+    return {
+        "appointments": r["appointments"],
+        "kept": r["kept"],
+        "on_time": r["on_time"],
+        "on_time_rate": _percent(r["on_time"], done),
+        "missed": r["missed"],
+        "missed_rate": _percent(r["missed"], done),
+        "reschedules": r["reschedules"],
+    }
+
+
+def appointments_by_engineer(f: Filters) -> list[dict]:
+    """Each engineer's appointments: kept on time (of those that came due), missed, changed."""
+    measures = _appointment_measures(Appointment.engineer_id, f=f).subquery()
+    query = (
+        sa.select(Engineer.name, Engineer.zone, measures)
+        .join(measures, measures.c.engineer_id == Engineer.id)
+        .order_by(measures.c.appointments.desc(), Engineer.name)
+    )
+    return [
+        {"engineer": r["name"], "zone": r["zone"] or "", **_appointment_row(r)}
+        for r in db.session.execute(query).mappings()
+    ]
+
+
+def appointments_by_zone(f: Filters) -> list[dict]:
+    """The same by the customer's zone (where the visit was)."""
+    zone = sa.func.coalesce(Customer.zone, "")
+    query = _appointment_measures(zone.label("zone"), f=f).join(Customer, Customer.id == ServiceRequest.customer_id)
+    rows = [{"zone": r["zone"], **_appointment_row(r)} for r in db.session.execute(query).mappings()]
+    return sorted(rows, key=lambda r: (-r["appointments"], r["zone"]))
+
+
+def reschedules_by_cause(f: Filters) -> list[dict]:
+    """Changed windows (改约) by cause: each row that replaced another, by what became of the one before (the
+    customer had asked for another, or it was missed) or else by who set the new one."""
+    a = Appointment
+    previous = sa.func.lag
+    window = {"partition_by": a.request_id, "order_by": a.id}
+    rows = (
+        sa.select(
+            a.id,
+            a.reschedules,
+            a.starts_at,
+            a.request_id,
+            User.role.label("role"),
+            previous(a.status).over(**window).label("previous_status"),
+            previous(a.change_requested_at).over(**window).label("previous_asked"),
+        )
+        .outerjoin(User, User.id == a.set_by_id)
+        .where(a.request_id.in_(_appointments_in_scope(f).with_only_columns(Appointment.request_id)))
+        .subquery()
+    )
+    cause = sa.case(
+        (rows.c.previous_asked.is_not(None), "customer_asked"),
+        (rows.c.previous_status == MISSED, "after_missed"),
+        (rows.c.role == "engineer", "engineer"),
+        else_="dispatch",
+    ).label("cause")
+    query = sa.select(cause, sa.func.count()).where(rows.c.reschedules > 0)
+    query = _dated(query, rows.c.starts_at, f).group_by(cause)
+    counts = dict(db.session.execute(query).tuples().all())
+    total = sum(counts.values())
+    return [
+        {
+            "cause": code,
+            "label": str(label),
+            "reschedules": counts.get(code, 0),
+            "share": _percent(counts.get(code, 0), total),
+        }
+        for code, label in RESCHEDULE_CAUSES.items()
+    ]
+
+
+_APPOINTMENT_COLUMNS = (
+    ("appointments", _l("Appointments")),
+    ("kept", _l("Kept")),
+    ("on_time", _l("Kept on time")),
+    ("on_time_rate", _l("On time %")),
+    ("missed", _l("Missed")),
+    ("missed_rate", _l("Missed %")),
+    ("reschedules", _l("Reschedules")),
+)
+
+
 # ---------------------------------------------------------------- the tables, in dashboard order
 
 TABLES: dict[str, TableSpec] = {
@@ -625,6 +753,27 @@ TABLES: dict[str, TableSpec] = {
             ),
             engineer_performance,
             chart="jobs",
+        ),
+        TableSpec(
+            "appointments_engineers",
+            _l("Appointments by engineer"),
+            (("engineer", _l("Engineer")), ("zone", _l("Zone")), *_APPOINTMENT_COLUMNS),
+            appointments_by_engineer,
+            chart="on_time_rate",
+        ),
+        TableSpec(
+            "appointments_zones",
+            _l("Appointments by zone"),
+            (("zone", _l("Zone")), *_APPOINTMENT_COLUMNS),
+            appointments_by_zone,
+            chart="on_time_rate",
+        ),
+        TableSpec(
+            "reschedules",
+            _l("Reschedules by cause"),
+            (("label", _l("Why it changed")), ("reschedules", _l("Reschedules")), ("share", _l("Share %"))),
+            reschedules_by_cause,
+            chart="reschedules",
         ),
     )
 }

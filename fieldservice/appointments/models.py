@@ -4,7 +4,7 @@ A change books a new row and cancels the old one, so the rows of a request are i
 index keeps at most one booked row per request, the current one.
 """
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -13,6 +13,8 @@ from fieldservice.core.models import VersionMixin, utcnow
 from fieldservice.extensions import db
 
 BOOKED, KEPT, MISSED, CANCELLED = "booked", "kept", "missed", "cancelled"
+# A window longer than a working day is not an appointment the customer can wait in for.
+LONGEST_WINDOW = timedelta(hours=12)
 STATUSES = (BOOKED, KEPT, MISSED, CANCELLED)
 
 _BOOKED_SQL = sa.text("status = 'booked'")
@@ -31,6 +33,8 @@ class Appointment(VersionMixin, db.Model):
         # An engineer's day (the overlap check, the schedule board) and the sweep's due rows.
         sa.Index("ix_appointments_engineer_id_starts_at", "engineer_id", "starts_at"),
         sa.Index("ix_appointments_status_ends_at", "status", "ends_at"),
+        # The schedule's days across all engineers (starts_at bounded both ways: windows are at most 12 hours).
+        sa.Index("ix_appointments_starts_at", "starts_at"),
         sa.CheckConstraint("ends_at > starts_at", name="window_order"),
         sa.CheckConstraint("status IN ('booked', 'kept', 'missed', 'cancelled')", name="status_known"),
     )

@@ -9,11 +9,11 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy.orm import joinedload
 
-from fieldservice.appointments.models import BOOKED, CANCELLED, KEPT, MISSED, Appointment
+from fieldservice.appointments.calendar import NEIGHBOURS, Calendars, travel
+from fieldservice.appointments.models import BOOKED, CANCELLED, KEPT, LONGEST_WINDOW, MISSED, Appointment
 from fieldservice.core.errors import Conflict, Forbidden, ValidationFailed
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.customers.models import Customer
@@ -31,10 +31,6 @@ log = logging.getLogger("fieldservice.appointments")
 
 # The sweep marks a booked appointment missed this long after its window ended with nobody on site.
 MISSED_AFTER = timedelta(minutes=30)
-# A window longer than a working day is not an appointment the customer can wait in for.
-LONGEST_WINDOW = timedelta(hours=12)
-# How far from a window another one can still be too close: nobody drives longer than this between two jobs.
-NEIGHBOURS = timedelta(hours=12)
 
 BOOKED_EVENT, CHANGED_EVENT = "appointment_booked", "appointment_changed"
 KEPT_EVENT, MISSED_EVENT, CANCELLED_EVENT = "appointment_kept", "appointment_missed", "appointment_cancelled"
@@ -117,10 +113,7 @@ def _travel(a: Customer | None, b: Customer | None) -> timedelta:
     """Straight-line travel time between two customers at the configured speed; none when a place is unknown."""
     if a is None or b is None:
         return timedelta(0)
-    km = schedule.haversine_km(a.lat, a.lng, b.lat, b.lng)
-    if km is None:
-        return timedelta(0)
-    return timedelta(hours=km / current_app.config["APPOINTMENT_TRAVEL_KMH"])
+    return travel((a.lat, a.lng), (b.lat, b.lng))
 
 
 def _check_window(start: datetime, end: datetime, now: datetime) -> None:
@@ -311,6 +304,10 @@ def book_appointment(
         },
         at=now,
     )
+    # The appointment is part of the request (its `appointment` object): the request's version moves with it, so
+    # a board or a form that read the old window gets 409 stale_version instead of overwriting the new one.
+    sr.updated_at = now
+    db.session.flush()
     log.info(
         "appointment of %s %s by %s: %s..%s", sr.number, "changed" if current else "booked", _who(actor), start, end
     )
@@ -318,17 +315,6 @@ def book_appointment(
 
 
 # ---------------------------------------------------------------- proposing a window
-
-
-# Proposed windows start on the quarter hour.
-STEP = timedelta(minutes=15)
-
-
-def _round_up(moment: datetime) -> datetime:
-    seconds = int(STEP.total_seconds())
-    stamp = moment.timestamp()
-    rounded = -(-int(stamp) // seconds) * seconds
-    return datetime.fromtimestamp(rounded, UTC)
 
 
 def earliest_free_window(
@@ -340,41 +326,9 @@ def earliest_free_window(
 ) -> tuple[datetime, datetime] | None:
     """The first window of *length* from *not_before* inside one of the engineer's shifts, off leave, and clear of
     their booked appointments with the drive from and to *customer* (what book_appointment would accept)."""
-    until = not_before + horizon
-    shifts = schedule.shifts_between(engineer.weekdays, engineer.work_start, engineer.work_end, not_before, until)
-    leaves = db.session.execute(
-        sa.select(EngineerLeave.starts_at, EngineerLeave.ends_at).where(
-            EngineerLeave.engineer_id == engineer.id,
-            EngineerLeave.starts_at < until,
-            EngineerLeave.ends_at > not_before,
-        )
-    ).all()
-    booked = db.session.scalars(
-        sa.select(Appointment)
-        .where(
-            Appointment.engineer_id == engineer.id,
-            Appointment.status == BOOKED,
-            Appointment.starts_at < until + NEIGHBOURS,
-            Appointment.ends_at > not_before - NEIGHBOURS,
-        )
-        .options(joinedload(Appointment.request).joinedload(ServiceRequest.customer))
-    ).all()
-    # Everything the window must keep clear of, as (start, end): leave as it is, appointments widened by the drive.
-    busy = [(a, b) for a, b in leaves]
-    for other in booked:
-        travel = _travel(customer, other.request.customer)
-        busy.append((other.starts_at - travel, other.ends_at + travel))
-    for shift_start, shift_end in shifts:
-        candidate = _round_up(max(shift_start, not_before))
-        moved = True
-        while moved and candidate + length <= shift_end:
-            moved = False
-            for a, b in busy:
-                if a < candidate + length and candidate < b:
-                    candidate, moved = _round_up(b), True
-        if candidate + length <= shift_end:
-            return candidate, candidate + length
-    return None
+    calendars = Calendars.load([engineer.id], not_before, not_before + horizon)
+    place = (customer.lat, customer.lng) if customer is not None else None
+    return calendars.first_window(engineer, length, not_before, place)
 
 
 # ---------------------------------------------------------------- what the loop's steps do to it

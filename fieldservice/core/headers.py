@@ -1,6 +1,8 @@
 """Response headers every page and API answer carries: no sniffing, no framing by other sites, a referrer
 policy, a content security policy on pages, and HSTS in production (where the site is served over HTTPS)."""
 
+from urllib.parse import urlsplit
+
 from flask import Flask, Response, current_app, request
 
 HSTS = "max-age=31536000; includeSubDomains"
@@ -21,6 +23,21 @@ API_DOCS_POLICY = (
 )
 # Anything that is not a page (JSON, PDF, images) is never a document that runs code: framing is all to refuse.
 OTHER_POLICY = "frame-ancestors 'self'"
+
+
+def page_policy_with_images(*urls: str) -> str:
+    """The page policy, allowing images from the origins of *urls* too (a map's tile server, as a URL template:
+    `{s}` stands for any subdomain). A view sets it on its response; relative URLs are the site's own."""
+    origins = []
+    for url in urls:
+        parts = urlsplit(url)
+        if parts.scheme in ("http", "https") and parts.netloc:
+            host = parts.netloc.replace("{s}", "*")
+            if all(c.isalnum() or c in ".-:*" for c in host):  # nothing that could end the directive
+                origins.append(f"{parts.scheme}://{host}")
+    if not origins:
+        return PAGE_POLICY
+    return PAGE_POLICY.replace("img-src 'self' data: blob:;", "img-src 'self' data: blob: " + " ".join(origins) + ";")
 
 
 def _content_security_policy(response: Response) -> str:

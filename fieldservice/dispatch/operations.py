@@ -22,6 +22,7 @@ from flask_babel import format_datetime
 from flask_babel import gettext as _
 from sqlalchemy.orm import contains_eager, selectinload
 
+from fieldservice.appointments.calendar import STEP, USUAL_LENGTH, Calendars
 from fieldservice.auth.models import User
 from fieldservice.core.errors import ApiError, Conflict, ValidationFailed
 from fieldservice.core.models import utcnow
@@ -29,7 +30,7 @@ from fieldservice.customers.categories import category_label
 from fieldservice.customers.models import Customer
 from fieldservice.dispatch import matching
 from fieldservice.engineers import schedule
-from fieldservice.engineers.models import Engineer, EngineerLeave, EngineerSkill
+from fieldservice.engineers.models import Engineer, EngineerSkill
 from fieldservice.engineers.operations import zones
 from fieldservice.engineers.signals import loads_wanted
 from fieldservice.extensions import db
@@ -142,8 +143,15 @@ def start_deadline(request_model):
     )
 
 
-def claim_pool(engineer: Engineer) -> sa.Select:
-    """Requests this engineer could claim: awaiting assignment, of their skills, in their zone (if any)."""
+def claim_pool(engineer: Engineer, now: datetime | None = None) -> sa.Select:
+    """Requests this engineer could claim: awaiting assignment, of their skills, in their zone (if any), and that
+    their calendar can still fit: their first free window of the usual length (off leave, clear of their booked
+    appointments, at any hour: duty is not checked for a claim) starts by the request's start deadline, or now
+    for a request already late."""
+    now = now or utcnow()
+    window = Calendars.load([engineer.id], now, now + schedule.HORIZON).first_window(
+        engineer, USUAL_LENGTH, now, within_shifts=False
+    )
     query = (
         sa.select(ServiceRequest)
         .join(Customer, Customer.id == ServiceRequest.customer_id)
@@ -156,6 +164,10 @@ def claim_pool(engineer: Engineer) -> sa.Select:
     if engineer.zone:
         # A customer without a zone is nobody's: everyone skilled sees it rather than no one.
         query = query.where(sa.or_(Customer.zone == engineer.zone, Customer.zone.is_(None)))
+    if window is None:
+        return query.where(sa.false())
+    if window[0] > now + STEP:  # not free now: only the jobs that may start as late as the free window
+        query = query.where(start_deadline(ServiceRequest) >= window[0] - STEP)
     return query
 
 
@@ -187,6 +199,10 @@ class Roster:
     load: np.ndarray
     on_leave: np.ndarray
     available_at: np.ndarray  # epoch seconds of the first moment on shift and off leave; inf: none within HORIZON
+    # Epoch seconds of the first free window of the usual visit length (on shift, off leave, clear of booked
+    # appointments); inf: none within HORIZON. The calendars propose each chosen engineer's window.
+    free_at: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    calendars: Calendars | None = None
     skills: dict[str, np.ndarray] = field(default_factory=dict)
 
     @property
@@ -211,23 +227,23 @@ def load_roster(now: datetime) -> Roster:
     )
     index = {e.id: i for i, e in enumerate(engineers)}
     m = len(engineers)
-    leaves: dict[int, list[tuple[datetime, datetime]]] = {}
-    for engineer_id, starts_at, ends_at in db.session.execute(
-        sa.select(EngineerLeave.engineer_id, EngineerLeave.starts_at, EngineerLeave.ends_at).where(
-            EngineerLeave.ends_at > now, EngineerLeave.starts_at < now + schedule.HORIZON
-        )
-    ):
-        leaves.setdefault(engineer_id, []).append((starts_at, ends_at))
+    # Leave and booked appointments of every engineer within the horizon, in two queries.
+    calendars = Calendars.load(list(index), now, now + schedule.HORIZON)
+    leaves = calendars.leave
     loads = open_load(index)
     skills: dict[str, np.ndarray] = {}
     for engineer in engineers:
         for skill in engineer.skills:
             skills.setdefault(skill.category, np.zeros(m, dtype=bool))[index[engineer.id]] = True
     available = np.full(m, np.inf)
+    free_at = np.full(m, np.inf)
     for i, e in enumerate(engineers):
         start = schedule.available_from(e.weekdays, e.work_start, e.work_end, now, leaves.get(e.id, ()))
         if start is not None:
             available[i] = start.timestamp()
+            window = calendars.first_window(e, USUAL_LENGTH, now)
+            if window is not None:
+                free_at[i] = window[0].timestamp()
     return Roster(
         now=now,
         engineers=engineers,
@@ -238,6 +254,8 @@ def load_roster(now: datetime) -> Roster:
         load=np.array([loads[e.id] for e in engineers], dtype=int),
         on_leave=np.array([schedule.on_leave(leaves.get(e.id, ()), now) for e in engineers], dtype=bool),
         available_at=available,
+        free_at=free_at,
+        calendars=calendars,
         skills=skills,
     )
 
@@ -295,6 +313,8 @@ class Assessment:
     base: np.ndarray  # (n, m) travel and wait cost
     hours_left: np.ndarray  # (n,) until the start deadline (negative: late)
     urgency: np.ndarray  # (n,) 0 .. 1.5
+    # (n, m): the engineer's booked appointments leave a window of the usual length starting by the deadline
+    calendar_ok: np.ndarray | None = None
 
     @cached_property
     def texts(self) -> dict[str, str]:
@@ -307,12 +327,25 @@ class Assessment:
             "sla_left": _("SLA %(hours).1f h left"),
             "sla_overdue": _("SLA overdue by %(hours).1f h"),
             "next_shift": _("starts %(when)s (next shift)"),
+            "window": _("first free window %(start)s–%(end)s"),
         }
 
     @cached_property
     def category_labels(self) -> dict[str | None, str]:
         """The batch's categories in the reader's language."""
         return {code: category_label(code) for code in {job.category for job in self.jobs}}
+
+    def propose(self, row: int, col: int, reserve: bool = False) -> tuple[datetime, datetime] | None:
+        """The chosen engineer's first free window for the job (the drive to its customer counted); with
+        *reserve*, later proposals to the same engineer keep clear of it (one batch)."""
+        calendars = self.roster.calendars
+        if calendars is None:
+            return None
+        job, engineer = self.jobs[row], self.roster.engineers[col]
+        window = calendars.first_window(engineer, USUAL_LENGTH, self.roster.now, (job.lat, job.lng))
+        if window is not None and reserve:
+            calendars.reserve(engineer.id, window, (job.lat, job.lng))
+        return window
 
     def batch(self) -> matching.Batch:
         return matching.Batch(
@@ -337,7 +370,10 @@ def assess(jobs: list[Job], roster: Roster) -> Assessment:
     urgency = np.clip(1.0 - hours_left / URGENT_WITHIN_HOURS, 0.0, 1.0) + (4.0 - priority) / 6.0
     # A late request cannot wait for anyone's next shift: it needs someone on duty now.
     duty_ok = roster.available_at[None, :] <= np.maximum(deadline, now_ts)[:, None]
-    eligible = skilled & ~roster.on_leave[None, :] & duty_ok & (roster.free > 0)[None, :]
+    # The calendar: a window of the usual length must start by the deadline (a quarter hour of grace: windows
+    # start on the quarter hour); a late request needs someone free now.
+    calendar_ok = roster.free_at[None, :] <= (np.maximum(deadline, now_ts) + STEP.total_seconds())[:, None]
+    eligible = skilled & ~roster.on_leave[None, :] & duty_ok & calendar_ok & (roster.free > 0)[None, :]
 
     job_lat = np.array([np.nan if j.lat is None else j.lat for j in jobs], dtype=float).reshape(n)
     job_lng = np.array([np.nan if j.lng is None else j.lng for j in jobs], dtype=float).reshape(n)
@@ -349,16 +385,28 @@ def assess(jobs: list[Job], roster: Roster) -> Assessment:
     same_zone = job_zone.reshape(n)[:, None] == engineer_zone[None, :]
     guessed = np.where(same_zone, UNKNOWN_DISTANCE_SAME_ZONE_KM, UNKNOWN_DISTANCE_KM)
     travel = np.minimum(np.where(np.isnan(distance), guessed, distance), MAX_DISTANCE_KM)
-    wait_hours = np.minimum(np.maximum(roster.available_at - now_ts, 0.0) / 3600.0, MAX_WAIT_HOURS)
+    # The wait until the engineer is free: their first free window, or their shift when the calendar has none.
+    free_from = np.where(np.isfinite(roster.free_at), roster.free_at, roster.available_at)
+    wait_hours = np.minimum(np.maximum(free_from - now_ts, 0.0) / 3600.0, MAX_WAIT_HOURS)
     weight = (1.0 + urgency)[:, None]
     base = weight * (travel + WAIT_WEIGHT_KM_PER_HOUR * wait_hours[None, :])
-    return Assessment(jobs, roster, skilled, duty_ok, eligible, distance, base, hours_left, urgency)
+    return Assessment(
+        jobs, roster, skilled, duty_ok, eligible, distance, base, hours_left, urgency, calendar_ok=calendar_ok
+    )
 
 
 # ------------------------------------------------------------------ reasons, in the reader's language
 
 
-def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> str:
+def _window_text(a: Assessment, window: tuple[datetime, datetime]) -> str:
+    start, end = (t.astimezone(a.roster.now.tzinfo) for t in window)
+    return a.texts["window"] % {"start": format_datetime(start, "MM-dd HH:mm"), "end": format_datetime(end, "HH:mm")}
+
+
+def assignment_reason(
+    a: Assessment, row: int, col: int, load_before: int, window: tuple[datetime, datetime] | None = None
+) -> str:
+    """Why this engineer: skill, distance, load, SLA, and the first free window proposed (or the next shift)."""
     roster, texts = a.roster, a.texts
     km, hours_left = float(a.distance[row, col]), float(a.hours_left[row])
     parts = [
@@ -367,7 +415,9 @@ def assignment_reason(a: Assessment, row: int, col: int, load_before: int) -> st
         texts["load"] % {"load": load_before, "cap": int(roster.cap[col])},
         texts["sla_left"] % {"hours": hours_left} if hours_left >= 0 else texts["sla_overdue"] % {"hours": -hours_left},
     ]
-    if roster.available_at[col] > roster.now.timestamp():
+    if window is not None:
+        parts.append(_window_text(a, window))
+    elif roster.available_at[col] > roster.now.timestamp():
         starts = datetime.fromtimestamp(roster.available_at[col], tz=roster.now.tzinfo)
         parts.append(texts["next_shift"] % {"when": format_datetime(starts, "MM-dd HH:mm")})
     return "; ".join(parts)
@@ -383,18 +433,26 @@ def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
         return "no_skill", _("No active engineer has the skill %(category)s.", category=label)
     on_leave = int((skilled & roster.on_leave).sum())
     off_duty = int((skilled & ~roster.on_leave & ~a.duty_ok[row]).sum())
-    full = int((skilled & ~roster.on_leave & a.duty_ok[row] & (roster.free == 0)).sum())
-    available = count - on_leave - off_duty - full
+    calendar_ok = a.calendar_ok[row] if a.calendar_ok is not None else np.ones_like(skilled)
+    booked_up = int((skilled & ~roster.on_leave & a.duty_ok[row] & ~calendar_ok).sum())
+    full = int((skilled & ~roster.on_leave & a.duty_ok[row] & calendar_ok & (roster.free == 0)).sum())
+    available = count - on_leave - off_duty - booked_up - full
     if available > 0:
         return "taken_in_batch", _(
             "The %(count)d engineers who could take it are at their cap with more urgent requests of this batch.",
             count=available,
         )
-    single = {"on_leave": on_leave, "off_duty": off_duty, "at_cap": full}
+    single = {"on_leave": on_leave, "off_duty": off_duty, "booked_up": booked_up, "at_cap": full}
     sentences = {
         "on_leave": _("All %(count)d engineers with the skill %(category)s are on leave.", count=count, category=label),
         "off_duty": _(
             "All %(count)d engineers with the skill %(category)s are off duty until after the deadline.",
+            count=count,
+            category=label,
+        ),
+        "booked_up": _(
+            "All %(count)d engineers with the skill %(category)s have appointments that leave no room before the "
+            "deadline.",
             count=count,
             category=label,
         ),
@@ -407,6 +465,17 @@ def unassigned_reason(a: Assessment, row: int) -> tuple[str, str]:
     for code, number in single.items():
         if number == count:
             return code, sentences[code]
+    if booked_up:
+        return "unavailable", _(
+            "None of the %(count)d engineers with the skill %(category)s can take it: %(leave)d on leave, "
+            "%(off)d off duty until after the deadline, %(booked)d booked up before it, %(full)d at their cap.",
+            count=count,
+            category=label,
+            leave=on_leave,
+            off=off_duty,
+            booked=booked_up,
+            full=full,
+        )
     return "unavailable", _(
         "None of the %(count)d engineers with the skill %(category)s can take it: %(leave)d on leave, "
         "%(off)d off duty until after the deadline, %(full)d at their cap.",
@@ -430,6 +499,7 @@ class Suggestion:
     cap: int
     cost: float
     reason: str
+    window: tuple[datetime, datetime] | None = None
 
     def as_dict(self) -> dict:
         return {
@@ -442,7 +512,12 @@ class Suggestion:
             "distance_km": self.distance_km,
             "eligible": self.eligible,
             "reason": self.reason,
+            "window": window_dict(self.window),
         }
+
+
+def window_dict(window: tuple[datetime, datetime] | None) -> dict | None:
+    return None if window is None else {"start": window[0].isoformat(), "end": window[1].isoformat()}
 
 
 def _why_not(a: Assessment, row: int, col: int) -> str:
@@ -453,6 +528,15 @@ def _why_not(a: Assessment, row: int, col: int) -> str:
         return _("on leave")
     if not a.duty_ok[row, col]:
         return _("off duty until after the deadline")
+    if a.calendar_ok is not None and not a.calendar_ok[row, col]:
+        free_at = roster.free_at[col]
+        if not np.isfinite(free_at):
+            return _("no free window in the next two weeks")
+        starts = datetime.fromtimestamp(free_at, tz=roster.now.tzinfo)
+        return _(
+            "appointments leave no room before the deadline (first free window %(when)s)",
+            when=format_datetime(starts, "MM-dd HH:mm"),
+        )
     return _("at the cap (%(load)d/%(cap)d)", load=int(roster.load[col]), cap=int(roster.cap[col]))
 
 
@@ -468,6 +552,7 @@ def suggestions(a: Assessment, row: int, limit: int = 5, include_ineligible: boo
         if not ok and not include_ineligible:
             break
         km = a.distance[row, col]
+        window = a.propose(row, col) if ok else None
         result.append(
             Suggestion(
                 engineer=roster.engineers[col],
@@ -476,7 +561,8 @@ def suggestions(a: Assessment, row: int, limit: int = 5, include_ineligible: boo
                 load=int(roster.load[col]),
                 cap=int(roster.cap[col]),
                 cost=float(cost[col]),
-                reason=assignment_reason(a, row, col, int(roster.load[col])) if ok else _why_not(a, row, col),
+                reason=assignment_reason(a, row, col, int(roster.load[col]), window) if ok else _why_not(a, row, col),
+                window=window,
             )
         )
         if len(result) >= limit:
@@ -565,7 +651,9 @@ def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None 
             unassigned.append({"request_id": sr.id, "code": code, "reason": reason})
             continue
         engineer = roster.engineers[col]
-        reason = assignment_reason(a, row, col, int(roster.load[col] + given[col]))
+        # The proposal: the engineer's first free window, kept clear of the windows proposed before in this batch.
+        window = a.propose(row, col, reserve=True)
+        reason = assignment_reason(a, row, col, int(roster.load[col] + given[col]), window)
         given[col] += 1
         km = a.distance[row, col]
         planned.append(
@@ -574,6 +662,7 @@ def auto_dispatch(request_ids: list[int] | None, actor, *, now: datetime | None 
                 "engineer_id": engineer.id,
                 "reason": reason,
                 "distance_km": None if np.isnan(km) else round(float(km), 1),
+                "window": window_dict(window),
             }
         )
     refused: dict[int, ApiError] = {}

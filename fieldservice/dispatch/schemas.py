@@ -67,6 +67,16 @@ class AssignmentSchema(ma.Schema):
     engineer_id = ma.fields.Integer()
     reason = ma.fields.String()
     distance_km = ma.fields.Float(allow_none=True)
+    window = ma.fields.Nested(
+        "WindowSchema",
+        allow_none=True,
+        metadata={"description": "the engineer's first free window proposed for the visit (the reason names it)"},
+    )
+
+
+class WindowSchema(ma.Schema):
+    start = ma.fields.String()
+    end = ma.fields.String()
 
 
 class UnassignedSchema(ma.Schema):
@@ -74,7 +84,7 @@ class UnassignedSchema(ma.Schema):
     reason = ma.fields.String()
     code = ma.fields.String(
         metadata={
-            "description": "locked, not_awaiting, no_skill, on_leave, off_duty, at_cap, unavailable, "
+            "description": "locked, not_awaiting, no_skill, on_leave, off_duty, booked_up, at_cap, unavailable, "
             "taken_in_batch, refused"
         }
     )
@@ -99,3 +109,4 @@ class SuggestionSchema(ma.Schema):
     distance_km = ma.fields.Float(allow_none=True)
     eligible = ma.fields.Boolean()
     reason = ma.fields.String()
+    window = ma.fields.Nested(WindowSchema, allow_none=True)

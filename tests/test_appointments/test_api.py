@@ -162,7 +162,19 @@ def test_the_schedule_of_a_day(db, api_as, assigned, engineer, make_engineer, da
         }
     ]
     assert [a["request_id"] for a in mine["appointments"]] == [sr.id]
-    assert set(mine["appointments"][0]) == {"request_id", "number", "start", "end", "status", "customer", "lat", "lng"}
+    # API.md's fields, and the request's version (extra fields are allowed): what a board sends back when it moves one.
+    assert set(mine["appointments"][0]) == {
+        "request_id",
+        "number",
+        "start",
+        "end",
+        "status",
+        "customer",
+        "lat",
+        "lng",
+        "version",
+    }
+    assert mine["appointments"][0]["version"] == version_of(db, sr)
     assert [r["id"] for r in data["unscheduled"]] == [waiting.id]
     by_zone = api_as("dispatcher").get(f"/api/v1/schedule?date={day}&zone=徐汇").json
     assert [row["zone"] for row in by_zone["engineers"]] == ["徐汇"]
