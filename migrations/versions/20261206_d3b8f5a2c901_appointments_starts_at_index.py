@@ -1,7 +1,7 @@
 """appointments: an index on starts_at for the schedule board's days across all engineers
 
 Revision ID: d3b8f5a2c901
-Revises: a4c7e1f90b3d
+Revises: d3b8f6a2c1e9
 Create Date: 2026-12-06 05:00:00
 
 """
@@ -10,7 +10,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = 'd3b8f5a2c901'
-down_revision = 'a4c7e1f90b3d'
+down_revision = 'd3b8f6a2c1e9'
 branch_labels = None
 depends_on = None
 
