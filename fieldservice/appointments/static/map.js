@@ -2,7 +2,11 @@
 // day of the engineer chosen by name on the board. Names and numbers go into the tooltips as text, never as HTML.
 (function () {
   'use strict';
-  const COLOURS = { request: '#f97316', booked: '#2563eb', engineer: '#16a34a', route: '#7c3aed' };
+  // The colours are the shared tokens' (core/static/css/tokens.css), read once the page's styles are in.
+  const token = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+  const COLOURS = {
+    request: token('--map-request'), booked: token('--map-booked'), engineer: token('--map-engineer'), route: token('--map-route'),
+  };
 
   function text(value) {
     const el = document.createElement('span');
