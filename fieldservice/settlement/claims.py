@@ -368,14 +368,7 @@ def perform_claim(
             accepted, why = partial.get(line.id, (line.amount, ""))
             line.accepted_amount, line.reason = accepted, (why or None)
     if target in CLAIM_DECIDED:
-        db.session.flush()
-        locked.accepted_amount = money(
-            db.session.scalar(
-                sa.select(sa.func.coalesce(sa.func.sum(WarrantyClaimLine.accepted_amount), 0)).where(
-                    WarrantyClaimLine.claim_id == locked.id
-                )
-            )
-        )
+        locked.accepted_amount = money(sum((line.accepted_amount for line in locked.lines), ZERO))
         locked.decided_at, locked.decided_by_id = now, actor.id
     from_status = locked.status
     locked.status = target
