@@ -63,9 +63,9 @@ def set_manufacturer(product_id: int, supplier_id: int | None, actor) -> Product
     """Name the manufacturer (a supplier) of a product, or none (*supplier_id* None): its warranty work is claimed
     from it."""
     _check_manager(actor)
-    fields = {}
     if db.session.get(Product, product_id) is None:
-        fields["product_id"] = "No such product."
+        raise NotFound("not_found", f"No product with id {product_id}.")
+    fields = {}
     if supplier_id is not None and db.session.get(Supplier, supplier_id) is None:
         fields["supplier_id"] = "No such supplier."
     if fields:

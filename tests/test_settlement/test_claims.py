@@ -355,3 +355,116 @@ def test_acceptance_rate_by_supplier(db, manager, two_visits, supplier):
     [row] = claims.acceptance_by_supplier()
     assert row["supplier_id"] == supplier.id and row["claims"] == 1
     assert (row["claimed"], row["accepted"], row["rate"]) == (D("804.00"), D("624.00"), D("0.7761"))
+
+
+# ---- over the API
+
+
+def test_the_api_collects_submits_and_accepts_in_part(api_as, db, two_visits, supplier):
+    api = api_as("manager")
+    bad = api.post("/api/v1/warranty-claims/collect", json={"period": "2026-13"})
+    assert bad.status_code == 422
+    collected = api.post("/api/v1/warranty-claims/collect", json={"period": _period(), "supplier_id": supplier.id})
+    assert collected.status_code == 200, collected.json
+    [made] = collected.json["claims"]
+    assert made["claimed_amount"] == "804.00" and made["status"] == "draft"
+    assert api.post("/api/v1/warranty-claims/collect", json={"period": _period()}).json == {"claims": []}
+    detail = api.get(f"/api/v1/warranty-claims/{made['id']}").json
+    assert len(detail["lines"]) == 3 and detail["reconciliation"]["balanced"] is True
+    stale = api.post(f"/api/v1/warranty-claims/{made['id']}/submit", json={"version": made["version"] + 5})
+    assert stale.status_code == 409 and stale.json["error"]["code"] == "stale_version"
+    submitted = api.post(f"/api/v1/warranty-claims/{made['id']}/submit", json={"version": made["version"]}).json
+    assert submitted["status"] == "submitted"
+    part_line = next(ln for ln in detail["lines"] if ln["kind"] == "part")
+    no_reason = api.post(
+        f"/api/v1/warranty-claims/{made['id']}/accept-part",
+        json={"version": submitted["version"], "lines": [{"line_id": part_line["id"], "accepted_amount": "90.00"}]},
+    )
+    assert no_reason.status_code == 422 and "lines.0.reason" in no_reason.json["error"]["fields"]
+    answered = api.post(
+        f"/api/v1/warranty-claims/{made['id']}/accept-part",
+        json={
+            "version": submitted["version"],
+            "lines": [{"line_id": part_line["id"], "accepted_amount": "90.00", "reason": "只认可半价"}],
+        },
+    )
+    assert answered.status_code == 200, answered.json
+    assert answered.json["status"] == "partly_accepted" and answered.json["accepted_amount"] == "714.00"
+    assert answered.json["reconciliation"]["written_off"] == "90.00"
+    again = api.post(f"/api/v1/warranty-claims/{made['id']}/accept", json={"version": answered.json["version"]})
+    assert again.status_code == 409 and again.json["error"]["code"] == "illegal_transition"
+    csv_body = api.get(f"/api/v1/warranty-claims/{made['id']}.csv")
+    assert csv_body.status_code == 200 and "只认可半价" in csv_body.get_data(as_text=True)
+    pdf = api.get(f"/api/v1/warranty-claims/{made['id']}.pdf")
+    assert pdf.status_code == 200 and pdf.data.startswith(b"%PDF")
+    overview = api.get("/api/v1/warranty-claims/overview").json
+    assert overview["by_supplier"][0]["rate"] == "0.8881"
+    assert [c["number"] for c in overview["claims"]] == [made["number"]]
+    listed = api.get("/api/v1/warranty-claims", query_string={"status": "partly_accepted"}).json
+    assert listed["total"] == 1
+
+
+def test_only_managers_handle_claims(api_as, console_as):
+    for role in ("dispatcher", "engineer", "callback"):
+        assert api_as(role).get("/api/v1/warranty-claims").status_code == 403
+        assert console_as(role).get("/settlement/claims").status_code == 403
+    assert api_as("manager").get("/api/v1/warranty-claims/999999").status_code == 404
+
+
+def test_the_manufacturer_of_a_product_over_the_api(api_as, make_product, supplier, db):
+    product = make_product()
+    api = api_as("manager")
+    assert api.put(f"/api/v1/products/{product.id}/manufacturer", json={"supplier_id": 999999}).status_code == 422
+    assert api.put("/api/v1/products/999999/manufacturer", json={"supplier_id": supplier.id}).status_code == 404
+    saved = api.put(f"/api/v1/products/{product.id}/manufacturer", json={"supplier_id": supplier.id})
+    assert saved.status_code == 200 and saved.json == {"product_id": product.id, "supplier_id": supplier.id}
+    assert api.put(f"/api/v1/products/{product.id}/manufacturer", json={"supplier_id": None}).status_code == 200
+    assert claims.manufacturers() == []
+
+
+# ---- in the console
+
+
+def test_the_console_collects_submits_and_records_a_partial_acceptance(console_as, db, two_visits):
+    console = console_as("manager")
+    for lang in ("", "?lang=en"):
+        assert console.get("/settlement/claims" + lang).status_code == 200
+    collected = console.post("/settlement/claims/collect", data={"period": _period()})
+    assert collected.status_code == 302
+    claim = db.session.query(WarrantyClaim).one()
+    assert collected.headers["Location"].endswith(f"/settlement/claims/{claim.id}")
+    page = console.get(f"/settlement/claims/{claim.id}").get_data(as_text=True)
+    assert "提交给厂家" in page and claim.number in page
+    console.post(f"/settlement/claims/{claim.id}/submit", data={"version": claim.version})
+    db.session.expire_all()
+    claim = db.session.get(WarrantyClaim, claim.id)
+    assert claim.status == "submitted"
+    part_line = next(ln for ln in claim.lines if ln.kind == "part")
+    # Less than claimed without a reason: the form says so and nothing changes.
+    refused = console.post(
+        f"/settlement/claims/{claim.id}/accept-part",
+        data={"version": claim.version, f"accepted_{part_line.id}": "50"},
+        follow_redirects=True,
+    )
+    assert "原因" in refused.get_data(as_text=True)
+    db.session.expire_all()
+    assert db.session.get(WarrantyClaim, claim.id).status == "submitted"
+    console.post(
+        f"/settlement/claims/{claim.id}/accept-part",
+        data={"version": claim.version, f"accepted_{part_line.id}": "50", f"reason_{part_line.id}": "旧件损坏"},
+    )
+    db.session.expire_all()
+    claim = db.session.get(WarrantyClaim, claim.id)
+    assert claim.status == "partly_accepted" and claim.accepted_amount == D("674.00")
+    assert console.get(f"/settlement/claims/{claim.id}.pdf").data.startswith(b"%PDF")
+    assert console.get(f"/settlement/claims/{claim.id}.csv").status_code == 200
+    overview = console.get("/settlement/claims").get_data(as_text=True)
+    assert "部分接受" in overview and "83.8%" in overview
+
+
+def test_the_console_names_a_products_manufacturer(console_as, db, make_product, supplier):
+    product = make_product()
+    console = console_as("manager")
+    assert console.post("/settlement/claims/manufacturers", data={"product_id": "x"}).status_code == 302
+    console.post("/settlement/claims/manufacturers", data={"product_id": product.id, "supplier_id": supplier.id})
+    assert [(p.id, s.id) for p, s in claims.manufacturers()] == [(product.id, supplier.id)]
