@@ -312,7 +312,7 @@ def _partial(claim: WarrantyClaim, decisions: list[dict]) -> dict[int, tuple[Dec
         if accepted is None:
             continue
         if accepted > line.amount:
-            fields[f"lines.{n}.accepted_amount"] = f"At most the claimed {line.amount}."
+            fields[f"lines.{n}.accepted_amount"] = "At most the amount claimed."
             continue
         reason = (decision.get("reason") or "").strip()
         if accepted < line.amount and not reason:
@@ -343,7 +343,7 @@ def perform_claim(
     check_version(locked, version)
     sources, target = WARRANTY_CLAIM_TRANSITIONS[action]
     if locked.status not in sources:
-        raise Conflict("illegal_transition", f"A claim that is {locked.status} cannot take the step {action}.")
+        raise Conflict("illegal_transition", "The claim, as it stands now, cannot take this step.")
     reason = (reason or "").strip() or None
     now = utcnow()
     if action == "submit":

@@ -571,6 +571,29 @@ def returned_visits(engineer_id: int) -> list[dict]:
     return answer
 
 
+def awaiting_verification(request_id: int) -> list[int]:
+    """The visits of a request that wait for verification (pending, or returned to the engineer): until they are
+    verified they count nowhere (statements, invoices, cost analytics)."""
+    return list(
+        db.session.scalars(
+            sa.select(Verification.visit_id)
+            .where(Verification.request_id == request_id, Verification.status.in_((PENDING, RETURNED)))
+            .order_by(Verification.visit_id)
+        )
+    )
+
+
+def verified_visit_ids(request_id: int) -> set[int]:
+    """The visits of a request a manager verified (approved): the ones that count."""
+    return set(
+        db.session.scalars(
+            sa.select(Verification.visit_id).where(
+                Verification.request_id == request_id, Verification.status == APPROVED
+            )
+        )
+    )
+
+
 def problems_of(verifications: list[Verification]) -> dict[int, list[str]]:
     """Why each visit is not clean for bulk approval: no items, over the standard, no signature, parts that
     the van ledger does not show taken for it. An empty list: clean."""

@@ -468,3 +468,52 @@ def test_the_console_names_a_products_manufacturer(console_as, db, make_product,
     assert console.post("/settlement/claims/manufacturers", data={"product_id": "x"}).status_code == 302
     console.post("/settlement/claims/manufacturers", data={"product_id": product.id, "supplier_id": supplier.id})
     assert [(p.id, s.id) for p, s in claims.manufacturers()] == [(product.id, supplier.id)]
+
+
+# ---- only verified visits count in invoices
+
+
+def test_an_invoice_counts_only_verified_visits(db, api_as, make_equipment, make_user, engineer, make_item, manager):
+    """Two visits on one request (the first not resolved, so never verified): the issued invoice is the verified
+    one's."""
+    from fieldservice.billing import charges as charge_ops
+    from fieldservice.requests import operations as rops
+    from fieldservice.requests.models import ProblemType, ServiceRequest
+
+    db.session.add(ProblemType(code="noise", name_zh="噪音", name_en="Noise", category="repair"))
+    dispatcher = make_user("dispatcher")
+    unit = make_equipment()
+    sr = rops.create_request(
+        {"customer_id": unit.customer_id, "equipment_id": unit.id, "problem_type": "noise", "description": "噪音大",
+         "priority": 3, "required_by": utcnow() + timedelta(days=2)},
+        dispatcher,
+    )
+    db.session.commit()
+    rops.perform(sr, "assign", dispatcher, sr.version, engineer_id=engineer.id)
+    db.session.commit()
+    phone = api_as(user=engineer.user)
+    first = visit_body([], outcome="unresolved", labour_hours="1.0")
+    assert phone.post(f"/api/v1/requests/{sr.id}/visits", json=first).status_code == 201
+    # Not resolved: the request goes back to be assigned again.
+    sr = db.session.get(ServiceRequest, sr.id)
+    db.session.refresh(sr)
+    rops.perform(sr, "assign", dispatcher, sr.version, engineer_id=engineer.id)
+    db.session.commit()
+    second = visit_body([], labour_hours="2.0")
+    second["items"] = [{"repair_item_id": make_item(standard_hours="2.00").id, "quantity": 1}]
+    answer = phone.post(f"/api/v1/requests/{sr.id}/visits", json=second)
+    assert answer.status_code == 201, answer.json
+    sr = db.session.get(ServiceRequest, sr.id)
+    everything = charge_ops.request_charges(sr).customer_amount
+    invoice = charge_ops.request_invoice(sr, {"title": "客户"}, None)
+    db.session.commit()
+    with pytest.raises(ApiError) as waiting:
+        charge_ops.perform_invoice(invoice, "issue", manager, invoice.version)
+    assert waiting.value.code == "visits_not_verified"
+    db.session.rollback()
+    v = db.session.query(Verification).filter_by(request_id=sr.id).one()
+    ops.perform_verification(v, "approve", manager, None)
+    charge_ops.perform_invoice(invoice, "issue", manager, invoice.version)
+    db.session.commit()
+    verified = charge_ops.request_charges(sr, verified_only=True).customer_amount
+    assert invoice.amount == verified < everything
