@@ -450,9 +450,9 @@ def all_claims(supplier_id: int | None = None) -> list[dict]:
     return rows
 
 
-def acceptance_by_supplier() -> list[dict]:
-    """Per supplier, over the decided claims of both kinds: claims, claimed, accepted and the acceptance rate (the
-    share of the claimed amount accepted)."""
+def acceptance_by_supplier(start=None, end=None) -> list[dict]:
+    """Per supplier, over the decided claims of both kinds (decided from *start* until before *end* when given):
+    claims, claimed, accepted and the acceptance rate (the share of the claimed amount accepted)."""
     decided_w = (
         sa.select(
             WarrantyClaim.supplier_id.label("supplier_id"),
@@ -466,6 +466,12 @@ def acceptance_by_supplier() -> list[dict]:
         SupplierClaim.claimed_amount.label("claimed"),
         sa.func.coalesce(SupplierClaim.accepted_amount, 0).label("accepted"),
     ).where(SupplierClaim.status.in_(("accepted", "rejected")))
+    if start is not None:
+        decided_w = decided_w.where(WarrantyClaim.decided_at >= start)
+        decided_p = decided_p.where(SupplierClaim.decided_at >= start)
+    if end is not None:
+        decided_w = decided_w.where(WarrantyClaim.decided_at < end)
+        decided_p = decided_p.where(SupplierClaim.decided_at < end)
     both = sa.union_all(decided_w, decided_p).subquery()
     query = (
         sa.select(

@@ -681,18 +681,23 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def verified_visits(period: str, engineer_ids: list[int] | None = None) -> sa.Select:
+def verified_visits(
+    period: str | None, engineer_ids: list[int] | None = None, *, verification_ids: sa.Select | None = None
+) -> sa.Select:
     """The visits approved in *period*, one row each: engineer, request number, items (code×qty), standard and
     actual hours, and the amounts by kind (labour by the standard, parts, costs).
 
     One query, summed in the database: a month has tens of thousands of visits (bench/settlement.py). Labour is
     each item's standard hours x the rate (or its fixed price x the quantity), rounded per line as money() does;
     a visit without items is paid on the hours worked, as billing charges it."""
-    start, end = period_bounds(period)
     rate = sa.literal(standard_labour_rate(), sa.Numeric(12, 2))
-    approved = sa.select(Verification.visit_id).where(
-        Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end
-    )
+    approved = sa.select(Verification.visit_id).where(Verification.status == APPROVED)
+    if verification_ids is not None:
+        # Analytics: the approved ones among the verifications the caller selected (its own filters).
+        approved = approved.where(Verification.id.in_(verification_ids))
+    else:
+        start, end = period_bounds(period)
+        approved = approved.where(Verification.decided_at >= start, Verification.decided_at < end)
     if engineer_ids is not None:
         approved = approved.where(Verification.engineer_id.in_(engineer_ids))
     approved = approved.subquery()

@@ -40,7 +40,7 @@ def warranty_visit(db, api_as, make_user, engineer, make_equipment, manager, sup
     db.session.commit()
     dispatcher = make_user("dispatcher")
 
-    def make(items=(), parts=(), warranty=True, manufacturer=True, approve=True):
+    def make(items=(), parts=(), warranty=True, manufacturer=True, approve=True, hours="1.0"):
         today = utcnow().date()
         equipment = make_equipment(
             installed_on=today - timedelta(days=100),
@@ -64,7 +64,7 @@ def warranty_visit(db, api_as, make_user, engineer, make_equipment, manager, sup
         db.session.commit()
         rops.perform(sr, "assign", dispatcher, sr.version, engineer_id=engineer.id)
         db.session.commit()
-        body = visit_body(list(parts))
+        body = visit_body(list(parts), labour_hours=hours)
         body["items"] = [{"repair_item_id": item.id, "quantity": qty} for item, qty in items]
         body["signature"] = png_data_url()
         response = api_as(user=engineer.user).post(f"/api/v1/requests/{sr.id}/visits", json=body)
