@@ -46,6 +46,7 @@ from fieldservice.settlement.schemas import (
     StatementLineSchema,
     StatementQueryArgs,
     StatementSchema,
+    SuggestedItemsArgs,
     VerificationActionArgs,
     VerificationQueryArgs,
     VerificationSchema,
@@ -77,6 +78,17 @@ def list_repair_items(args):
     """The catalog, by category and code; filter by category, active and text."""
     query = ops.search_repair_items(args["category"], args["active"], args["q"])
     return page_of(query, RepairItemSchema(), args["page"], args["per_page"])
+
+
+@blp.route("/repair-items/suggested")
+@require(REPAIR_ITEMS_READ)
+@blp.arguments(SuggestedItemsArgs, location="query")
+@blp.response(200, RepairItemSchema(many=True))
+def suggested_repair_items(args):
+    """The repair items usually done for a fault of the knowledge base (most often recorded with it first)."""
+    ids = ops.suggested_items([args["fault_id"]]).get(args["fault_id"], [])
+    items = {i.id: i for i in db.session.scalars(sa.select(RepairItem).where(RepairItem.id.in_(ids)))} if ids else {}
+    return [items[i] for i in ids if i in items]
 
 
 @blp.route("/repair-items", methods=["POST"])

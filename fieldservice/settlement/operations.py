@@ -416,6 +416,45 @@ def is_overrun(visit: Visit, rows=None) -> bool:
     return Decimal(visit.labour_hours or 0) > standard * overrun_factor()
 
 
+SUGGESTIONS_PER_FAULT = 5
+
+
+def suggested_items(fault_ids: list[int] | None = None, categories: list[str] | None = None) -> dict[int, list[int]]:
+    """For each fault of the knowledge base (a visit's fault_id), the active repair items most often recorded on
+    visits with that fault, the most frequent first (at most SUGGESTIONS_PER_FAULT): what the visit form offers
+    once the fault is chosen. *categories* narrows to an engineer's catalog."""
+    counts = (
+        sa.select(
+            Visit.fault_id.label("fault_id"),
+            VisitItem.repair_item_id.label("item_id"),
+            sa.func.row_number()
+            .over(
+                partition_by=Visit.fault_id,
+                order_by=(sa.func.count().desc(), sa.func.sum(VisitItem.quantity).desc(), VisitItem.repair_item_id),
+            )
+            .label("rank"),
+        )
+        .join(Visit, Visit.id == VisitItem.visit_id)
+        .join(RepairItem, RepairItem.id == VisitItem.repair_item_id)
+        .where(Visit.fault_id.is_not(None), RepairItem.active.is_(True))
+        .group_by(Visit.fault_id, VisitItem.repair_item_id)
+    )
+    if fault_ids is not None:
+        counts = counts.where(Visit.fault_id.in_(fault_ids))
+    if categories is not None:
+        counts = counts.where(RepairItem.category.in_(categories))
+    ranked = counts.subquery()
+    answer: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        sa.select(ranked.c.fault_id, ranked.c.item_id)
+        .where(ranked.c.rank <= SUGGESTIONS_PER_FAULT)
+        .order_by(ranked.c.fault_id, ranked.c.rank)
+    )
+    for fault_id, item_id in rows:
+        answer.setdefault(fault_id, []).append(item_id)
+    return answer
+
+
 @dataclass
 class LabourLine:
     """One priced labour line of a visit's items: qty (hours, or pieces for a fixed price) at unit_price."""

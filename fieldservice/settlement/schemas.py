@@ -310,3 +310,7 @@ class ClaimsOverviewSchema(ma.Schema):
 
 class ClaimsOverviewArgs(ma.Schema):
     supplier_id = ma.fields.Integer(load_default=None)
+
+
+class SuggestedItemsArgs(ma.Schema):
+    fault_id = ma.fields.Integer(required=True, metadata={"description": "a knowledge entry (a visit's fault_id)"})

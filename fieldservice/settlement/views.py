@@ -262,10 +262,15 @@ def visit_items(visit_id: int):
                 flash(_error_text(exc), "error")
                 status = 409 if exc.status == 409 else 422
     rows = ops.items_of(visit.id)
+    # The fault chosen from the knowledge base suggests its usual items: they come first, marked.
+    suggested = ops.suggested_items([visit.fault_id]).get(visit.fault_id, []) if visit.fault_id else []
+    order = {item_id: n for n, item_id in enumerate(suggested)}
+    catalog = sorted(catalog, key=lambda item: (order.get(item.id, len(order)), item.code))
     return render_template(
         "settlement/visit_items.html",
         visit=visit,
         catalog=catalog,
+        suggested=set(suggested),
         form=form,
         chosen={r.repair_item_id: r.quantity for r in rows},
         standard=ops.standard_hours_of(rows),
