@@ -302,7 +302,9 @@ def perform_invoice(
             )
         amount = request_charges(invoice.request, verified_only=True).customer_amount
         if amount <= 0:
-            raise Conflict("nothing_to_invoice", "The verified visits of this request leave the customer nothing to pay.")
+            raise Conflict(
+                "nothing_to_invoice", "The verified visits of this request leave the customer nothing to pay."
+            )
     # Take the number before touching the invoice: its UPDATE would autoflush a half-made change (two versions).
     number = next_number(f"INV-{today().year}") if action == "issue" else None
     invoice.status = target

@@ -28,7 +28,6 @@ from fieldservice.settlement.permissions import (
 from fieldservice.settlement.schemas import (
     BulkApproveArgs,
     BulkApproveSchema,
-    WarrantyClaimActionArgs,
     ClaimsOverviewArgs,
     ClaimsOverviewSchema,
     CollectClaimsArgs,
@@ -52,6 +51,7 @@ from fieldservice.settlement.schemas import (
     VerificationSchema,
     VisitItemsArgs,
     VisitItemsSchema,
+    WarrantyClaimActionArgs,
     WarrantyClaimDetailSchema,
     WarrantyClaimQueryArgs,
     WarrantyClaimSchema,
@@ -364,7 +364,10 @@ def get_warranty_claim(claim_id):
     return claim_ops.get_claim(claim_id)
 
 
-@blp.route("/warranty-claims/<int:claim_id>/<any(submit, cancel, accept, reject, 'accept-part'):action>", methods=["POST"])
+CLAIM_STEP = "<any(submit, cancel, accept, reject, 'accept-part'):action>"
+
+
+@blp.route(f"/warranty-claims/<int:claim_id>/{CLAIM_STEP}", methods=["POST"])
 @require(WARRANTY_CLAIMS_MANAGE)
 @blp.arguments(WarrantyClaimActionArgs)
 @blp.response(200, WarrantyClaimDetailSchema)

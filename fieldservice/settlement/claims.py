@@ -147,10 +147,8 @@ def _lines_for(visits: dict[int, tuple[str, str | None]]) -> dict[int, list[Warr
     ).tuples()
     for row, item in items:
         hours = Decimal(row.standard_hours) * row.quantity
-        if row.pricing == "fixed":
-            amount = money(row.fixed_price or 0) * row.quantity
-        else:
-            amount = money(hours * rate)
+        fixed = row.pricing == "fixed"
+        amount = money(row.fixed_price or 0) * row.quantity if fixed else money(hours * rate)
         number, serial = visits[row.visit_id]
         lines[row.visit_id].append(
             WarrantyClaimLine(
@@ -388,7 +386,9 @@ def reconcile(claim: WarrantyClaim) -> dict:
         "accepted": money(accepted) if decided else None,
         "written_off": money(claimed - accepted) if decided else None,
         "lines": len(claim.lines),
-        "lines_reduced": sum(1 for ln in claim.lines if ln.accepted_amount is not None and ln.accepted_amount < ln.amount),
+        "lines_reduced": sum(
+            1 for ln in claim.lines if ln.accepted_amount is not None and ln.accepted_amount < ln.amount
+        ),
         "balanced": money(claimed) == claim.claimed_amount
         and (not decided or money(accepted) == claim.accepted_amount),
     }
@@ -490,7 +490,14 @@ def acceptance_by_supplier(start=None, end=None) -> list[dict]:
         claimed, accepted = money(claimed), money(accepted)
         rate = (accepted / claimed).quantize(Decimal("0.0001")) if claimed else None
         answer.append(
-            {"supplier_id": sid, "supplier": name, "claims": count, "claimed": claimed, "accepted": accepted, "rate": rate}
+            {
+                "supplier_id": sid,
+                "supplier": name,
+                "claims": count,
+                "claimed": claimed,
+                "accepted": accepted,
+                "rate": rate,
+            }
         )
     return answer
 

@@ -21,7 +21,12 @@ CLAIM_LABELS = {
     "rejected": _l("Rejected by the manufacturer"),
     "cancelled": _l("Cancelled"),
 }
-CLAIM_KIND_LABELS = {"item": _l("Repair item"), "part": _l("Part"), "warranty": _l("Warranty work"), "returned": _l("Returned part")}
+CLAIM_KIND_LABELS = {
+    "item": _l("Repair item"),
+    "part": _l("Part"),
+    "warranty": _l("Warranty work"),
+    "returned": _l("Returned part"),
+}
 PROBLEM_LABELS = {
     "no_items": _l("No repair items"),
     "overrun": _l("Hours over the standard"),

@@ -210,7 +210,9 @@ class WarrantyClaimSchema(ma.Schema):
     number = ma.fields.String()
     supplier_id = ma.fields.Integer()
     period = ma.fields.String()
-    status = ma.fields.String(metadata={"description": "draft, submitted, accepted, partly_accepted, rejected, cancelled"})
+    status = ma.fields.String(
+        metadata={"description": "draft, submitted, accepted, partly_accepted, rejected, cancelled"}
+    )
     claimed_amount = Money()
     accepted_amount = Money(allow_none=True)
     reason = ma.fields.String(allow_none=True)

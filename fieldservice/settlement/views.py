@@ -16,13 +16,13 @@ from fieldservice.core.errors import ApiError
 from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.core.pdf import render_pdf
 from fieldservice.customers.categories import CATEGORIES, category_label
+from fieldservice.customers.models import Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
-from fieldservice.requests.models import Visit
-from fieldservice.customers.models import Product
 from fieldservice.parts.models import Supplier
 from fieldservice.parts.states import CLAIM_STATUS_LABELS as PART_CLAIM_LABELS
+from fieldservice.requests.models import Visit
 from fieldservice.settlement import claims as claim_ops
 from fieldservice.settlement import operations as ops
 from fieldservice.settlement.forms import (
