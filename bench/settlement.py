@@ -7,7 +7,7 @@
 --generate fills the database with bench/generate.py (drops every table), then gives the resolved visits repair
 items (one to three each, from a catalog per product category) and approves 20,000 of them in one month. The run
 makes (and remakes) the draft statements of that month for every engineer, committed, and prints the median and
-worst of --runs beside the target (< 2 s on PostgreSQL).
+worst of --runs beside the target (the worst under 2 s on PostgreSQL).
 """
 
 import argparse
@@ -61,6 +61,10 @@ def _settle(db, visits: int) -> None:
     for statement in SETTLE_SQL:
         db.session.execute(db.text(statement), {"visits": visits} if ":visits" in statement else {})
     db.session.commit()
+    # As bench/generate.py does after its bulk load (autovacuum would, a minute later): planner statistics for
+    # the rows just written, or the first builds plan for empty tables.
+    db.session.execute(db.text("ANALYZE"))
+    db.session.commit()
 
 
 def main(argv=None) -> int:
@@ -82,6 +86,8 @@ def main(argv=None) -> int:
         ):
             return 1
 
+    import sqlalchemy as sa
+
     from fieldservice import create_app
     from fieldservice.extensions import db
     from fieldservice.settlement import operations as ops
@@ -92,6 +98,8 @@ def main(argv=None) -> int:
             _settle(db, args.visits)
         verified = db.session.scalar(db.text("SELECT count(*) FROM visit_verifications WHERE status = 'approved'"))
         engineers = db.session.scalar(db.text("SELECT count(DISTINCT engineer_id) FROM visit_verifications"))
+        # What a web process does once at its first request (not part of a build): configure every mapper.
+        sa.orm.configure_mappers()
         times = []
         for _ in range(args.runs):
             started = time.perf_counter()
@@ -105,7 +113,7 @@ def main(argv=None) -> int:
             f"{db.engine.dialect.name}: {verified:,} verified visits of {engineers} engineers;"
             f" {len(drafts)} statements, {lines:,} lines, total ¥{total}"
         )
-        verdict = "ok" if median < TARGET_MS else "OVER"
+        verdict = "ok" if worst < TARGET_MS else "OVER"
         print(
             f"  statements of {PERIOD}: median {median:7.1f} ms  worst {worst:7.1f} ms"
             f"  (target < {TARGET_MS} ms: {verdict})"

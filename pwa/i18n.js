@@ -110,6 +110,7 @@
     repair_items: ['维修项目', 'Repair items'],
     add_item: ['添加维修项目', 'Add repair item'],
     no_repair_items: ['没有该产品类别的维修项目。', 'No repair items for this product category.'],
+    suggested_items: ['该故障常用的维修项目（点击添加）：', 'Usual repair items for this fault (tap to add):'],
     standard_hours_n: ['标准工时 {n}', 'Standard hours {n}'],
     returned_visits: ['退回待修改 {n}', 'Returned for correction {n}'],
     returned_title: ['退回待修改的服务记录', 'Visits returned for correction'],

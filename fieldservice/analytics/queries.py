@@ -30,6 +30,9 @@ from fieldservice.parts.models import Part, ReturnOrder, SupplierClaim, VisitPar
 from fieldservice.requests.forms import CHANNEL_LABELS
 from fieldservice.requests.models import ProblemType, ServiceRequest, Survey, Visit
 from fieldservice.requests.states import CANCELLED, OPEN, RESOLVED, REVISITED, status_label
+from fieldservice.settlement.claims import acceptance_by_supplier
+from fieldservice.settlement.models import RepairItem, Verification, VisitItem
+from fieldservice.settlement.operations import verified_visits
 
 # DOMAIN.md "Analytics": the targets the articles name. SLA compliance has none there: the project's own,
 # settable.
@@ -513,6 +516,165 @@ def requests_by_status(f: Filters) -> list[dict]:
     ]
 
 
+# ---------------------------------------------------------------- settlement (核销): verified visits only
+
+
+def _verifications(f: Filters) -> sa.Select:
+    """The verifications of the visits finished in the date range, in the zone and category."""
+    query = sa.select(Verification.id).join(Visit, Visit.id == Verification.visit_id)
+    return _in_scope(_dated(query, Visit.finished_at, f), Verification.request_id, f)
+
+
+def _hours_number(value) -> float:
+    return _round(float(value or 0), 2) or 0.0
+
+
+def verification_by_engineer(f: Filters) -> list[dict]:
+    """Per engineer: visits verified, waiting, returned for correction (the share of visits returned at least
+    once), the lead time from the visit's end to its approval, and the standard against the actual hours of the
+    verified visits."""
+    v = Verification
+    scope = _verifications(f).subquery()
+    returned_once = sa.or_(v.rounds > 1, v.status == "returned")
+    lead = seconds_between(v.decided_at, Visit.finished_at)
+    counts = (
+        sa.select(
+            v.engineer_id,
+            sa.func.count().label("visits"),
+            sa.func.count().filter(v.status == "approved").label("verified"),
+            sa.func.count().filter(v.status != "approved").label("waiting"),
+            sa.func.count().filter(returned_once).label("returned"),
+            sa.func.avg(sa.case((v.status == "approved", lead))).label("lead_s"),
+            sa.func.sum(sa.case((v.status == "approved", Visit.labour_hours))).label("actual"),
+        )
+        .join(Visit, Visit.id == v.visit_id)
+        .where(v.id.in_(sa.select(scope.c.id)))
+        .group_by(v.engineer_id)
+        .subquery()
+    )
+    standard = (
+        sa.select(v.engineer_id, sa.func.sum(VisitItem.standard_hours * VisitItem.quantity).label("standard"))
+        .join(VisitItem, VisitItem.visit_id == v.visit_id)
+        .where(v.id.in_(sa.select(scope.c.id)), v.status == "approved")
+        .group_by(v.engineer_id)
+        .subquery()
+    )
+    query = (
+        sa.select(Engineer.id, Engineer.name, counts, standard.c.standard)
+        .join(counts, counts.c.engineer_id == Engineer.id)
+        .outerjoin(standard, standard.c.engineer_id == Engineer.id)
+        .order_by(counts.c.visits.desc(), Engineer.name)
+    )
+    return [
+        {
+            "engineer_id": r["id"],
+            "engineer": r["name"],
+            "visits": r["visits"],
+            "verified": r["verified"],
+            "waiting": r["waiting"],
+            "returned_rate": _percent(r["returned"], r["visits"]),
+            "lead_hours": _hours(r["lead_s"]),
+            "standard_hours": _hours_number(r["standard"]),
+            "actual_hours": _hours_number(r["actual"]),
+            "actual_vs_standard": _percent(r["actual"] or 0, r["standard"]) if r["standard"] else None,
+        }
+        for r in db.session.execute(query).mappings()
+    ]
+
+
+def hours_by_repair_item(f: Filters) -> list[dict]:
+    """Per repair item, over the verified visits: times done, standard hours, and the actual hours the visits
+    took, shared among their items by each item's part of the visit's standard."""
+    scope = _verifications(f).where(Verification.status == "approved").subquery()
+    line_standard = VisitItem.standard_hours * VisitItem.quantity
+    visit_standard = (
+        sa.select(VisitItem.visit_id, sa.func.sum(VisitItem.standard_hours * VisitItem.quantity).label("total"))
+        .group_by(VisitItem.visit_id)
+        .subquery()
+    )
+    share = sa.case((visit_standard.c.total > 0, Visit.labour_hours * line_standard / visit_standard.c.total), else_=0)
+    query = (
+        sa.select(
+            RepairItem.code,
+            RepairItem.name_zh,
+            RepairItem.name_en,
+            sa.func.sum(VisitItem.quantity).label("done"),
+            sa.func.sum(line_standard).label("standard"),
+            sa.func.sum(share).label("actual"),
+        )
+        .join(VisitItem, VisitItem.repair_item_id == RepairItem.id)
+        .join(Visit, Visit.id == VisitItem.visit_id)
+        .join(visit_standard, visit_standard.c.visit_id == Visit.id)
+        .join(Verification, Verification.visit_id == Visit.id)
+        .where(Verification.id.in_(sa.select(scope.c.id)))
+        .group_by(RepairItem.id, RepairItem.code, RepairItem.name_zh, RepairItem.name_en)
+        .order_by(sa.func.sum(VisitItem.quantity).desc(), RepairItem.code)
+    )
+    english = str(get_locale()).startswith("en")
+    return [
+        {
+            "code": r["code"],
+            "item": r["name_en"] if english else r["name_zh"],
+            "done": int(r["done"]),
+            "standard_hours": _hours_number(r["standard"]),
+            "actual_hours": _hours_number(r["actual"]),
+            "actual_vs_standard": _percent(r["actual"] or 0, r["standard"]) if r["standard"] else None,
+        }
+        for r in db.session.execute(query).mappings()
+    ]
+
+
+def verified_costs_by_engineer(f: Filters) -> list[dict]:
+    """What the verified visits cost, per engineer: labour by the standard, parts and other costs. Visits that
+    wait for verification or were returned do not count."""
+    scope = _verifications(f).where(Verification.status == "approved")
+    figures = verified_visits_in(scope).subquery()
+    query = (
+        sa.select(
+            Engineer.name,
+            sa.func.count(),
+            sa.func.sum(figures.c.labour_amount),
+            sa.func.sum(figures.c.parts_amount),
+            sa.func.sum(figures.c.costs_amount),
+            sa.func.sum(figures.c.amount),
+        )
+        .join(figures, figures.c.engineer_id == Engineer.id)
+        .group_by(Engineer.id, Engineer.name)
+        .order_by(sa.func.sum(figures.c.amount).desc(), Engineer.name)
+    )
+    return [
+        {
+            "engineer": name,
+            "visits": n,
+            "labour": _round(labour, 2) or 0.0,
+            "parts": _round(parts, 2) or 0.0,
+            "costs": _round(costs, 2) or 0.0,
+            "total": _round(total, 2) or 0.0,
+        }
+        for name, n, labour, parts, costs, total in db.session.execute(query)
+    ]
+
+
+def verified_visits_in(scope: sa.Select) -> sa.Select:
+    """settlement's figures of each verified visit, for the verifications *scope* selects."""
+    return verified_visits(None, verification_ids=scope)
+
+
+def claims_by_supplier(f: Filters) -> list[dict]:
+    """Claims to each supplier decided in the date range (warranty claims and returned parts' claims): claimed,
+    accepted, and the share of the claimed amount accepted."""
+    return [
+        {
+            "supplier": row["supplier"],
+            "claims": row["claims"],
+            "claimed": _round(row["claimed"], 2) or 0.0,
+            "accepted": _round(row["accepted"], 2) or 0.0,
+            "acceptance_rate": _percent(row["accepted"], row["claimed"]),
+        }
+        for row in acceptance_by_supplier(f.start, f.end)
+    ]
+
+
 # ---------------------------------------------------------------- appointments (预约上门)
 
 # Why a window was changed (改约), told from the rows themselves: what became of the window it replaced, and who
@@ -735,6 +897,66 @@ TABLES: dict[str, TableSpec] = {
             ),
             complaints_by_type,
             chart="complaints",
+        ),
+        TableSpec(
+            "verification",
+            _l("Verification by engineer"),
+            (
+                ("engineer", _l("Engineer")),
+                ("visits", _l("Resolved visits")),
+                ("verified", _l("Verified")),
+                ("waiting", _l("Waiting or returned")),
+                ("returned_rate", _l("Returned for correction %")),
+                ("lead_hours", _l("Verification lead time (h)")),
+                ("standard_hours", _l("Standard hours")),
+                ("actual_hours", _l("Actual hours")),
+                ("actual_vs_standard", _l("Actual vs standard %")),
+            ),
+            verification_by_engineer,
+            chart="actual_vs_standard",
+        ),
+        TableSpec(
+            "repair_items",
+            _l("Actual against standard hours by repair item"),
+            (
+                ("code", _l("Code")),
+                ("item", _l("Repair item")),
+                ("done", _l("Times done")),
+                ("standard_hours", _l("Standard hours")),
+                ("actual_hours", _l("Actual hours")),
+                ("actual_vs_standard", _l("Actual vs standard %")),
+            ),
+            hours_by_repair_item,
+            chart="actual_vs_standard",
+            axis="item",
+            codes=("code",),
+        ),
+        TableSpec(
+            "verified_costs",
+            _l("Cost of the verified visits by engineer"),
+            (
+                ("engineer", _l("Engineer")),
+                ("visits", _l("Verified visits")),
+                ("labour", _l("Labour")),
+                ("parts", _l("Parts")),
+                ("costs", _l("Costs")),
+                ("total", _l("Total")),
+            ),
+            verified_costs_by_engineer,
+            chart="total",
+        ),
+        TableSpec(
+            "claims_by_supplier",
+            _l("Claim acceptance by supplier"),
+            (
+                ("supplier", _l("Supplier")),
+                ("claims", _l("Decided claims")),
+                ("claimed", _l("Claimed")),
+                ("accepted", _l("Accepted")),
+                ("acceptance_rate", _l("Acceptance rate %")),
+            ),
+            claims_by_supplier,
+            chart="acceptance_rate",
         ),
         TableSpec(
             "engineers",

@@ -32,7 +32,13 @@ from fieldservice.parts.models import Part, VisitPart
 from fieldservice.requests.models import ProblemType
 from fieldservice.requests.operations import add_event
 from fieldservice.requests.states import note_data
-from fieldservice.settlement.operations import labour_lines, money, standard_labour_rate
+from fieldservice.settlement.operations import (
+    awaiting_verification,
+    labour_lines,
+    money,
+    standard_labour_rate,
+    verified_visit_ids,
+)
 
 log = logging.getLogger("fieldservice.billing")
 
@@ -199,13 +205,17 @@ class RequestCharges:
     customer_amount: Decimal
 
 
-def request_charges(request, part_lines_by_visit: dict | None = None) -> RequestCharges:
-    """The charges of every visit of *request*, and their sums."""
+def request_charges(
+    request, part_lines_by_visit: dict | None = None, *, verified_only: bool = False
+) -> RequestCharges:
+    """The charges of every visit of *request*, and their sums; *verified_only*: of the visits a manager verified
+    (核销) only, the ones an issued invoice counts."""
     terms = charge_terms(request)
+    verified = verified_visit_ids(request.id) if verified_only else None
     per_visit = [
         compute_charges(v, (part_lines_by_visit or {}).get(v.id), terms=terms)
         for v in request.visits
-        if v.finished_at
+        if v.finished_at and (verified is None or v.id in verified)
     ]
     return RequestCharges(
         request_id=request.id,
@@ -282,10 +292,24 @@ def perform_invoice(
         raise ValidationFailed(
             "reason_required", "Say why it is cancelled.", {"reason": "Say why it is cancelled."}
         )
+    amount = invoice.amount
+    if action == "issue":
+        # Only verified visits (核销) are invoiced: none may still wait, and the amount is theirs.
+        if awaiting_verification(invoice.request_id):
+            raise Conflict(
+                "visits_not_verified",
+                "A visit of this request waits for verification: only verified visits are invoiced.",
+            )
+        amount = request_charges(invoice.request, verified_only=True).customer_amount
+        if amount <= 0:
+            raise Conflict(
+                "nothing_to_invoice", "The verified visits of this request leave the customer nothing to pay."
+            )
     # Take the number before touching the invoice: its UPDATE would autoflush a half-made change (two versions).
     number = next_number(f"INV-{today().year}") if action == "issue" else None
     invoice.status = target
     if action == "issue":
+        invoice.amount = amount
         invoice.number = number
         invoice.issued_at = utcnow()
         invoice.issued_by_id = actor.id

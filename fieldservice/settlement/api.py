@@ -14,6 +14,7 @@ from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.requests.models import Visit
 from fieldservice.requests.operations import get_visible_request
+from fieldservice.settlement import claims as claim_ops
 from fieldservice.settlement import operations as ops
 from fieldservice.settlement.models import RepairItem, Statement
 from fieldservice.settlement.permissions import (
@@ -22,10 +23,17 @@ from fieldservice.settlement.permissions import (
     SETTLEMENT_READ,
     STATEMENTS_MANAGE,
     VERIFY,
+    WARRANTY_CLAIMS_MANAGE,
 )
 from fieldservice.settlement.schemas import (
     BulkApproveArgs,
     BulkApproveSchema,
+    ClaimsOverviewArgs,
+    ClaimsOverviewSchema,
+    CollectClaimsArgs,
+    CollectClaimsSchema,
+    ManufacturerArgs,
+    ManufacturerSchema,
     RepairItemArgs,
     RepairItemQueryArgs,
     RepairItemSchema,
@@ -37,11 +45,16 @@ from fieldservice.settlement.schemas import (
     StatementLineSchema,
     StatementQueryArgs,
     StatementSchema,
+    SuggestedItemsArgs,
     VerificationActionArgs,
     VerificationQueryArgs,
     VerificationSchema,
     VisitItemsArgs,
     VisitItemsSchema,
+    WarrantyClaimActionArgs,
+    WarrantyClaimDetailSchema,
+    WarrantyClaimQueryArgs,
+    WarrantyClaimSchema,
 )
 
 blp = api_blueprint("settlement_api", __name__, "Settlement: repair items, verification (核销), engineers' statements")
@@ -65,6 +78,17 @@ def list_repair_items(args):
     """The catalog, by category and code; filter by category, active and text."""
     query = ops.search_repair_items(args["category"], args["active"], args["q"])
     return page_of(query, RepairItemSchema(), args["page"], args["per_page"])
+
+
+@blp.route("/repair-items/suggested")
+@require(REPAIR_ITEMS_READ)
+@blp.arguments(SuggestedItemsArgs, location="query")
+@blp.response(200, RepairItemSchema(many=True))
+def suggested_repair_items(args):
+    """The repair items usually done for a fault of the knowledge base (most often recorded with it first)."""
+    ids = ops.suggested_items([args["fault_id"]]).get(args["fault_id"], [])
+    items = {i.id: i for i in db.session.scalars(sa.select(RepairItem).where(RepairItem.id.in_(ids)))} if ids else {}
+    return [items[i] for i in ids if i in items]
 
 
 @blp.route("/repair-items", methods=["POST"])
@@ -296,3 +320,98 @@ def statement_pdf(statement_id):
     statement = _statement(statement_id)
     pdf = render_pdf("settlement/statement_pdf.html", statement=statement)
     return Response(pdf, mimetype="application/pdf")
+
+
+# ---- warranty claims to the manufacturer (二次索赔)
+
+
+@blp.route("/warranty-claims")
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.arguments(WarrantyClaimQueryArgs, location="query")
+@blp.response(200)
+def list_warranty_claims(args):
+    """Claims to manufacturers, newest period first; filter by supplier, period and status."""
+    query = claim_ops.search_claims(args["supplier_id"], args["period"], args["status"])
+    return page_of(query, WarrantyClaimSchema(), args["page"], args["per_page"])
+
+
+@blp.route("/warranty-claims/collect", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.arguments(CollectClaimsArgs)
+@blp.response(200, CollectClaimsSchema)
+def collect_warranty_claims(args):
+    """Put the visits verified in `period` under the manufacturer's warranty into each manufacturer's draft claim
+    (one supplier with `supplier_id`); a visit already in a claim is never collected again."""
+    touched = claim_ops.collect_claims(args["period"], current_user, args["supplier_id"])
+    db.session.commit()
+    return {"claims": touched}
+
+
+@blp.route("/warranty-claims/overview")
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.arguments(ClaimsOverviewArgs, location="query")
+@blp.response(200, ClaimsOverviewSchema)
+def warranty_claims_overview(args):
+    """The manufacturers' warranty claims and the suppliers' claims for returned parts together, with the
+    acceptance rate of each supplier over its decided claims."""
+    return {"claims": claim_ops.all_claims(args["supplier_id"]), "by_supplier": claim_ops.acceptance_by_supplier()}
+
+
+@blp.route("/warranty-claims/<int:claim_id>")
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.response(200, WarrantyClaimDetailSchema)
+def get_warranty_claim(claim_id):
+    return claim_ops.get_claim(claim_id)
+
+
+CLAIM_STEP = "<any(submit, cancel, accept, reject, 'accept-part'):action>"
+
+
+@blp.route(f"/warranty-claims/<int:claim_id>/{CLAIM_STEP}", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.arguments(WarrantyClaimActionArgs)
+@blp.response(200, WarrantyClaimDetailSchema)
+def warranty_claim_action(args, claim_id, action):
+    """submit or cancel a draft; record the manufacturer's answer to a submitted claim: accept (in full),
+    accept-part (`lines`: each line accepted for less, with its amount and reason; the others in full) or reject
+    (with `reason`). A stale `version` answers 409."""
+    claim = claim_ops.perform_claim(
+        claim_ops.get_claim(claim_id),
+        action.replace("-", "_"),
+        current_user,
+        args["version"],
+        args["reason"],
+        args["lines"],
+    )
+    db.session.commit()
+    return claim
+
+
+@blp.route("/warranty-claims/<int:claim_id>.csv")
+@require(WARRANTY_CLAIMS_MANAGE)
+def warranty_claim_csv(claim_id):
+    claim = claim_ops.get_claim(claim_id)
+    return Response(
+        claim_ops.claim_csv(claim),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=claim-{claim.number}.csv"},
+    )
+
+
+@blp.route("/warranty-claims/<int:claim_id>.pdf")
+@require(WARRANTY_CLAIMS_MANAGE)
+def warranty_claim_pdf(claim_id):
+    claim = claim_ops.get_claim(claim_id)
+    pdf = render_pdf("settlement/claim_pdf.html", claim=claim, figures=claim_ops.reconcile(claim))
+    return Response(pdf, mimetype="application/pdf")
+
+
+@blp.route("/products/<int:product_id>/manufacturer", methods=["PUT"])
+@require(WARRANTY_CLAIMS_MANAGE)
+@blp.arguments(ManufacturerArgs)
+@blp.response(200, ManufacturerSchema)
+def set_manufacturer(args, product_id):
+    """Name the supplier that makes a product (its warranty work is claimed from it), or none (`null`)."""
+    claim_ops.set_manufacturer(product_id, args["supplier_id"], current_user)
+    db.session.commit()
+    return {"product_id": product_id, "supplier_id": args["supplier_id"]}

@@ -8,7 +8,10 @@ import sqlalchemy as sa
 
 from fieldservice.core.clock import local_date
 from fieldservice.core.models import utcnow
+from fieldservice.customers.models import Product
 from fieldservice.extensions import db
+from fieldservice.parts.models import Supplier
+from fieldservice.settlement import claims as claim_ops
 from fieldservice.settlement import operations as ops
 from fieldservice.settlement.models import Verification
 
@@ -122,4 +125,38 @@ def seed(rng, context: dict) -> None:
             ops.perform_verification(verification, "approve", manager, None)
     if manager is not None:
         ops.build_statements(local_date(utcnow()).strftime("%Y-%m"), manager)
+        _seed_claims(manager, context)
     context["repair_items"] = items
+
+
+# Who makes each category's products: the supplier whose name starts so (parts' demo suppliers).
+MANUFACTURERS = {
+    "air_conditioner": "珠海格力",
+    "water_purifier": "苏州恒通",
+    "elevator": "上海三菱",
+    "printer": "理光",
+    "medical": "深圳迈瑞",
+}
+
+
+def _seed_claims(manager, context: dict) -> None:
+    """Name each product's manufacturer, collect this month's verified warranty visits into claims, submit the
+    first and record the manufacturer's partial acceptance of it (one line cut, with its reason)."""
+    suppliers = db.session.scalars(sa.select(Supplier).order_by(Supplier.id)).all()
+    for product in db.session.scalars(sa.select(Product).order_by(Product.id)):
+        prefix = MANUFACTURERS.get(product.category)
+        maker = next((s for s in suppliers if prefix and s.name.startswith(prefix)), None)
+        if maker is not None:
+            claim_ops.set_manufacturer(product.id, maker.id, manager)
+    made = claim_ops.collect_claims(local_date(utcnow()).strftime("%Y-%m"), manager)
+    if made:
+        claim = made[0]
+        claim_ops.perform_claim(claim, "submit", manager, None)
+        line = max(claim.lines, key=lambda ln: ln.amount)
+        half = ops.money(line.amount / 2)
+        if half < line.amount:
+            cut = [{"line_id": line.id, "accepted_amount": str(half), "reason": "按厂家标准核减一半"}]
+            claim_ops.perform_claim(claim, "accept_part", manager, None, lines=cut)
+        else:
+            claim_ops.perform_claim(claim, "accept", manager, None)
+    context["warranty_claims"] = made

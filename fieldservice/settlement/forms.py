@@ -13,6 +13,20 @@ VERIFICATION_LABELS = {
     "returned": _l("Returned"),
 }
 STATEMENT_LABELS = {"draft": _l("Draft"), "issued": _l("Issued")}
+CLAIM_LABELS = {
+    "draft": _l("Draft"),
+    "submitted": _l("Submitted to the manufacturer"),
+    "accepted": _l("Accepted in full"),
+    "partly_accepted": _l("Accepted in part"),
+    "rejected": _l("Rejected by the manufacturer"),
+    "cancelled": _l("Cancelled"),
+}
+CLAIM_KIND_LABELS = {
+    "item": _l("Repair item"),
+    "part": _l("Part"),
+    "warranty": _l("Warranty work"),
+    "returned": _l("Returned part"),
+}
 PROBLEM_LABELS = {
     "no_items": _l("No repair items"),
     "overrun": _l("Hours over the standard"),

@@ -12,6 +12,7 @@ from fieldservice.extensions import db
 PRICINGS = ("hourly", "fixed")
 VERIFICATION_STATES = ("pending", "approved", "returned")
 STATEMENT_STATES = ("draft", "issued")
+WARRANTY_CLAIM_STATES = ("draft", "submitted", "accepted", "partly_accepted", "rejected", "cancelled")
 
 
 class RepairItem(TimestampMixin, VersionMixin, db.Model):
@@ -147,3 +148,98 @@ class StatementLine(db.Model):
 
     def __repr__(self) -> str:
         return f"<StatementLine {self.id} {self.kind} visit={self.visit_id} {self.amount}>"
+
+
+class ProductManufacturer(db.Model):
+    """Who makes a product and so pays back the warranty work on its units (二次索赔): one of the suppliers."""
+
+    __tablename__ = "product_manufacturers"
+
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    supplier_id: Mapped[int] = mapped_column(sa.ForeignKey("suppliers.id"), index=True)
+
+    product = relationship("Product")
+    supplier = relationship("Supplier")
+
+    def __repr__(self) -> str:
+        return f"<ProductManufacturer product={self.product_id} supplier={self.supplier_id}>"
+
+
+class WarrantyClaim(TimestampMixin, VersionMixin, db.Model):
+    """A claim to a manufacturer (二次索赔) for the verified warranty visits of a period: draft, submitted, then
+    accepted in full, in part (line by line, with reasons) or rejected; or a draft cancelled."""
+
+    __tablename__ = "warranty_claims"
+    __table_args__ = (
+        sa.CheckConstraint("claimed_amount >= 0", name="claimed_not_negative"),
+        sa.CheckConstraint("accepted_amount >= 0 AND accepted_amount <= claimed_amount", name="accepted_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    number: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    supplier_id: Mapped[int] = mapped_column(sa.ForeignKey("suppliers.id"), index=True)
+    period: Mapped[str] = mapped_column(sa.String(7), index=True)
+    status: Mapped[str] = mapped_column(sa.String(20), default="draft", index=True)
+    claimed_amount: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    accepted_amount: Mapped[Decimal | None]
+    # Why the manufacturer rejected the claim as a whole.
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    created_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    submitted_at: Mapped[datetime | None]
+    submitted_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None]
+    decided_by_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+
+    supplier = relationship("Supplier")
+    lines: Mapped[list["WarrantyClaimLine"]] = relationship(
+        back_populates="claim", cascade="all, delete-orphan", order_by="WarrantyClaimLine.id"
+    )
+
+    def __repr__(self) -> str:
+        return f"<WarrantyClaim {self.id} {self.number} {self.status}>"
+
+
+class WarrantyClaimVisit(db.Model):
+    """The claim a verified visit went into: its key makes a visit part of one live claim only."""
+
+    __tablename__ = "warranty_claim_visits"
+
+    visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id", ondelete="CASCADE"), primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("warranty_claims.id", ondelete="CASCADE"), index=True)
+
+    def __repr__(self) -> str:
+        return f"<WarrantyClaimVisit visit={self.visit_id} claim={self.claim_id}>"
+
+
+class WarrantyClaimLine(db.Model):
+    """One reimbursable repair item or one part of a visit on a claim, as claimed and as the manufacturer accepted."""
+
+    __tablename__ = "warranty_claim_lines"
+    __table_args__ = (
+        sa.CheckConstraint("kind IN ('item', 'part')", name="kind_known"),
+        sa.CheckConstraint("amount >= 0", name="amount_not_negative"),
+        sa.CheckConstraint("accepted_amount >= 0 AND accepted_amount <= amount", name="accepted_in_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    claim_id: Mapped[int] = mapped_column(sa.ForeignKey("warranty_claims.id", ondelete="CASCADE"), index=True)
+    visit_id: Mapped[int] = mapped_column(sa.ForeignKey("visits.id"), index=True)
+    kind: Mapped[str] = mapped_column(sa.String(10))
+    request_number: Mapped[str] = mapped_column(sa.String(40))
+    equipment_serial: Mapped[str | None] = mapped_column(sa.String(120))
+    code: Mapped[str] = mapped_column(sa.String(60))
+    name_zh: Mapped[str] = mapped_column(sa.String(200))
+    name_en: Mapped[str] = mapped_column(sa.String(200))
+    quantity: Mapped[int]
+    hours: Mapped[Decimal] = mapped_column(default=Decimal("0"))
+    old_serial: Mapped[str | None] = mapped_column(sa.String(120))
+    new_serial: Mapped[str | None] = mapped_column(sa.String(120))
+    amount: Mapped[Decimal]
+    accepted_amount: Mapped[Decimal | None]
+    # Why the manufacturer accepted less than claimed.
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+
+    claim: Mapped[WarrantyClaim] = relationship(back_populates="lines")
+
+    def __repr__(self) -> str:
+        return f"<WarrantyClaimLine {self.id} {self.kind} {self.code} {self.amount}>"

@@ -416,6 +416,45 @@ def is_overrun(visit: Visit, rows=None) -> bool:
     return Decimal(visit.labour_hours or 0) > standard * overrun_factor()
 
 
+SUGGESTIONS_PER_FAULT = 5
+
+
+def suggested_items(fault_ids: list[int] | None = None, categories: list[str] | None = None) -> dict[int, list[int]]:
+    """For each fault of the knowledge base (a visit's fault_id), the active repair items most often recorded on
+    visits with that fault, the most frequent first (at most SUGGESTIONS_PER_FAULT): what the visit form offers
+    once the fault is chosen. *categories* narrows to an engineer's catalog."""
+    counts = (
+        sa.select(
+            Visit.fault_id.label("fault_id"),
+            VisitItem.repair_item_id.label("item_id"),
+            sa.func.row_number()
+            .over(
+                partition_by=Visit.fault_id,
+                order_by=(sa.func.count().desc(), sa.func.sum(VisitItem.quantity).desc(), VisitItem.repair_item_id),
+            )
+            .label("rank"),
+        )
+        .join(Visit, Visit.id == VisitItem.visit_id)
+        .join(RepairItem, RepairItem.id == VisitItem.repair_item_id)
+        .where(Visit.fault_id.is_not(None), RepairItem.active.is_(True))
+        .group_by(Visit.fault_id, VisitItem.repair_item_id)
+    )
+    if fault_ids is not None:
+        counts = counts.where(Visit.fault_id.in_(fault_ids))
+    if categories is not None:
+        counts = counts.where(RepairItem.category.in_(categories))
+    ranked = counts.subquery()
+    answer: dict[int, list[int]] = {}
+    rows = db.session.execute(
+        sa.select(ranked.c.fault_id, ranked.c.item_id)
+        .where(ranked.c.rank <= SUGGESTIONS_PER_FAULT)
+        .order_by(ranked.c.fault_id, ranked.c.rank)
+    )
+    for fault_id, item_id in rows:
+        answer.setdefault(fault_id, []).append(item_id)
+    return answer
+
+
 @dataclass
 class LabourLine:
     """One priced labour line of a visit's items: qty (hours, or pieces for a fixed price) at unit_price."""
@@ -571,6 +610,29 @@ def returned_visits(engineer_id: int) -> list[dict]:
     return answer
 
 
+def awaiting_verification(request_id: int) -> list[int]:
+    """The visits of a request that wait for verification (pending, or returned to the engineer): until they are
+    verified they count nowhere (statements, invoices, cost analytics)."""
+    return list(
+        db.session.scalars(
+            sa.select(Verification.visit_id)
+            .where(Verification.request_id == request_id, Verification.status.in_((PENDING, RETURNED)))
+            .order_by(Verification.visit_id)
+        )
+    )
+
+
+def verified_visit_ids(request_id: int) -> set[int]:
+    """The visits of a request a manager verified (approved): the ones that count."""
+    return set(
+        db.session.scalars(
+            sa.select(Verification.visit_id).where(
+                Verification.request_id == request_id, Verification.status == APPROVED
+            )
+        )
+    )
+
+
 def problems_of(verifications: list[Verification]) -> dict[int, list[str]]:
     """Why each visit is not clean for bulk approval: no items, over the standard, no signature, parts that
     the van ledger does not show taken for it. An empty list: clean."""
@@ -658,18 +720,23 @@ def period_bounds(period: str) -> tuple[datetime, datetime]:
     return start, end
 
 
-def verified_visits(period: str, engineer_ids: list[int] | None = None) -> sa.Select:
+def verified_visits(
+    period: str | None, engineer_ids: list[int] | None = None, *, verification_ids: sa.Select | None = None
+) -> sa.Select:
     """The visits approved in *period*, one row each: engineer, request number, items (code×qty), standard and
     actual hours, and the amounts by kind (labour by the standard, parts, costs).
 
     One query, summed in the database: a month has tens of thousands of visits (bench/settlement.py). Labour is
     each item's standard hours x the rate (or its fixed price x the quantity), rounded per line as money() does;
     a visit without items is paid on the hours worked, as billing charges it."""
-    start, end = period_bounds(period)
     rate = sa.literal(standard_labour_rate(), sa.Numeric(12, 2))
-    approved = sa.select(Verification.visit_id).where(
-        Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end
-    )
+    approved = sa.select(Verification.visit_id).where(Verification.status == APPROVED)
+    if verification_ids is not None:
+        # Analytics: the approved ones among the verifications the caller selected (its own filters).
+        approved = approved.where(Verification.id.in_(verification_ids))
+    else:
+        start, end = period_bounds(period)
+        approved = approved.where(Verification.decided_at >= start, Verification.decided_at < end)
     if engineer_ids is not None:
         approved = approved.where(Verification.engineer_id.in_(engineer_ids))
     approved = approved.subquery()
@@ -793,11 +860,101 @@ def _add_up(statements: list[Statement]) -> None:
         statement.total = money(total)
 
 
+# The month's figures, computed once per build into a temporary table of the connection (not in the app's
+# metadata: no migration makes it) with the draft each visit goes on, then compared with the drafts' lines and
+# summed from there.
+_FIGURES = sa.Table(
+    "statement_figures",
+    sa.MetaData(),
+    sa.Column("statement_id", sa.Integer, primary_key=True),
+    sa.Column("visit_id", sa.Integer, primary_key=True),
+    sa.Column("request_number", sa.String(40)),
+    sa.Column("items", sa.Text),
+    *(sa.Column(c, sa.Numeric(12, 2)) for c in (*LINE_SUMS, "amount")),
+    prefixes=["TEMPORARY"],
+)
+FIGURE_COLUMNS = ("visit_id", "request_number", "items", *LINE_SUMS, "amount")
+
+
+def _fill_figures(period: str, draft_ids: list[int]) -> sa.Table:
+    """The figures of the visits verified in *period* for the drafts *draft_ids* (one row per draft and visit)."""
+    connection = db.session.connection()
+    _FIGURES.drop(connection, checkfirst=True)
+    _FIGURES.create(connection)
+    figures = verified_visits(period).subquery()
+    db.session.execute(
+        sa.insert(_FIGURES).from_select(
+            ["statement_id", *FIGURE_COLUMNS],
+            sa.select(Statement.id, *(figures.c[c] for c in FIGURE_COLUMNS))
+            .join(Statement, Statement.engineer_id == figures.c.engineer_id)
+            .where(Statement.id.in_(draft_ids)),
+        )
+    )
+    return _FIGURES
+
+
+def _refresh_lines(figures: sa.Table, draft_ids: list[int]) -> None:
+    """Make the drafts' visit lines the figures: drop the lines whose visit changed or left, add the missing ones;
+    lines that are right already stay (a remake of an unchanged month writes nothing)."""
+    line = StatementLine.__table__
+    same = sa.exists().where(
+        figures.c.statement_id == line.c.statement_id,
+        figures.c.visit_id == line.c.visit_id,
+        *(figures.c[c] == line.c[c] for c in FIGURE_COLUMNS[1:]),
+    )
+    db.session.execute(
+        sa.delete(line).where(line.c.statement_id.in_(draft_ids), line.c.kind == "visit", ~same),
+        execution_options={"synchronize_session": False},
+    )
+    present = sa.exists().where(
+        line.c.statement_id == figures.c.statement_id, line.c.kind == "visit", line.c.visit_id == figures.c.visit_id
+    )
+    missing = (
+        sa.select(figures.c.statement_id, sa.literal("visit"), *(figures.c[c] for c in FIGURE_COLUMNS))
+        .where(~present)
+        .order_by(figures.c.statement_id, figures.c.visit_id)
+    )
+    db.session.execute(
+        sa.insert(line).from_select(["statement_id", "kind", *FIGURE_COLUMNS], missing),
+        execution_options={"synchronize_session": False},
+    )
+
+
+def _add_up_from(figures: sa.Table, drafts: list[Statement]) -> None:
+    """The drafts' totals: their visits summed from the figures, plus their adjustments (add_adjustment keeps a
+    draft's adjustments_amount)."""
+    sums = {
+        row[0]: row[1:]
+        for row in db.session.execute(
+            sa.select(
+                figures.c.statement_id,
+                sa.func.count(),
+                *(sa.func.sum(figures.c[c]) for c in LINE_SUMS),
+                sa.func.sum(figures.c.amount),
+            ).group_by(figures.c.statement_id)
+        )
+    }
+    for statement in drafts:
+        visits, *amounts, visit_total = sums.get(statement.id, (0, *[ZERO] * len(LINE_SUMS), ZERO))
+        adjustment = money(statement.adjustments_amount or 0)
+        statement.visits = visits
+        for name, value in zip(LINE_SUMS, amounts, strict=True):
+            setattr(statement, name, money(value or 0))
+        statement.total = money((visit_total or 0) + adjustment)
+
+
 def build_statements(period: str, actor, engineer_ids: list[int] | None = None) -> list[Statement]:
-    """Make (or remake) the draft statements of *period* from the visits verified in it; issued ones stay."""
-    period_bounds(period)
-    figures = verified_visits(period, engineer_ids).subquery()
-    with_visits = set(db.session.scalars(sa.select(figures.c.engineer_id).distinct()))
+    """Make (or remake) the draft statements of *period* from the visits verified in it; issued ones stay.
+
+    The figures are worked out once (a temporary table), the drafts' lines brought in line with them (only what
+    changed is written) and the totals summed from them: bench/settlement.py, 200 engineers and 20,000 visits."""
+    start, end = period_bounds(period)
+    verifying = sa.select(Verification.engineer_id).where(
+        Verification.status == APPROVED, Verification.decided_at >= start, Verification.decided_at < end
+    )
+    if engineer_ids is not None:
+        verifying = verifying.where(Verification.engineer_id.in_(engineer_ids))
+    with_visits = set(db.session.scalars(verifying.distinct()))
     wanted = sorted(with_visits | set(engineer_ids or []))
     existing = {
         s.engineer_id: s
@@ -823,22 +980,12 @@ def build_statements(period: str, actor, engineer_ids: list[int] | None = None) 
     db.session.flush()
     draft_ids = [s.id for s in drafts]
     if draft_ids:
-        db.session.execute(
-            sa.delete(StatementLine).where(StatementLine.statement_id.in_(draft_ids), StatementLine.kind == "visit")
-        )
-        columns = ("visit_id", "request_number", "items", *LINE_SUMS, "amount")
-        lines = (
-            sa.select(Statement.id, sa.literal("visit"), *(figures.c[c] for c in columns))
-            .join(Statement, Statement.engineer_id == figures.c.engineer_id)
-            .where(Statement.id.in_(draft_ids))
-        )
-        db.session.execute(
-            sa.insert(StatementLine).from_select(["statement_id", "kind", *columns], lines),
-            execution_options={"synchronize_session": False},
-        )
+        figures = _fill_figures(period, draft_ids)
+        _refresh_lines(figures, draft_ids)
         for statement in drafts:
             db.session.expire(statement, ["lines"])
-    _add_up(drafts)
+        _add_up_from(figures, drafts)
+        _FIGURES.drop(db.session.connection(), checkfirst=True)
     db.session.flush()
     log.info("statements of %s built by %s: %s draft(s)", period, _who(actor), len(drafts))
     return drafts

@@ -10,3 +10,5 @@ VERIFY = define("settlement.verify", {Role.ADMIN, Role.MANAGER})
 # Engineers read their own verifications and statements (the operations narrow what they see).
 SETTLEMENT_READ = define("settlement.read", {Role.ADMIN, Role.MANAGER, Role.ENGINEER})
 STATEMENTS_MANAGE = define("statements.manage", {Role.ADMIN, Role.MANAGER})
+# Managers collect, submit and record the manufacturer's answer to warranty claims (二次索赔).
+WARRANTY_CLAIMS_MANAGE = define("warranty_claims.manage", {Role.ADMIN, Role.MANAGER})

@@ -180,3 +180,139 @@ class StatementSchema(ma.Schema):
 
 class StatementDetailSchema(StatementSchema):
     lines = ma.fields.List(ma.fields.Nested(StatementLineSchema))
+
+
+# ---- warranty claims to the manufacturer (二次索赔)
+
+CLAIM_ACTIONS = ("submit", "cancel", "accept", "accept-part", "reject")
+
+
+class WarrantyClaimLineSchema(ma.Schema):
+    id = ma.fields.Integer()
+    visit_id = ma.fields.Integer()
+    kind = ma.fields.String(metadata={"description": "item (a reimbursable repair item) or part"})
+    request_number = ma.fields.String()
+    equipment_serial = ma.fields.String(allow_none=True)
+    code = ma.fields.String()
+    name_zh = ma.fields.String()
+    name_en = ma.fields.String()
+    quantity = ma.fields.Integer()
+    hours = DecimalString()
+    old_serial = ma.fields.String(allow_none=True)
+    new_serial = ma.fields.String(allow_none=True)
+    amount = Money()
+    accepted_amount = Money(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+
+
+class WarrantyClaimSchema(ma.Schema):
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    supplier_id = ma.fields.Integer()
+    period = ma.fields.String()
+    status = ma.fields.String(
+        metadata={"description": "draft, submitted, accepted, partly_accepted, rejected, cancelled"}
+    )
+    claimed_amount = Money()
+    accepted_amount = Money(allow_none=True)
+    reason = ma.fields.String(allow_none=True)
+    submitted_at = ma.fields.AwareDateTime(allow_none=True)
+    decided_at = ma.fields.AwareDateTime(allow_none=True)
+    version = ma.fields.Integer()
+
+
+class ReconciliationSchema(ma.Schema):
+    claimed = Money()
+    accepted = Money(allow_none=True)
+    written_off = Money(allow_none=True)
+    lines = ma.fields.Integer()
+    lines_reduced = ma.fields.Integer()
+    balanced = ma.fields.Boolean()
+
+
+class WarrantyClaimDetailSchema(WarrantyClaimSchema):
+    lines = ma.fields.List(ma.fields.Nested(WarrantyClaimLineSchema))
+    reconciliation = ma.fields.Method("_reconciliation")
+
+    def _reconciliation(self, claim):
+        from fieldservice.settlement.claims import reconcile
+
+        return ReconciliationSchema().dump(reconcile(claim))
+
+
+class WarrantyClaimQueryArgs(PageArgs):
+    supplier_id = ma.fields.Integer(load_default=None)
+    period = ma.fields.String(load_default=None, validate=PERIOD)
+    status = ma.fields.String(
+        load_default=None,
+        validate=validate.OneOf(("draft", "submitted", "accepted", "partly_accepted", "rejected", "cancelled")),
+    )
+
+
+class CollectClaimsArgs(ma.Schema):
+    period = ma.fields.String(required=True, validate=PERIOD)
+    supplier_id = ma.fields.Integer(load_default=None, allow_none=True)
+
+
+class CollectClaimsSchema(ma.Schema):
+    claims = ma.fields.List(ma.fields.Nested(WarrantyClaimSchema))
+
+
+class WarrantyClaimLineDecisionArgs(ma.Schema):
+    line_id = ma.fields.Integer(required=True)
+    accepted_amount = Money(required=True, validate=validate.Range(min=0, max=10_000_000))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class WarrantyClaimActionArgs(ma.Schema):
+    version = ma.fields.Integer(required=True, validate=validate.Range(min=1))
+    reason = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+    lines = ma.fields.List(
+        ma.fields.Nested(WarrantyClaimLineDecisionArgs),
+        load_default=list,
+        validate=validate.Length(max=2000),
+        metadata={"description": "accept-part: the lines accepted for less, each with its accepted amount and why"},
+    )
+
+
+class ManufacturerArgs(ma.Schema):
+    supplier_id = ma.fields.Integer(required=True, allow_none=True)
+
+
+class ManufacturerSchema(ma.Schema):
+    product_id = ma.fields.Integer()
+    supplier_id = ma.fields.Integer(allow_none=True)
+
+
+class ClaimOverviewSchema(ma.Schema):
+    kind = ma.fields.String(metadata={"description": "warranty (this package) or part (a returned part's claim)"})
+    id = ma.fields.Integer()
+    number = ma.fields.String()
+    supplier_id = ma.fields.Integer()
+    supplier = ma.fields.String()
+    period = ma.fields.String()
+    status = ma.fields.String()
+    claimed_amount = Money()
+    accepted_amount = Money(allow_none=True)
+
+
+class SupplierAcceptanceSchema(ma.Schema):
+    supplier_id = ma.fields.Integer()
+    supplier = ma.fields.String()
+    claims = ma.fields.Integer()
+    claimed = Money()
+    accepted = Money()
+    rate = DecimalString(allow_none=True)
+
+
+class ClaimsOverviewSchema(ma.Schema):
+    claims = ma.fields.List(ma.fields.Nested(ClaimOverviewSchema))
+    by_supplier = ma.fields.List(ma.fields.Nested(SupplierAcceptanceSchema))
+
+
+class ClaimsOverviewArgs(ma.Schema):
+    supplier_id = ma.fields.Integer(load_default=None)
+
+
+class SuggestedItemsArgs(ma.Schema):
+    fault_id = ma.fields.Integer(required=True, metadata={"description": "a knowledge entry (a visit's fault_id)"})

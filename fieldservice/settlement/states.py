@@ -16,3 +16,14 @@ VERIFICATION_TRANSITIONS = {
 STATEMENT_TRANSITIONS = {
     "issue": (frozenset({"draft"}), "issued"),
 }
+
+# A warranty claim to a manufacturer (二次索赔): collected as a draft, submitted, then the manufacturer's answer.
+# action -> (states it may start from, the state it leads to). Managers take every step.
+WARRANTY_CLAIM_TRANSITIONS = {
+    "submit": (frozenset({"draft"}), "submitted"),
+    "cancel": (frozenset({"draft"}), "cancelled"),
+    "accept": (frozenset({"submitted"}), "accepted"),
+    "accept_part": (frozenset({"submitted"}), "partly_accepted"),
+    "reject": (frozenset({"submitted"}), "rejected"),
+}
+CLAIM_DECIDED = frozenset({"accepted", "partly_accepted", "rejected"})

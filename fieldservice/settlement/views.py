@@ -16,12 +16,18 @@ from fieldservice.core.errors import ApiError
 from fieldservice.core.models import get_or_404, utcnow
 from fieldservice.core.pdf import render_pdf
 from fieldservice.customers.categories import CATEGORIES, category_label
+from fieldservice.customers.models import Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
+from fieldservice.parts.models import Supplier
+from fieldservice.parts.states import CLAIM_STATUS_LABELS as PART_CLAIM_LABELS
 from fieldservice.requests.models import Visit
+from fieldservice.settlement import claims as claim_ops
 from fieldservice.settlement import operations as ops
 from fieldservice.settlement.forms import (
+    CLAIM_KIND_LABELS,
+    CLAIM_LABELS,
     PRICING_LABELS,
     PROBLEM_LABELS,
     STATEMENT_LABELS,
@@ -29,13 +35,14 @@ from fieldservice.settlement.forms import (
     ActionForm,
     RepairItemForm,
 )
-from fieldservice.settlement.models import RepairItem, Statement, Verification
+from fieldservice.settlement.models import RepairItem, Statement, Verification, WarrantyClaim
 from fieldservice.settlement.permissions import (
     REPAIR_ITEMS_MANAGE,
     REPAIR_ITEMS_READ,
     SETTLEMENT_READ,
     STATEMENTS_MANAGE,
     VERIFY,
+    WARRANTY_CLAIMS_MANAGE,
 )
 
 bp = Blueprint("settlement", __name__, template_folder="templates")
@@ -56,6 +63,7 @@ PER_PAGE = 50
 add_nav("settlement.repair_items", _l("Repair items"), REPAIR_ITEMS_MANAGE, order=37, group="settlement")
 add_nav("settlement.verifications", _l("Verification"), VERIFY, order=38, group="settlement")
 add_nav("settlement.statements", _l("Statements"), SETTLEMENT_READ, order=39, group="settlement")
+add_nav("settlement.claims", _l("Warranty claims"), WARRANTY_CLAIMS_MANAGE, order=40, group="settlement")
 
 
 @bp.app_context_processor
@@ -64,6 +72,7 @@ def _labels() -> dict:
         "pricing_labels": PRICING_LABELS,
         "verification_labels": VERIFICATION_LABELS,
         "statement_labels": STATEMENT_LABELS,
+        "claim_labels": CLAIM_LABELS,
         "problem_labels": PROBLEM_LABELS,
         "category_label": category_label,
     }
@@ -253,10 +262,15 @@ def visit_items(visit_id: int):
                 flash(_error_text(exc), "error")
                 status = 409 if exc.status == 409 else 422
     rows = ops.items_of(visit.id)
+    # The fault chosen from the knowledge base suggests its usual items: they come first, marked.
+    suggested = ops.suggested_items([visit.fault_id]).get(visit.fault_id, []) if visit.fault_id else []
+    order = {item_id: n for n, item_id in enumerate(suggested)}
+    catalog = sorted(catalog, key=lambda item: (order.get(item.id, len(order)), item.code))
     return render_template(
         "settlement/visit_items.html",
         visit=visit,
         catalog=catalog,
+        suggested=set(suggested),
         form=form,
         chosen={r.repair_item_id: r.quantity for r in rows},
         standard=ops.standard_hours_of(rows),
@@ -411,4 +425,160 @@ def statement_csv(statement_id: int):
         ops.statement_csv(st),
         mimetype="text/csv",
         headers={"Content-Disposition": f"attachment; filename=statement-{st.id}.csv"},
+    )
+
+
+# ---- warranty claims to the manufacturer (二次索赔)
+
+
+def _claim_labels(row: dict) -> str:
+    if row["kind"] == "part":
+        return str(PART_CLAIM_LABELS.get(row["status"], row["status"]))
+    return str(CLAIM_LABELS.get(row["status"], row["status"]))
+
+
+@bp.route("/settlement/claims")
+@require(WARRANTY_CLAIMS_MANAGE)
+def claims():
+    """Every claim to a supplier: the manufacturers' warranty claims and the returned parts' claims, the acceptance
+    rate of each supplier, collecting a period, and who makes each product."""
+    supplier_id = request.args.get("supplier_id", type=int)
+    rows = claim_ops.all_claims(supplier_id)
+    for row in rows:
+        row["status_label"] = _claim_labels(row)
+    suppliers = db.session.scalars(sa.select(Supplier).order_by(Supplier.name)).all()
+    products = db.session.scalars(sa.select(Product).order_by(Product.model)).all()
+    return render_template(
+        "settlement/claims.html",
+        rows=rows,
+        by_supplier=claim_ops.acceptance_by_supplier(),
+        suppliers=suppliers,
+        products=products,
+        makers=claim_ops.manufacturers(),
+        supplier_id=supplier_id,
+        kind_labels=CLAIM_KIND_LABELS,
+        this_month=local_date(utcnow()).strftime("%Y-%m"),
+        form=ActionForm(),
+    )
+
+
+def _checked_form() -> bool:
+    if not ActionForm().validate_on_submit():
+        flash(_("The form expired: try again."), "error")
+        return False
+    return True
+
+
+@bp.route("/settlement/claims/collect", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+def collect_claims():
+    period = (request.form.get("period") or "").strip()
+    raw_supplier = request.form.get("supplier_id") or ""
+    if not _checked_form():
+        return redirect(url_for("settlement.claims"))
+    if raw_supplier and not raw_supplier.isdigit():
+        flash(_("Choose a supplier from the list."), "error")
+        return redirect(url_for("settlement.claims"))
+    try:
+        touched = claim_ops.collect_claims(period, current_user, int(raw_supplier) if raw_supplier else None)
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "error")
+        return redirect(url_for("settlement.claims"))
+    if not touched:
+        flash(_("No verified warranty visit of that month waits to be claimed."), "info")
+        return redirect(url_for("settlement.claims"))
+    flash(_("%(n)s claim(s) drafted or completed.", n=len(touched)), "success")
+    if len(touched) == 1:
+        return redirect(url_for("settlement.claim", claim_id=touched[0].id))
+    return redirect(url_for("settlement.claims"))
+
+
+@bp.route("/settlement/claims/manufacturers", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+def set_manufacturer():
+    raw_product, raw_supplier = request.form.get("product_id") or "", request.form.get("supplier_id") or ""
+    if not _checked_form():
+        return redirect(url_for("settlement.claims"))
+    if not raw_product.isdigit() or (raw_supplier and not raw_supplier.isdigit()):
+        flash(_("Choose a product and a supplier from the lists."), "error")
+        return redirect(url_for("settlement.claims"))
+    try:
+        claim_ops.set_manufacturer(int(raw_product), int(raw_supplier) if raw_supplier else None, current_user)
+        db.session.commit()
+    except ApiError as exc:
+        db.session.rollback()
+        flash(_error_text(exc), "error")
+        return redirect(url_for("settlement.claims"))
+    flash(_("Manufacturer saved."), "success")
+    return redirect(url_for("settlement.claims"))
+
+
+@bp.route("/settlement/claims/<int:claim_id>")
+@require(WARRANTY_CLAIMS_MANAGE)
+def claim(claim_id: int):
+    found = get_or_404(WarrantyClaim, claim_id, "warranty claim")
+    return render_template(
+        "settlement/claim.html",
+        claim=found,
+        figures=claim_ops.reconcile(found),
+        kind_labels=CLAIM_KIND_LABELS,
+        form=ActionForm(),
+    )
+
+
+@bp.route("/settlement/claims/<int:claim_id>/<any(submit, cancel, accept, reject):action>", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+def claim_action(claim_id: int, action: str):
+    found = get_or_404(WarrantyClaim, claim_id, "warranty claim")
+    done = {
+        "submit": _("Claim submitted to the manufacturer."),
+        "cancel": _("Claim cancelled: its visits may be collected again."),
+        "accept": _("The manufacturer's full acceptance is recorded."),
+        "reject": _("The manufacturer's rejection is recorded."),
+    }[action]
+    return _act(
+        url_for("settlement.claim", claim_id=found.id),
+        lambda version, reason: claim_ops.perform_claim(found, action, current_user, version, reason),
+        done,
+    )
+
+
+@bp.route("/settlement/claims/<int:claim_id>/accept-part", methods=["POST"])
+@require(WARRANTY_CLAIMS_MANAGE)
+def claim_accept_part(claim_id: int):
+    """The manufacturer's answer line by line: each line's accepted amount (blank: in full) and why it is less."""
+    found = get_or_404(WarrantyClaim, claim_id, "warranty claim")
+    decisions = []
+    for line in found.lines:
+        amount = (request.form.get(f"accepted_{line.id}") or "").strip()
+        reason = (request.form.get(f"reason_{line.id}") or "").strip()
+        if amount:
+            decisions.append({"line_id": line.id, "accepted_amount": amount, "reason": reason})
+    return _act(
+        url_for("settlement.claim", claim_id=found.id),
+        lambda version, _reason: claim_ops.perform_claim(
+            found, "accept_part", current_user, version, lines=decisions
+        ),
+        _("The manufacturer's partial acceptance is recorded."),
+    )
+
+
+@bp.route("/settlement/claims/<int:claim_id>.pdf")
+@require(WARRANTY_CLAIMS_MANAGE)
+def claim_pdf(claim_id: int):
+    found = get_or_404(WarrantyClaim, claim_id, "warranty claim")
+    pdf = render_pdf("settlement/claim_pdf.html", claim=found, figures=claim_ops.reconcile(found))
+    return Response(pdf, mimetype="application/pdf")
+
+
+@bp.route("/settlement/claims/<int:claim_id>.csv")
+@require(WARRANTY_CLAIMS_MANAGE)
+def claim_csv(claim_id: int):
+    found = get_or_404(WarrantyClaim, claim_id, "warranty claim")
+    return Response(
+        claim_ops.claim_csv(found),
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=claim-{found.number}.csv"},
     )

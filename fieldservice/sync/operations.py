@@ -608,6 +608,11 @@ def _reference(engineer) -> dict:
             }
             for item in settlement_ops.catalog_for(engineer)
         ],
+        # The usual items of each fault (knowledge entry): the visit form suggests them offline.
+        "repair_item_suggestions": [
+            {"fault_id": fault_id, "repair_item_ids": ids}
+            for fault_id, ids in settlement_ops.suggested_items(categories=engineer.skill_categories or []).items()
+        ],
         "returned_visits": settlement_ops.returned_visits(engineer.id),
         "statements": settlement_ops.recent_statements(engineer.id),
         "van_stock": [

@@ -25,6 +25,21 @@
     </div>`;
   }
 
+  /* The items usually done for *faultId* (from the cached suggestions), in the catalog and not yet on the visit. */
+  function suggestionsFor(suggestions, faultId, catalog, lines) {
+    const found = (suggestions || []).find((s) => String(s.fault_id) === String(faultId));
+    if (!found) return [];
+    const chosen = new Set((lines || []).map((l) => String(l.repair_item_id)));
+    const byId = new Map((catalog || []).map((item) => [String(item.id), item]));
+    return found.repair_item_ids.map((id) => byId.get(String(id))).filter((item) => item && !chosen.has(String(item.id)));
+  }
+
+  function suggestionButtons(items, esc) {
+    if (!items.length) return '';
+    return `<p class="muted">${esc(t('suggested_items'))}</p>` + items.map((item) =>
+      `<button type="button" data-suggest-item="${item.id}">＋ ${esc(item.code + ' ' + itemName(item))}</button>`).join(' ');
+  }
+
   function itemsPayload(lines) {
     return (lines || []).map((l) => ({ repair_item_id: Number(l.repair_item_id), quantity: Number(l.quantity) || 1 }));
   }
@@ -111,5 +126,5 @@
     view.innerHTML = html;
   }
 
-  FS.settle = { catalogFor, itemLine, itemsPayload, returned, returnedLink, render, renderStatements };
+  FS.settle = { catalogFor, itemLine, itemsPayload, returned, returnedLink, render, renderStatements, suggestionsFor, suggestionButtons };
 })(self.FS = self.FS || {});

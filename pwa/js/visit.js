@@ -85,6 +85,7 @@
     const stock = await FS.store.getReference('van_stock');
     const catalog = FS.settle.catalogFor(await FS.store.getReference('repair_items'), job);
     const knowledge = await FS.store.getReference('knowledge');
+    const suggestions = await FS.store.getReference('repair_item_suggestions');
 
     view.innerHTML = `
       <p><a href="#/job/${job.id}">‹ ${esc(t('back'))}</a></p>
@@ -106,6 +107,7 @@
 
         <label>${esc(t('repair_items'))}</label>
         <div id="items">${draft.items.map((line, i) => FS.settle.itemLine(line, i, catalog, esc)).join('')}</div>
+        <div id="suggested-items">${FS.settle.suggestionButtons(FS.settle.suggestionsFor(suggestions, draft.fault_id, catalog, draft.items), esc)}</div>
         ${catalog.length ? `<button type="button" id="add-item">${esc(t('add_item'))}</button>` : `<p class="muted">${esc(t('no_repair_items'))}</p>`}
 
         <label>${esc(t('parts'))}</label>
@@ -192,6 +194,21 @@
       collect();
       draft.items.push({ repair_item_id: catalog[0].id, quantity: 1 });
       FS.store.putDraft(draft).then(() => render(view, requestId, helpers));
+    });
+    // The fault chosen from the knowledge base suggests its usual repair items (one tap adds one).
+    function bindSuggestions() {
+      document.querySelectorAll('[data-suggest-item]').forEach((b) => b.addEventListener('click', () => {
+        collect();
+        draft.items.push({ repair_item_id: Number(b.dataset.suggestItem), quantity: 1 });
+        FS.store.putDraft(draft).then(() => render(view, requestId, helpers));
+      }));
+    }
+    bindSuggestions();
+    form.fault_id.addEventListener('change', () => {
+      collect();
+      document.getElementById('suggested-items').innerHTML = FS.settle.suggestionButtons(
+        FS.settle.suggestionsFor(suggestions, draft.fault_id, catalog, draft.items), esc);
+      bindSuggestions();
     });
     form.querySelectorAll('[data-remove-item]').forEach((b) => b.addEventListener('click', () => {
       collect();

@@ -252,6 +252,14 @@ def test_invoice_requested_then_issued_once(db, api_as, make_equipment, make_agr
     assert twice.status_code == 409
     assert dispatcher.post(f"/api/v1/invoices/{invoice_id}/issue", json={"version": 1}).status_code == 403
     assert manager.post(f"/api/v1/invoices/{invoice_id}/issue", json={"version": 0}).status_code == 409
+    # Only verified visits (核销) are invoiced: the visit waits for verification, so the invoice waits too.
+    waiting = manager.post(f"/api/v1/invoices/{invoice_id}/issue", json={"version": 1})
+    assert waiting.status_code == 409 and waiting.json["error"]["code"] == "visits_not_verified"
+    [verification] = manager.get("/api/v1/verifications").json["items"]
+    approved = manager.post(
+        f"/api/v1/verifications/{verification['id']}/approve", json={"version": verification["version"]}
+    )
+    assert approved.status_code == 200
     issued = manager.post(f"/api/v1/invoices/{invoice_id}/issue", json={"version": 1})
     assert (
         issued.status_code == 200 and issued.json["number"].startswith("INV-") and issued.json["version"] == 2

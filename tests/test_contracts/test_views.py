@@ -215,6 +215,15 @@ def test_invoices_are_issued_by_a_manager_from_the_console(
         f"/contracts/invoices/{invoice.id}/cancel", data={"version": "1"}, follow_redirects=True
     )
     assert "请说明取消原因" in refused.get_data(as_text=True)
+    # Only verified visits (核销) are invoiced: the manager verifies the visit first.
+    waiting = manager.post(f"/contracts/invoices/{invoice.id}/issue", data={"version": "1"}, follow_redirects=True)
+    assert "等待核销" in waiting.get_data(as_text=True)
+    from fieldservice.settlement.models import Verification
+    from fieldservice.settlement.operations import perform_verification
+
+    verification = db.session.scalars(sa.select(Verification).filter_by(visit_id=visit.id)).one()
+    perform_verification(verification, "approve", manager.user, verification.version)
+    db.session.commit()
     issued = manager.post(f"/contracts/invoices/{invoice.id}/issue", data={"version": "1"})
     assert issued.status_code == 302
     db.session.expire_all()

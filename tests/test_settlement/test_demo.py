@@ -16,3 +16,13 @@ def test_demo_seeds_the_catalog_items_on_visits_and_every_verification_state(db)
     assert db.session.query(Statement).filter_by(status="draft").count() > 0
     returned = db.session.query(Verification).filter_by(status="returned").one()
     assert returned.reason
+
+
+def test_demo_names_manufacturers_and_claims_the_warranty_work(db):
+    from fieldservice.settlement import claims
+    from fieldservice.settlement.models import ProductManufacturer, WarrantyClaim
+
+    assert seed_all()
+    assert db.session.query(ProductManufacturer).count() > 0
+    for claim in db.session.query(WarrantyClaim):
+        assert claims.reconcile(claim)["balanced"]
