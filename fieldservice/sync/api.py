@@ -21,6 +21,7 @@ from fieldservice.sync.schemas import (
     SyncPullSchema,
     SyncPushArgs,
     SyncPushSchema,
+    UploadSchema,
 )
 
 blp = api_blueprint("sync_api", __name__, "Engineer sync: the PWA's offline changes and its copy of the jobs")
@@ -97,3 +98,32 @@ def renew():
         "expires_at": token_expires_at(token),
         "user": {"id": current_user.id, "username": current_user.username, "role": str(current_user.role)},
     }
+
+
+@blp.route("/uploads/<upload_id>")
+@bearer_only()
+@blp.response(200, UploadSchema)
+def get_upload(upload_id):
+    """How many bytes of a chunked upload the server holds (0 for an unknown id), or that it is complete."""
+    return ops.upload_state(current_user, upload_id)
+
+
+@blp.route("/uploads/<upload_id>", methods=["PUT"])
+@bearer_only()
+@blp.arguments(AttachmentArgs, location="query")
+@blp.response(200, UploadSchema)
+def put_upload_chunk(args, upload_id):
+    """One chunk of a photo or signature (`Content-Range: bytes first-last/total`, the image type as Content-Type);
+    the last one makes the attachment under the phone's id. A chunk that does not start at the held offset gets 409
+    `upload_offset` with `fields.offset`."""
+    answer = ops.upload_chunk(
+        current_user,
+        upload_id,
+        args["request_id"],
+        args["kind"],
+        request.content_type,
+        request.headers.get("Content-Range"),
+        request.get_data(),
+    )
+    db.session.commit()
+    return answer

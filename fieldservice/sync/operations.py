@@ -20,9 +20,9 @@ from sqlalchemy.orm import selectinload
 
 from fieldservice.appointments import operations as appointments_ops
 from fieldservice.core.api import strict_type_errors
-from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.errors import INVALID_VALUE, ApiError, Conflict, Forbidden, NotFound, ValidationFailed, flatten_messages
 from fieldservice.core.guard import check_json
-from fieldservice.core.images import clean_image
+from fieldservice.core.images import MAX_UPLOAD_BYTES, clean_image
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
 from fieldservice.engineers.operations import engineer_for_user
@@ -33,7 +33,7 @@ from fieldservice.requests import operations as requests_ops
 from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
 from fieldservice.settlement import operations as settlement_ops
-from fieldservice.sync.models import AppliedOp, OpStatus
+from fieldservice.sync.models import AppliedOp, OpStatus, UploadInProgress
 from fieldservice.sync.schemas import PAYLOADS, OpEnvelope
 
 log = logging.getLogger("fieldservice.sync")
@@ -618,3 +618,114 @@ def _reference(engineer) -> dict:
             for level in levels
         ]
     }
+
+
+# ---------------------------------------------------------------- uploads in chunks that resume
+
+CONTENT_RANGE = re.compile(r"^bytes (\d{1,9})-(\d{1,9})/(\d{1,9})$")
+# A chunk small enough to get through a weak signal, big enough not to cost a round trip per few kilobytes.
+MAX_CHUNK_BYTES = 1024 * 1024
+
+
+def _upload_refused(field: str, message: str):
+    return ValidationFailed("validation_failed", f"Some fields are not valid: {field}.", {field: message})
+
+
+def _upload_answer(upload_id: str, offset: int, size: int, attachment: Attachment | None = None) -> dict:
+    return {"id": upload_id, "offset": offset, "size": size, "complete": attachment is not None, "attachment": attachment}
+
+
+def upload_state(user, upload_id: str) -> dict:
+    """How much of a chunked upload the server holds: the phone sends the rest from `offset`.
+
+    Unknown ids answer offset 0; a finished one answers complete (so a phone that lost the last answer stops)."""
+    done = db.session.get(Attachment, upload_id)
+    if done is not None:
+        engineer = engineer_for_user(user)
+        _job_for({"type": "attach_photo", "request_id": done.request_id}, user, engineer)
+        return _upload_answer(upload_id, done.size, done.size, done)
+    upload = db.session.get(UploadInProgress, upload_id)
+    if upload is None or upload.user_id != user.id:
+        return _upload_answer(upload_id, 0, 0)
+    return _upload_answer(upload_id, upload.offset, upload.size)
+
+
+def upload_chunk(
+    user, upload_id: str, request_id: int, kind: str, content_type: str, content_range: str | None, chunk: bytes
+) -> dict:
+    """Keep one chunk of a photo or signature (`Content-Range: bytes start-end/total`).
+
+    A chunk must start where the received bytes end (else 409 `upload_offset` with the offset to go on from); the
+    same chunk twice (an answer lost on the way back) is accepted once. The last chunk makes the attachment, checked
+    as a one-piece upload is, under the phone's id."""
+    engineer = engineer_for_user(user)
+    sr = _job_for({"type": "attach_photo", "request_id": request_id}, user, engineer)
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", upload_id):
+        raise _upload_refused("upload_id", "Letters, digits, - and _ only.")
+    if not IMAGE_TYPE.match(content_type):
+        raise _upload_refused("content_type", "A PNG, JPEG or WebP image.")
+    match = CONTENT_RANGE.match((content_range or "").strip())
+    if not match:
+        raise _upload_refused("Content-Range", "Send the header Content-Range: bytes <first>-<last>/<total>.")
+    start, end, total = (int(g) for g in match.groups())
+    if end < start or end >= total or end - start + 1 != len(chunk):
+        raise _upload_refused("Content-Range", "The range does not match the body's length.")
+    if len(chunk) > MAX_CHUNK_BYTES:
+        raise _upload_refused("body", f"At most {MAX_CHUNK_BYTES} bytes per chunk.")
+    if total > MAX_UPLOAD_BYTES:
+        raise _upload_refused("Content-Range", f"An image is at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+
+    done = db.session.get(Attachment, upload_id)
+    if done is not None:
+        if done.request_id != sr.id:
+            raise Conflict("duplicate_attachment", "This attachment id belongs to another request.")
+        return _upload_answer(upload_id, done.size, done.size, done)
+
+    upload = db.session.get(UploadInProgress, upload_id, with_for_update=True)
+    if upload is None:
+        upload = UploadInProgress(
+            id=upload_id, user_id=user.id, request_id=sr.id, kind=kind, content_type=content_type, size=total, data=b""
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(upload)
+        except IntegrityError:
+            # The same first chunk twice at once: the other one made the row; go on with it.
+            upload = db.session.get(UploadInProgress, upload_id, with_for_update=True, populate_existing=True)
+    if upload.user_id != user.id or upload.request_id != sr.id:
+        raise Conflict("duplicate_attachment", "This attachment id belongs to another upload.")
+    if upload.size != total or upload.kind != kind or upload.content_type != content_type:
+        raise Conflict(
+            "upload_changed",
+            "This upload was started with another size or type: start it again under a new id.",
+            {"offset": upload.offset},
+        )
+    offset = upload.offset
+    if start < offset and end < offset:
+        # A chunk the server already holds (its answer was lost): nothing to add.
+        return _upload_answer(upload_id, offset, total)
+    if start != offset:
+        raise Conflict("upload_offset", f"The server holds {offset} bytes: send from there.", {"offset": offset})
+    upload.data = (upload.data or b"") + chunk
+    upload.updated_at = utcnow()
+    db.session.flush()
+    if upload.offset < total:
+        return _upload_answer(upload_id, upload.offset, total)
+    raw = upload.data
+    db.session.delete(upload)
+    db.session.flush()
+    try:
+        attachment = upload_attachment(user, upload_id, sr.id, kind, content_type, raw)
+    except ValidationFailed:
+        # Not an image after all: the bytes go, so that a new try starts from scratch (the caller commits).
+        db.session.commit()
+        raise
+    return _upload_answer(upload_id, attachment.size, attachment.size, attachment)
+
+
+def forget_stale_uploads(older_than: timedelta = timedelta(days=14)) -> int:
+    """Drop chunked uploads no phone has continued for *older_than* (longer than a week: phones keep theirs 7 days
+    and more offline, and resume them)."""
+    gone = db.session.execute(sa.delete(UploadInProgress).where(UploadInProgress.updated_at < utcnow() - older_than))
+    return gone.rowcount

@@ -331,3 +331,13 @@ class RenewSchema(ma.Schema):
     token = ma.fields.String()
     expires_at = ma.fields.AwareDateTime()
     user = ma.fields.Dict()
+
+
+class UploadSchema(ma.Schema):
+    """How far a chunked upload got: the phone sends the rest from `offset`; `attachment` once complete."""
+
+    id = ma.fields.String()
+    offset = ma.fields.Integer()
+    size = ma.fields.Integer()
+    complete = ma.fields.Boolean()
+    attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)

@@ -23,6 +23,8 @@ SHELL = [
     "js/visit.js",
     "js/pool.js",
     "js/settle.js",
+    "js/outboxview.js",
+    "js/prime.js",
     "js/app.js",
     "manifest.webmanifest",
     "icons/icon-192.png",

@@ -47,12 +47,18 @@
   }
 
   async function renderLogin(message) {
+    // Logging in again after the session ended: the changes waiting on the phone go as soon as it succeeds.
+    const previous = await session();
+    const counts = await FS.store.countOps();
+    const waiting = counts.pending + counts.rejected;
+    const again = previous && previous.token && previous.user;
     view.innerHTML = `
-      <form class="card" id="login-form">
-        <h2>${esc(t('login'))}</h2>
-        ${message ? `<p class="error">${esc(message)}</p>` : ''}
+      <form class="card" id="login-form" data-again="${again ? 1 : 0}">
+        <h2>${esc(again ? t('login_again') : t('login'))}</h2>
+        ${message ? `<p class="error" id="login-message">${esc(message)}</p>` : ''}
+        ${waiting ? `<p class="banner" id="login-waiting">${esc(t('login_waiting', { n: waiting }))} <a href="#/outbox">${esc(t('outbox'))}</a></p>` : ''}
         <label for="username">${esc(t('username'))}</label>
-        <input id="username" name="username" autocomplete="username" required>
+        <input id="username" name="username" autocomplete="username" required value="${esc(again ? previous.user.username : '')}">
         <label for="password">${esc(t('password'))}</label>
         <input id="password" name="password" type="password" autocomplete="current-password" required>
         <div class="actions"><button class="primary" type="submit">${esc(t('login'))}</button></div>
@@ -72,9 +78,12 @@
         await FS.store.setMeta('session', {
           token: answer.token, user: answer.user, expires_at: answer.expires_at, renewed_at: new Date().toISOString(),
         });
+        // The error of the refused session is over; what waits goes now, with no back-off.
+        await FS.store.setMeta('status', Object.assign(await FS.store.getMeta('status', {}), { last_error: null, next_at: null, failures: 0 }));
         location.hash = '#/jobs';
         await syncNow();
         route();
+        FS.prime.startIfDue(true);
       } catch (err) {
         renderLogin(t('login_failed', { message: err.message }));
       }
@@ -94,6 +103,13 @@
 
   // ---------------------------------------------------------------- sync bar
 
+  // The storage estimate, checked at start and every few minutes (not on each redraw: it costs the browser a walk).
+  let storage = null;
+  async function checkStorage() {
+    storage = await FS.outboxView.storageState();
+    return storage;
+  }
+
   async function renderSyncBar() {
     const bar = document.getElementById('syncbar');
     const counts = await FS.store.countOps();
@@ -102,15 +118,19 @@
     const online = FS.outbox.online();
     const parts = [];
     parts.push(`<span class="pill ${online ? 'ok' : 'warn'}" id="net-state">${esc(online ? t('online') : t('offline'))}</span>`);
-    parts.push(`<span class="pill ${counts.pending ? 'warn' : ''}" id="pending-count" data-pending="${counts.pending}">${esc(t('pending', { n: counts.pending }))}</span>`);
+    parts.push(`<a class="pill ${counts.pending ? 'warn' : ''}" id="pending-count" href="#/outbox" data-pending="${counts.pending}">${esc(t('pending', { n: counts.pending }))}</a>`);
     if (counts.rejected) {
-      parts.push(`<span class="pill bad" id="rejected-count" data-rejected="${counts.rejected}">${esc(t('rejected_n', { n: counts.rejected }))}</span>`);
+      parts.push(`<a class="pill bad" id="rejected-count" href="#/outbox" data-rejected="${counts.rejected}">${esc(t('rejected_n', { n: counts.rejected }))}</a>`);
     }
+    if (storage && storage.low) {
+      parts.push(`<a class="pill bad" id="storage-low" href="#/outbox">${esc(t('storage_low_short', { percent: Math.round(storage.share * 100) }))}</a>`);
+    }
+    parts.push(await FS.prime.pill(esc));
     parts.push(`<span class="muted" id="last-sync">${esc(status.last_sync ? t('synced_at', { time: fmt(status.last_sync) }) : t('never_synced'))}</span>`);
     if (status.last_error && online) {
       parts.push(`<span class="error">${esc(t('sync_error', { message: status.last_error.message }))}</span>`);
     }
-    if (s && s.expired) parts.push(`<span class="error">${esc(t('session_expired'))}</span>`);
+    if (s && s.expired) parts.push(`<a class="error" id="session-expired" href="#/login">${esc(t('session_expired'))}</a>`);
     parts.push(`<button type="button" id="sync-now" ${online && !syncing ? '' : 'disabled'}>${esc(syncing ? t('syncing') : t('sync_now'))}</button>`);
     bar.innerHTML = parts.join(' ');
     bar.className = 'syncbar' + (online ? '' : ' offline') + ((status.last_error && online) || counts.rejected ? ' has-error' : '');
@@ -128,7 +148,9 @@
       syncing = false;
     }
     const s = await session();
-    if (s && s.expired && !location.hash.startsWith('#/login')) return renderLogin(t('session_expired'));
+    if (s && s.expired && !location.hash.startsWith('#/login') && !location.hash.startsWith('#/outbox')) {
+      return renderLogin(t('session_expired'));
+    }
     return refresh();
   }
 
@@ -220,14 +242,7 @@
   }
 
   function rejectedCard(op) {
-    const error = op.error || {};
-    const fields = Object.entries(error.fields || {}).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('; ');
-    return `<div class="card rejected" data-rejected-op="${esc(op.op_id)}">
-      <strong>${esc(t('refused'))}: ${esc(t(op.type))}</strong>
-      <p class="error reject-reason" data-code="${esc(error.code)}">${esc(error.message)}${fields ? ' — ' + fields : ''}</p>
-      ${error.advice ? `<p class="muted">${esc(error.advice)}</p>` : ''}
-      <div class="actions"><button type="button" data-discard="${op.seq}" class="danger">${esc(t('discard'))}</button></div>
-    </div>`;
+    return FS.outboxView.rejectedCard(op, { esc, fmt });
   }
 
   async function renderJob(id) {
@@ -319,11 +334,10 @@
       syncNow();
       renderJob(id);
     }));
-    view.querySelectorAll('[data-discard]').forEach((button) => button.addEventListener('click', async () => {
-      if (!confirm(t('confirm_discard'))) return;
-      await FS.outbox.discard(Number(button.dataset.discard));
-      route();
-    }));
+    FS.outboxView.wireRejected(view, async (send) => {
+      if (send) await syncNow();
+      await route();
+    });
     const retry = document.getElementById('retry-rejected');
     if (retry) retry.addEventListener('click', async () => { await FS.outbox.retry(job.id); syncNow(); });
     const jobPhoto = document.getElementById('job-photo');
@@ -378,6 +392,7 @@
     await renderSyncBar();
     const s = await session();
     const hash = location.hash || '#/jobs';
+    if (hash.startsWith('#/outbox')) return FS.outboxView.render(view, { esc, fmt, syncNow });
     if (!sessionUsable(s)) {
       // Offline with an expired session: unsent work stays; the engineer logs in once back online.
       return renderLogin(s && s.token ? t('session_expired') : '');
@@ -434,14 +449,18 @@
   window.addEventListener('online', () => syncNow());
   window.addEventListener('offline', () => renderSyncBar());
   FS.outbox.onChange(() => { if (!syncing) refresh(); });
-  setInterval(() => syncNow(), SYNC_EVERY_MS);
+  // Each sync round also primes the offline set when it is due (each morning) or resumes an interrupted priming.
+  setInterval(() => syncNow().then(() => FS.prime.startIfDue(false)), SYNC_EVERY_MS);
 
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch((err) => console.warn('service worker', err));
   }
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  // Ask the browser to keep a week of queued work even under storage pressure; watch how full the storage gets.
+  FS.outboxView.askPersist();
+  checkStorage().then(renderSyncBar);
+  setInterval(() => checkStorage().then(renderSyncBar), 5 * 60 * 1000);
 
   FS.app = { route, syncNow, renderSyncBar, esc };
   FS.i18n.setLang(FS.i18n.lang);
-  route().then(() => syncNow());
+  route().then(() => syncNow()).then(() => FS.prime.startIfDue(false));
 })(self.FS = self.FS || {});
