@@ -73,6 +73,10 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     channel: Mapped[str] = mapped_column(sa.String(20), default="phone")
     contact_name: Mapped[str | None] = mapped_column(sa.String(120))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    # Where the work is done when not at the customer's address of record (a branch, a site).
+    site_address: Mapped[str | None] = mapped_column(sa.String(300))
+    # The engineer's free note on the job; the dispatcher reads and edits it too.
+    engineer_note: Mapped[str | None] = mapped_column(sa.Text)
     required_by: Mapped[datetime]
     response_due: Mapped[datetime]
     resolution_due: Mapped[datetime]
@@ -152,15 +156,37 @@ class RequestEvent(db.Model):
         return f"<RequestEvent {self.id} {self.action} {self.from_status}->{self.to_status}>"
 
 
+class RequestFieldChange(db.Model):
+    """One editable detail of a request (EDITABLE_FIELDS) changed by someone: the version it made, who, when.
+
+    A phone's offline edit is merged by field: it applies when none of its fields changed since the version it
+    was based on, and a conflict names who changed the field meanwhile.
+    """
+
+    __tablename__ = "request_field_changes"
+    __table_args__ = (sa.Index("ix_request_field_changes_request_id_version", "request_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(sa.String(40))
+    # The request's version the change made.
+    version: Mapped[int]
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(sa.String(120), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<RequestFieldChange {self.request_id} {self.field} v{self.version}>"
+
+
 class Visit(TimestampMixin, db.Model):
     """One visit on site by the assigned engineer; immutable once recorded."""
 
     __tablename__ = "visits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("engineers.id"), index=True)
     arrived_at: Mapped[datetime]
     finished_at: Mapped[datetime]
@@ -215,9 +241,7 @@ class Attachment(db.Model):
 
     # Made by the client (a uuid), so an offline phone can refer to it before it syncs.
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     # A plain id, not a foreign key: visits already point here for the signature, and a cycle of keys would
     # need
     # ALTER TABLE, which SQLite lacks. The operations set it only to a visit of the same request.
@@ -240,9 +264,7 @@ class Survey(db.Model):
     __tablename__ = "request_surveys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     satisfied: Mapped[bool]
     timeliness: Mapped[int | None]
     attitude: Mapped[int | None]
@@ -260,9 +282,7 @@ class ProductRequestCount(db.Model):
 
     __tablename__ = "product_request_counts"
 
-    product_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
 
     def __repr__(self) -> str:
