@@ -180,17 +180,7 @@ def seed(rng: random.Random, context: dict) -> None:
             continue
         try:
             sr = _seed_request(
-                rng,
-                kind,
-                customer,
-                unit,
-                product,
-                engineers,
-                dispatcher,
-                manager,
-                callback,
-                signature,
-                now,
+                rng, kind, customer, unit, product, engineers, dispatcher, manager, callback, signature, now,
                 van_parts,
             )
         except ApiError as exc:
@@ -236,7 +226,9 @@ def _seed_request(
     if kind == "locked_late":
         return sr  # the sweep at the end locks it: nobody was assigned by the required date (rule 3a)
     if kind == "cancelled":
-        ops.perform(sr, "cancel", dispatcher, None, reason=rng.choice(REASONS_CANCEL), now=start + timedelta(hours=2))
+        ops.perform(
+            sr, "cancel", dispatcher, None, reason=rng.choice(REASONS_CANCEL), now=start + timedelta(hours=2)
+        )
         return sr
     skilled = [e for e in engineers if sr.service_category in e.skill_categories] or engineers
     engineer = rng.choice(skilled)
@@ -268,7 +260,9 @@ def _seed_request(
                 "cause": cause,
                 "solution": solution,
                 "costs": [{"kind": "travel", "amount": rng.choice([30, 50, 80])}],
-                "parts": van_parts(rng, engineer, sr.service_category) if solved and rng.random() < 0.7 else [],
+                "parts": van_parts(rng, engineer, sr.service_category)
+                if solved and rng.random() < 0.7
+                else [],
                 "signature": signature,
             },
             engineer.user,

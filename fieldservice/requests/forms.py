@@ -65,10 +65,16 @@ def optional_int(value):
 
 
 class IntakeForm(FlaskForm):
-    customer_id = IntegerField(_l("Customer"), validators=[InputRequired(_l("Find and choose the customer first."))])
+    customer_id = IntegerField(
+        _l("Customer"), validators=[InputRequired(_l("Find and choose the customer first."))]
+    )
     problem_type = SelectField(_l("Problem type"), validators=[DataRequired(_l("Choose the problem type."))])
-    product_id = SelectField(_l("Product"), coerce=optional_int, validators=[Optional()], validate_choice=False)
-    equipment_id = SelectField(_l("Equipment"), coerce=optional_int, validators=[Optional()], validate_choice=False)
+    product_id = SelectField(
+        _l("Product"), coerce=optional_int, validators=[Optional()], validate_choice=False
+    )
+    equipment_id = SelectField(
+        _l("Equipment"), coerce=optional_int, validators=[Optional()], validate_choice=False
+    )
     service_category = SelectField(_l("Service category"), validators=[Optional()], validate_choice=False)
     priority = SelectField(
         _l("Priority"), coerce=int, default=3, choices=[(p, label) for p, label in PRIORITY_LABELS.items()]
@@ -78,7 +84,9 @@ class IntakeForm(FlaskForm):
         format=["%Y-%m-%dT%H:%M", "%Y-%m-%dT%H:%M:%S"],
         validators=[InputRequired(_l("Give the customer's required date and time."))],
     )
-    channel = SelectField(_l("Channel"), default="phone", choices=[(c, CHANNEL_LABELS[c]) for c in INTAKE_CHANNELS])
+    channel = SelectField(
+        _l("Channel"), default="phone", choices=[(c, CHANNEL_LABELS[c]) for c in INTAKE_CHANNELS]
+    )
     description = TextAreaField(
         _l("Problem description"), validators=[DataRequired(_l("Describe the problem.")), Length(max=4000)]
     )
@@ -125,8 +133,12 @@ class RevisitForm(ActionForm):
         choices=[("yes", _l("Satisfied")), ("no", _l("Not satisfied"))],
         validators=[InputRequired(_l("Record the customer's answer."))],
     )
-    timeliness = SelectField(_l("Timeliness"), choices=SCORE_CHOICES, coerce=optional_int, validators=[Optional()])
-    attitude = SelectField(_l("Attitude"), choices=SCORE_CHOICES, coerce=optional_int, validators=[Optional()])
+    timeliness = SelectField(
+        _l("Timeliness"), choices=SCORE_CHOICES, coerce=optional_int, validators=[Optional()]
+    )
+    attitude = SelectField(
+        _l("Attitude"), choices=SCORE_CHOICES, coerce=optional_int, validators=[Optional()]
+    )
     quality = SelectField(_l("Quality"), choices=SCORE_CHOICES, coerce=optional_int, validators=[Optional()])
     comment = TextAreaField(_l("Comment"), validators=[Optional(), Length(max=2000)])
 
@@ -153,7 +165,9 @@ def action_payload(action: str, form: ActionForm) -> dict:
     if action == "assign":
         return {"engineer_id": form.engineer_id.data, "reason": form.reason.data or None}
     if action == "revisit":
-        scores = {k: getattr(form, k).data for k in ("timeliness", "attitude", "quality") if getattr(form, k).data}
+        scores = {
+            k: getattr(form, k).data for k in ("timeliness", "attitude", "quality") if getattr(form, k).data
+        }
         return {
             "satisfied": form.satisfied.data == "yes",
             "scores": scores,
@@ -183,8 +197,12 @@ class ProblemTypeForm(FlaskForm):
             Regexp(r"^[a-z0-9_]+$", message=_l("Lowercase letters, digits and _ only.")),
         ],
     )
-    name_zh = StringField(_l("Name (Chinese)"), validators=[DataRequired(_l("Give the Chinese name.")), Length(max=80)])
-    name_en = StringField(_l("Name (English)"), validators=[DataRequired(_l("Give the English name.")), Length(max=80)])
+    name_zh = StringField(
+        _l("Name (Chinese)"), validators=[DataRequired(_l("Give the Chinese name.")), Length(max=80)]
+    )
+    name_en = StringField(
+        _l("Name (English)"), validators=[DataRequired(_l("Give the English name.")), Length(max=80)]
+    )
     category = SelectField(_l("Kind of work"), choices=[(k, v) for k, v in WORK_KINDS.items()])
     sort_order = IntegerField(_l("Order in the list"), default=0, validators=[Optional()])
     active = BooleanField(_l("Offered at intake"), default=True)

@@ -165,7 +165,10 @@ def schedule_of(agreement: Agreement) -> list[dict]:
     }
     request_ids = [o.request_id for o in occurrences.values() if o.request_id]
     requests_by_id = (
-        {sr.id: sr for sr in db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(request_ids)))}
+        {
+            sr.id: sr
+            for sr in db.session.scalars(sa.select(ServiceRequest).where(ServiceRequest.id.in_(request_ids)))
+        }
         if request_ids
         else {}
     )

@@ -186,7 +186,9 @@ class Visit(TimestampMixin, db.Model):
     __tablename__ = "visits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("engineers.id"), index=True)
     arrived_at: Mapped[datetime]
     finished_at: Mapped[datetime]
@@ -241,7 +243,9 @@ class Attachment(db.Model):
 
     # Made by the client (a uuid), so an offline phone can refer to it before it syncs.
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
     # A plain id, not a foreign key: visits already point here for the signature, and a cycle of keys would
     # need
     # ALTER TABLE, which SQLite lacks. The operations set it only to a visit of the same request.
@@ -264,7 +268,9 @@ class Survey(db.Model):
     __tablename__ = "request_surveys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
+    request_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
+    )
     satisfied: Mapped[bool]
     timeliness: Mapped[int | None]
     attitude: Mapped[int | None]
@@ -282,7 +288,9 @@ class ProductRequestCount(db.Model):
 
     __tablename__ = "product_request_counts"
 
-    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
+    product_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
+    )
     count: Mapped[int] = mapped_column(default=0)
 
     def __repr__(self) -> str:

@@ -1200,7 +1200,9 @@ def timeline(sr: ServiceRequest) -> list[RequestEvent]:
     """The request's timeline in the order things happened: a visit recorded offline arrives later than it was made."""
     return list(
         db.session.scalars(
-            sa.select(RequestEvent).where(RequestEvent.request_id == sr.id).order_by(RequestEvent.at, RequestEvent.id)
+            sa.select(RequestEvent)
+            .where(RequestEvent.request_id == sr.id)
+            .order_by(RequestEvent.at, RequestEvent.id)
         )
     )
 

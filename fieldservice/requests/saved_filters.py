@@ -39,7 +39,9 @@ def clean_query(pairs) -> str:
 
 def filters_for(user) -> list[SavedFilter]:
     return list(
-        db.session.scalars(sa.select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name))
+        db.session.scalars(
+            sa.select(SavedFilter).where(SavedFilter.user_id == user.id).order_by(SavedFilter.name)
+        )
     )
 
 
@@ -56,7 +58,9 @@ def save_filter(user, name: str, query: str) -> SavedFilter:
         fields["query"] = "Choose at least one filter before saving."
     if fields:
         raise ValidationFailed("validation_failed", "Some fields are not valid.", fields)
-    existing = db.session.scalar(sa.select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name))
+    existing = db.session.scalar(
+        sa.select(SavedFilter).where(SavedFilter.user_id == user.id, SavedFilter.name == name)
+    )
     if existing is None:
         count = db.session.scalar(sa.select(sa.func.count()).where(SavedFilter.user_id == user.id))
         if count >= MAX_FILTERS_PER_USER:

@@ -119,12 +119,8 @@ def _home_queue(user) -> dict:
     waiting = db.session.scalar(
         sa.select(sa.func.count()).select_from(ServiceRequest).where(ServiceRequest.status == AWAITING)
     )
-    return {
-        "rows": db.session.scalars(query).unique().all(),
-        "total": waiting,
-        "now": utcnow(),
-        "problem_labels": _problem_type_labels(),
-    }
+    return {"rows": db.session.scalars(query).unique().all(), "total": waiting, "now": utcnow(),
+            "problem_labels": _problem_type_labels()}
 
 
 def _home_locked(user) -> dict:
@@ -140,12 +136,8 @@ def _home_locked(user) -> dict:
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(ServiceRequest).where(sa.or_(ServiceRequest.status == LOCKED, late))
     )
-    return {
-        "rows": db.session.scalars(query).unique().all(),
-        "total": total,
-        "now": utcnow(),
-        "problem_labels": _problem_type_labels(),
-    }
+    return {"rows": db.session.scalars(query).unique().all(), "total": total, "now": utcnow(),
+            "problem_labels": _problem_type_labels()}
 
 
 home_panels.add("requests/_home_queue.html", _home_queue, REQUESTS_CREATE)
@@ -331,7 +323,9 @@ def _intake_choices(form: IntakeForm, customer) -> None:
     locale = "en" if str(get_locale()) == "en" else "zh"
     form.problem_type.choices = [("", "—")] + [(p.code, p.label(locale)) for p in ops.problem_types()]
     units = _customer_equipment(customer.id) if customer is not None else []
-    form.equipment_id.choices = [(None, "—")] + [(u.id, f"{u.serial_number} · {u.product.name}") for u in units]
+    form.equipment_id.choices = [(None, "—")] + [
+        (u.id, f"{u.serial_number} · {u.product.name}") for u in units
+    ]
     products = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
     form.product_id.choices = [(None, "—")] + [(p.id, f"{p.name} ({p.model})") for p in products]
     form.service_category.choices = [("", "—")] + [(c, category_label(c)) for c in CATEGORIES]
@@ -426,7 +420,9 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
         form.version.data = sr.version
         form.seen.data = _last_event_id(sr)
     if action == "assign":
-        engineers = [e for e in _engineer_choices() if sr.service_category in e.skill_categories] or _engineer_choices()
+        engineers = [
+            e for e in _engineer_choices() if sr.service_category in e.skill_categories
+        ] or _engineer_choices()
         load = ops.open_load(e.id for e in engineers)
         form.engineer_id.choices = [(None, "—")] + [
             (e.id, f"{e.name} · {e.zone or ''} · {load[e.id]}/{e.max_open_jobs}") for e in engineers
@@ -435,7 +431,10 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
 
 
 def _last_event_id(sr: ServiceRequest) -> int:
-    return db.session.scalar(sa.select(sa.func.max(RequestEvent.id)).where(RequestEvent.request_id == sr.id)) or 0
+    return (
+        db.session.scalar(sa.select(sa.func.max(RequestEvent.id)).where(RequestEvent.request_id == sr.id))
+        or 0
+    )
 
 
 def _changes_since(sr: ServiceRequest, seen) -> list[RequestEvent]:
@@ -451,7 +450,9 @@ def _changes_since(sr: ServiceRequest, seen) -> list[RequestEvent]:
     ).all()
 
 
-def render_detail(sr: ServiceRequest, *, failed: str | None = None, form=None, stale=None, status: int = 200):
+def render_detail(
+    sr: ServiceRequest, *, failed: str | None = None, form=None, stale=None, status: int = 200
+):
     """The request's page; a higher domain's view re-renders it with its refused form (its panel reads it)."""
     actions = ops.allowed_actions(sr, current_user)
     forms = {a: _action_form(a, sr) for a in actions if a in ACTION_FORMS}
@@ -584,7 +585,9 @@ def problem_types():
     if request.method == "POST":
         saved, status = _save_problem_type(
             form,
-            lambda: ops.create_problem_type({"code": form.code.data, **_problem_type_data(form)}, current_user),
+            lambda: ops.create_problem_type(
+                {"code": form.code.data, **_problem_type_data(form)}, current_user
+            ),
         )
         if saved is not None:
             flash(_("Problem type %(code)s added.", code=saved.code), "success")
