@@ -644,6 +644,16 @@ class FieldConflict(Conflict):
     `fields`: {field: {mine, theirs, by, at, version}}, every conflicting field of the edit."""
 
 
+def may_edit_details(sr: ServiceRequest, actor) -> bool:
+    """Whether *actor* may change the request's details now (edit_details' own checks, without the change)."""
+    if sr.status in CLOSED:
+        return False
+    if _role(actor) in DISPATCH:
+        return True
+    engineer = _engineer_of(actor)
+    return engineer is not None and sr.engineer_id == engineer.id
+
+
 def edit_details(
     sr: ServiceRequest,
     changes: dict,

@@ -206,3 +206,60 @@ def test_the_pull_carries_the_details(db, phone, office, job):
     patch(office, job.id, version=job.version, engineer_note="带梯子", site_address="仓库后门")
     [pulled] = [j for j in phone.get("/api/v1/sync").json["jobs"] if j["id"] == job.id]
     assert (pulled["engineer_note"], pulled["site_address"]) == ("带梯子", "仓库后门")
+
+
+# ---------------------------------------------------------------- the console's form
+
+
+def test_the_console_form_changes_the_details_and_the_phone_merges_with_it(db, console_as, phone, dispatcher, job):
+    base = job.version
+    console = console_as(user=dispatcher)
+    page = console.get(f"/requests/{job.id}").get_data(as_text=True)
+    assert 'data-testid="open-details"' in page
+    response = console.post(
+        f"/requests/{job.id}/details",
+        data={
+            "details-version": base,
+            "details-contact_name": "周女士",
+            "details-contact_phone": job.contact_phone or "",
+            "details-site_address": "",
+            "details-engineer_note": "",
+        },
+    )
+    assert response.status_code == 302
+    sr = current(db, job.id)
+    assert sr.contact_name == "周女士"
+    [result] = push(phone, [edit(job.id, base, engineer_note="门禁密码 1234")])
+    assert result["status"] == "applied"
+    [refused] = push(phone, [edit(job.id, base, contact_name="周先生")])
+    assert refused["error"]["fields"]["contact_name"]["theirs"] == "周女士"
+    page = console.get(f"/requests/{job.id}").get_data(as_text=True)
+    assert "门禁密码 1234" in page
+
+
+def test_the_console_form_refuses_a_stale_version_and_shows_what_changed(db, console_as, office, dispatcher, job):
+    base = job.version
+    patch(office, job.id, version=base, engineer_note="先到的备注")
+    console = console_as(user=dispatcher)
+    response = console.post(
+        f"/requests/{job.id}/details?lang=en",
+        data={"details-version": base, "details-engineer_note": "后到的备注"},
+    )
+    assert response.status_code == 409
+    assert 'data-testid="stale"' in response.get_data(as_text=True)
+    assert current(db, job.id).engineer_note == "先到的备注"
+
+
+def test_the_console_form_refuses_a_too_long_value(db, console_as, dispatcher, job):
+    console = console_as(user=dispatcher)
+    response = console.post(
+        f"/requests/{job.id}/details", data={"details-version": job.version, "details-contact_phone": "1" * 41}
+    )
+    assert response.status_code == 422
+    assert current(db, job.id).contact_phone != "1" * 41
+
+
+def test_a_callback_agent_sees_no_details_form(db, console_as, job):
+    from fieldservice.requests import operations as ops
+
+    assert not ops.may_edit_details(current(db, job.id), console_as("callback").user)
