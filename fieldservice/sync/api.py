@@ -12,10 +12,14 @@ from fieldservice.core.errors import Unauthorized
 from fieldservice.core.guard import checks_items_itself
 from fieldservice.extensions import db
 from fieldservice.sync import operations as ops
+from fieldservice.sync import priming
 from fieldservice.sync.permissions import SYNC_USE
 from fieldservice.sync.schemas import (
     AttachmentArgs,
     AttachmentSchema,
+    PrimePageArgs,
+    PrimePageSchema,
+    PrimeSummarySchema,
     RenewSchema,
     SyncPullArgs,
     SyncPullSchema,
@@ -66,6 +70,24 @@ def pull(args):
     answer = ops.pull(current_user, args["since"])
     db.session.commit()  # the van may have been made on first use
     return answer
+
+
+@blp.route("/sync/prime")
+@bearer_only()
+@blp.response(200, PrimeSummarySchema)
+def prime_summary():
+    """How many items of each kind the phone's offline set holds (jobs, appointments, history, stock,
+    problem_types, repair_items, knowledge, parts), and a pull cursor from now."""
+    return priming.summary(current_user)
+
+
+@blp.route("/sync/prime/<kind>")
+@bearer_only()
+@blp.arguments(PrimePageArgs, location="query")
+@blp.response(200, PrimePageSchema)
+def prime_page(args, kind):
+    """One page of a kind of the offline set, after the key `after` (the previous page's `next`)."""
+    return priming.page(current_user, kind, args["after"], args["limit"])
 
 
 @blp.route("/attachments/<attachment_id>", methods=["PUT"])

@@ -60,6 +60,9 @@ ADVICE = {
     "outside_shift": "The window is outside your working hours: choose another.",
     "on_leave": "You are on leave then: choose another window.",
     "reason_required": "Say why the appointment changes.",
+    "conflict": (
+        "Keep yours: send the edit again with base_version set to the version given. Take theirs: discard it."
+    ),
 }
 
 
@@ -264,7 +267,9 @@ def _envelope(raw: dict) -> dict:
 
 def _error(exc: ApiError) -> dict:
     error = {"code": exc.code, "message": exc.message}
-    if exc.fields:
+    if isinstance(exc, requests_ops.FieldConflict):
+        error["fields"] = exc.fields
+    elif exc.fields:
         error["fields"] = {k: str(v) for k, v in exc.fields.items()}
     if exc.code in ADVICE:
         error["advice"] = ADVICE[exc.code]
@@ -340,6 +345,9 @@ def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, appli
             "appointment": appointments_ops.as_dict(appointments_ops.current_appointment(sr.id)),
             "warnings": [w["code"] for w in warnings],
         }
+    if op_type == "edit":
+        sr = requests_ops.edit_details(sr, payload["changes"], user, base_version=payload["base_version"])
+        return {"version": sr.version, "status": sr.status, "fields": sorted(payload["changes"])}
     if op_type == "note":
         event = requests_ops.add_event(sr, "note", user, sr.status, sr.status, note=payload["note"], at=now)
         return {"event_id": event.id}
@@ -445,6 +453,16 @@ def _jobs_query(engineer, now: datetime) -> sa.Select:
     )
 
 
+# What a job's view reads besides its row, loaded for a whole list of jobs at once.
+JOB_LOADS = (
+    selectinload(ServiceRequest.customer),
+    selectinload(ServiceRequest.product),
+    selectinload(ServiceRequest.equipment),
+    selectinload(ServiceRequest.events),
+    selectinload(ServiceRequest.visits).selectinload(Visit.costs),
+)
+
+
 def pull(user, since: str | None, now: datetime | None = None) -> dict:
     """The caller's jobs changed since *since* (all without it), the ids it must drop, and the next cursor."""
     now = now or utcnow()
@@ -465,18 +483,9 @@ def pull(user, since: str | None, now: datetime | None = None) -> dict:
                 ServiceRequest.id.in_(_changed_ids(changed_after)),
             )
         )
-    jobs = db.session.scalars(
-        query.options(
-            selectinload(ServiceRequest.customer),
-            selectinload(ServiceRequest.product),
-            selectinload(ServiceRequest.equipment),
-            selectinload(ServiceRequest.events),
-            selectinload(ServiceRequest.visits).selectinload(Visit.costs),
-        )
-    ).all()
-    appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
+    jobs = db.session.scalars(query.options(*JOB_LOADS)).all()
     return {
-        "jobs": [job_view(sr, user, appointments.get(sr.id)) for sr in jobs],
+        "jobs": job_views(jobs, user),
         "removed": sorted(held - current),
         "cursor": make_cursor(now, current),
         "reference": _reference(engineer),
@@ -524,24 +533,23 @@ def _history(sr: ServiceRequest) -> list[ServiceRequest]:
 def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
     """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
     hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
-    hints = []
-    for hit in hits:
-        entry = hit.entry
-        hints.append(
+    return [hint(hit.entry) for hit in hits]
+
+
+def hint(entry) -> dict:
+    """A knowledge entry as the phone reads it offline (KnowledgeHintSchema)."""
+    return {
+        "id": entry.id,
+        "symptom": entry.symptom,
+        "fault_code": entry.fault_code,
+        "causes": [
             {
-                "id": entry.id,
-                "symptom": entry.symptom,
-                "fault_code": entry.fault_code,
-                "causes": [
-                    {
-                        "description": cause.description,
-                        "solutions": [{"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions],
-                    }
-                    for cause in entry.causes
-                ],
+                "description": cause.description,
+                "solutions": [{"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions],
             }
-        )
-    return hints
+            for cause in entry.causes
+        ],
+    }
 
 
 def _problem_label(code: str) -> dict:
@@ -562,6 +570,12 @@ class Beside:
     def __getattr__(self, name: str):
         # Only for what was not added: the object's own columns and relations.
         return getattr(self._obj, name)
+
+
+def job_views(jobs, user) -> list[Beside]:
+    """The views of *jobs* (loaded with JOB_LOADS), their appointments read in one query."""
+    appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
+    return [job_view(sr, user, appointments.get(sr.id)) for sr in jobs]
 
 
 def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
@@ -616,7 +630,7 @@ def _reference(engineer) -> dict:
                 "serial_tracked": level.part.serial_tracked,
             }
             for level in levels
-        ]
+        ],
     }
 
 
