@@ -169,6 +169,7 @@
     open_job: ['打开工单', 'Open the job'],
     edit: ['修改工单信息', 'Job details edited'],
     edit_job: ['修改工单信息', 'Job details edited'],
+    edit_details: ['修改了工单信息', 'Edited the job details'],
     job_details: ['联系人与备注', 'Contact and notes'],
     save_details: ['保存修改', 'Save changes'],
     details_unchanged: ['没有修改。', 'Nothing changed.'],

@@ -10,6 +10,9 @@
   const NOTE_MAX = 2000;
   const URGE_MAX = 300;
   const REASON_MAX = 500;
+  // The job's details the engineer may edit offline (requests/states.py EDITABLE_FIELDS, with their limits):
+  // each edit is an `edit` op the server merges by field.
+  const DETAIL_FIELDS = { contact_name: 120, contact_phone: 40, site_address: 300, engineer_note: 2000 };
   let syncing = false;
 
   function esc(value) {
@@ -161,7 +164,9 @@
     const ops = await FS.store.opsForRequest(job.id);
     const local = {
       progress: Object.assign({}, job.progress || {}), status: job.status, appointment: job.appointment || null, pending: [], rejected: [],
+      details: {},
     };
+    for (const field of Object.keys(DETAIL_FIELDS)) if (field in job) local.details[field] = job[field];
     for (const op of ops) {
       (op.status === 'rejected' ? local.rejected : local.pending).push(op);
       if (op.status === 'rejected') continue;
@@ -170,6 +175,7 @@
       if (op.type === 'record_visit') local.status = op.payload.outcome === 'resolved' ? 'resolved' : 'awaiting_assignment';
       if (op.type === 'hand_back') local.status = 'awaiting_assignment';
       if (op.type === 'appointment') local.appointment = { start: op.payload.start, end: op.payload.end, status: 'booked', pending: true };
+      if (op.type === 'edit') Object.assign(local.details, (op.payload && op.payload.changes) || {});
     }
     return local;
   }
@@ -280,11 +286,23 @@
         <a class="button primary" id="record-visit" href="#/visit/${job.id}">${esc(t('record_visit'))}</a>
       </div>`;
     }
+    const d = local.details;
     html += `<div class="card"><h3>${esc(t('customer'))}</h3>
-      <div>${esc(c.name)}${job.contact_name ? ' · ' + esc(job.contact_name) : ''}</div>
-      <div class="row"><span class="grow">${esc(c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
-      <div><a href="tel:${esc(job.contact_phone || c.phone)}">${esc(t('call'))} ${esc(job.contact_phone || c.phone)}</a></div>
+      <div>${esc(c.name)}${d.contact_name ? ' · <span id="shown-contact-name">' + esc(d.contact_name) + '</span>' : ''}</div>
+      <div class="row"><span class="grow" id="shown-address">${esc(d.site_address || c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
+      <div><a href="tel:${esc(d.contact_phone || c.phone)}" id="shown-phone">${esc(t('call'))} ${esc(d.contact_phone || c.phone)}</a></div>
+      ${d.engineer_note ? `<p id="shown-engineer-note">${esc(t('field_engineer_note'))}: ${esc(d.engineer_note)}</p>` : ''}
     </div>`;
+    const editable = Object.keys(DETAIL_FIELDS).filter((field) => field in job);
+    if (open && editable.length) {
+      html += `<form class="card" id="details-form" novalidate><h3>${esc(t('job_details'))}</h3>
+        ${editable.map((field) => `<label for="detail-${field}">${esc(t('field_' + field))}</label>
+          ${field === 'engineer_note' || field === 'site_address'
+            ? `<textarea id="detail-${field}" name="${field}" maxlength="${DETAIL_FIELDS[field]}">${esc(d[field] || '')}</textarea>`
+            : `<input id="detail-${field}" name="${field}" type="${field === 'contact_phone' ? 'tel' : 'text'}" maxlength="${DETAIL_FIELDS[field]}" value="${esc(d[field] || '')}">`}`).join('')}
+        <p class="error" id="details-error"></p>
+        <div class="actions"><button type="submit" id="save-details">${esc(t('save_details'))}</button></div></form>`;
+    }
     if (eq) {
       html += `<div class="card"><h3>${esc(t('equipment'))}</h3>
         <div>${esc(job.product ? job.product.name + ' ' + job.product.model : '')}</div>
@@ -326,7 +344,7 @@
     html += `<div class="card"><h3>${esc(t('timeline'))}</h3><ul class="timeline">${(job.timeline || []).map((e) =>
       `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
       ${local.pending.map((op) => `<li class="muted">${esc(fmt(op.client_time))} ${esc(t(op.type))} ${esc(t('waiting_sync'))}</li>`).join('')}</ul></div>`;
-    view.innerHTML = html;
+    paint(html);
 
     view.querySelectorAll('[data-op]').forEach((button) => button.addEventListener('click', async () => {
       button.disabled = true;
@@ -361,8 +379,29 @@
       if (f.reason && f.reason.value.trim()) payload.reason = f.reason.value.trim();
       if (f.note.value.trim()) payload.note = f.note.value.trim();
       await FS.outbox.enqueue('appointment', job.id, payload);
+      f.reset(); // sent: not kept as typing when the page is drawn again
       syncNow();
       renderJob(id);
+    });
+    const detailsForm = document.getElementById('details-form');
+    if (detailsForm) detailsForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const changes = {};
+      for (const field of Object.keys(DETAIL_FIELDS)) {
+        const input = detailsForm.elements[field];
+        if (!input) continue;
+        const value = input.value.trim();
+        if ((local.details[field] || '') !== value) changes[field] = value || null;
+      }
+      if (!Object.keys(changes).length) {
+        document.getElementById('details-error').textContent = t('details_unchanged');
+        return;
+      }
+      // Based on the version the phone read: the server applies it unless someone changed these same fields since.
+      await FS.outbox.queueEdit(job.id, job.version, changes);
+      detailsForm.reset(); // sent: drawn again from the phone's copy, not kept as typing
+      syncNow();
+      await renderJob(job.id);
     });
     onTextOp('note-form', 'note', 'note', job, () => true);
     onTextOp('urge-form', 'urge', 'note', job, () => true);
@@ -417,20 +456,28 @@
     } else if (!location.hash.startsWith('#/visit/')) await redrawKeepingText(route);
   }
 
-  /* Run draw() (which replaces the view) and put back the text typed in the view's fields, and the cursor;
-   * except in the field *cleared* (a form just sent). */
+  /* Run draw() (which replaces the view through paint()), the field *cleared* emptied first (a form just sent). */
   async function redrawKeepingText(draw, cleared) {
-    const fields = {};
-    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text]').forEach((el) => {
-      if (el.value && el.id !== cleared) fields[el.id] = el.value;
+    const el = cleared && document.getElementById(cleared);
+    if (el && view.contains(el)) el.value = el.defaultValue;
+    await draw();
+  }
+
+  /* Replace the view with *html*, keeping what the engineer typed in its text fields (what differs from the value
+   * a field was drawn with) and the cursor. Read and put back in one go, with no await between: a redraw started
+   * by a sync never loses a keystroke made while it was being prepared. */
+  function paint(html) {
+    const typed = {};
+    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text], input[id][type=tel]').forEach((el) => {
+      if (el.value !== el.defaultValue) typed[el.id] = el.value;
     });
     const active = document.activeElement;
-    const focus = active && active.id && active.id !== cleared && view.contains(active)
+    const focus = active && active.id && view.contains(active)
       ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-    await draw();
-    Object.entries(fields).forEach(([id, value]) => {
+    view.innerHTML = html;
+    Object.entries(typed).forEach(([id, value]) => {
       const el = document.getElementById(id);
-      if (el && view.contains(el) && !el.value) el.value = value;
+      if (el && view.contains(el)) el.value = value;
     });
     const el = focus && document.getElementById(focus.id);
     if (el && view.contains(el)) {
@@ -449,6 +496,8 @@
   window.addEventListener('online', () => syncNow());
   window.addEventListener('offline', () => renderSyncBar());
   FS.outbox.onChange(() => { if (!syncing) refresh(); });
+  // Priming's progress only moves the sync bar; the screens redraw once a run ends (FS.outbox.notify).
+  FS.prime.onProgress(() => renderSyncBar());
   // Each sync round also primes the offline set when it is due (each morning) or resumes an interrupted priming.
   setInterval(() => syncNow().then(() => FS.prime.startIfDue(false)), SYNC_EVERY_MS);
 

@@ -18,6 +18,15 @@
     appointments: 'appointments',
   };
   let running = null;
+  const progressListeners = new Set();
+
+  function onProgress(fn) {
+    progressListeners.add(fn);
+  }
+
+  function progressed() {
+    progressListeners.forEach((fn) => fn());
+  }
 
   function today() {
     const d = new Date();
@@ -94,14 +103,14 @@
       meta = { state: 'running', started_at: new Date().toISOString(), as_of: summary.as_of, kinds: summary.kinds, attempts: 0 };
       await FS.store.setMeta('prime_run', meta);
     }
-    FS.outbox.notify();
+    progressed();
     const missing = {};
     for (const [kind, expected] of Object.entries(meta.kinds)) {
-      let state = await primeKind(kind, expected, FS.outbox.notify);
+      let state = await primeKind(kind, expected, progressed);
       if (state.fetched !== expected) {
         // Something changed on the server while we fetched: this kind once more from its start.
         await FS.store.putPrime({ kind, next: null, fetched: 0, expected: -1 });
-        state = await primeKind(kind, state.total, FS.outbox.notify);
+        state = await primeKind(kind, state.total, progressed);
         meta.kinds[kind] = state.total;
         if (state.fetched !== state.total) missing[kind] = { expected: state.total, fetched: state.fetched };
       }
@@ -196,5 +205,5 @@
       <div class="actions"><button type="button" id="prime-again" ${FS.outbox.online() ? '' : 'disabled'}>${esc(t('prime_again'))}</button></div></div>`;
   }
 
-  FS.prime = { startIfDue, progress, pill, card, run, get running() { return running; } };
+  FS.prime = { startIfDue, progress, pill, card, run, onProgress, get running() { return running; } };
 })(self.FS = self.FS || {});
