@@ -493,7 +493,7 @@
     route();
   });
   window.addEventListener('hashchange', route);
-  window.addEventListener('online', () => syncNow());
+  window.addEventListener('online', () => syncNow().then(() => FS.prime.startIfDue(false)));
   window.addEventListener('offline', () => renderSyncBar());
   FS.outbox.onChange(() => { if (!syncing) refresh(); });
   // Priming's progress only moves the sync bar; the screens redraw once a run ends (FS.outbox.notify).

@@ -6,7 +6,8 @@
   'use strict';
 
   const t = FS.t;
-  const PAGE = 500;
+  // Items per page (the server's maximum): fewer round trips on a slow network.
+  const options = { pageSize: 500 };
   // Where each kind lives on the phone: jobs in their own store, the rest as reference lists.
   const REFERENCE_KEYS = {
     history: 'history',
@@ -69,7 +70,7 @@
       await FS.store.putPrime(state);
     }
     while (!state.done) {
-      const query = `?limit=${PAGE}` + (state.next ? '&after=' + encodeURIComponent(state.next) : '');
+      const query = `?limit=${options.pageSize}` + (state.next ? '&after=' + encodeURIComponent(state.next) : '');
       const answer = await FS.api.get('/api/v1/sync/prime/' + encodeURIComponent(kind) + query, { timeout: 120000 });
       const items = answer.items || [];
       state = Object.assign({}, state, {
@@ -86,12 +87,15 @@
   }
 
   /* The kind is complete: its staged list becomes the working copy the screens read. */
-  async function promote(kind) {
-    if (kind === 'jobs') return;
-    const key = stagingKey(kind);
-    const staged = await FS.store.getReference(key);
-    await FS.store.putReference(REFERENCE_KEYS[kind] || kind, staged);
-    await FS.store.putReference(key, []);
+  async function promote(kind, state) {
+    if (state.promoted) return; // done in an earlier, interrupted go of this run
+    if (kind !== 'jobs') {
+      const key = stagingKey(kind);
+      const staged = await FS.store.getReference(key);
+      await FS.store.putReference(REFERENCE_KEYS[kind] || kind, staged);
+      await FS.store.putReference(key, []);
+    }
+    await FS.store.putPrime(Object.assign({}, state, { promoted: true }));
   }
 
   /* One priming run, resumed if an earlier one was interrupted. */
@@ -114,7 +118,7 @@
         meta.kinds[kind] = state.total;
         if (state.fetched !== state.total) missing[kind] = { expected: state.total, fetched: state.fetched };
       }
-      if (!missing[kind]) await promote(kind);
+      if (!missing[kind]) await promote(kind, state);
     }
     meta.finished_at = new Date().toISOString();
     meta.state = Object.keys(missing).length ? 'incomplete' : 'done';
@@ -205,5 +209,5 @@
       <div class="actions"><button type="button" id="prime-again" ${FS.outbox.online() ? '' : 'disabled'}>${esc(t('prime_again'))}</button></div></div>`;
   }
 
-  FS.prime = { startIfDue, progress, pill, card, run, onProgress, get running() { return running; } };
+  FS.prime = { startIfDue, progress, pill, card, run, onProgress, options, get running() { return running; } };
 })(self.FS = self.FS || {});
