@@ -8,6 +8,7 @@
   const t = FS.t;
   // Items per page (the server's maximum): fewer round trips on a slow network.
   const options = { pageSize: 500 };
+  const PARALLEL_KINDS = 3;
   // Where each kind lives on the phone: jobs in their own store, the rest as reference lists.
   const REFERENCE_KEYS = {
     history: 'history',
@@ -109,7 +110,7 @@
     }
     progressed();
     const missing = {};
-    for (const [kind, expected] of Object.entries(meta.kinds)) {
+    async function completeKind(kind, expected) {
       let state = await primeKind(kind, expected, progressed);
       if (state.fetched !== expected) {
         // Something changed on the server while we fetched: this kind once more from its start.
@@ -120,6 +121,22 @@
       }
       if (!missing[kind]) await promote(kind, state);
     }
+    // A few kinds at a time: on a slow network each request waits out the latency, so they overlap.
+    const queue = Object.entries(meta.kinds);
+    const errors = [];
+    const worker = async () => {
+      while (queue.length) {
+        const [kind, expected] = queue.shift();
+        try {
+          await completeKind(kind, expected);
+        } catch (err) {
+          errors.push(err);
+          queue.length = 0; // stop starting kinds; the ones in flight finish their page and keep it
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_KINDS }, worker));
+    if (errors.length) throw errors[0];
     meta.finished_at = new Date().toISOString();
     meta.state = Object.keys(missing).length ? 'incomplete' : 'done';
     meta.missing = missing;
