@@ -20,7 +20,15 @@ from sqlalchemy.orm import selectinload
 
 from fieldservice.appointments import operations as appointments_ops
 from fieldservice.core.api import strict_type_errors
-from fieldservice.core.errors import INVALID_VALUE, ApiError, Conflict, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.errors import (
+    INVALID_VALUE,
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    flatten_messages,
+)
 from fieldservice.core.guard import check_json
 from fieldservice.core.images import MAX_UPLOAD_BYTES, clean_image
 from fieldservice.core.models import utcnow
@@ -646,7 +654,8 @@ def _upload_refused(field: str, message: str):
 
 
 def _upload_answer(upload_id: str, offset: int, size: int, attachment: Attachment | None = None) -> dict:
-    return {"id": upload_id, "offset": offset, "size": size, "complete": attachment is not None, "attachment": attachment}
+    complete = attachment is not None
+    return {"id": upload_id, "offset": offset, "size": size, "complete": complete, "attachment": attachment}
 
 
 def upload_state(user, upload_id: str) -> dict:

@@ -2,6 +2,9 @@
  * Photos and signatures upload first (PUT /api/v1/attachments/<id>), then the op (POST /api/v1/sync).
  * A network failure keeps the op at the front and retries with backoff; the server's `duplicate` is a success;
  * a rejected op stays on the phone with the server's reason until the engineer retries or discards it.
+ * Nothing here expires: an op and its photos stay on the phone (a week offline and more, across app updates) until
+ * the server answered it or the engineer discarded it; a session that ended (401) keeps them for the next log-in.
+ * (Workbox's background-sync queue, whose maxRetentionTime would drop requests, is deliberately not used.)
  * Shared by the page and the service worker (Background Sync). */
 (function (FS) {
   'use strict';

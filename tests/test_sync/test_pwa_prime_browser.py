@@ -66,14 +66,10 @@ def stored_counts(page) -> dict:
 
 
 def wait_ready(page, timeout=BROWSER_TIMEOUT):
-    page.wait_for_function(
-        "() => document.querySelector('#prime-state')?.dataset.state === 'done'", timeout=timeout
-    )
+    page.wait_for_function("() => document.querySelector('#prime-state')?.dataset.state === 'done'", timeout=timeout)
 
 
-def test_an_interrupted_priming_resumes_from_the_page_it_stopped_at(
-    db, plain_context, live_server, engineer, make_job
-):
+def test_an_interrupted_priming_resumes_from_the_page_it_stopped_at(db, plain_context, live_server, engineer, make_job):
     offline_set(db, make_job, engineer, jobs=7, parts=12, knowledge=3)
     page = plain_context.new_page()
     asked = []
@@ -157,9 +153,7 @@ def test_bench_priming_2000_records_over_slow_3g(db, plain_context, live_server,
     wall = time.perf_counter() - started
     run = page.evaluate("FS.store.getMeta('prime_run')")
     records = sum(run["kinds"].values())
-    priming = (
-        page.evaluate("(r) => Date.parse(r.finished_at) - Date.parse(r.started_at)", run) / 1000
-    )
+    priming = page.evaluate("(r) => Date.parse(r.finished_at) - Date.parse(r.started_at)", run) / 1000
     counts = stored_counts(page)
     assert records >= 2000 and counts["parts"] == 1500 and counts["knowledge"] == 460 and counts["jobs"] == 40
     print(

@@ -161,9 +161,11 @@ def test_app_update_over_a_version_3_database_keeps_and_sends_the_queued_ops(db,
         ]
     ]
     page.evaluate(V3_SCHEMA, [session, ops])
-    assert page.evaluate(
-        "new Promise(r => { const q = indexedDB.open('fieldservice'); q.onsuccess = () => { r(q.result.version); q.result.close(); }; })"
-    ) == 3
+    version = page.evaluate(
+        "new Promise(r => { const q = indexedDB.open('fieldservice'); "
+        "q.onsuccess = () => { r(q.result.version); q.result.close(); }; })"
+    )
+    assert version == 3
 
     # The new app opens it: version 4 in place, with the new stores, the two ops still there; then they sync.
     page.goto(live_server.url + "/app/")
