@@ -132,7 +132,7 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
                     new_records.append(record)
                 if record.status == OpStatus.APPLIED and record.request_id is not None:
                     applied_jobs.add(record.request_id)
-        if result["status"] == OpStatus.REJECTED and isinstance(raw.get("request_id"), int):
+        if _blocks_later_ops(result) and isinstance(raw.get("request_id"), int):
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
     if new_records:
@@ -142,6 +142,14 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         )
     del jobs
     return results
+
+
+def _blocks_later_ops(result: dict) -> bool:
+    """Whether the job's later ops in the batch depend on this refused one. An edit refused for a conflict does
+    not: the job's state is untouched, and each later edit is merged by field on its own."""
+    if result["status"] != OpStatus.REJECTED:
+        return False
+    return result.get("error", {}).get("code") != "conflict"
 
 
 def _applied_ops(op_ids: list[str]) -> dict[str, AppliedOp]:
