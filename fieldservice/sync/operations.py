@@ -81,7 +81,13 @@ class Rejected(ApiError):
 
 
 def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[dict]:
-    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op.
+    """Apply *raw_ops* in order for *user*; one commit at the end. One result per op.
+
+    The batch first runs in one savepoint, its ops without savepoints of their own (two statements fewer per
+    op): an op refused before it touches anything (its envelope, its payload, an earlier refusal of its job)
+    is recorded as refused and the batch goes on. Should an op be refused once it began (a rule of the
+    operation, a value the database refuses), the batch is undone and applied again with each op in a
+    savepoint of its own, so that the refused one leaves nothing behind.
 
     The AppliedOp rows are written together after the last op (one statement for the batch). Should one of
     them collide with a concurrent batch's, the batch is undone and applied again with each op's row written
@@ -89,12 +95,17 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
     """
     batch = db.session.begin_nested()
     try:
-        results = _apply_ops(user, raw_ops, now, records_with_ops=False)
+        try:
+            results = _apply_ops(user, raw_ops, now, guarded=False, records_with_ops=False)
+        except _RefusedMidway:
+            batch.rollback()
+            batch = db.session.begin_nested()
+            results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=False)
         batch.commit()
     except IntegrityError:
         batch.rollback()
         log.info("sync batch of %s collided with a concurrent one: applying op by op", user.username)
-        results = _apply_ops(user, raw_ops, now, records_with_ops=True)
+        results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=True)
     except BaseException:
         batch.rollback()
         raise
@@ -102,7 +113,13 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
     return results
 
 
-def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops: bool) -> list[dict]:
+class _RefusedMidway(Exception):
+    """An op of an unguarded batch was refused after it began: the batch must be applied again, guarded."""
+
+
+def _apply_ops(
+    user, raw_ops: list[dict], now: datetime | None, guarded: bool, records_with_ops: bool
+) -> list[dict]:
     engineer = engineer_for_user(user)
     # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
     seen = _applied_ops([raw["op_id"] for raw in raw_ops])
@@ -123,9 +140,12 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         if record is not None:
             result = _duplicate(record, user)
         else:
-            result, record = apply_op(
-                user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
-            )
+            if guarded:
+                result, record = apply_op(
+                    user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
+                )
+            else:
+                result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             if record is not None:
                 seen[record.op_id] = record
                 if not records_with_ops:
@@ -220,25 +240,14 @@ def apply_op(
     savepoint = db.session.begin_nested()
     try:
         try:
-            unstorable = check_json(raw)
-            if unstorable:
-                raise _invalid(unstorable)
-            envelope = _envelope(raw)
-            if envelope["request_id"] in refused_jobs:
-                raise Rejected(
-                    "depends_on_rejected",
-                    f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
-                    depends_on=refused_jobs[envelope["request_id"]],
-                )
-            result = _run(envelope, user, engineer, raw["op_id"], now, applied_jobs)
+            envelope = _checked_envelope(raw, refused_jobs)
+            sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+            result = _run(envelope, sr, user, raw["op_id"], now)
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
         except (ApiError, DataError) as exc:
             savepoint.rollback()
-            if isinstance(exc, DataError):
-                exc = ValidationFailed("invalid_value", INVALID_VALUE)
-            log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
-            record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
+            record = _rejected(user, raw, exc)
         if store:
             db.session.add(record)
             db.session.flush()
@@ -250,6 +259,45 @@ def apply_op(
         savepoint.rollback()
         raise
     return _answer(record), record
+
+
+def _apply_unguarded(user, engineer, raw: dict, refused_jobs: dict[int, str], now, applied_jobs):
+    """apply_op without a savepoint of its own, for a batch undone whole when one of its ops is refused once it
+    began (raises _RefusedMidway); an op refused before it touches anything is recorded as refused here."""
+    try:
+        envelope = _checked_envelope(raw, refused_jobs)
+        sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+    except ApiError as exc:
+        record = _rejected(user, raw, exc)
+        return _answer(record), record
+    try:
+        result = _run(envelope, sr, user, raw["op_id"], now)
+    except (ApiError, DataError) as exc:
+        raise _RefusedMidway(raw["op_id"]) from exc
+    record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
+    return _answer(record), record
+
+
+def _checked_envelope(raw: dict, refused_jobs: dict[int, str]) -> dict:
+    """The op's envelope and payload, checked; refused (ApiError) before anything is touched."""
+    unstorable = check_json(raw)
+    if unstorable:
+        raise _invalid(unstorable)
+    envelope = _envelope(raw)
+    if envelope["request_id"] in refused_jobs:
+        raise Rejected(
+            "depends_on_rejected",
+            f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
+            depends_on=refused_jobs[envelope["request_id"]],
+        )
+    return envelope
+
+
+def _rejected(user, raw: dict, exc: ApiError | DataError) -> AppliedOp:
+    if isinstance(exc, DataError):
+        exc = ValidationFailed("invalid_value", INVALID_VALUE)
+    log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
+    return _record(user, raw, OpStatus.REJECTED, error=_error(exc))
 
 
 def _invalid(messages) -> ValidationFailed:
@@ -332,8 +380,7 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None, applied_j
     raise NotFound("not_found", f"No job with id {envelope['request_id']} is yours.")
 
 
-def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, applied_jobs=frozenset()) -> dict:
-    sr = _job_for(envelope, user, engineer, op_id, applied_jobs)
+def _run(envelope: dict, sr: ServiceRequest, user, op_id: str, now: datetime | None) -> dict:
     op_type, payload = envelope["type"], dict(envelope["payload"])
     version = payload.pop("version", None)
     if op_type in ACTION_OPS:
