@@ -56,7 +56,8 @@ def push(args):
     """Apply the phone's ops in order; each answers applied, duplicate or rejected (with why)."""
     if args["since"]:
         ops.read_cursor(args["since"])
-    results = ops.apply_batch(current_user, args["ops"])
+    # The user itself, not the proxy: each op reads it several times.
+    results = ops.apply_batch(current_user._get_current_object(), args["ops"])
     return {"results": results, "cursor": args["since"]}
 
 
