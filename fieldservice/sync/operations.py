@@ -515,7 +515,7 @@ def _jobs_query(engineer, now: datetime) -> sa.Select:
 
 # What a job's view reads besides its row, loaded for a whole list of jobs at once.
 JOB_LOADS = (
-    selectinload(ServiceRequest.customer),
+    selectinload(ServiceRequest.customer).selectinload(Customer.contacts),
     selectinload(ServiceRequest.product),
     selectinload(ServiceRequest.equipment),
     selectinload(ServiceRequest.events),
@@ -575,25 +575,48 @@ def _progress(events) -> dict:
     return progress
 
 
-def _history(sr: ServiceRequest) -> list[ServiceRequest]:
-    """Earlier requests on the same equipment, newest first, with their visits."""
-    if sr.equipment_id is None:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(ServiceRequest)
-            .where(ServiceRequest.equipment_id == sr.equipment_id, ServiceRequest.id != sr.id)
-            .order_by(ServiceRequest.created_at.desc())
-            .limit(HISTORY_REQUESTS)
-            .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+def _histories(jobs) -> dict[int, list[ServiceRequest]]:
+    """Each job's earlier requests on the same equipment, newest first, with their visits: {job id: requests}.
+
+    One query for all the jobs' units: each unit's latest HISTORY_REQUESTS + 1 requests (a job drops itself from
+    its own history, so one more covers it)."""
+    units = {sr.equipment_id for sr in jobs if sr.equipment_id is not None}
+    if not units:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=ServiceRequest.equipment_id,
+            order_by=(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
         )
+        .label("rank")
     )
+    ranked = sa.select(ServiceRequest.id, rank).where(ServiceRequest.equipment_id.in_(units)).subquery()
+    rows = db.session.scalars(
+        sa.select(ServiceRequest)
+        .join(ranked, ranked.c.id == ServiceRequest.id)
+        .where(ranked.c.rank <= HISTORY_REQUESTS + 1)
+        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+    ).all()
+    by_unit: dict[int, list[ServiceRequest]] = {}
+    for row in rows:
+        by_unit.setdefault(row.equipment_id, []).append(row)
+    return {
+        sr.id: [row for row in by_unit.get(sr.equipment_id, []) if row.id != sr.id][:HISTORY_REQUESTS]
+        for sr in jobs
+        if sr.equipment_id is not None
+    }
 
 
-def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
-    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
-    hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
-    return [hint(hit.entry) for hit in hits]
+def _knowledge_hints(sr: ServiceRequest, found: dict) -> list[dict]:
+    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline. *found*
+    keeps the hints of each problem already searched in this pull (jobs of one fault often read alike)."""
+    key = (sr.description, sr.product_id, sr.service_category)
+    if key not in found:
+        hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
+        found[key] = [hint(hit.entry) for hit in hits]
+    return found[key]
 
 
 def hint(entry) -> dict:
@@ -612,11 +635,8 @@ def hint(entry) -> dict:
     }
 
 
-def _problem_label(code: str) -> dict:
-    problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == code))
-    if problem_type is None:
-        return {"zh": code, "en": code}
-    return {"zh": problem_type.name_zh, "en": problem_type.name_en}
+def _problem_labels() -> dict[str, dict]:
+    return {p.code: {"zh": p.name_zh, "en": p.name_en} for p in db.session.scalars(sa.select(ProblemType))}
 
 
 class Beside:
@@ -633,29 +653,32 @@ class Beside:
 
 
 def job_views(jobs, user) -> list[Beside]:
-    """The views of *jobs* (loaded with JOB_LOADS), their appointments read in one query."""
+    """The views of *jobs* (loaded with JOB_LOADS) with everything the engineer needs on site with no signal
+    (dumped by JobSchema); what they share is read once for all: appointments, histories, problem names."""
     appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
-    return [job_view(sr, user, appointments.get(sr.id)) for sr in jobs]
-
-
-def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
-    """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
-    equipment = None
-    if sr.equipment is not None:
-        equipment = Beside(
-            sr.equipment,
-            under_warranty=sr.equipment.under_warranty(utcnow().date()),
-            history=_history(sr),
+    histories = _histories(jobs)
+    labels = _problem_labels()
+    hints: dict = {}
+    today = utcnow().date()
+    views = []
+    for sr in jobs:
+        equipment = None
+        if sr.equipment is not None:
+            equipment = Beside(
+                sr.equipment, under_warranty=sr.equipment.under_warranty(today), history=histories.get(sr.id, [])
+            )
+        views.append(
+            Beside(
+                sr,
+                problem_type_label=labels.get(sr.problem_type, {"zh": sr.problem_type, "en": sr.problem_type}),
+                equipment=equipment,
+                progress=_progress(sr.events),
+                knowledge=_knowledge_hints(sr, hints),
+                allowed_actions=requests_ops.allowed_actions(sr, user),
+                appointment=appointments_ops.as_dict(appointments.get(sr.id)),
+            )
         )
-    return Beside(
-        sr,
-        problem_type_label=_problem_label(sr.problem_type),
-        equipment=equipment,
-        progress=_progress(sr.events),
-        knowledge=_knowledge_hints(sr),
-        allowed_actions=requests_ops.allowed_actions(sr, user),
-        appointment=appointments_ops.as_dict(appointment),
-    )
+    return views
 
 
 def _reference(engineer) -> dict:
