@@ -30,7 +30,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from sync_replay import count_queries, print_queries  # noqa: E402
 
-
 # What customers say, in a few words each: a pull searches the knowledge base once per different problem.
 DESCRIPTIONS = [
     "净水器不出水，指示灯闪烁",
