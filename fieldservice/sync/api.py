@@ -10,6 +10,7 @@ from fieldservice.auth.permissions import CONSOLE, check
 from fieldservice.core.api import api_blueprint
 from fieldservice.core.errors import Unauthorized
 from fieldservice.core.guard import checks_items_itself
+from fieldservice.core.models import commit_keeping_loaded
 from fieldservice.extensions import db
 from fieldservice.sync import operations as ops
 from fieldservice.sync import priming
@@ -57,7 +58,8 @@ def push(args):
     """Apply the phone's ops in order; each answers applied, duplicate or rejected (with why)."""
     if args["since"]:
         ops.read_cursor(args["since"])
-    results = ops.apply_batch(current_user, args["ops"])
+    # The user itself, not the proxy: each op reads it several times.
+    results = ops.apply_batch(current_user._get_current_object(), args["ops"])
     return {"results": results, "cursor": args["since"]}
 
 
@@ -68,7 +70,9 @@ def push(args):
 def pull(args):
     """The caller's jobs changed since the cursor, with all they need offline; jobs to drop; a cursor."""
     answer = ops.pull(current_user, args["since"])
-    db.session.commit()  # the van may have been made on first use
+    # The van may have been made on first use; the jobs stay loaded for the answer (a plain commit would expire
+    # them, and dumping them would read each again).
+    commit_keeping_loaded()
     return answer
 
 

@@ -89,20 +89,35 @@ class Rejected(ApiError):
 
 
 def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[dict]:
-    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op.
+    """Apply *raw_ops* in order for *user*; one commit at the end. One result per op.
+
+    The batch first runs in one savepoint, its ops without savepoints of their own (two statements fewer per
+    op): an op refused before it touches anything (its envelope, its payload, an earlier refusal of its job)
+    is recorded as refused and the batch goes on. Should an op be refused once it began (a rule of the
+    operation, a value the database refuses), the batch is undone and applied again with each op in a
+    savepoint of its own, so that the refused one leaves nothing behind.
 
     The AppliedOp rows are written together after the last op (one statement for the batch). Should one of
     them collide with a concurrent batch's, the batch is undone and applied again with each op's row written
     with the op, so that the ops the other batch applied answer duplicate and the rest apply.
     """
+    # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
+    seen = _applied_ops([raw["op_id"] for raw in raw_ops])
+    if len(seen) == len({raw["op_id"] for raw in raw_ops}):
+        return [_duplicate(seen[raw["op_id"]], user) for raw in raw_ops]
     batch = db.session.begin_nested()
     try:
-        results = _apply_ops(user, raw_ops, now, records_with_ops=False)
+        try:
+            results = _apply_ops(user, raw_ops, now, guarded=False, records_with_ops=False, seen=seen)
+        except _RefusedMidway:
+            batch.rollback()
+            batch = db.session.begin_nested()
+            results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=False)
         batch.commit()
     except IntegrityError:
         batch.rollback()
         log.info("sync batch of %s collided with a concurrent one: applying op by op", user.username)
-        results = _apply_ops(user, raw_ops, now, records_with_ops=True)
+        results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=True)
     except BaseException:
         batch.rollback()
         raise
@@ -110,10 +125,17 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
     return results
 
 
-def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops: bool) -> list[dict]:
+class _RefusedMidway(Exception):
+    """An op of an unguarded batch was refused after it began: the batch must be applied again, guarded."""
+
+
+def _apply_ops(
+    user, raw_ops: list[dict], now: datetime | None, guarded: bool, records_with_ops: bool, seen=None
+) -> list[dict]:
+    """Apply the batch's new ops (see apply_batch); *seen*: the batch's ops applied before, when just read."""
     engineer = engineer_for_user(user)
-    # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
-    seen = _applied_ops([raw["op_id"] for raw in raw_ops])
+    if seen is None:
+        seen = _applied_ops([raw["op_id"] for raw in raw_ops])
     new_ops = [raw for raw in raw_ops if raw["op_id"] not in seen]
     # One query loads and locks the new ops' jobs (in id order) until the commit: each op finds its job in the
     # session and the request operations do not lock it again. A copy of this batch sent at the same moment
@@ -131,16 +153,19 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         if record is not None:
             result = _duplicate(record, user)
         else:
-            result, record = apply_op(
-                user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
-            )
+            if guarded:
+                result, record = apply_op(
+                    user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
+                )
+            else:
+                result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             if record is not None:
                 seen[record.op_id] = record
                 if not records_with_ops:
                     new_records.append(record)
                 if record.status == OpStatus.APPLIED and record.request_id is not None:
                     applied_jobs.add(record.request_id)
-        if result["status"] == OpStatus.REJECTED and isinstance(raw.get("request_id"), int):
+        if _blocks_later_ops(result) and isinstance(raw.get("request_id"), int):
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
     if new_records:
@@ -150,6 +175,14 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         )
     del jobs
     return results
+
+
+def _blocks_later_ops(result: dict) -> bool:
+    """Whether the job's later ops in the batch depend on this refused one. An edit refused for a conflict does
+    not: the job's state is untouched, and each later edit is merged by field on its own."""
+    if result["status"] != OpStatus.REJECTED:
+        return False
+    return result.get("error", {}).get("code") != "conflict"
 
 
 def _applied_ops(op_ids: list[str]) -> dict[str, AppliedOp]:
@@ -220,25 +253,14 @@ def apply_op(
     savepoint = db.session.begin_nested()
     try:
         try:
-            unstorable = check_json(raw)
-            if unstorable:
-                raise _invalid(unstorable)
-            envelope = _envelope(raw)
-            if envelope["request_id"] in refused_jobs:
-                raise Rejected(
-                    "depends_on_rejected",
-                    f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
-                    depends_on=refused_jobs[envelope["request_id"]],
-                )
-            result = _run(envelope, user, engineer, raw["op_id"], now, applied_jobs)
+            envelope = _checked_envelope(raw, refused_jobs)
+            sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+            result = _run(envelope, sr, user, raw["op_id"], now)
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
         except (ApiError, DataError) as exc:
             savepoint.rollback()
-            if isinstance(exc, DataError):
-                exc = ValidationFailed("invalid_value", INVALID_VALUE)
-            log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
-            record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
+            record = _rejected(user, raw, exc)
         if store:
             db.session.add(record)
             db.session.flush()
@@ -250,6 +272,45 @@ def apply_op(
         savepoint.rollback()
         raise
     return _answer(record), record
+
+
+def _apply_unguarded(user, engineer, raw: dict, refused_jobs: dict[int, str], now, applied_jobs):
+    """apply_op without a savepoint of its own, for a batch undone whole when one of its ops is refused once it
+    began (raises _RefusedMidway); an op refused before it touches anything is recorded as refused here."""
+    try:
+        envelope = _checked_envelope(raw, refused_jobs)
+        sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+    except ApiError as exc:
+        record = _rejected(user, raw, exc)
+        return _answer(record), record
+    try:
+        result = _run(envelope, sr, user, raw["op_id"], now)
+    except (ApiError, DataError) as exc:
+        raise _RefusedMidway(raw["op_id"]) from exc
+    record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
+    return _answer(record), record
+
+
+def _checked_envelope(raw: dict, refused_jobs: dict[int, str]) -> dict:
+    """The op's envelope and payload, checked; refused (ApiError) before anything is touched."""
+    unstorable = check_json(raw)
+    if unstorable:
+        raise _invalid(unstorable)
+    envelope = _envelope(raw)
+    if envelope["request_id"] in refused_jobs:
+        raise Rejected(
+            "depends_on_rejected",
+            f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
+            depends_on=refused_jobs[envelope["request_id"]],
+        )
+    return envelope
+
+
+def _rejected(user, raw: dict, exc: ApiError | DataError) -> AppliedOp:
+    if isinstance(exc, DataError):
+        exc = ValidationFailed("invalid_value", INVALID_VALUE)
+    log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
+    return _record(user, raw, OpStatus.REJECTED, error=_error(exc))
 
 
 def _invalid(messages) -> ValidationFailed:
@@ -332,8 +393,7 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None, applied_j
     raise NotFound("not_found", f"No job with id {envelope['request_id']} is yours.")
 
 
-def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, applied_jobs=frozenset()) -> dict:
-    sr = _job_for(envelope, user, engineer, op_id, applied_jobs)
+def _run(envelope: dict, sr: ServiceRequest, user, op_id: str, now: datetime | None) -> dict:
     op_type, payload = envelope["type"], dict(envelope["payload"])
     version = payload.pop("version", None)
     if op_type in ACTION_OPS:
@@ -463,7 +523,7 @@ def _jobs_query(engineer, now: datetime) -> sa.Select:
 
 # What a job's view reads besides its row, loaded for a whole list of jobs at once.
 JOB_LOADS = (
-    selectinload(ServiceRequest.customer),
+    selectinload(ServiceRequest.customer).selectinload(Customer.contacts),
     selectinload(ServiceRequest.product),
     selectinload(ServiceRequest.equipment),
     selectinload(ServiceRequest.events),
@@ -523,25 +583,48 @@ def _progress(events) -> dict:
     return progress
 
 
-def _history(sr: ServiceRequest) -> list[ServiceRequest]:
-    """Earlier requests on the same equipment, newest first, with their visits."""
-    if sr.equipment_id is None:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(ServiceRequest)
-            .where(ServiceRequest.equipment_id == sr.equipment_id, ServiceRequest.id != sr.id)
-            .order_by(ServiceRequest.created_at.desc())
-            .limit(HISTORY_REQUESTS)
-            .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+def _histories(jobs) -> dict[int, list[ServiceRequest]]:
+    """Each job's earlier requests on the same equipment, newest first, with their visits: {job id: requests}.
+
+    One query for all the jobs' units: each unit's latest HISTORY_REQUESTS + 1 requests (a job drops itself from
+    its own history, so one more covers it)."""
+    units = {sr.equipment_id for sr in jobs if sr.equipment_id is not None}
+    if not units:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=ServiceRequest.equipment_id,
+            order_by=(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
         )
+        .label("rank")
     )
+    ranked = sa.select(ServiceRequest.id, rank).where(ServiceRequest.equipment_id.in_(units)).subquery()
+    rows = db.session.scalars(
+        sa.select(ServiceRequest)
+        .join(ranked, ranked.c.id == ServiceRequest.id)
+        .where(ranked.c.rank <= HISTORY_REQUESTS + 1)
+        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+    ).all()
+    by_unit: dict[int, list[ServiceRequest]] = {}
+    for row in rows:
+        by_unit.setdefault(row.equipment_id, []).append(row)
+    return {
+        sr.id: [row for row in by_unit.get(sr.equipment_id, []) if row.id != sr.id][:HISTORY_REQUESTS]
+        for sr in jobs
+        if sr.equipment_id is not None
+    }
 
 
-def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
-    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
-    hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
-    return [hint(hit.entry) for hit in hits]
+def _knowledge_hints(sr: ServiceRequest, found: dict) -> list[dict]:
+    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline. *found*
+    keeps the hints of each problem already searched in this pull (jobs of one fault often read alike)."""
+    key = (sr.description, sr.product_id, sr.service_category)
+    if key not in found:
+        hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
+        found[key] = [hint(hit.entry) for hit in hits]
+    return found[key]
 
 
 def hint(entry) -> dict:
@@ -560,11 +643,8 @@ def hint(entry) -> dict:
     }
 
 
-def _problem_label(code: str) -> dict:
-    problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == code))
-    if problem_type is None:
-        return {"zh": code, "en": code}
-    return {"zh": problem_type.name_zh, "en": problem_type.name_en}
+def _problem_labels() -> dict[str, dict]:
+    return {p.code: {"zh": p.name_zh, "en": p.name_en} for p in db.session.scalars(sa.select(ProblemType))}
 
 
 class Beside:
@@ -581,29 +661,32 @@ class Beside:
 
 
 def job_views(jobs, user) -> list[Beside]:
-    """The views of *jobs* (loaded with JOB_LOADS), their appointments read in one query."""
+    """The views of *jobs* (loaded with JOB_LOADS) with everything the engineer needs on site with no signal
+    (dumped by JobSchema); what they share is read once for all: appointments, histories, problem names."""
     appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
-    return [job_view(sr, user, appointments.get(sr.id)) for sr in jobs]
-
-
-def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
-    """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
-    equipment = None
-    if sr.equipment is not None:
-        equipment = Beside(
-            sr.equipment,
-            under_warranty=sr.equipment.under_warranty(utcnow().date()),
-            history=_history(sr),
+    histories = _histories(jobs)
+    labels = _problem_labels()
+    hints: dict = {}
+    today = utcnow().date()
+    views = []
+    for sr in jobs:
+        equipment = None
+        if sr.equipment is not None:
+            equipment = Beside(
+                sr.equipment, under_warranty=sr.equipment.under_warranty(today), history=histories.get(sr.id, [])
+            )
+        views.append(
+            Beside(
+                sr,
+                problem_type_label=labels.get(sr.problem_type, {"zh": sr.problem_type, "en": sr.problem_type}),
+                equipment=equipment,
+                progress=_progress(sr.events),
+                knowledge=_knowledge_hints(sr, hints),
+                allowed_actions=requests_ops.allowed_actions(sr, user),
+                appointment=appointments_ops.as_dict(appointments.get(sr.id)),
+            )
         )
-    return Beside(
-        sr,
-        problem_type_label=_problem_label(sr.problem_type),
-        equipment=equipment,
-        progress=_progress(sr.events),
-        knowledge=_knowledge_hints(sr),
-        allowed_actions=requests_ops.allowed_actions(sr, user),
-        appointment=appointments_ops.as_dict(appointment),
-    )
+    return views
 
 
 def _reference(engineer) -> dict:

@@ -103,6 +103,18 @@ def test_keep_mine_is_a_new_edit_on_the_version_the_conflict_gave(db, phone, off
     assert current(db, job.id).engineer_note == "我的备注"
 
 
+def test_a_conflict_does_not_block_the_jobs_later_ops(db, phone, office, job):
+    base = job.version
+    patch(office, job.id, version=base, engineer_note="调度的备注")
+    results = push(
+        phone,
+        [edit(job.id, base, engineer_note="我的备注"), edit(job.id, base, site_address="东门"), op("accept", job.id)],
+    )
+    assert [r["status"] for r in results] == ["rejected", "applied", "applied"]
+    sr = current(db, job.id)
+    assert (sr.engineer_note, sr.site_address) == ("调度的备注", "东门")
+
+
 def test_a_change_to_the_same_value_is_no_conflict(db, phone, office, job):
     base = job.version
     patch(office, job.id, version=base, contact_phone="13800000000")
