@@ -154,6 +154,10 @@
     return total ? done / total : null;
   }
 
+  function isConflict(op) {
+    return op.type === 'edit' && op.error && op.error.code === 'conflict';
+  }
+
   async function markRejected(op, error) {
     op.status = 'rejected';
     op.error = error || { code: 'rejected', message: 'Refused by the server.' };
@@ -193,7 +197,8 @@
       let chars = 0;
       for (const op of ops) {
         if (op.status === 'rejected') {
-          held.add(op.request_id);
+          // A later change of the job may depend on a refused one; a conflict of details blocks nothing.
+          if (!isConflict(op)) held.add(op.request_id);
           continue;
         }
         if (held.has(op.request_id)) continue;
@@ -444,7 +449,7 @@
   }
 
   FS.outbox = {
-    SYNC_TAG, uuid, online, enqueue, flush, pull, syncNow, retry, discard, notify, onChange,
+    SYNC_TAG, uuid, online, enqueue, isConflict, flush, pull, syncNow, retry, discard, notify, onChange,
     refreshReference, refreshPool, requestBackgroundSync, uploadProgress, retryOp, queueEdit, resolveConflict,
   };
 })(self.FS = self.FS || {});

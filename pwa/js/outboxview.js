@@ -140,7 +140,7 @@
     const status = await FS.store.getMeta('status', {});
     const jobs = new Map((await FS.store.allJobs()).map((job) => [job.id, job]));
     const expired = !session || !session.token || session.expired || (session.expires_at && Date.parse(session.expires_at) <= Date.now());
-    const heldBy = new Set(ops.filter((op) => op.status === 'rejected').map((op) => op.request_id));
+    const heldBy = new Set(ops.filter((op) => op.status === 'rejected' && !FS.outbox.isConflict(op)).map((op) => op.request_id));
     const context = { expired, online: FS.outbox.online(), status, heldBy, fmt };
     const waiting = ops.filter((op) => op.status !== 'rejected');
     const refused = ops.filter((op) => op.status === 'rejected');

@@ -293,6 +293,7 @@
     // ... and their own offline set to prime.
     await db.clear('prime');
     await db.delete('meta', 'primed');
+    await db.delete('meta', 'prime_run');
   }
 
   FS.store = {

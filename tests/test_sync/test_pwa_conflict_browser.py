@@ -2,6 +2,8 @@
 different fields both stand, the same field is refused with both values and who changed it, and the engineer keeps
 theirs (a new edit on the version the conflict gave) or takes the dispatcher's."""
 
+import time
+
 import pytest
 import sqlalchemy as sa
 
@@ -109,6 +111,19 @@ def test_take_theirs_drops_mine_and_shows_theirs(db, context, live_server, engin
     page.goto(live_server.url + f"/app/#/job/{job.id}")
     page.wait_for_selector(".conflict-field[data-field='contact_name']")
     assert "Changed by" in page.locator(".conflict-field").inner_text()
+    # A conflict of details holds nothing else of the job: the engineer accepts it meanwhile.
+    page.click("[data-op='accept']")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        db.session.expire_all()
+        accepted = db.session.scalars(
+            sa.select(AppliedOp.status).where(AppliedOp.request_id == job.id, AppliedOp.type == "accept")
+        ).all()
+        if accepted:
+            break
+        time.sleep(0.2)
+    assert accepted == ["applied"]
+    version = current(db, job).version
     page.click("[data-take-theirs]")
     page.wait_for_selector("[data-rejected-op]", state="detached")
     page.wait_for_function("() => document.querySelector('#detail-contact_name')?.value === '李女士'")
