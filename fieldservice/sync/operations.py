@@ -830,8 +830,12 @@ def upload_chunk(
     return _upload_answer(upload_id, attachment.size, attachment.size, attachment)
 
 
-def forget_stale_uploads(older_than: timedelta = timedelta(days=14)) -> int:
+STALE_UPLOAD_AGE = timedelta(days=14)
+
+
+def forget_stale_uploads(now: datetime | None = None, older_than: timedelta = STALE_UPLOAD_AGE) -> int:
     """Drop chunked uploads no phone has continued for *older_than* (longer than a week: phones keep theirs 7 days
-    and more offline, and resume them)."""
-    gone = db.session.execute(sa.delete(UploadInProgress).where(UploadInProgress.updated_at < utcnow() - older_than))
+    and more offline, and resume them). The core sweep runs it; the caller commits."""
+    now = now or utcnow()
+    gone = db.session.execute(sa.delete(UploadInProgress).where(UploadInProgress.updated_at < now - older_than))
     return gone.rowcount

@@ -130,3 +130,15 @@ def test_stale_uploads_go_after_two_weeks_not_after_one(db, phone, job):
     assert forget_stale_uploads() == 1
     db.session.commit()
     assert [u.id for u in db.session.scalars(sa.select(UploadInProgress))] == ["week"]
+
+
+def test_the_sweep_forgets_stale_uploads(db, phone, job):
+    from fieldservice.core.sweep import run_sweep
+
+    raw = photo_bytes()
+    put_chunk(phone, job, "old", raw, 0, 1000)
+    db.session.get(UploadInProgress, "old").updated_at = utcnow() - timedelta(days=15)
+    db.session.commit()
+    assert run_sweep()["sync_uploads"] == 1
+    db.session.commit()
+    assert db.session.get(UploadInProgress, "old") is None
