@@ -1,7 +1,7 @@
 """sync uploads: photos and signatures the phones send in chunks that resume after a dropped connection
 
 Revision ID: d3b8f2a6c915
-Revises: a4c7e1f90b3d
+Revises: d3b8f51c6e27
 Create Date: 2026-12-06 04:30:00.000000
 """
 from alembic import op
@@ -12,7 +12,7 @@ import fieldservice.core.models
 
 # revision identifiers, used by Alembic.
 revision = 'd3b8f2a6c915'
-down_revision = "a4c7e1f90b3d"
+down_revision = "d3b8f51c6e27"
 branch_labels = None
 depends_on = None
 
