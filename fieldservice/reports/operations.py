@@ -85,7 +85,25 @@ def current_link(sr: ServiceRequest) -> CustomerLink | None:
 
 def current_token(sr: ServiceRequest) -> str:
     """The token of the request's current link, issued on first need (and again once revoked or expired)."""
-    links = _links(sr)
+    return _current_token(sr, _links(sr))
+
+
+def current_tokens(requests) -> dict[int, str]:
+    """current_token of many requests (an engineer's jobs), their links read in one query: {request id: token}."""
+    requests = list(requests)
+    links: dict[int, list[CustomerLink]] = {}
+    if requests:
+        query = (
+            sa.select(CustomerLink)
+            .where(CustomerLink.request_id.in_([sr.id for sr in requests]))
+            .order_by(CustomerLink.request_id, CustomerLink.serial.desc())
+        )
+        for link in db.session.scalars(query.execution_options(populate_existing=True)):
+            links.setdefault(link.request_id, []).append(link)
+    return {sr.id: _current_token(sr, links.get(sr.id, [])) for sr in requests}
+
+
+def _current_token(sr: ServiceRequest, links: list[CustomerLink]) -> str:
     latest = next((link for link in links if link.serial > 0), None)
     if latest is not None and link_state(latest, sr) == VALID:
         token = derive_token(sr.id, latest.serial)

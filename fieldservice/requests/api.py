@@ -24,6 +24,7 @@ from fieldservice.requests.schemas import (
     ProblemTypeSchema,
     ProblemTypeUpdateArgs,
     RequestArgs,
+    RequestEditArgs,
     RequestEventSchema,
     RequestQueryArgs,
     ServiceRequestDetailSchema,
@@ -76,6 +77,20 @@ def list_requests(args):
 @blp.response(200, ServiceRequestDetailSchema)
 def get_request(request_id):
     return _detail(ops.get_visible_request(request_id, current_user))
+
+
+@blp.route("/requests/<int:request_id>", methods=["PATCH"])
+@require(REQUESTS_READ)
+@blp.arguments(RequestEditArgs)
+@blp.response(200, ServiceRequestDetailSchema)
+def edit_request(args, request_id):
+    """Change the contact, the site address or the engineer's note (dispatchers, managers, admins, and the assigned
+    engineer); a stale `version` gets 409."""
+    sr = ops.get_visible_request(request_id, current_user)
+    version = args.pop("version")
+    sr = ops.edit_details(sr, args, current_user, version)
+    db.session.commit()
+    return _detail(sr)
 
 
 @blp.route("/requests/<int:request_id>/events")

@@ -112,6 +112,15 @@ class NoteForm(ActionForm):
     note = StringField(_l("Note"), validators=[Optional(), Length(max=2000)])
 
 
+class DetailsForm(ActionForm):
+    """The request's details its people change after intake (states.EDITABLE_FIELDS)."""
+
+    contact_name = StringField(_l("Contact name"), validators=[Optional(), Length(max=120)])
+    contact_phone = StringField(_l("Contact phone"), validators=[Optional(), Length(max=40)])
+    site_address = StringField(_l("Site address"), validators=[Optional(), Length(max=300)])
+    engineer_note = TextAreaField(_l("Engineer's note"), validators=[Optional(), Length(max=2000)])
+
+
 class OptionalReasonForm(ActionForm):
     reason = StringField(_l("Reason"), validators=[Optional(), Length(max=500)])
 

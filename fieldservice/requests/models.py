@@ -73,6 +73,10 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     channel: Mapped[str] = mapped_column(sa.String(20), default="phone")
     contact_name: Mapped[str | None] = mapped_column(sa.String(120))
     contact_phone: Mapped[str | None] = mapped_column(sa.String(40))
+    # Where the work is done when not at the customer's address of record (a branch, a site).
+    site_address: Mapped[str | None] = mapped_column(sa.String(300))
+    # The engineer's free note on the job; the dispatcher reads and edits it too.
+    engineer_note: Mapped[str | None] = mapped_column(sa.Text)
     required_by: Mapped[datetime]
     response_due: Mapped[datetime]
     resolution_due: Mapped[datetime]
@@ -150,6 +154,30 @@ class RequestEvent(db.Model):
 
     def __repr__(self) -> str:
         return f"<RequestEvent {self.id} {self.action} {self.from_status}->{self.to_status}>"
+
+
+class RequestFieldChange(db.Model):
+    """One editable detail of a request (EDITABLE_FIELDS) changed by someone: the version it made, who, when.
+
+    A phone's offline edit is merged by field: it applies when none of its fields changed since the version it
+    was based on, and a conflict names who changed the field meanwhile.
+    """
+
+    __tablename__ = "request_field_changes"
+    __table_args__ = (sa.Index("ix_request_field_changes_request_id_version", "request_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"))
+    field: Mapped[str] = mapped_column(sa.String(40))
+    # The request's version the change made.
+    version: Mapped[int]
+    value: Mapped[str | None] = mapped_column(sa.Text)
+    actor_id: Mapped[int | None] = mapped_column(sa.ForeignKey("users.id"))
+    actor_label: Mapped[str] = mapped_column(sa.String(120), default="")
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def __repr__(self) -> str:
+        return f"<RequestFieldChange {self.request_id} {self.field} v{self.version}>"
 
 
 class Visit(TimestampMixin, db.Model):

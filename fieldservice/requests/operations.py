@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 
 import sqlalchemy as sa
+from babel.lists import format_list
+from flask_babel import get_locale
 from flask_babel import gettext as _
 from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.state import InstanceState
@@ -35,6 +37,7 @@ from fieldservice.requests.models import (
     ProblemTypeRequestCount,
     ProductRequestCount,
     RequestEvent,
+    RequestFieldChange,
     ServiceRequest,
     Survey,
     Visit,
@@ -46,8 +49,11 @@ from fieldservice.requests.states import (
     ASSIGNED,
     AWAITING,
     CALLBACK,
+    CLOSED,
     DISPATCH,
+    EDITABLE_FIELDS,
     ENGINEER,
+    FIELD_LABELS,
     KEEPS_DEADLINE,
     LOCKED,
     NOBODY,
@@ -627,6 +633,132 @@ def perform(
     with within_savepoint():
         _apply(sr, t, actor, payload, now, engineer=engineer)
     return sr
+
+
+# ---------------------------------------------------------------- details (contact, site, the engineer's note)
+
+
+class FieldConflict(Conflict):
+    """An offline edit of a field someone else changed since the version the edit was based on.
+
+    `fields`: {field: {mine, theirs, by, at, version}}, every conflicting field of the edit."""
+
+
+def may_edit_details(sr: ServiceRequest, actor) -> bool:
+    """Whether *actor* may change the request's details now (edit_details' own checks, without the change)."""
+    if sr.status in CLOSED:
+        return False
+    if _role(actor) in DISPATCH:
+        return True
+    engineer = _engineer_of(actor)
+    return engineer is not None and sr.engineer_id == engineer.id
+
+
+def edit_details(
+    sr: ServiceRequest,
+    changes: dict,
+    actor,
+    version: int | None = None,
+    *,
+    base_version: int | None = None,
+    now: datetime | None = None,
+) -> ServiceRequest:
+    """Change the request's editable details (EDITABLE_FIELDS) as *actor*, recording who changed each field.
+
+    *version* is the console's and the API's rule: an older version than the request's is refused (409
+    stale_version). *base_version* is a phone's offline edit, merged by field: it applies when none of its
+    fields was changed by someone else after that version, whatever else changed; otherwise it is refused
+    whole (409 conflict), naming each field with both values and who changed it.
+    """
+    now = now or utcnow()
+    sr = _lock(sr)
+    if _role(actor) not in DISPATCH:
+        _guard_assigned_engineer(sr, actor)
+    if sr.status in CLOSED:
+        raise Conflict(
+            "illegal_transition",
+            _("Request %(number)s is closed: its details no longer change.", number=sr.number),
+        )
+    check_version(sr, version)
+    unknown = sorted(set(changes) - set(EDITABLE_FIELDS))
+    if unknown:
+        raise ValidationFailed(
+            "validation_failed",
+            "Some fields are not valid: " + ", ".join(unknown) + ".",
+            dict.fromkeys(unknown, "Not a field that can be edited."),
+        )
+    if base_version is not None:
+        if base_version > sr.version:
+            raise ValidationFailed(
+                "validation_failed",
+                "Some fields are not valid: base_version.",
+                {"base_version": f"Newer than the request's version ({sr.version})."},
+            )
+        conflicts = _conflicts(sr, changes, actor, base_version)
+        if conflicts:
+            raise FieldConflict(
+                "conflict",
+                _(
+                    "Someone else changed %(fields)s after you read the job: keep yours or take theirs.",
+                    fields=format_list([str(FIELD_LABELS[f]) for f in conflicts], locale=get_locale() or "en"),
+                ),
+                conflicts,
+            )
+    changed = {field: value for field, value in changes.items() if getattr(sr, field) != value}
+    if not changed:
+        return sr
+    for field, value in changed.items():
+        setattr(sr, field, value)
+    event = _new_event(sr, "edit_details", actor, sr.status, sr.status, data={"fields": sorted(changed)}, at=now)
+    db.session.add(event)
+    db.session.flush()  # the new version, which the field changes name
+    actor_label = (actor.display_name if actor is not None else "system")[:120]
+    db.session.add_all(
+        RequestFieldChange(
+            request_id=sr.id,
+            field=field,
+            version=sr.version,
+            value=value,
+            actor_id=actor.id if actor is not None else None,
+            actor_label=actor_label,
+            at=now,
+        )
+        for field, value in sorted(changed.items())
+    )
+    db.session.flush()
+    signals.event_added.send(sr, event=event)
+    log.info("request %s details %s changed by %s", sr.id, ",".join(sorted(changed)), _who(actor))
+    return sr
+
+
+def _conflicts(sr: ServiceRequest, changes: dict, actor, base_version: int) -> dict[str, dict]:
+    """The fields of *changes* someone other than *actor* changed after *base_version* and that now hold
+    another value than *changes* gives them: {field: {mine, theirs, by, at, version}}."""
+    rows = db.session.scalars(
+        sa.select(RequestFieldChange)
+        .where(
+            RequestFieldChange.request_id == sr.id,
+            RequestFieldChange.field.in_(list(changes)),
+            RequestFieldChange.version > base_version,
+        )
+        .order_by(RequestFieldChange.version, RequestFieldChange.id)
+    )
+    actor_id = actor.id if actor is not None else None
+    theirs: dict[str, RequestFieldChange] = {}
+    for row in rows:
+        if row.actor_id != actor_id or actor_id is None:
+            theirs[row.field] = row
+    return {
+        field: {
+            "mine": changes[field],
+            "theirs": getattr(sr, field),
+            "by": row.actor_label,
+            "at": row.at.isoformat(),
+            "version": sr.version,
+        }
+        for field, row in sorted(theirs.items())
+        if getattr(sr, field) != changes[field]
+    }
 
 
 def lock_requests(request_ids) -> dict[int, ServiceRequest]:

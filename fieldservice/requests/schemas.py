@@ -11,7 +11,7 @@ from fieldservice.core.fields import DecimalString, Money
 from fieldservice.core.states import event_actor
 from fieldservice.requests.operations import CHANNELS, end_of_day
 from fieldservice.requests.signals import appointments_of
-from fieldservice.requests.states import STATUSES, action_label, event_note, status_label
+from fieldservice.requests.states import EDITABLE_FIELDS, STATUSES, action_label, event_note, status_label
 
 
 class SiteDateTime(ma.fields.AwareDateTime):
@@ -68,6 +68,8 @@ class ServiceRequestSchema(ma.Schema):
     channel = ma.fields.String()
     contact_name = ma.fields.String(allow_none=True)
     contact_phone = ma.fields.String(allow_none=True)
+    site_address = ma.fields.String(allow_none=True)
+    engineer_note = ma.fields.String(allow_none=True)
     required_by = ma.fields.AwareDateTime()
     response_due = ma.fields.AwareDateTime()
     resolution_due = ma.fields.AwareDateTime()
@@ -182,6 +184,43 @@ class ReasonArgs(ActionArgs):
 
 class NoteArgs(ActionArgs):
     note = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=2000))
+
+
+class DetailText(ma.fields.String):
+    """A detail's new text, trimmed, at most *max_length* characters; empty clears it (null)."""
+
+    def __init__(self, max_length: int, **kwargs):
+        super().__init__(allow_none=True, **kwargs)
+        self.max_length = max_length
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > self.max_length:
+            raise ma.ValidationError(f"Longer than maximum length {self.max_length}.")
+        return text or None
+
+
+class DetailChangesArgs(ma.Schema):
+    """The request's editable details (states.EDITABLE_FIELDS), only those sent; null or "" clears one."""
+
+    contact_name = DetailText(EDITABLE_FIELDS["contact_name"])
+    contact_phone = DetailText(EDITABLE_FIELDS["contact_phone"])
+    site_address = DetailText(EDITABLE_FIELDS["site_address"])
+    engineer_note = DetailText(EDITABLE_FIELDS["engineer_note"])
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not data:
+            raise ma.ValidationError("Send at least one of: " + ", ".join(EDITABLE_FIELDS) + ".", "_schema")
+
+
+class RequestEditArgs(ActionArgs, DetailChangesArgs):
+    """PATCH /requests/<id>: some details and the version read (a stale one is refused, 409)."""
+
+    @ma.validates_schema
+    def _something(self, data, **kwargs):
+        if not set(data) - {"version"}:
+            raise ma.ValidationError("Send at least one of: " + ", ".join(EDITABLE_FIELDS) + ".", "_schema")
 
 
 class ScoresArgs(ma.Schema):

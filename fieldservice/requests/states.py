@@ -80,6 +80,7 @@ ACTION_LABELS = {
     "follow_up": _l("Low score followed up"),
     "close_unreachable": _l("Closed: customer unreachable"),
     "note": _l("Note"),
+    "edit_details": _l("Details changed"),
     "photo": _l("Photo"),
     "customer_rating": _l("Customer rating"),
     "invoice_requested": _l("Invoice requested"),
@@ -92,6 +93,16 @@ ACTION_LABELS = {
     "customer_link_revoked": _l("Customer link revoked, a new one issued"),
     "customer_link_sent": _l("New customer link sent to a number on record"),
     "customer_note": _l("Customer's note from the unit's QR page"),
+}
+
+# The details of a request its people edit after intake (the console's form, PATCH /requests/<id>, the phone's
+# `edit` op), with their longest value; every change of one is recorded (RequestFieldChange).
+EDITABLE_FIELDS = {"contact_name": 120, "contact_phone": 40, "site_address": 300, "engineer_note": 2000}
+FIELD_LABELS = {
+    "contact_name": _l("Contact name"),
+    "contact_phone": _l("Contact phone"),
+    "site_address": _l("Site address"),
+    "engineer_note": _l("Engineer's note"),
 }
 
 # Notes the system writes on the timeline are stored as a code (event.data["note_code"]) with parameters

@@ -35,6 +35,7 @@ from fieldservice.requests.forms import (
     OUTCOME_LABELS,
     PRIORITY_LABELS,
     WORK_KINDS,
+    DetailsForm,
     IntakeForm,
     ProblemTypeForm,
     SaveFilterForm,
@@ -49,6 +50,7 @@ from fieldservice.requests.states import (
     ACTIVE,
     AWAITING,
     DISPATCH,
+    EDITABLE_FIELDS,
     LOCKED,
     OPEN,
     STATUS_LABELS,
@@ -459,11 +461,15 @@ def render_detail(
     if failed and form is not None:
         forms[failed] = form
     clocks_stopped = not sr.is_open
+    details_form = None
+    if ops.may_edit_details(sr, current_user):
+        details_form = form if failed == "details" else _details_form(sr)
     return render_template(
         "requests/detail.html",
         sr=sr,
         actions=actions,
         forms=forms,
+        details_form=details_form,
         danger_actions=DANGER_ACTIONS,
         failed=failed,
         failed_form=form if failed else None,
@@ -548,6 +554,43 @@ def act(request_id: int, action: str):
     if not ops.is_visible(sr.id, current_user):
         # An engineer handing a job back no longer sees it.
         return redirect(url_for("requests.index"))
+    return redirect(url_for("requests.detail", request_id=sr.id))
+
+
+def _details_form(sr: ServiceRequest, formdata=None) -> DetailsForm:
+    form = DetailsForm(formdata=formdata, prefix="details")
+    if formdata is None:
+        form.version.data, form.seen.data = sr.version, _last_event_id(sr)
+        for name in EDITABLE_FIELDS:
+            getattr(form, name).data = getattr(sr, name)
+    return form
+
+
+@bp.route("/requests/<int:request_id>/details", methods=["POST"])
+@require(REQUESTS_READ)
+def edit_details(request_id: int):
+    """Change the contact, the site address or the engineer's note; a stale version shows what changed."""
+    sr = ops.get_visible_request(request_id, current_user)
+    form = _details_form(sr, formdata=request.form)
+    if not form.validate_on_submit():
+        return render_detail(sr, failed="details", form=form, status=422)
+    changes = {name: (getattr(form, name).data or "").strip() or None for name in EDITABLE_FIELDS}
+    try:
+        version = int(form.version.data) if form.version.data else None
+        ops.edit_details(sr, changes, current_user, version)
+        db.session.commit()
+    except (ApiError, ValueError) as exc:
+        db.session.rollback()
+        if not isinstance(exc, ApiError):
+            abort(400)
+        status = apply_api_error(form, exc)
+        sr = ops.get_visible_request(request_id, current_user)
+        stale = None
+        if exc.code == "stale_version":
+            stale = _changes_since(sr, form.seen.data)
+            form.version.data, form.seen.data = sr.version, _last_event_id(sr)
+        return render_detail(sr, failed="details", form=form, stale=stale, status=status)
+    flash(_("Details saved."), "success")
     return redirect(url_for("requests.detail", request_id=sr.id))
 
 

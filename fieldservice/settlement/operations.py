@@ -484,16 +484,16 @@ def on_visit_recorded(visit, request=None, data=None, **_) -> None:
     """requests.signals.visit_recorded: record the items sent with the visit and queue a resolved visit for
     verification."""
     lines = (data or {}).get("items") or []
-    if lines:
-        # record_visit checked already that the caller is the visit's engineer.
-        set_visit_items(visit, lines, None, event=False)
-    if visit.outcome == "resolved" and verification_of(visit.id) is None:
+    # record_visit checked already that the caller is the visit's engineer. The visit is new (the signal is sent
+    # once, by the transaction that made it): its items are the lines sent, and it has no verification yet.
+    rows = set_visit_items(visit, lines, None, event=False) if lines else []
+    if visit.outcome == "resolved":
         verification = Verification(
             visit_id=visit.id,
             request_id=visit.request_id,
             engineer_id=visit.engineer_id,
             status=PENDING,
-            overrun=is_overrun(visit),
+            overrun=is_overrun(visit, rows),
         )
         db.session.add(verification)
         db.session.flush()

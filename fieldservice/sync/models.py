@@ -37,3 +37,30 @@ class AppliedOp(db.Model):
 
     def __repr__(self) -> str:
         return f"<AppliedOp {self.op_id} {self.type} request {self.request_id} {self.status}>"
+
+
+class UploadInProgress(db.Model):
+    """A photo or signature the phone sends in chunks: the bytes received so far, under the id the phone made.
+
+    A dropped connection loses at most the chunk in flight: the phone asks for the offset and goes on from there.
+    The last chunk turns the bytes into the request's attachment (the same id) and the row goes away.
+    """
+
+    __tablename__ = "sync_uploads"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("users.id"), index=True)
+    request_id: Mapped[int]
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    content_type: Mapped[str] = mapped_column(sa.String(50))
+    size: Mapped[int]
+    data: Mapped[bytes] = mapped_column(sa.LargeBinary, default=b"")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    @property
+    def offset(self) -> int:
+        return len(self.data or b"")
+
+    def __repr__(self) -> str:
+        return f"<UploadInProgress {self.id} {self.offset}/{self.size}>"

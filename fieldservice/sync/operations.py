@@ -20,9 +20,17 @@ from sqlalchemy.orm import selectinload
 
 from fieldservice.appointments import operations as appointments_ops
 from fieldservice.core.api import strict_type_errors
-from fieldservice.core.errors import INVALID_VALUE, ApiError, Forbidden, NotFound, ValidationFailed, flatten_messages
+from fieldservice.core.errors import (
+    INVALID_VALUE,
+    ApiError,
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    flatten_messages,
+)
 from fieldservice.core.guard import check_json
-from fieldservice.core.images import clean_image
+from fieldservice.core.images import MAX_UPLOAD_BYTES, clean_image
 from fieldservice.core.links import customer_page_url
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
@@ -30,12 +38,12 @@ from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
 from fieldservice.knowledge.search import search
 from fieldservice.parts import stock as parts_stock
-from fieldservice.reports.operations import current_token
+from fieldservice.reports.operations import current_tokens
 from fieldservice.requests import operations as requests_ops
 from fieldservice.requests.models import Attachment, ProblemType, RequestEvent, ServiceRequest, Visit
 from fieldservice.requests.states import ASSIGNED, RESOLVED
 from fieldservice.settlement import operations as settlement_ops
-from fieldservice.sync.models import AppliedOp, OpStatus
+from fieldservice.sync.models import AppliedOp, OpStatus, UploadInProgress
 from fieldservice.sync.schemas import PAYLOADS, OpEnvelope
 
 log = logging.getLogger("fieldservice.sync")
@@ -62,6 +70,9 @@ ADVICE = {
     "outside_shift": "The window is outside your working hours: choose another.",
     "on_leave": "You are on leave then: choose another window.",
     "reason_required": "Say why the appointment changes.",
+    "conflict": (
+        "Keep yours: send the edit again with base_version set to the version given. Take theirs: discard it."
+    ),
 }
 
 
@@ -80,20 +91,35 @@ class Rejected(ApiError):
 
 
 def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[dict]:
-    """Apply *raw_ops* in order for *user*, each in a savepoint; one commit at the end. One result per op.
+    """Apply *raw_ops* in order for *user*; one commit at the end. One result per op.
+
+    The batch first runs in one savepoint, its ops without savepoints of their own (two statements fewer per
+    op): an op refused before it touches anything (its envelope, its payload, an earlier refusal of its job)
+    is recorded as refused and the batch goes on. Should an op be refused once it began (a rule of the
+    operation, a value the database refuses), the batch is undone and applied again with each op in a
+    savepoint of its own, so that the refused one leaves nothing behind.
 
     The AppliedOp rows are written together after the last op (one statement for the batch). Should one of
     them collide with a concurrent batch's, the batch is undone and applied again with each op's row written
     with the op, so that the ops the other batch applied answer duplicate and the rest apply.
     """
+    # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
+    seen = _applied_ops([raw["op_id"] for raw in raw_ops])
+    if len(seen) == len({raw["op_id"] for raw in raw_ops}):
+        return [_duplicate(seen[raw["op_id"]], user) for raw in raw_ops]
     batch = db.session.begin_nested()
     try:
-        results = _apply_ops(user, raw_ops, now, records_with_ops=False)
+        try:
+            results = _apply_ops(user, raw_ops, now, guarded=False, records_with_ops=False, seen=seen)
+        except _RefusedMidway:
+            batch.rollback()
+            batch = db.session.begin_nested()
+            results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=False)
         batch.commit()
     except IntegrityError:
         batch.rollback()
         log.info("sync batch of %s collided with a concurrent one: applying op by op", user.username)
-        results = _apply_ops(user, raw_ops, now, records_with_ops=True)
+        results = _apply_ops(user, raw_ops, now, guarded=True, records_with_ops=True)
     except BaseException:
         batch.rollback()
         raise
@@ -101,10 +127,17 @@ def apply_batch(user, raw_ops: list[dict], now: datetime | None = None) -> list[
     return results
 
 
-def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops: bool) -> list[dict]:
+class _RefusedMidway(Exception):
+    """An op of an unguarded batch was refused after it began: the batch must be applied again, guarded."""
+
+
+def _apply_ops(
+    user, raw_ops: list[dict], now: datetime | None, guarded: bool, records_with_ops: bool, seen=None
+) -> list[dict]:
+    """Apply the batch's new ops (see apply_batch); *seen*: the batch's ops applied before, when just read."""
     engineer = engineer_for_user(user)
-    # One query finds every replayed op: a batch sent twice costs almost nothing the second time.
-    seen = _applied_ops([raw["op_id"] for raw in raw_ops])
+    if seen is None:
+        seen = _applied_ops([raw["op_id"] for raw in raw_ops])
     new_ops = [raw for raw in raw_ops if raw["op_id"] not in seen]
     # One query loads and locks the new ops' jobs (in id order) until the commit: each op finds its job in the
     # session and the request operations do not lock it again. A copy of this batch sent at the same moment
@@ -122,16 +155,19 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         if record is not None:
             result = _duplicate(record, user)
         else:
-            result, record = apply_op(
-                user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
-            )
+            if guarded:
+                result, record = apply_op(
+                    user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
+                )
+            else:
+                result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             if record is not None:
                 seen[record.op_id] = record
                 if not records_with_ops:
                     new_records.append(record)
                 if record.status == OpStatus.APPLIED and record.request_id is not None:
                     applied_jobs.add(record.request_id)
-        if result["status"] == OpStatus.REJECTED and isinstance(raw.get("request_id"), int):
+        if _blocks_later_ops(result) and isinstance(raw.get("request_id"), int):
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
     if new_records:
@@ -141,6 +177,14 @@ def _apply_ops(user, raw_ops: list[dict], now: datetime | None, records_with_ops
         )
     del jobs
     return results
+
+
+def _blocks_later_ops(result: dict) -> bool:
+    """Whether the job's later ops in the batch depend on this refused one. An edit refused for a conflict does
+    not: the job's state is untouched, and each later edit is merged by field on its own."""
+    if result["status"] != OpStatus.REJECTED:
+        return False
+    return result.get("error", {}).get("code") != "conflict"
 
 
 def _applied_ops(op_ids: list[str]) -> dict[str, AppliedOp]:
@@ -211,25 +255,14 @@ def apply_op(
     savepoint = db.session.begin_nested()
     try:
         try:
-            unstorable = check_json(raw)
-            if unstorable:
-                raise _invalid(unstorable)
-            envelope = _envelope(raw)
-            if envelope["request_id"] in refused_jobs:
-                raise Rejected(
-                    "depends_on_rejected",
-                    f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
-                    depends_on=refused_jobs[envelope["request_id"]],
-                )
-            result = _run(envelope, user, engineer, raw["op_id"], now, applied_jobs)
+            envelope = _checked_envelope(raw, refused_jobs)
+            sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+            result = _run(envelope, sr, user, raw["op_id"], now)
             record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
         except (ApiError, DataError) as exc:
             savepoint.rollback()
-            if isinstance(exc, DataError):
-                exc = ValidationFailed("invalid_value", INVALID_VALUE)
-            log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
             savepoint = db.session.begin_nested()
-            record = _record(user, raw, OpStatus.REJECTED, error=_error(exc))
+            record = _rejected(user, raw, exc)
         if store:
             db.session.add(record)
             db.session.flush()
@@ -241,6 +274,45 @@ def apply_op(
         savepoint.rollback()
         raise
     return _answer(record), record
+
+
+def _apply_unguarded(user, engineer, raw: dict, refused_jobs: dict[int, str], now, applied_jobs):
+    """apply_op without a savepoint of its own, for a batch undone whole when one of its ops is refused once it
+    began (raises _RefusedMidway); an op refused before it touches anything is recorded as refused here."""
+    try:
+        envelope = _checked_envelope(raw, refused_jobs)
+        sr = _job_for(envelope, user, engineer, raw["op_id"], applied_jobs)
+    except ApiError as exc:
+        record = _rejected(user, raw, exc)
+        return _answer(record), record
+    try:
+        result = _run(envelope, sr, user, raw["op_id"], now)
+    except (ApiError, DataError) as exc:
+        raise _RefusedMidway(raw["op_id"]) from exc
+    record = _record(user, raw, OpStatus.APPLIED, client_time=envelope["client_time"], result=result)
+    return _answer(record), record
+
+
+def _checked_envelope(raw: dict, refused_jobs: dict[int, str]) -> dict:
+    """The op's envelope and payload, checked; refused (ApiError) before anything is touched."""
+    unstorable = check_json(raw)
+    if unstorable:
+        raise _invalid(unstorable)
+    envelope = _envelope(raw)
+    if envelope["request_id"] in refused_jobs:
+        raise Rejected(
+            "depends_on_rejected",
+            f"An earlier change to this job ({refused_jobs[envelope['request_id']]}) was refused.",
+            depends_on=refused_jobs[envelope["request_id"]],
+        )
+    return envelope
+
+
+def _rejected(user, raw: dict, exc: ApiError | DataError) -> AppliedOp:
+    if isinstance(exc, DataError):
+        exc = ValidationFailed("invalid_value", INVALID_VALUE)
+    log.info("sync op %s (%s) of %s rejected: %s", raw["op_id"], raw.get("type"), user.username, exc.code)
+    return _record(user, raw, OpStatus.REJECTED, error=_error(exc))
 
 
 def _invalid(messages) -> ValidationFailed:
@@ -266,7 +338,9 @@ def _envelope(raw: dict) -> dict:
 
 def _error(exc: ApiError) -> dict:
     error = {"code": exc.code, "message": exc.message}
-    if exc.fields:
+    if isinstance(exc, requests_ops.FieldConflict):
+        error["fields"] = exc.fields
+    elif exc.fields:
         error["fields"] = {k: str(v) for k, v in exc.fields.items()}
     if exc.code in ADVICE:
         error["advice"] = ADVICE[exc.code]
@@ -321,8 +395,7 @@ def _job_for(envelope: dict, user, engineer, op_id: str | None = None, applied_j
     raise NotFound("not_found", f"No job with id {envelope['request_id']} is yours.")
 
 
-def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, applied_jobs=frozenset()) -> dict:
-    sr = _job_for(envelope, user, engineer, op_id, applied_jobs)
+def _run(envelope: dict, sr: ServiceRequest, user, op_id: str, now: datetime | None) -> dict:
     op_type, payload = envelope["type"], dict(envelope["payload"])
     version = payload.pop("version", None)
     if op_type in ACTION_OPS:
@@ -342,6 +415,9 @@ def _run(envelope: dict, user, engineer, op_id: str, now: datetime | None, appli
             "appointment": appointments_ops.as_dict(appointments_ops.current_appointment(sr.id)),
             "warnings": [w["code"] for w in warnings],
         }
+    if op_type == "edit":
+        sr = requests_ops.edit_details(sr, payload["changes"], user, base_version=payload["base_version"])
+        return {"version": sr.version, "status": sr.status, "fields": sorted(payload["changes"])}
     if op_type == "note":
         event = requests_ops.add_event(sr, "note", user, sr.status, sr.status, note=payload["note"], at=now)
         return {"event_id": event.id}
@@ -447,6 +523,16 @@ def _jobs_query(engineer, now: datetime) -> sa.Select:
     )
 
 
+# What a job's view reads besides its row, loaded for a whole list of jobs at once.
+JOB_LOADS = (
+    selectinload(ServiceRequest.customer).selectinload(Customer.contacts),
+    selectinload(ServiceRequest.product),
+    selectinload(ServiceRequest.equipment),
+    selectinload(ServiceRequest.events),
+    selectinload(ServiceRequest.visits).selectinload(Visit.costs),
+)
+
+
 def pull(user, since: str | None, now: datetime | None = None) -> dict:
     """The caller's jobs changed since *since* (all without it), the ids it must drop, and the next cursor."""
     now = now or utcnow()
@@ -467,18 +553,9 @@ def pull(user, since: str | None, now: datetime | None = None) -> dict:
                 ServiceRequest.id.in_(_changed_ids(changed_after)),
             )
         )
-    jobs = db.session.scalars(
-        query.options(
-            selectinload(ServiceRequest.customer),
-            selectinload(ServiceRequest.product),
-            selectinload(ServiceRequest.equipment),
-            selectinload(ServiceRequest.events),
-            selectinload(ServiceRequest.visits).selectinload(Visit.costs),
-        )
-    ).all()
-    appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
+    jobs = db.session.scalars(query.options(*JOB_LOADS)).all()
     return {
-        "jobs": [job_view(sr, user, appointments.get(sr.id)) for sr in jobs],
+        "jobs": job_views(jobs, user),
         "removed": sorted(held - current),
         "cursor": make_cursor(now, current),
         "reference": _reference(engineer),
@@ -508,49 +585,68 @@ def _progress(events) -> dict:
     return progress
 
 
-def _history(sr: ServiceRequest) -> list[ServiceRequest]:
-    """Earlier requests on the same equipment, newest first, with their visits."""
-    if sr.equipment_id is None:
-        return []
-    return list(
-        db.session.scalars(
-            sa.select(ServiceRequest)
-            .where(ServiceRequest.equipment_id == sr.equipment_id, ServiceRequest.id != sr.id)
-            .order_by(ServiceRequest.created_at.desc())
-            .limit(HISTORY_REQUESTS)
-            .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+def _histories(jobs) -> dict[int, list[ServiceRequest]]:
+    """Each job's earlier requests on the same equipment, newest first, with their visits: {job id: requests}.
+
+    One query for all the jobs' units: each unit's latest HISTORY_REQUESTS + 1 requests (a job drops itself from
+    its own history, so one more covers it)."""
+    units = {sr.equipment_id for sr in jobs if sr.equipment_id is not None}
+    if not units:
+        return {}
+    rank = (
+        sa.func.row_number()
+        .over(
+            partition_by=ServiceRequest.equipment_id,
+            order_by=(ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
         )
+        .label("rank")
     )
+    ranked = sa.select(ServiceRequest.id, rank).where(ServiceRequest.equipment_id.in_(units)).subquery()
+    rows = db.session.scalars(
+        sa.select(ServiceRequest)
+        .join(ranked, ranked.c.id == ServiceRequest.id)
+        .where(ranked.c.rank <= HISTORY_REQUESTS + 1)
+        .order_by(ServiceRequest.created_at.desc(), ServiceRequest.id.desc())
+        .options(selectinload(ServiceRequest.visits).selectinload(Visit.engineer))
+    ).all()
+    by_unit: dict[int, list[ServiceRequest]] = {}
+    for row in rows:
+        by_unit.setdefault(row.equipment_id, []).append(row)
+    return {
+        sr.id: [row for row in by_unit.get(sr.equipment_id, []) if row.id != sr.id][:HISTORY_REQUESTS]
+        for sr in jobs
+        if sr.equipment_id is not None
+    }
 
 
-def _knowledge_hints(sr: ServiceRequest) -> list[dict]:
-    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline."""
-    hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
-    hints = []
-    for hit in hits:
-        entry = hit.entry
-        hints.append(
+def _knowledge_hints(sr: ServiceRequest, found: dict) -> list[dict]:
+    """The knowledge entries that best match the problem: diagnosis hints the engineer can read offline. *found*
+    keeps the hints of each problem already searched in this pull (jobs of one fault often read alike)."""
+    key = (sr.description, sr.product_id, sr.service_category)
+    if key not in found:
+        hits = search(sr.description, product_id=sr.product_id, category=sr.service_category, limit=KNOWLEDGE_HINTS)
+        found[key] = [hint(hit.entry) for hit in hits]
+    return found[key]
+
+
+def hint(entry) -> dict:
+    """A knowledge entry as the phone reads it offline (KnowledgeHintSchema)."""
+    return {
+        "id": entry.id,
+        "symptom": entry.symptom,
+        "fault_code": entry.fault_code,
+        "causes": [
             {
-                "id": entry.id,
-                "symptom": entry.symptom,
-                "fault_code": entry.fault_code,
-                "causes": [
-                    {
-                        "description": cause.description,
-                        "solutions": [{"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions],
-                    }
-                    for cause in entry.causes
-                ],
+                "description": cause.description,
+                "solutions": [{"summary": s.summary, "steps": list(s.steps or [])} for s in cause.solutions],
             }
-        )
-    return hints
+            for cause in entry.causes
+        ],
+    }
 
 
-def _problem_label(code: str) -> dict:
-    problem_type = db.session.scalar(sa.select(ProblemType).where(ProblemType.code == code))
-    if problem_type is None:
-        return {"zh": code, "en": code}
-    return {"zh": problem_type.name_zh, "en": problem_type.name_en}
+def _problem_labels() -> dict[str, dict]:
+    return {p.code: {"zh": p.name_zh, "en": p.name_en} for p in db.session.scalars(sa.select(ProblemType))}
 
 
 class Beside:
@@ -566,25 +662,35 @@ class Beside:
         return getattr(self._obj, name)
 
 
-def job_view(sr: ServiceRequest, user, appointment=None) -> Beside:
-    """A job with everything the engineer needs on site with no signal (dumped by JobSchema)."""
-    equipment = None
-    if sr.equipment is not None:
-        equipment = Beside(
-            sr.equipment,
-            under_warranty=sr.equipment.under_warranty(utcnow().date()),
-            history=_history(sr),
+def job_views(jobs, user) -> list[Beside]:
+    """The views of *jobs* (loaded with JOB_LOADS) with everything the engineer needs on site with no signal
+    (dumped by JobSchema); what they share is read once for all: appointments, histories, problem names."""
+    appointments = appointments_ops.current_appointments(sr.id for sr in jobs)
+    histories = _histories(jobs)
+    labels = _problem_labels()
+    tokens = current_tokens(jobs)
+    hints: dict = {}
+    today = utcnow().date()
+    views = []
+    for sr in jobs:
+        equipment = None
+        if sr.equipment is not None:
+            equipment = Beside(
+                sr.equipment, under_warranty=sr.equipment.under_warranty(today), history=histories.get(sr.id, [])
+            )
+        views.append(
+            Beside(
+                sr,
+                problem_type_label=labels.get(sr.problem_type, {"zh": sr.problem_type, "en": sr.problem_type}),
+                equipment=equipment,
+                progress=_progress(sr.events),
+                knowledge=_knowledge_hints(sr, hints),
+                allowed_actions=requests_ops.allowed_actions(sr, user),
+                appointment=appointments_ops.as_dict(appointments.get(sr.id)),
+                customer_url=customer_page_url(tokens[sr.id]),
+            )
         )
-    return Beside(
-        sr,
-        problem_type_label=_problem_label(sr.problem_type),
-        equipment=equipment,
-        progress=_progress(sr.events),
-        knowledge=_knowledge_hints(sr),
-        allowed_actions=requests_ops.allowed_actions(sr, user),
-        appointment=appointments_ops.as_dict(appointment),
-        customer_url=customer_page_url(current_token(sr)),
-    )
+    return views
 
 
 def _reference(engineer) -> dict:
@@ -624,5 +730,121 @@ def _reference(engineer) -> dict:
                 "serial_tracked": level.part.serial_tracked,
             }
             for level in levels
-        ]
+        ],
     }
+
+
+# ---------------------------------------------------------------- uploads in chunks that resume
+
+CONTENT_RANGE = re.compile(r"^bytes (\d{1,9})-(\d{1,9})/(\d{1,9})$")
+# A chunk small enough to get through a weak signal, big enough not to cost a round trip per few kilobytes.
+MAX_CHUNK_BYTES = 1024 * 1024
+
+
+def _upload_refused(field: str, message: str):
+    return ValidationFailed("validation_failed", f"Some fields are not valid: {field}.", {field: message})
+
+
+def _upload_answer(upload_id: str, offset: int, size: int, attachment: Attachment | None = None) -> dict:
+    complete = attachment is not None
+    return {"id": upload_id, "offset": offset, "size": size, "complete": complete, "attachment": attachment}
+
+
+def upload_state(user, upload_id: str) -> dict:
+    """How much of a chunked upload the server holds: the phone sends the rest from `offset`.
+
+    Unknown ids answer offset 0; a finished one answers complete (so a phone that lost the last answer stops)."""
+    done = db.session.get(Attachment, upload_id)
+    if done is not None:
+        engineer = engineer_for_user(user)
+        _job_for({"type": "attach_photo", "request_id": done.request_id}, user, engineer)
+        return _upload_answer(upload_id, done.size, done.size, done)
+    upload = db.session.get(UploadInProgress, upload_id)
+    if upload is None or upload.user_id != user.id:
+        return _upload_answer(upload_id, 0, 0)
+    return _upload_answer(upload_id, upload.offset, upload.size)
+
+
+def upload_chunk(
+    user, upload_id: str, request_id: int, kind: str, content_type: str, content_range: str | None, chunk: bytes
+) -> dict:
+    """Keep one chunk of a photo or signature (`Content-Range: bytes start-end/total`).
+
+    A chunk must start where the received bytes end (else 409 `upload_offset` with the offset to go on from); the
+    same chunk twice (an answer lost on the way back) is accepted once. The last chunk makes the attachment, checked
+    as a one-piece upload is, under the phone's id."""
+    engineer = engineer_for_user(user)
+    sr = _job_for({"type": "attach_photo", "request_id": request_id}, user, engineer)
+    content_type = (content_type or "").split(";")[0].strip().lower()
+    if not re.fullmatch(r"[A-Za-z0-9_-]{1,64}", upload_id):
+        raise _upload_refused("upload_id", "Letters, digits, - and _ only.")
+    if not IMAGE_TYPE.match(content_type):
+        raise _upload_refused("content_type", "A PNG, JPEG or WebP image.")
+    match = CONTENT_RANGE.match((content_range or "").strip())
+    if not match:
+        raise _upload_refused("Content-Range", "Send the header Content-Range: bytes <first>-<last>/<total>.")
+    start, end, total = (int(g) for g in match.groups())
+    if end < start or end >= total or end - start + 1 != len(chunk):
+        raise _upload_refused("Content-Range", "The range does not match the body's length.")
+    if len(chunk) > MAX_CHUNK_BYTES:
+        raise _upload_refused("body", f"At most {MAX_CHUNK_BYTES} bytes per chunk.")
+    if total > MAX_UPLOAD_BYTES:
+        raise _upload_refused("Content-Range", f"An image is at most {MAX_UPLOAD_BYTES // (1024 * 1024)} MB.")
+
+    done = db.session.get(Attachment, upload_id)
+    if done is not None:
+        if done.request_id != sr.id:
+            raise Conflict("duplicate_attachment", "This attachment id belongs to another request.")
+        return _upload_answer(upload_id, done.size, done.size, done)
+
+    upload = db.session.get(UploadInProgress, upload_id, with_for_update=True)
+    if upload is None:
+        upload = UploadInProgress(
+            id=upload_id, user_id=user.id, request_id=sr.id, kind=kind, content_type=content_type, size=total, data=b""
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(upload)
+        except IntegrityError:
+            # The same first chunk twice at once: the other one made the row; go on with it.
+            upload = db.session.get(UploadInProgress, upload_id, with_for_update=True, populate_existing=True)
+    if upload.user_id != user.id or upload.request_id != sr.id:
+        raise Conflict("duplicate_attachment", "This attachment id belongs to another upload.")
+    if upload.size != total or upload.kind != kind or upload.content_type != content_type:
+        raise Conflict(
+            "upload_changed",
+            "This upload was started with another size or type: start it again under a new id.",
+            {"offset": upload.offset},
+        )
+    offset = upload.offset
+    if start < offset and end < offset:
+        # A chunk the server already holds (its answer was lost): nothing to add.
+        return _upload_answer(upload_id, offset, total)
+    if start != offset:
+        raise Conflict("upload_offset", f"The server holds {offset} bytes: send from there.", {"offset": offset})
+    upload.data = (upload.data or b"") + chunk
+    upload.updated_at = utcnow()
+    db.session.flush()
+    if upload.offset < total:
+        return _upload_answer(upload_id, upload.offset, total)
+    raw = upload.data
+    db.session.delete(upload)
+    db.session.flush()
+    try:
+        attachment = upload_attachment(user, upload_id, sr.id, kind, content_type, raw)
+    except ValidationFailed:
+        # Not an image after all: the bytes go, so that a new try starts from scratch (the caller commits).
+        db.session.commit()
+        raise
+    return _upload_answer(upload_id, attachment.size, attachment.size, attachment)
+
+
+STALE_UPLOAD_AGE = timedelta(days=14)
+
+
+def forget_stale_uploads(now: datetime | None = None, older_than: timedelta = STALE_UPLOAD_AGE) -> int:
+    """Drop chunked uploads no phone has continued for *older_than* (longer than a week: phones keep theirs 7 days
+    and more offline, and resume them). The core sweep runs it; the caller commits."""
+    now = now or utcnow()
+    gone = db.session.execute(sa.delete(UploadInProgress).where(UploadInProgress.updated_at < now - older_than))
+    return gone.rowcount

@@ -11,6 +11,7 @@ from fieldservice.requests.schemas import (
     ACTION_ARGS,
     ActionArgs,
     CustomerBriefSchema,
+    DetailChangesArgs,
     EquipmentBriefSchema,
     ItemLineArgs,
     RequestEventSchema,
@@ -34,6 +35,7 @@ OP_TYPES = (
     "visit_items",
     "resubmit",
     "appointment",
+    "edit",
 )
 MAX_OPS = 1000
 
@@ -139,6 +141,14 @@ class AppointmentPayload(AppointmentArgs):
     version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
 
 
+class EditPayload(ma.Schema):
+    """The job's details the engineer changed offline (only those), and the job's version they were read at:
+    merged by field (a field someone else changed since then is a conflict, the whole op refused)."""
+
+    base_version = ma.fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    changes = ma.fields.Nested(DetailChangesArgs, required=True)
+
+
 PAYLOADS: dict[str, type[ma.Schema]] = {
     "accept": offline(ACTION_ARGS["accept"]),
     "depart": offline(ACTION_ARGS["depart"]),
@@ -153,6 +163,20 @@ PAYLOADS: dict[str, type[ma.Schema]] = {
     "visit_items": VisitItemsPayload,
     "resubmit": ResubmitPayload,
     "appointment": AppointmentPayload,
+    "edit": EditPayload,
+}
+
+
+# A field an `edit` op changed that someone else changed too since its base_version (OpenAPI schema).
+CONFLICT_FIELD = {
+    "type": "object",
+    "properties": {
+        "mine": {"type": "string", "nullable": True},
+        "theirs": {"type": "string", "nullable": True},
+        "by": {"type": "string"},
+        "at": {"type": "string", "format": "date-time"},
+        "version": {"type": "integer"},
+    },
 }
 
 
@@ -160,7 +184,10 @@ class OpErrorSchema(ma.Schema):
     code = ma.fields.String()
     message = ma.fields.String()
     advice = ma.fields.String()
-    fields = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.String())
+    # {field: message}; for `conflict`, {field: {mine, theirs, by, at, version}}.
+    fields = ma.fields.Dict(
+        keys=ma.fields.String(), values=ma.fields.Raw(metadata={"oneOf": [{"type": "string"}, CONFLICT_FIELD]})
+    )
     # The earlier op of the same job whose refusal this one depends on.
     depends_on = ma.fields.String()
     # double_booked: the engineer's other job at that time, {id, number}.
@@ -270,6 +297,8 @@ class JobSchema(ServiceRequestSchema):
             "description",
             "contact_name",
             "contact_phone",
+            "site_address",
+            "engineer_note",
             "required_by",
             "response_due",
             "resolution_due",
@@ -314,6 +343,29 @@ class SyncPullSchema(ma.Schema):
     reference = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Dict()))
 
 
+class PrimeSummarySchema(ma.Schema):
+    as_of = ma.fields.AwareDateTime()
+    # {kind: count}: the items the pages of each kind hold together.
+    kinds = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Integer())
+    # A pull cursor from the moment of the summary: after priming, GET /sync?since=<cursor> brings what changed.
+    cursor = ma.fields.String()
+
+
+class PrimePageArgs(ma.Schema):
+    # The `next` of the page before (opaque); none for the first page.
+    after = ma.fields.String(load_default=None, validate=validate.Length(max=500))
+    limit = ma.fields.Integer(load_default=200, validate=validate.Range(min=1, max=500))
+
+
+class PrimePageSchema(ma.Schema):
+    kind = ma.fields.String()
+    items = ma.fields.List(ma.fields.Dict())
+    # Give it as `after` for the next page; null on the last page.
+    next = ma.fields.String(allow_none=True)
+    # The kind's count now (as the summary gives it).
+    total = ma.fields.Integer()
+
+
 class AttachmentArgs(ma.Schema):
     request_id = ma.fields.Integer(required=True, validate=validate.Range(min=1))
     kind = ma.fields.String(load_default="photo", validate=validate.OneOf(["photo", "signature"]))
@@ -334,3 +386,13 @@ class RenewSchema(ma.Schema):
     token = ma.fields.String()
     expires_at = ma.fields.AwareDateTime()
     user = ma.fields.Dict()
+
+
+class UploadSchema(ma.Schema):
+    """How far a chunked upload got: the phone sends the rest from `offset`; `attachment` once complete."""
+
+    id = ma.fields.String()
+    offset = ma.fields.Integer()
+    size = ma.fields.Integer()
+    complete = ma.fields.Boolean()
+    attachment = ma.fields.Nested(AttachmentSchema, allow_none=True)

@@ -27,6 +27,8 @@ SHELL = [
     "js/pool.js",
     "js/settle.js",
     "js/customerqr.js",
+    "js/outboxview.js",
+    "js/prime.js",
     "js/app.js",
     "manifest.webmanifest",
     "icons/icon-192.png",

@@ -10,6 +10,9 @@
   const NOTE_MAX = 2000;
   const URGE_MAX = 300;
   const REASON_MAX = 500;
+  // The job's details the engineer may edit offline (requests/states.py EDITABLE_FIELDS, with their limits):
+  // each edit is an `edit` op the server merges by field.
+  const DETAIL_FIELDS = { contact_name: 120, contact_phone: 40, site_address: 300, engineer_note: 2000 };
   let syncing = false;
 
   function esc(value) {
@@ -47,12 +50,18 @@
   }
 
   async function renderLogin(message) {
+    // Logging in again after the session ended: the changes waiting on the phone go as soon as it succeeds.
+    const previous = await session();
+    const counts = await FS.store.countOps();
+    const waiting = counts.pending + counts.rejected;
+    const again = previous && previous.token && previous.user;
     view.innerHTML = `
-      <form class="card" id="login-form">
-        <h2>${esc(t('login'))}</h2>
-        ${message ? `<p class="error">${esc(message)}</p>` : ''}
+      <form class="card" id="login-form" data-again="${again ? 1 : 0}">
+        <h2>${esc(again ? t('login_again') : t('login'))}</h2>
+        ${message ? `<p class="error" id="login-message">${esc(message)}</p>` : ''}
+        ${waiting ? `<p class="banner" id="login-waiting">${esc(t('login_waiting', { n: waiting }))} <a href="#/outbox">${esc(t('outbox'))}</a></p>` : ''}
         <label for="username">${esc(t('username'))}</label>
-        <input id="username" name="username" autocomplete="username" required>
+        <input id="username" name="username" autocomplete="username" required value="${esc(again ? previous.user.username : '')}">
         <label for="password">${esc(t('password'))}</label>
         <input id="password" name="password" type="password" autocomplete="current-password" required>
         <div class="actions"><button class="primary" type="submit">${esc(t('login'))}</button></div>
@@ -72,9 +81,12 @@
         await FS.store.setMeta('session', {
           token: answer.token, user: answer.user, expires_at: answer.expires_at, renewed_at: new Date().toISOString(),
         });
+        // The error of the refused session is over; what waits goes now, with no back-off.
+        await FS.store.setMeta('status', Object.assign(await FS.store.getMeta('status', {}), { last_error: null, next_at: null, failures: 0 }));
         location.hash = '#/jobs';
         await syncNow();
         route();
+        FS.prime.startIfDue(true);
       } catch (err) {
         renderLogin(t('login_failed', { message: err.message }));
       }
@@ -94,6 +106,13 @@
 
   // ---------------------------------------------------------------- sync bar
 
+  // The storage estimate, checked at start and every few minutes (not on each redraw: it costs the browser a walk).
+  let storage = null;
+  async function checkStorage() {
+    storage = await FS.outboxView.storageState();
+    return storage;
+  }
+
   async function renderSyncBar() {
     const bar = document.getElementById('syncbar');
     const counts = await FS.store.countOps();
@@ -102,15 +121,19 @@
     const online = FS.outbox.online();
     const parts = [];
     parts.push(`<span class="pill ${online ? 'ok' : 'warn'}" id="net-state">${esc(online ? t('online') : t('offline'))}</span>`);
-    parts.push(`<span class="pill ${counts.pending ? 'warn' : ''}" id="pending-count" data-pending="${counts.pending}">${esc(t('pending', { n: counts.pending }))}</span>`);
+    parts.push(`<a class="pill ${counts.pending ? 'warn' : ''}" id="pending-count" href="#/outbox" data-pending="${counts.pending}">${esc(t('pending', { n: counts.pending }))}</a>`);
     if (counts.rejected) {
-      parts.push(`<span class="pill bad" id="rejected-count" data-rejected="${counts.rejected}">${esc(t('rejected_n', { n: counts.rejected }))}</span>`);
+      parts.push(`<a class="pill bad" id="rejected-count" href="#/outbox" data-rejected="${counts.rejected}">${esc(t('rejected_n', { n: counts.rejected }))}</a>`);
     }
+    if (storage && storage.low) {
+      parts.push(`<a class="pill bad" id="storage-low" href="#/outbox">${esc(t('storage_low_short', { percent: Math.round(storage.share * 100) }))}</a>`);
+    }
+    parts.push(await FS.prime.pill(esc));
     parts.push(`<span class="muted" id="last-sync">${esc(status.last_sync ? t('synced_at', { time: fmt(status.last_sync) }) : t('never_synced'))}</span>`);
     if (status.last_error && online) {
       parts.push(`<span class="error">${esc(t('sync_error', { message: status.last_error.message }))}</span>`);
     }
-    if (s && s.expired) parts.push(`<span class="error">${esc(t('session_expired'))}</span>`);
+    if (s && s.expired) parts.push(`<a class="error" id="session-expired" href="#/login">${esc(t('session_expired'))}</a>`);
     parts.push(`<button type="button" id="sync-now" ${online && !syncing ? '' : 'disabled'}>${esc(syncing ? t('syncing') : t('sync_now'))}</button>`);
     bar.innerHTML = parts.join(' ');
     bar.className = 'syncbar' + (online ? '' : ' offline') + ((status.last_error && online) || counts.rejected ? ' has-error' : '');
@@ -128,7 +151,9 @@
       syncing = false;
     }
     const s = await session();
-    if (s && s.expired && !location.hash.startsWith('#/login')) return renderLogin(t('session_expired'));
+    if (s && s.expired && !location.hash.startsWith('#/login') && !location.hash.startsWith('#/outbox')) {
+      return renderLogin(t('session_expired'));
+    }
     return refresh();
   }
 
@@ -139,7 +164,9 @@
     const ops = await FS.store.opsForRequest(job.id);
     const local = {
       progress: Object.assign({}, job.progress || {}), status: job.status, appointment: job.appointment || null, pending: [], rejected: [],
+      details: {},
     };
+    for (const field of Object.keys(DETAIL_FIELDS)) if (field in job) local.details[field] = job[field];
     for (const op of ops) {
       (op.status === 'rejected' ? local.rejected : local.pending).push(op);
       if (op.status === 'rejected') continue;
@@ -148,6 +175,7 @@
       if (op.type === 'record_visit') local.status = op.payload.outcome === 'resolved' ? 'resolved' : 'awaiting_assignment';
       if (op.type === 'hand_back') local.status = 'awaiting_assignment';
       if (op.type === 'appointment') local.appointment = { start: op.payload.start, end: op.payload.end, status: 'booked', pending: true };
+      if (op.type === 'edit') Object.assign(local.details, (op.payload && op.payload.changes) || {});
     }
     return local;
   }
@@ -220,14 +248,7 @@
   }
 
   function rejectedCard(op) {
-    const error = op.error || {};
-    const fields = Object.entries(error.fields || {}).map(([k, v]) => `${esc(k)}: ${esc(v)}`).join('; ');
-    return `<div class="card rejected" data-rejected-op="${esc(op.op_id)}">
-      <strong>${esc(t('refused'))}: ${esc(t(op.type))}</strong>
-      <p class="error reject-reason" data-code="${esc(error.code)}">${esc(error.message)}${fields ? ' — ' + fields : ''}</p>
-      ${error.advice ? `<p class="muted">${esc(error.advice)}</p>` : ''}
-      <div class="actions"><button type="button" data-discard="${op.seq}" class="danger">${esc(t('discard'))}</button></div>
-    </div>`;
+    return FS.outboxView.rejectedCard(op, { esc, fmt });
   }
 
   async function renderJob(id) {
@@ -265,12 +286,24 @@
         <a class="button primary" id="record-visit" href="#/visit/${job.id}">${esc(t('record_visit'))}</a>
       </div>`;
     }
+    const d = local.details;
     html += `<div class="card"><h3>${esc(t('customer'))}</h3>
-      <div id="job-customer">${esc(c.name)}${job.contact_name && job.contact_name !== c.name ? ' · ' + esc(job.contact_name) : ''}</div>
-      <div class="row"><span class="grow">${esc(c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
-      <div><a href="tel:${esc(job.contact_phone || c.phone)}">${esc(t('call'))} ${esc(job.contact_phone || c.phone)}</a></div>
+      <div id="job-customer">${esc(c.name)}${d.contact_name && d.contact_name !== c.name ? ' · <span id="shown-contact-name">' + esc(d.contact_name) + '</span>' : ''}</div>
+      <div class="row"><span class="grow" id="shown-address">${esc(d.site_address || c.address)}</span><a href="${esc(mapUrl)}" target="_blank" rel="noopener">${esc(t('open_map'))}</a></div>
+      <div><a href="tel:${esc(d.contact_phone || c.phone)}" id="shown-phone">${esc(t('call'))} ${esc(d.contact_phone || c.phone)}</a></div>
+      ${d.engineer_note ? `<p id="shown-engineer-note">${esc(t('field_engineer_note'))}: ${esc(d.engineer_note)}</p>` : ''}
     </div>`;
     html += FS.customerQr.card(job);
+    const editable = Object.keys(DETAIL_FIELDS).filter((field) => field in job);
+    if (open && editable.length) {
+      html += `<form class="card" id="details-form" novalidate><h3>${esc(t('job_details'))}</h3>
+        ${editable.map((field) => `<label for="detail-${field}">${esc(t('field_' + field))}</label>
+          ${field === 'engineer_note' || field === 'site_address'
+            ? `<textarea id="detail-${field}" name="${field}" maxlength="${DETAIL_FIELDS[field]}">${esc(d[field] || '')}</textarea>`
+            : `<input id="detail-${field}" name="${field}" type="${field === 'contact_phone' ? 'tel' : 'text'}" maxlength="${DETAIL_FIELDS[field]}" value="${esc(d[field] || '')}">`}`).join('')}
+        <p class="error" id="details-error"></p>
+        <div class="actions"><button type="submit" id="save-details">${esc(t('save_details'))}</button></div></form>`;
+    }
     if (eq) {
       html += `<div class="card"><h3>${esc(t('equipment'))}</h3>
         <div>${esc(job.product ? job.product.name + ' ' + job.product.model : '')}</div>
@@ -312,7 +345,7 @@
     html += `<div class="card"><h3>${esc(t('timeline'))}</h3><ul class="timeline">${(job.timeline || []).map((e) =>
       `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
       ${local.pending.map((op) => `<li class="muted">${esc(fmt(op.client_time))} ${esc(t(op.type))} ${esc(t('waiting_sync'))}</li>`).join('')}</ul></div>`;
-    view.innerHTML = html;
+    paint(html);
     FS.customerQr.bind(job);
 
     view.querySelectorAll('[data-op]').forEach((button) => button.addEventListener('click', async () => {
@@ -321,11 +354,10 @@
       syncNow();
       renderJob(id);
     }));
-    view.querySelectorAll('[data-discard]').forEach((button) => button.addEventListener('click', async () => {
-      if (!confirm(t('confirm_discard'))) return;
-      await FS.outbox.discard(Number(button.dataset.discard));
-      route();
-    }));
+    FS.outboxView.wireRejected(view, async (send) => {
+      if (send) await syncNow();
+      await route();
+    });
     const retry = document.getElementById('retry-rejected');
     if (retry) retry.addEventListener('click', async () => { await FS.outbox.retry(job.id); syncNow(); });
     const jobPhoto = document.getElementById('job-photo');
@@ -349,8 +381,29 @@
       if (f.reason && f.reason.value.trim()) payload.reason = f.reason.value.trim();
       if (f.note.value.trim()) payload.note = f.note.value.trim();
       await FS.outbox.enqueue('appointment', job.id, payload);
+      f.reset(); // sent: not kept as typing when the page is drawn again
       syncNow();
       renderJob(id);
+    });
+    const detailsForm = document.getElementById('details-form');
+    if (detailsForm) detailsForm.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      const changes = {};
+      for (const field of Object.keys(DETAIL_FIELDS)) {
+        const input = detailsForm.elements[field];
+        if (!input) continue;
+        const value = input.value.trim();
+        if ((local.details[field] || '') !== value) changes[field] = value || null;
+      }
+      if (!Object.keys(changes).length) {
+        document.getElementById('details-error').textContent = t('details_unchanged');
+        return;
+      }
+      // Based on the version the phone read: the server applies it unless someone changed these same fields since.
+      await FS.outbox.queueEdit(job.id, job.version, changes);
+      detailsForm.reset(); // sent: drawn again from the phone's copy, not kept as typing
+      syncNow();
+      await renderJob(job.id);
     });
     onTextOp('note-form', 'note', 'note', job, () => true);
     onTextOp('urge-form', 'urge', 'note', job, () => true);
@@ -380,6 +433,7 @@
     await renderSyncBar();
     const s = await session();
     const hash = location.hash || '#/jobs';
+    if (hash.startsWith('#/outbox')) return FS.outboxView.render(view, { esc, fmt, syncNow });
     if (!sessionUsable(s)) {
       // Offline with an expired session: unsent work stays; the engineer logs in once back online.
       return renderLogin(s && s.token ? t('session_expired') : '');
@@ -404,20 +458,28 @@
     } else if (!location.hash.startsWith('#/visit/')) await redrawKeepingText(route);
   }
 
-  /* Run draw() (which replaces the view) and put back the text typed in the view's fields, and the cursor;
-   * except in the field *cleared* (a form just sent). */
+  /* Run draw() (which replaces the view through paint()), the field *cleared* emptied first (a form just sent). */
   async function redrawKeepingText(draw, cleared) {
-    const fields = {};
-    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text]').forEach((el) => {
-      if (el.value && el.id !== cleared) fields[el.id] = el.value;
+    const el = cleared && document.getElementById(cleared);
+    if (el && view.contains(el)) el.value = el.defaultValue;
+    await draw();
+  }
+
+  /* Replace the view with *html*, keeping what the engineer typed in its text fields (what differs from the value
+   * a field was drawn with) and the cursor. Read and put back in one go, with no await between: a redraw started
+   * by a sync never loses a keystroke made while it was being prepared. */
+  function paint(html) {
+    const typed = {};
+    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text], input[id][type=tel]').forEach((el) => {
+      if (el.value !== el.defaultValue) typed[el.id] = el.value;
     });
     const active = document.activeElement;
-    const focus = active && active.id && active.id !== cleared && view.contains(active)
+    const focus = active && active.id && view.contains(active)
       ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
-    await draw();
-    Object.entries(fields).forEach(([id, value]) => {
+    view.innerHTML = html;
+    Object.entries(typed).forEach(([id, value]) => {
       const el = document.getElementById(id);
-      if (el && view.contains(el) && !el.value) el.value = value;
+      if (el && view.contains(el)) el.value = value;
     });
     const el = focus && document.getElementById(focus.id);
     if (el && view.contains(el)) {
@@ -433,17 +495,23 @@
     route();
   });
   window.addEventListener('hashchange', route);
-  window.addEventListener('online', () => syncNow());
+  window.addEventListener('online', () => syncNow().then(() => FS.prime.startIfDue(false)));
   window.addEventListener('offline', () => renderSyncBar());
   FS.outbox.onChange(() => { if (!syncing) refresh(); });
-  setInterval(() => syncNow(), SYNC_EVERY_MS);
+  // Priming's progress only moves the sync bar; the screens redraw once a run ends (FS.outbox.notify).
+  FS.prime.onProgress(() => renderSyncBar());
+  // Each sync round also primes the offline set when it is due (each morning) or resumes an interrupted priming.
+  setInterval(() => syncNow().then(() => FS.prime.startIfDue(false)), SYNC_EVERY_MS);
 
   if ('serviceWorker' in navigator) {
     navigator.serviceWorker.register('/app/sw.js', { scope: '/app/' }).catch((err) => console.warn('service worker', err));
   }
-  if (navigator.storage && navigator.storage.persist) navigator.storage.persist().catch(() => {});
+  // Ask the browser to keep a week of queued work even under storage pressure; watch how full the storage gets.
+  FS.outboxView.askPersist();
+  checkStorage().then(renderSyncBar);
+  setInterval(() => checkStorage().then(renderSyncBar), 5 * 60 * 1000);
 
   FS.app = { route, syncNow, renderSyncBar, esc };
   FS.i18n.setLang(FS.i18n.lang);
-  route().then(() => syncNow());
+  route().then(() => syncNow()).then(() => FS.prime.startIfDue(false));
 })(self.FS = self.FS || {});

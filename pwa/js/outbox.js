@@ -2,6 +2,9 @@
  * Photos and signatures upload first (PUT /api/v1/attachments/<id>), then the op (POST /api/v1/sync).
  * A network failure keeps the op at the front and retries with backoff; the server's `duplicate` is a success;
  * a rejected op stays on the phone with the server's reason until the engineer retries or discards it.
+ * Nothing here expires: an op and its photos stay on the phone (a week offline and more, across app updates) until
+ * the server answered it or the engineer discarded it; a session that ended (401) keeps them for the next log-in.
+ * (Workbox's background-sync queue, whose maxRetentionTime would drop requests, is deliberately not used.)
  * Shared by the page and the service worker (Background Sync). */
 (function (FS) {
   'use strict';
@@ -13,6 +16,8 @@
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
   const RENEW_AFTER_MS = 12 * 3600 * 1000;
   const SYNC_TAG = 'fs-outbox';
+  // Photos go up in pieces this big: a dropped connection costs at most one piece.
+  const UPLOAD_CHUNK = 64 * 1024;
 
   const listeners = new Set();
   const channel = 'BroadcastChannel' in self ? new BroadcastChannel('fieldservice') : null;
@@ -81,6 +86,45 @@
     return err instanceof FS.api.ApiError && !err.transient && err.status !== 401;
   }
 
+  /* Send one photo or signature in chunks (PUT /api/v1/uploads/<id> with Content-Range). How far it got is kept on
+   * the phone; after a dropped connection the server says how many bytes it holds and the rest follows from there. */
+  async function uploadBlob(record) {
+    const size = record.blob.size;
+    let state = await FS.store.getUpload(record.id);
+    const query = `?request_id=${encodeURIComponent(record.request_id)}&kind=${encodeURIComponent(record.kind)}`;
+    const path = '/api/v1/uploads/' + encodeURIComponent(record.id);
+    let offset = 0;
+    if (state) {
+      // Started before: the server's count is the truth (a chunk may have arrived without its answer).
+      const answer = await FS.api.get(path);
+      if (answer.complete) return;
+      offset = answer.offset;
+    } else {
+      state = { id: record.id, request_id: record.request_id, size, offset: 0 };
+    }
+    for (;;) {
+      const end = Math.min(size, offset + UPLOAD_CHUNK);
+      let answer;
+      try {
+        answer = await FS.api.put(path + query, record.blob.slice(offset, end), {
+          headers: { 'Content-Type': record.content_type, 'Content-Range': `bytes ${offset}-${end - 1}/${size}` },
+          timeout: 60000,
+        });
+      } catch (err) {
+        if (err instanceof FS.api.ApiError && err.error.code === 'upload_offset' && err.error.fields) {
+          offset = Number(err.error.fields.offset) || 0;
+          continue;
+        }
+        throw err;
+      }
+      offset = answer.offset;
+      state.offset = offset;
+      await FS.store.putUpload(state);
+      notify();
+      if (answer.complete) return;
+    }
+  }
+
   async function uploadBlobs(op) {
     for (const id of op.blob_ids || []) {
       const record = await FS.store.getBlob(id);
@@ -88,14 +132,30 @@
         throw new FS.api.ApiError(0, { code: 'blob_missing', message: 'A photo or signature of this change is missing on the phone.' });
       }
       if (record.uploaded) continue;
-      const query = `?request_id=${encodeURIComponent(record.request_id)}&kind=${encodeURIComponent(record.kind)}`;
-      await FS.api.put('/api/v1/attachments/' + encodeURIComponent(id) + query, record.blob, {
-        headers: { 'Content-Type': record.content_type },
-        timeout: 120000,
-      });
+      await uploadBlob(record);
       record.uploaded = true;
       await FS.store.putBlob(record);
+      await FS.store.deleteUpload(id);
     }
+  }
+
+  /* How much of an op's photos the server holds, 0 to 1 (for the outbox screen). */
+  async function uploadProgress(op) {
+    let done = 0;
+    let total = 0;
+    for (const id of op.blob_ids || []) {
+      const record = await FS.store.getBlob(id);
+      if (!record) continue;
+      const size = record.blob ? record.blob.size : 0;
+      total += size;
+      if (record.uploaded) done += size;
+      else done += ((await FS.store.getUpload(id)) || { offset: 0 }).offset;
+    }
+    return total ? done / total : null;
+  }
+
+  function isConflict(op) {
+    return op.type === 'edit' && op.error && op.error.code === 'conflict';
   }
 
   async function markRejected(op, error) {
@@ -137,7 +197,8 @@
       let chars = 0;
       for (const op of ops) {
         if (op.status === 'rejected') {
-          held.add(op.request_id);
+          // A later change of the job may depend on a refused one; a conflict of details blocks nothing.
+          if (!isConflict(op)) held.add(op.request_id);
           continue;
         }
         if (held.has(op.request_id)) continue;
@@ -156,6 +217,12 @@
         if (batch.length >= batchSize) break;
       }
       if (!batch.length) return { sent, state: 'done' };
+      for (const op of batch) {
+        if (op.sent_at) continue;
+        // Once sent, an op never changes (the server may hold it though its answer got lost).
+        op.sent_at = new Date().toISOString();
+        await FS.store.putOp(op);
+      }
       let answer;
       try {
         answer = await FS.api.post('/api/v1/sync', { ops: batch.map(wire) }, { timeout: 60000 });
@@ -300,11 +367,76 @@
       op.op_id = uuid();
       op.status = 'pending';
       op.error = null;
+      op.sent_at = null;
       await FS.store.putOp(op);
     }
     await FS.store.setMeta('status', Object.assign(await FS.store.getMeta('status', {}), { next_at: null }));
     notify();
     requestBackgroundSync();
+  }
+
+  /* Put one rejected op back in line under a new op_id (the engineer fixed what the server objected to). */
+  async function retryOp(seq) {
+    const op = await FS.store.getOp(seq);
+    if (!op || op.status !== 'rejected') return;
+    op.previous_errors = (op.previous_errors || []).concat([op.error]);
+    op.op_id = uuid();
+    op.status = 'pending';
+    op.error = null;
+    op.sent_at = null;
+    await FS.store.putOp(op);
+    await FS.store.setMeta('status', Object.assign(await FS.store.getMeta('status', {}), { next_at: null }));
+    notify();
+    requestBackgroundSync();
+  }
+
+  /* Queue an edit of a job's fields (merge by field on the server): *changes* against the version the phone read.
+   * Edits of the same job not sent yet are one op: the server would otherwise see the second one as a change of
+   * fields the first one changed since that version. */
+  async function queueEdit(requestId, baseVersion, changes) {
+    const waiting = (await FS.store.opsForRequest(requestId))
+      .filter((op) => op.type === 'edit' && op.status === 'pending' && !op.sent_at);
+    if (waiting.length) {
+      const op = waiting[waiting.length - 1];
+      op.payload.changes = Object.assign({}, op.payload.changes, changes);
+      op.client_time = new Date().toISOString();
+      await FS.store.putOp(op);
+      notify();
+      requestBackgroundSync();
+      return op;
+    }
+    return enqueue('edit', requestId, { base_version: baseVersion, changes });
+  }
+
+  /* A conflict (the same field changed on the server since our version): keep mine sends the same changes again
+   * based on the version the server reported, in the same place in line; take theirs drops the op and keeps the
+   * server's values on the phone until the next pull brings them anyway. */
+  async function resolveConflict(seq, choice) {
+    const op = await FS.store.getOp(seq);
+    if (!op || op.status !== 'rejected' || !op.error || op.error.code !== 'conflict') return;
+    const fields = op.error.fields || {};
+    const version = Math.max(0, ...Object.values(fields).map((f) => Number(f && f.version) || 0));
+    if (choice === 'mine') {
+      op.previous_errors = (op.previous_errors || []).concat([op.error]);
+      op.payload = Object.assign({}, op.payload, { base_version: version || op.payload.base_version });
+      op.op_id = uuid();
+      op.status = 'pending';
+      op.error = null;
+      op.sent_at = null;
+      await FS.store.putOp(op);
+      requestBackgroundSync();
+    } else {
+      const job = await FS.store.getJob(op.request_id);
+      if (job) {
+        for (const [field, value] of Object.entries(fields)) {
+          if (value && typeof value === 'object' && 'theirs' in value) job[field] = value.theirs;
+        }
+        if (version > (job.version || 0)) job.version = version;
+        await FS.store.putJob(job);
+      }
+      await FS.store.deleteOp(seq);
+    }
+    notify();
   }
 
   /* Give up one op for good: the engineer decided so, after reading the server's reason. */
@@ -317,7 +449,7 @@
   }
 
   FS.outbox = {
-    SYNC_TAG, uuid, online, enqueue, flush, pull, syncNow, retry, discard, notify, onChange,
-    refreshReference, refreshPool, requestBackgroundSync,
+    SYNC_TAG, uuid, online, enqueue, isConflict, flush, pull, syncNow, retry, discard, notify, onChange,
+    refreshReference, refreshPool, requestBackgroundSync, uploadProgress, retryOp, queueEdit, resolveConflict,
   };
 })(self.FS = self.FS || {});

@@ -49,11 +49,10 @@
         await paint();
         syncNow();
       }));
-      view.querySelectorAll('[data-discard]').forEach((button) => button.addEventListener('click', async () => {
-        if (!confirm(t('confirm_discard'))) return;
-        await FS.outbox.discard(Number(button.dataset.discard));
+      FS.outboxView.wireRejected(view, async (send) => {
+        if (send) await syncNow();
         await paint();
-      }));
+      });
       document.getElementById('pool-refresh').addEventListener('click', async () => {
         await FS.outbox.refreshPool();
         await paint();

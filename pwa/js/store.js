@@ -4,7 +4,7 @@
   'use strict';
 
   const DB_NAME = 'fieldservice';
-  const DB_VERSION = 3;
+  const DB_VERSION = 4;
   let dbPromise = null;
 
   function open() {
@@ -30,6 +30,13 @@
             // The jobs' shape changed (a history visit's engineer is {id, name}, labour hours a number): forget
             // the cursor, so the next pull sends every job again and replaces the copies.
             tx.objectStore('meta').delete('cursor');
+          }
+          if (oldVersion < 4) {
+            // In place, so a phone updated with a week of queued ops keeps every one of them (and their photos):
+            // how far each photo's upload got (resumed from there after a dropped connection), and how far the
+            // priming of each kind of offline data got (resumed from its `next` page).
+            db.createObjectStore('uploads', { keyPath: 'id' });
+            db.createObjectStore('prime', { keyPath: 'kind' });
           }
         },
         // Another tab or a new service worker needs a newer schema: let go so it can upgrade.
@@ -148,11 +155,14 @@
   /* Remove a delivered (or discarded) op and the blobs only it used. */
   async function deleteOp(seq) {
     const db = await open();
-    const tx = db.transaction(['outbox', 'blobs'], 'readwrite');
+    const tx = db.transaction(['outbox', 'blobs', 'uploads'], 'readwrite');
     const op = await tx.objectStore('outbox').get(seq);
     if (op) {
       await tx.objectStore('outbox').delete(seq);
-      for (const id of op.blob_ids || []) await tx.objectStore('blobs').delete(id);
+      for (const id of op.blob_ids || []) {
+        await tx.objectStore('blobs').delete(id);
+        await tx.objectStore('uploads').delete(id);
+      }
     }
     await tx.done;
   }
@@ -163,6 +173,52 @@
       pending: ops.filter((o) => o.status !== 'rejected').length,
       rejected: ops.filter((o) => o.status === 'rejected').length,
     };
+  }
+
+  // --- uploads in progress (photos sent in chunks) ---------------------------------------------
+
+  async function getUpload(id) {
+    return (await open()).get('uploads', id);
+  }
+
+  async function putUpload(record) {
+    record.updated_at = new Date().toISOString();
+    await (await open()).put('uploads', record);
+  }
+
+  async function deleteUpload(id) {
+    await (await open()).delete('uploads', id);
+  }
+
+  // --- priming (the offline set fetched page by page) -------------------------------------------
+
+  async function getPrime(kind) {
+    return (await open()).get('prime', kind);
+  }
+
+  async function allPrime() {
+    return (await open()).getAll('prime');
+  }
+
+  async function putPrime(record) {
+    await (await open()).put('prime', record);
+  }
+
+  async function clearPrime() {
+    await (await open()).clear('prime');
+  }
+
+  /* Store one primed page: its items are added to the reference copy *key* (by id) and the kind's progress moves
+   * to *state* in the same transaction, so an interruption never counts a page it did not keep. */
+  async function addPrimePage(key, items, state) {
+    const db = await open();
+    const tx = db.transaction(['reference', 'prime'], 'readwrite');
+    const row = (await tx.objectStore('reference').get(key)) || { key, items: [] };
+    const byId = new Map(row.items.map((item, i) => [item.id !== undefined ? item.id : item.code || i, item]));
+    for (const item of items) byId.set(item.id !== undefined ? item.id : item.code, item);
+    await tx.objectStore('reference').put({ key, items: Array.from(byId.values()), at: new Date().toISOString() });
+    await tx.objectStore('prime').put(state);
+    await tx.done;
   }
 
   // --- blobs (photos, signatures) ---------------------------------------------------------------
@@ -234,6 +290,10 @@
     await db.delete('meta', 'cursor');
     // The next user may have other skills: their knowledge copy starts from scratch.
     await db.delete('meta', 'knowledge_cursor');
+    // ... and their own offline set to prime.
+    await db.clear('prime');
+    await db.delete('meta', 'primed');
+    await db.delete('meta', 'prime_run');
   }
 
   FS.store = {
@@ -241,6 +301,8 @@
     allJobs, getJob, putJob, applyPull, forgetJobIfRemoved,
     addOp, listOps, opsForRequest, putOp, getOp, deleteOp, countOps,
     getBlob, putBlob, deleteBlob,
+    getUpload, putUpload, deleteUpload,
+    getPrime, allPrime, putPrime, clearPrime, addPrimePage,
     getDraft, putDraft, deleteDraft,
     getReference, putReference, mergeReference, dropJobHints, clearSession,
   };
