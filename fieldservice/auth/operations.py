@@ -258,9 +258,16 @@ def authenticate(username: str, password: str, remote_addr: str | None) -> User:
             "Too many failed log-ins for this user; log in from where you logged in before, or wait and try again.",
             retry_after=account.retry_after(),
         )
+    given_back = False
     try:
         user = db.session.scalar(sa.select(User).where(User.username == username))
         ok = _password_matches(user, password or "") and user.active
+        if ok:
+            # Before this request writes anything: the counts have their own transaction, which on SQLite (the
+            # demo's database) would wait for ours to end and fail.
+            account.give_back()
+            address.give_back()
+            given_back = True
         db.session.add(LoginAttempt(username=username, remote_addr=remote_addr, at=utcnow(), success=ok))
         db.session.flush()
         if not ok:
@@ -268,14 +275,13 @@ def authenticate(username: str, password: str, remote_addr: str | None) -> User:
             db.session.commit()
     except Exception:
         # Our own trouble (the database away, say) is no failed guess: it must not count against anyone.
-        account.give_back()
-        address.give_back()
+        if not given_back:
+            account.give_back()
+            address.give_back()
         raise
     if not ok:
         log.info("failed log-in for %r from %s", username, remote_addr)
         raise Unauthorized("bad_credentials", "Wrong username or password, or the account is disabled.")
-    account.give_back()
-    address.give_back()
     log.info("log-in by %s from %s", user.username, remote_addr)
     return user
 
@@ -306,9 +312,7 @@ def create_user(
     _validate_user_fields(username, role, password)
     username = username.strip()
     if db.session.scalar(sa.select(User.id).where(User.username == username)):
-        raise ValidationFailed(
-            "username_taken", "That username is taken.", {"username": "That username is taken."}
-        )
+        raise ValidationFailed("username_taken", "That username is taken.", {"username": "That username is taken."})
     user = User(username=username, role=str(role), name=name or username, email=email, phone=phone)
     user.set_password(password)
     db.session.add(user)
@@ -322,9 +326,7 @@ def update_user(user: User, version: int, actor: User, **changes) -> User:
     ends every login of the user (console sessions, remember cookies, API tokens)."""
     check_version(user, version)
     _validate_user_fields(None, changes.get("role"), changes.get("password") or None)
-    if user.id == actor.id and (
-        changes.get("active") is False or changes.get("role", user.role) != user.role
-    ):
+    if user.id == actor.id and (changes.get("active") is False or changes.get("role", user.role) != user.role):
         raise Conflict("cannot_demote_self", "You cannot disable yourself or change your own role.")
     ends_logins = False
     if changes.get("role") is not None and changes["role"] != user.role:

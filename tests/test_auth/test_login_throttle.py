@@ -190,3 +190,27 @@ def test_a_server_fault_during_the_check_counts_as_no_failure(app, make_user, db
     with pytest.raises(RuntimeError):
         _login(app, "lina", "password123", "198.51.100.7")
     assert _count(db, "login:addr:198.51.100.7") == 0 and _count(db, "login:user:lina") == 0
+
+
+def test_logging_in_works_on_the_embedded_sqlite_database(app_config, tmp_path):
+    """`make demo` runs on SQLite with no Redis: the throttle counts in the database, where one writer at a time may
+    hold the file. A successful log-in gives its hit back before the request writes anything, or the count's own
+    transaction would wait on the request's and fail ("database is locked", a 500)."""
+    from fieldservice.extensions import db
+
+    app = create_app({**app_config, "DATABASE_URL": f"sqlite:///{tmp_path / 'demo.db'}", "REDIS_URL": None})
+    with app.app_context():
+        db.create_all()
+        operations.create_user("desk", "password123", "dispatcher")
+        db.session.commit()
+        try:
+            console = _login(app, "desk", "password123", "198.51.100.7", path="/login")
+            assert console.status_code == 302, console.get_data(as_text=True)[:300]
+            api = _login(app, "desk", "password123", "198.51.100.7")
+            assert api.status_code == 200 and api.get_json()["token"]
+            assert _login(app, "desk", "wrong-password", "198.51.100.7").status_code == 401
+            # Both successes gave their hits back; the failure counts.
+            assert _count(db, "login:user:desk") == 1
+        finally:
+            db.session.remove()
+            db.engine.dispose()
