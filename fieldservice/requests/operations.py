@@ -979,34 +979,39 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
 
 # ---------------------------------------------------------------- the sweep
 
-
-def _due(condition) -> list[ServiceRequest]:
-    # Rows someone is changing right now are skipped: the next minute's sweep takes them.
-    return list(
-        db.session.scalars(
-            sa.select(ServiceRequest)
-            .where(condition)
-            .order_by(ServiceRequest.id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    )
+# Rows per statement: a backlog is worked through in sets this large, each locked, changed and recorded at once.
+SWEEP_BATCH = 1000
 
 
-def sweep_requests(now: datetime) -> int:
-    """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent."""
-    rules = (
+@dataclass(frozen=True)
+class _TimeRule:
+    """One time rule as a set operation: the rows it is due on, what it writes on them (what _change and the
+    transition's effect would write row by row), and its timeline entry's data from the row as it was."""
+
+    action: str
+    condition: sa.ColumnElement[bool]
+    values: dict
+    data: object  # (engineer_id before) -> the event's data
+
+
+def _time_rules(now: datetime) -> tuple[_TimeRule, ...]:
+    # lock and release go to a state nobody owns (states.UNOWNED): the engineer lets go; their condition has the
+    # required date passed, so the rules 3a and 4 are done with (deadline_swept, as _change sets it).
+    let_go = {"engineer_id": None, "assigned_at": None, "arrived_at": None, "deadline_swept": True}
+    return (
         # 3a: nobody was assigned by the customer's required date.
-        (
+        _TimeRule(
             "lock",
             sa.and_(
                 ServiceRequest.status == AWAITING,
                 ServiceRequest.required_by <= now,
                 ~ServiceRequest.deadline_swept,
             ),
+            {"status": LOCKED, **let_go},
+            lambda _engineer_id: note_data("lock"),
         ),
         # 4: the engineer has not handled it (not on site) by the required date.
-        (
+        _TimeRule(
             "release",
             sa.and_(
                 ServiceRequest.status == ASSIGNED,
@@ -1014,8 +1019,10 @@ def sweep_requests(now: datetime) -> int:
                 ~ServiceRequest.deadline_swept,
                 ServiceRequest.arrived_at.is_(None),
             ),
+            {"status": AWAITING, **let_go},
+            lambda engineer_id: {"engineer_id": engineer_id, **note_data("release")},
         ),
-        (
+        _TimeRule(
             "response_breach",
             sa.and_(
                 ServiceRequest.status.in_(tuple(ACTIVE)),
@@ -1023,24 +1030,87 @@ def sweep_requests(now: datetime) -> int:
                 ServiceRequest.responded_at.is_(None),
                 ~ServiceRequest.response_breached,
             ),
+            {"response_breached": True},
+            lambda _engineer_id: note_data("response_breach"),
         ),
-        (
+        _TimeRule(
             "resolution_breach",
             sa.and_(
                 ServiceRequest.status.in_(tuple(ACTIVE)),
                 ServiceRequest.resolution_due <= now,
                 ~ServiceRequest.resolution_breached,
             ),
+            {"resolution_breached": True},
+            lambda _engineer_id: note_data("resolution_breach"),
         ),
     )
+
+
+def _sweep_batch(rule: _TimeRule, limit: int) -> list[tuple[ServiceRequest, str, int | None]]:
+    """Change up to *limit* due rows of *rule* in one UPDATE ... RETURNING: (the request as stored now, its status
+    and engineer before). Each row's version is bumped and updated_at set, as a flush of the ORM would."""
+    changes = {**rule.values, "version": ServiceRequest.version + 1, "updated_at": utcnow()}
+    options = {"synchronize_session": False, "populate_existing": True}
+    before = (
+        sa.select(
+            ServiceRequest.id,
+            ServiceRequest.status.label("status_before"),
+            ServiceRequest.engineer_id.label("engineer_before"),
+        )
+        .where(rule.condition)
+        .order_by(ServiceRequest.id)
+        .limit(limit)
+    )
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Rows someone is changing right now are skipped (SKIP LOCKED): the next minute's sweep takes them. A row
+        # changed and committed meanwhile is read again once locked, and left out unless still due.
+        due = before.with_for_update(skip_locked=True).cte("due")
+        statement = (
+            sa.update(ServiceRequest)
+            .where(ServiceRequest.id == due.c.id)
+            .values(changes)
+            .returning(ServiceRequest, due.c.status_before, due.c.engineer_before)
+        )
+        return [tuple(row) for row in db.session.execute(statement, execution_options=options)]
+    # SQLite has one writer at a time and no FROM in RETURNING: the rows as they were, then the one UPDATE.
+    was = {row.id: (row.status_before, row.engineer_before) for row in db.session.execute(before)}
+    if not was:
+        return []
+    statement = (
+        sa.update(ServiceRequest).where(ServiceRequest.id.in_(list(was))).values(changes).returning(ServiceRequest)
+    )
+    stored = db.session.scalars(statement, execution_options=options).all()
+    return sorted(((sr, *was[sr.id]) for sr in stored), key=lambda change: change[0].id)
+
+
+def sweep_requests(now: datetime, *, batch: int = SWEEP_BATCH) -> int:
+    """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent.
+
+    In sets: each rule, in batches of *batch* rows, is one UPDATE ... RETURNING of the due rows it can lock, one
+    INSERT of their timeline events and one of what the subscribers make of them (messages, deliveries), the
+    signals sent for each change as perform sends them. The rules run in this order, each on what the one before
+    left (a request locked now is flagged late by the breach rules of the same run)."""
     changed = 0
-    for action, condition in rules:
-        (t,) = transitions_for(action)
-        for sr in _due(condition):
-            # No savepoint per row: a subscriber's refusal aborts the whole run, and the next minute retries
-            # it.
-            _apply(sr, t, None, {}, now)
-            changed += 1
+    for rule in _time_rules(now):
+        (t,) = transitions_for(rule.action)
+        while True:
+            rows = _sweep_batch(rule, batch)
+            if not rows:
+                break
+            events = [
+                _new_event(sr, t.action, None, status_before, sr.status, None, rule.data(engineer_before), at=now)
+                for sr, status_before, engineer_before in rows
+            ]
+            insert_many(events)
+            # No savepoint per row: a subscriber's refusal aborts the whole run, and the next minute retries it.
+            new_rows: list = []
+            for (sr, _status, _engineer), event in zip(rows, events, strict=True):
+                _announce(sr, event, new_rows)
+            insert_many(new_rows)
+            changed += len(rows)
+            log.info("sweep %s: %d requests", t.action, len(rows))
+            if len(rows) < batch:
+                break
     return changed
 
 
