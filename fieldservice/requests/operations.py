@@ -23,7 +23,7 @@ from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
 from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
-from fieldservice.core.search import contains_text
+from fieldservice.core.search import contains_text, starts_with_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -34,6 +34,7 @@ from fieldservice.requests.models import (
     ProblemType,
     ProblemTypeRequestCount,
     ProductRequestCount,
+    RequestCount,
     RequestEvent,
     ServiceRequest,
     Survey,
@@ -170,10 +171,11 @@ def filter_requests(
     overdue: bool | None = None,
     priority: int | None = None,
     zone: str | None = None,
-    sort: str = "due",
+    sort: str | None = None,
     now: datetime | None = None,
 ) -> sa.Select:
-    """Narrow and sort a request select by the list filters of the API and the console."""
+    """Narrow and sort a request select by the list filters of the API and the console. The order is *sort*;
+    without it, the best matches of *q* first (search_rank), else by the customer's required date."""
     now = now or utcnow()
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
@@ -196,7 +198,9 @@ def filter_requests(
             ),
         )
         query = query.where(late if overdue else sa.not_(late))
+    rank = None
     if q and q.strip():
+        q = q.strip()
         matching_customers = sa.select(Customer.id).where(contains_text(q, Customer.name, Customer.phone))
         query = query.where(
             sa.or_(
@@ -204,14 +208,97 @@ def filter_requests(
                 ServiceRequest.customer_id.in_(matching_customers),
             )
         )
+        rank = search_rank(q)
+    if sort is None:
+        sort = "relevance" if rank is not None else "due"
     order = {
         "due": (ServiceRequest.required_by, ServiceRequest.id),
         "response_due": (ServiceRequest.response_due, ServiceRequest.id),
         "priority": (ServiceRequest.priority, ServiceRequest.required_by, ServiceRequest.id),
         "created": (ServiceRequest.created_at, ServiceRequest.id),
         "-created": (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
-    }[sort]
+    }.get(sort)
+    if order is None:  # relevance: the best matches of q first, each tier by due time
+        order = (rank, ServiceRequest.required_by, ServiceRequest.id) if rank is not None else ()
     return query.order_by(*order)
+
+
+def search_rank(q: str) -> sa.ColumnElement[int]:
+    """How well a request matches the search text *q*, 0 best: its number itself; a number, customer phone or
+    customer name that starts with it; one that contains it; the description only."""
+    text = q.strip()
+    starting_customers = sa.select(Customer.id).where(starts_with_text(text, Customer.name, Customer.phone))
+    containing_customers = sa.select(Customer.id).where(contains_text(text, Customer.name, Customer.phone))
+    return sa.case(
+        (sa.func.upper(ServiceRequest.number) == text.upper(), 0),
+        (
+            sa.or_(
+                starts_with_text(text, ServiceRequest.number),
+                ServiceRequest.customer_id.in_(starting_customers),
+            ),
+            1,
+        ),
+        (
+            sa.or_(
+                contains_text(text, ServiceRequest.number),
+                ServiceRequest.customer_id.in_(containing_customers),
+            ),
+            2,
+        ),
+        else_=3,
+    )
+
+
+# The list filters that narrow by something else than the status and the priority: with any of them the list's
+# total is counted from the rows; without, from service_request_counts.
+_ROW_FILTERS = ("engineer_id", "customer_id", "q", "overdue", "zone")
+
+
+def listed_total(user, *, status=None, priority: int | None = None, **filters) -> int | None:
+    """The list's `total` from the kept counts (models.RequestCount) when the filters are only the status and the
+    priority and *user* sees every request of those statuses (dispatch roles; the callback desk its two states);
+    None when the rows must be counted (other filters, an engineer, SQLite)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    if any(filters.get(name) not in (None, "") for name in _ROW_FILTERS):
+        return None
+    role = getattr(user, "role", None)
+    if role in DISPATCH:
+        visible = None
+    elif role == CALLBACK:
+        visible = {RESOLVED, REVISITED}
+    else:
+        return None
+    statuses = None
+    if status:
+        statuses = {status} if isinstance(status, str) else set(status)
+    if visible is not None:
+        statuses = visible if statuses is None else statuses & visible
+    query = sa.select(sa.func.coalesce(sa.func.sum(RequestCount.delta), 0))
+    if statuses is not None:
+        if not statuses:
+            return 0
+        query = query.where(RequestCount.status.in_(sorted(statuses)))
+    if priority:
+        query = query.where(RequestCount.priority == priority)
+    return int(db.session.scalar(query))
+
+
+def fold_request_counts() -> None:
+    """Fold the rows of service_request_counts into one per (status, priority), keeping every sum: by one worker
+    at a time (a transaction-scoped advisory lock; the others skip it). Writers only insert there, so they never
+    wait for this."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    if not db.session.scalar(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('service_request_counts'))")):
+        return
+    db.session.execute(
+        sa.text(
+            "WITH gone AS (DELETE FROM service_request_counts RETURNING status, priority, delta)"
+            " INSERT INTO service_request_counts (status, priority, delta)"
+            " SELECT status, priority, sum(delta) FROM gone GROUP BY status, priority HAVING sum(delta) <> 0"
+        )
+    )
 
 
 # ---------------------------------------------------------------- intake
@@ -1111,6 +1198,7 @@ def sweep_requests(now: datetime, *, batch: int = SWEEP_BATCH) -> int:
             log.info("sweep %s: %d requests", t.action, len(rows))
             if len(rows) < batch:
                 break
+    fold_request_counts()
     return changed
 
 
