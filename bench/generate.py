@@ -740,6 +740,14 @@ def add_missing_indexes() -> int:
                 if index.name not in existing:
                     print(f"  creating {index.name}")
                     index.create(conn)
+        if conn.dialect.name == "postgresql" and not conn.scalar(sa.text("SELECT count(*) FROM service_request_counts")):
+            # The kept counts of requests per status and priority start from the rows there are (as the migration).
+            conn.execute(
+                sa.text(
+                    "INSERT INTO service_request_counts (status, priority, delta)"
+                    " SELECT status, priority, count(*) FROM service_requests GROUP BY status, priority"
+                )
+            )
     if db.engine.dialect.name == "postgresql":
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
