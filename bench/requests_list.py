@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask, jsonify, request  # noqa: E402
+from sqlalchemy.ext.compiler import compiles  # noqa: E402
 
 # The bare endpoints run the app's own database work, written by hand: the list reads the same columns with the
 # same four joins and counts the same rows; intake makes the same reads (customer, product, problem type, the
@@ -286,17 +287,22 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
     return out
 
 
-def _plan(db, select) -> list[str]:
-    from datetime import UTC
+class Explain(sa.sql.expression.Executable, sa.sql.expression.ClauseElement):
+    """EXPLAIN (COSTS OFF) of a select, compiled and bound as SQLAlchemy runs it (expanding IN, types)."""
 
-    compiled = select.compile(dialect=db.engine.dialect)
-    params = {
-        k: (v.astimezone(UTC).replace(tzinfo=None) if isinstance(v, datetime) else v)
-        for k, v in compiled.params.items()
-    }
-    with db.engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN (COSTS OFF) " + compiled.string, params).scalars().all()
-    return [row for row in rows]
+    inherit_cache = False
+
+    def __init__(self, statement):
+        self.statement = statement
+
+
+@compiles(Explain, "postgresql")
+def _explain(element, compiler, **kw):
+    return "EXPLAIN (COSTS OFF) " + compiler.process(element.statement, **kw)
+
+
+def _plan(db, select) -> list[str]:
+    return list(db.session.execute(Explain(select)).scalars())
 
 
 def main(argv=None) -> int:

@@ -202,11 +202,14 @@ def filter_requests(
     if q and q.strip():
         q = q.strip()
         matching_customers = sa.select(Customer.id).where(contains_text(q, Customer.name, Customer.phone))
+        if db.session.get_bind().dialect.name == "postgresql":
+            # = ANY(ARRAY(...)): the customers found first, then their requests through the customer_id index, in
+            # one BitmapOr with the trigram indexes (IN (subquery) there reads every row instead).
+            by_customer = ServiceRequest.customer_id == sa.any_(sa.func.array(matching_customers.scalar_subquery()))
+        else:
+            by_customer = ServiceRequest.customer_id.in_(matching_customers)
         query = query.where(
-            sa.or_(
-                contains_text(q, ServiceRequest.number, ServiceRequest.description),
-                ServiceRequest.customer_id.in_(matching_customers),
-            )
+            sa.or_(contains_text(q, ServiceRequest.number, ServiceRequest.description), by_customer)
         )
         rank = search_rank(q)
     if sort is None:
