@@ -1136,24 +1136,25 @@ def _time_rules(now: datetime) -> tuple[_TimeRule, ...]:
     )
 
 
-def _sweep_batch(rule: _TimeRule, limit: int) -> list[tuple[ServiceRequest, str, int | None]]:
-    """Change up to *limit* due rows of *rule* in one UPDATE ... RETURNING: (the request as stored now, its status
-    and engineer before). Each row's version is bumped and updated_at set, as a flush of the ORM would."""
+def _due_ids(rule: _TimeRule) -> list[int]:
+    """The ids of the rows *rule* is due on, read through the rule's indexes (status and due time), unlocked."""
+    return list(db.session.scalars(sa.select(ServiceRequest.id).where(rule.condition).order_by(ServiceRequest.id)))
+
+
+def _sweep_batch(rule: _TimeRule, ids: list[int]) -> list[tuple[ServiceRequest, str, int | None]]:
+    """Change those of the rows *ids* that *rule* is still due on in one UPDATE ... RETURNING: (the request as
+    stored now, its status and engineer before), by id. Each row's version is bumped and updated_at set, as a
+    flush of the ORM would."""
     changes = {**rule.values, "version": ServiceRequest.version + 1, "updated_at": utcnow()}
     options = {"synchronize_session": False, "populate_existing": True}
-    before = (
-        sa.select(
-            ServiceRequest.id,
-            ServiceRequest.status.label("status_before"),
-            ServiceRequest.engineer_id.label("engineer_before"),
-        )
-        .where(rule.condition)
-        .order_by(ServiceRequest.id)
-        .limit(limit)
-    )
+    before = sa.select(
+        ServiceRequest.id,
+        ServiceRequest.status.label("status_before"),
+        ServiceRequest.engineer_id.label("engineer_before"),
+    ).where(ServiceRequest.id.in_(ids), rule.condition)
     if db.session.get_bind().dialect.name == "postgresql":
         # Rows someone is changing right now are skipped (SKIP LOCKED): the next minute's sweep takes them. A row
-        # changed and committed meanwhile is read again once locked, and left out unless still due.
+        # changed and committed since the ids were read is read again once locked, and left out unless still due.
         due = before.with_for_update(skip_locked=True).cte("due")
         statement = (
             sa.update(ServiceRequest)
@@ -1161,7 +1162,8 @@ def _sweep_batch(rule: _TimeRule, limit: int) -> list[tuple[ServiceRequest, str,
             .values(changes)
             .returning(ServiceRequest, due.c.status_before, due.c.engineer_before)
         )
-        return [tuple(row) for row in db.session.execute(statement, execution_options=options)]
+        changed = [tuple(row) for row in db.session.execute(statement, execution_options=options)]
+        return sorted(changed, key=lambda change: change[0].id)
     # SQLite has one writer at a time and no FROM in RETURNING: the rows as they were, then the one UPDATE.
     was = {row.id: (row.status_before, row.engineer_before) for row in db.session.execute(before)}
     if not was:
@@ -1176,17 +1178,19 @@ def _sweep_batch(rule: _TimeRule, limit: int) -> list[tuple[ServiceRequest, str,
 def sweep_requests(now: datetime, *, batch: int = SWEEP_BATCH) -> int:
     """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent.
 
-    In sets: each rule, in batches of *batch* rows, is one UPDATE ... RETURNING of the due rows it can lock, one
+    In sets: each rule reads the ids it is due on (its indexes), then, in batches of *batch* of them, is one
+    UPDATE ... RETURNING of the rows still due it can lock, one
     INSERT of their timeline events and one of what the subscribers make of them (messages, deliveries), the
     signals sent for each change as perform sends them. The rules run in this order, each on what the one before
     left (a request locked now is flagged late by the breach rules of the same run)."""
     changed = 0
     for rule in _time_rules(now):
         (t,) = transitions_for(rule.action)
-        while True:
-            rows = _sweep_batch(rule, batch)
+        due = _due_ids(rule)
+        for start in range(0, len(due), batch):
+            rows = _sweep_batch(rule, due[start : start + batch])
             if not rows:
-                break
+                continue
             events = [
                 _new_event(sr, t.action, None, status_before, sr.status, None, rule.data(engineer_before), at=now)
                 for sr, status_before, engineer_before in rows
@@ -1199,8 +1203,6 @@ def sweep_requests(now: datetime, *, batch: int = SWEEP_BATCH) -> int:
             insert_many(new_rows)
             changed += len(rows)
             log.info("sweep %s: %d requests", t.action, len(rows))
-            if len(rows) < batch:
-                break
     fold_request_counts()
     return changed
 
