@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 from fieldservice.appointments.calendar import NEIGHBOURS, Calendars, travel
 from fieldservice.appointments.models import BOOKED, CANCELLED, KEPT, LONGEST_WINDOW, MISSED, Appointment
 from fieldservice.core.errors import Conflict, Forbidden, ValidationFailed
-from fieldservice.core.models import check_version, utcnow
+from fieldservice.core.models import check_version, transaction_cache, utcnow
 from fieldservice.customers.models import Customer
 from fieldservice.engineers import schedule
 from fieldservice.engineers.models import Engineer, EngineerLeave
@@ -370,9 +370,27 @@ def _on_visit(visit, request=None, **_kw) -> None:
         _close(appointment, KEPT, request, KEPT_EVENT, None, visit.arrived_at)
 
 
-def _on_status(sr, event=None, **_kw) -> None:
+def _booked_in_batch(new_rows: list) -> set[int]:
+    """The requests with a booked window when a batch of changes (requests.signals: new_rows) began, read once per
+    batch: a batch (the sweep's locks and releases) books nothing, so a request not in it has no window to close."""
+    cache = transaction_cache(_BATCH_BOOKED)
+    if cache.get("batch") is not new_rows:
+        cache["batch"] = new_rows
+        with db.session.no_autoflush:
+            cache["ids"] = set(
+                db.session.scalars(sa.select(Appointment.request_id).where(Appointment.status == BOOKED))
+            )
+    return cache["ids"]
+
+
+_BATCH_BOOKED = "appointments_booked_in_batch"
+
+
+def _on_status(sr, event=None, new_rows=None, **_kw) -> None:
     """The engineer let go of the job (hand back, release) or the request was cancelled: the window is off."""
     if event is None or event.action == "visit" or event.to_status not in UNOWNED | {REQUEST_CANCELLED}:
+        return
+    if new_rows is not None and sr.id not in _booked_in_batch(new_rows):
         return
     appointment = _booked_of(sr.id)
     if appointment is not None:

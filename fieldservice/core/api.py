@@ -117,12 +117,14 @@ class VersionArgs(ma.Schema):
 Api.ERROR_SCHEMA = ErrorEnvelope
 
 
-def paged(select, page: int, per_page: int):
-    """(the number of rows *select* gives, *select* limited to one page of them)."""
+def paged(select, page: int, per_page: int, total: int | None = None):
+    """(the number of rows *select* gives, *select* limited to one page of them). A caller that knows the number
+    another way (kept counts) passes it as *total*."""
     from sqlalchemy import func, literal
     from sqlalchemy import select as sa_select
 
-    total = db.session.scalar(sa_select(func.count()).select_from(select.order_by(None).subquery()))
+    if total is None:
+        total = db.session.scalar(sa_select(func.count()).select_from(select.order_by(None).subquery()))
     # LIMIT and OFFSET written into the SQL rather than bound: PostgreSQL then plans the prepared statement
     # once (a generic plan) instead of planning each page anew for a LIMIT it cannot see.
     offset = (page - 1) * per_page

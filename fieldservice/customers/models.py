@@ -7,6 +7,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from fieldservice.auth.models import User
 from fieldservice.core.models import TimestampMixin, VersionMixin
+from fieldservice.core.search import trigram_index
 from fieldservice.extensions import db
 
 
@@ -22,6 +23,11 @@ class EditedByMixin:
 
 class Customer(EditedByMixin, TimestampMixin, VersionMixin, db.Model):
     __tablename__ = "customers"
+    # The request list's search box finds requests by their customer's name and phone (core.search).
+    __table_args__ = (
+        trigram_index("ix_customers_name_trgm", "name"),
+        trigram_index("ix_customers_phone_trgm", "phone"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(sa.String(200), index=True)

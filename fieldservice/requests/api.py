@@ -61,9 +61,12 @@ def create_request(args):
 @blp.arguments(RequestQueryArgs, location="query")
 @blp.response(200)
 def list_requests(args):
-    """The requests the caller may see, filtered; by the customer's required date unless `sort` says."""
+    """The requests the caller may see, filtered; by the customer's required date unless `sort` says, the best
+    matches first when searching (`q`): its number, then a number, customer phone or name that starts with it,
+    then one that contains it, then the description."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    total, query = paged(ops.filter_requests(ops.visible_requests(current_user), **args), page, per_page)
+    query = ops.filter_requests(ops.visible_requests(current_user), **args)
+    total, query = paged(query, page, per_page, total=ops.listed_total(current_user, **args))
     items = LIST.dump_page(query)
     # The detail's `appointment` too, for the whole page in one question to the domain that books them.
     found = signals.appointments_of(item["id"] for item in items)

@@ -7,6 +7,7 @@ never commits.
 
 import hashlib
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,7 +26,7 @@ from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
 from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
-from fieldservice.core.search import contains_text
+from fieldservice.core.search import contains_text, starts_with_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -36,6 +37,7 @@ from fieldservice.requests.models import (
     ProblemType,
     ProblemTypeRequestCount,
     ProductRequestCount,
+    RequestCount,
     RequestEvent,
     RequestFieldChange,
     ServiceRequest,
@@ -176,10 +178,11 @@ def filter_requests(
     overdue: bool | None = None,
     priority: int | None = None,
     zone: str | None = None,
-    sort: str = "due",
+    sort: str | None = None,
     now: datetime | None = None,
 ) -> sa.Select:
-    """Narrow and sort a request select by the list filters of the API and the console."""
+    """Narrow and sort a request select by the list filters of the API and the console. The order is *sort*;
+    without it, the best matches of *q* first (search_rank), else by the customer's required date."""
     now = now or utcnow()
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
@@ -202,22 +205,122 @@ def filter_requests(
             ),
         )
         query = query.where(late if overdue else sa.not_(late))
+    rank = None
     if q and q.strip():
+        q = q.strip()
         matching_customers = sa.select(Customer.id).where(contains_text(q, Customer.name, Customer.phone))
-        query = query.where(
-            sa.or_(
-                contains_text(q, ServiceRequest.number, ServiceRequest.description),
-                ServiceRequest.customer_id.in_(matching_customers),
-            )
-        )
+        if db.session.get_bind().dialect.name == "postgresql":
+            # = ANY(ARRAY(...)): the customers found first, then their requests through the customer_id index, in
+            # one BitmapOr with the trigram indexes (IN (subquery) there reads every row instead).
+            by_customer = ServiceRequest.customer_id == sa.any_(sa.func.array(matching_customers.scalar_subquery()))
+        else:
+            by_customer = ServiceRequest.customer_id.in_(matching_customers)
+        query = query.where(sa.or_(_number_contains(q), contains_text(q, ServiceRequest.description), by_customer))
+        rank = search_rank(q)
+    if sort is None:
+        sort = "relevance" if rank is not None else "due"
     order = {
         "due": (ServiceRequest.required_by, ServiceRequest.id),
         "response_due": (ServiceRequest.response_due, ServiceRequest.id),
         "priority": (ServiceRequest.priority, ServiceRequest.required_by, ServiceRequest.id),
         "created": (ServiceRequest.created_at, ServiceRequest.id),
         "-created": (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
-    }[sort]
+    }.get(sort)
+    if order is None:  # relevance: the best matches of q first, each tier by due time
+        order = (rank, ServiceRequest.required_by, ServiceRequest.id) if rank is not None else ()
     return query.order_by(*order)
+
+
+# A whole request number typed in the search box (next_number: SR-YYYYMMDD-NNNN).
+_NUMBER_SHAPE = re.compile(r"SR-\d{8}-\d{4,}", re.IGNORECASE)
+
+
+def _number_contains(q: str) -> sa.ColumnElement[bool]:
+    """Numbers that contain *q*. A whole number can only start one ("SR-" begins every number): the numbers from
+    it up to the next prefix, a range of the unique index on number. Its trigrams are those every number has, which
+    a trigram index answers slowly (a million entries each); any other text goes through the trigram index."""
+    if _NUMBER_SHAPE.fullmatch(q) and db.session.get_bind().dialect.name == "postgresql":
+        start = q.upper()
+        return sa.and_(ServiceRequest.number >= start, ServiceRequest.number < start + "\U0010ffff")
+    return contains_text(q, ServiceRequest.number)
+
+
+def search_rank(q: str) -> sa.ColumnElement[int]:
+    """How well a request matches the search text *q*, 0 best: its number itself; a number, customer phone or
+    customer name that starts with it; one that contains it; the description only."""
+    text = q.strip()
+    starting_customers = sa.select(Customer.id).where(starts_with_text(text, Customer.name, Customer.phone))
+    containing_customers = sa.select(Customer.id).where(contains_text(text, Customer.name, Customer.phone))
+    return sa.case(
+        (sa.func.upper(ServiceRequest.number) == text.upper(), 0),
+        (
+            sa.or_(
+                starts_with_text(text, ServiceRequest.number),
+                ServiceRequest.customer_id.in_(starting_customers),
+            ),
+            1,
+        ),
+        (
+            sa.or_(
+                contains_text(text, ServiceRequest.number),
+                ServiceRequest.customer_id.in_(containing_customers),
+            ),
+            2,
+        ),
+        else_=3,
+    )
+
+
+# The list filters that narrow by something else than the status and the priority: with any of them the list's
+# total is counted from the rows; without, from service_request_counts.
+_ROW_FILTERS = ("engineer_id", "customer_id", "q", "overdue", "zone")
+
+
+def listed_total(user, *, status=None, priority: int | None = None, **filters) -> int | None:
+    """The list's `total` from the kept counts (models.RequestCount) when the filters are only the status and the
+    priority and *user* sees every request of those statuses (dispatch roles; the callback desk its two states);
+    None when the rows must be counted (other filters, an engineer, SQLite)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return None
+    if any(filters.get(name) not in (None, "") for name in _ROW_FILTERS):
+        return None
+    role = getattr(user, "role", None)
+    if role in DISPATCH:
+        visible = None
+    elif role == CALLBACK:
+        visible = {RESOLVED, REVISITED}
+    else:
+        return None
+    statuses = None
+    if status:
+        statuses = {status} if isinstance(status, str) else set(status)
+    if visible is not None:
+        statuses = visible if statuses is None else statuses & visible
+    query = sa.select(sa.func.coalesce(sa.func.sum(RequestCount.delta), 0))
+    if statuses is not None:
+        if not statuses:
+            return 0
+        query = query.where(RequestCount.status.in_(sorted(statuses)))
+    if priority:
+        query = query.where(RequestCount.priority == priority)
+    return int(db.session.scalar(query))
+
+
+def fold_request_counts() -> None:
+    """Fold the rows of service_request_counts into one per (status, priority), keeping every sum: by one worker
+    at a time (a transaction-scoped advisory lock; the others skip it). Writers only insert there, so they never
+    wait for this."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return
+    if not db.session.scalar(sa.text("SELECT pg_try_advisory_xact_lock(hashtext('service_request_counts'))")):
+        return
+    db.session.execute(
+        sa.text(
+            "WITH gone AS (DELETE FROM service_request_counts RETURNING status, priority, delta)"
+            " INSERT INTO service_request_counts (status, priority, delta)"
+            " SELECT status, priority, sum(delta) FROM gone GROUP BY status, priority HAVING sum(delta) <> 0"
+        )
+    )
 
 
 # ---------------------------------------------------------------- intake
@@ -1111,34 +1214,39 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
 
 # ---------------------------------------------------------------- the sweep
 
-
-def _due(condition) -> list[ServiceRequest]:
-    # Rows someone is changing right now are skipped: the next minute's sweep takes them.
-    return list(
-        db.session.scalars(
-            sa.select(ServiceRequest)
-            .where(condition)
-            .order_by(ServiceRequest.id)
-            .with_for_update(skip_locked=True)
-            .execution_options(populate_existing=True)
-        )
-    )
+# Rows per statement: a backlog is worked through in sets this large, each locked, changed and recorded at once.
+SWEEP_BATCH = 1000
 
 
-def sweep_requests(now: datetime) -> int:
-    """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent."""
-    rules = (
+@dataclass(frozen=True)
+class _TimeRule:
+    """One time rule as a set operation: the rows it is due on, what it writes on them (what _change and the
+    transition's effect would write row by row), and its timeline entry's data from the row as it was."""
+
+    action: str
+    condition: sa.ColumnElement[bool]
+    values: dict
+    data: object  # (engineer_id before) -> the event's data
+
+
+def _time_rules(now: datetime) -> tuple[_TimeRule, ...]:
+    # lock and release go to a state nobody owns (states.UNOWNED): the engineer lets go; their condition has the
+    # required date passed, so the rules 3a and 4 are done with (deadline_swept, as _change sets it).
+    let_go = {"engineer_id": None, "assigned_at": None, "arrived_at": None, "deadline_swept": True}
+    return (
         # 3a: nobody was assigned by the customer's required date.
-        (
+        _TimeRule(
             "lock",
             sa.and_(
                 ServiceRequest.status == AWAITING,
                 ServiceRequest.required_by <= now,
                 ~ServiceRequest.deadline_swept,
             ),
+            {"status": LOCKED, **let_go},
+            lambda _engineer_id: note_data("lock"),
         ),
         # 4: the engineer has not handled it (not on site) by the required date.
-        (
+        _TimeRule(
             "release",
             sa.and_(
                 ServiceRequest.status == ASSIGNED,
@@ -1146,8 +1254,10 @@ def sweep_requests(now: datetime) -> int:
                 ~ServiceRequest.deadline_swept,
                 ServiceRequest.arrived_at.is_(None),
             ),
+            {"status": AWAITING, **let_go},
+            lambda engineer_id: {"engineer_id": engineer_id, **note_data("release")},
         ),
-        (
+        _TimeRule(
             "response_breach",
             sa.and_(
                 ServiceRequest.status.in_(tuple(ACTIVE)),
@@ -1155,24 +1265,90 @@ def sweep_requests(now: datetime) -> int:
                 ServiceRequest.responded_at.is_(None),
                 ~ServiceRequest.response_breached,
             ),
+            {"response_breached": True},
+            lambda _engineer_id: note_data("response_breach"),
         ),
-        (
+        _TimeRule(
             "resolution_breach",
             sa.and_(
                 ServiceRequest.status.in_(tuple(ACTIVE)),
                 ServiceRequest.resolution_due <= now,
                 ~ServiceRequest.resolution_breached,
             ),
+            {"resolution_breached": True},
+            lambda _engineer_id: note_data("resolution_breach"),
         ),
     )
+
+
+def _due_ids(rule: _TimeRule) -> list[int]:
+    """The ids of the rows *rule* is due on, read through the rule's indexes (status and due time), unlocked."""
+    return list(db.session.scalars(sa.select(ServiceRequest.id).where(rule.condition).order_by(ServiceRequest.id)))
+
+
+def _sweep_batch(rule: _TimeRule, ids: list[int]) -> list[tuple[ServiceRequest, str, int | None]]:
+    """Change those of the rows *ids* that *rule* is still due on in one UPDATE ... RETURNING: (the request as
+    stored now, its status and engineer before), by id. Each row's version is bumped and updated_at set, as a
+    flush of the ORM would."""
+    changes = {**rule.values, "version": ServiceRequest.version + 1, "updated_at": utcnow()}
+    options = {"synchronize_session": False, "populate_existing": True}
+    before = sa.select(
+        ServiceRequest.id,
+        ServiceRequest.status.label("status_before"),
+        ServiceRequest.engineer_id.label("engineer_before"),
+    ).where(ServiceRequest.id.in_(ids), rule.condition)
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Rows someone is changing right now are skipped (SKIP LOCKED): the next minute's sweep takes them. A row
+        # changed and committed since the ids were read is read again once locked, and left out unless still due.
+        due = before.with_for_update(skip_locked=True).cte("due")
+        statement = (
+            sa.update(ServiceRequest)
+            .where(ServiceRequest.id == due.c.id)
+            .values(changes)
+            .returning(ServiceRequest, due.c.status_before, due.c.engineer_before)
+        )
+        changed = [tuple(row) for row in db.session.execute(statement, execution_options=options)]
+        return sorted(changed, key=lambda change: change[0].id)
+    # SQLite has one writer at a time and no FROM in RETURNING: the rows as they were, then the one UPDATE.
+    was = {row.id: (row.status_before, row.engineer_before) for row in db.session.execute(before)}
+    if not was:
+        return []
+    statement = (
+        sa.update(ServiceRequest).where(ServiceRequest.id.in_(list(was))).values(changes).returning(ServiceRequest)
+    )
+    stored = db.session.scalars(statement, execution_options=options).all()
+    return sorted(((sr, *was[sr.id]) for sr in stored), key=lambda change: change[0].id)
+
+
+def sweep_requests(now: datetime, *, batch: int = SWEEP_BATCH) -> int:
+    """The time rules (API.md): 3a lock, 4 release, SLA breach flags. Only due rows; idempotent.
+
+    In sets: each rule reads the ids it is due on (its indexes), then, in batches of *batch* of them, is one
+    UPDATE ... RETURNING of the rows still due it can lock, one
+    INSERT of their timeline events and one of what the subscribers make of them (messages, deliveries), the
+    signals sent for each change as perform sends them. The rules run in this order, each on what the one before
+    left (a request locked now is flagged late by the breach rules of the same run)."""
     changed = 0
-    for action, condition in rules:
-        (t,) = transitions_for(action)
-        for sr in _due(condition):
-            # No savepoint per row: a subscriber's refusal aborts the whole run, and the next minute retries
-            # it.
-            _apply(sr, t, None, {}, now)
-            changed += 1
+    for rule in _time_rules(now):
+        (t,) = transitions_for(rule.action)
+        due = _due_ids(rule)
+        for start in range(0, len(due), batch):
+            rows = _sweep_batch(rule, due[start : start + batch])
+            if not rows:
+                continue
+            events = [
+                _new_event(sr, t.action, None, status_before, sr.status, None, rule.data(engineer_before), at=now)
+                for sr, status_before, engineer_before in rows
+            ]
+            insert_many(events)
+            # No savepoint per row: a subscriber's refusal aborts the whole run, and the next minute retries it.
+            new_rows: list = []
+            for (sr, _status, _engineer), event in zip(rows, events, strict=True):
+                _announce(sr, event, new_rows)
+            insert_many(new_rows)
+            changed += len(rows)
+            log.info("sweep %s: %d requests", t.action, len(rows))
+    fold_request_counts()
     return changed
 
 

@@ -139,8 +139,9 @@ class RequestQueryArgs(PageArgs):
     overdue = ma.fields.Boolean(load_default=None)
     priority = ma.fields.Integer(load_default=None, validate=validate.Range(min=1, max=4))
     zone = ma.fields.String(load_default=None, validate=validate.Length(max=60))
+    # Unset: the best matches of `q` first when there is one, else by the customer's required date ("due").
     sort = ma.fields.String(
-        load_default="due",
+        load_default=None,
         validate=validate.OneOf(["due", "response_due", "priority", "created", "-created"]),
     )
 

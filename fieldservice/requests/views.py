@@ -241,7 +241,10 @@ def index():
     page, per_page = filters.pop("page"), PER_PAGE
     filters.pop("per_page")
     query = ops.filter_requests(ops.visible_requests(current_user), **filters).options(*LIST_LOADS)
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False)
+    known = ops.listed_total(current_user, **filters)
+    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=known is None)
+    if known is not None:
+        pagination.total = known
     dispatching = current_user.role in DISPATCH
     return render_template(
         "requests/list.html",
