@@ -1,0 +1,86 @@
+"""The only writes of analytics: bring the rollups up to date with the requests."""
+
+import logging
+from datetime import date, datetime, timedelta
+
+import sqlalchemy as sa
+
+from fieldservice.analytics.models import COUNTS, SUMS, Rollup, RollupState
+from fieldservice.analytics.rollups import DIMENSIONS, measures, month_start, next_month, touched_days
+from fieldservice.core.models import utcnow
+from fieldservice.extensions import db
+
+log = logging.getLogger("fieldservice.analytics")
+
+# A change is stamped (updated_at) before its transaction commits: one that commits this long after its stamp
+# is still taken in by the next refresh. The refreshes overlap by as much, which costs only a few days again.
+COMMIT_MARGIN = timedelta(minutes=5)
+MEASURES = COUNTS + SUMS
+ROW_KEY = ("zone", "category", "key", "ref_id")
+
+
+def refresh_rollups(full: bool = False, now: datetime | None = None) -> int:
+    """Recompute the rollup rows of the days whose requests changed since the last refresh (all of them the first
+    time, or when *full*), and the month rows of their months; returns how many days. Idempotent: a day's rows
+    are deleted and selected again in one transaction, and refreshes take turns (a lock)."""
+    started = now or utcnow()
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(sa.text("SELECT pg_advisory_xact_lock(hashtext('analytics_rollups'))"))
+    current = db.session.execute(
+        sa.select(RollupState).where(RollupState.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if current is None or full:
+        db.session.execute(sa.delete(Rollup))
+        days = None
+    else:
+        days = touched_days(current.watermark)
+    for dimension in DIMENSIONS:
+        if days is not None:
+            if not days:
+                break
+            db.session.execute(
+                sa.delete(Rollup).where(
+                    Rollup.dimension == dimension, Rollup.grain == "day", Rollup.period.in_(sorted(days))
+                )
+            )
+        rows = measures(dimension, days).add_columns(sa.literal(dimension), sa.literal("day"))
+        db.session.execute(sa.insert(Rollup).from_select(["period", *ROW_KEY, *MEASURES, "dimension", "grain"], rows))
+    if days is None:
+        days = set(_day_row_periods())
+    months = sorted({month_start(d) for d in days})
+    for month in months:
+        _refresh_month(month)
+    if current is None:
+        current = RollupState(id=1)
+        db.session.add(current)
+    current.watermark = started - COMMIT_MARGIN
+    current.refreshed_at = utcnow()
+    current.days_refreshed = len(days)
+    db.session.flush()
+    log.info("analytics rollups: %s days in %s months refreshed%s", len(days), len(months), " (all)" if full else "")
+    return len(days)
+
+
+def _day_row_periods() -> list[date]:
+    query = sa.select(Rollup.period).where(Rollup.dimension == "all", Rollup.grain == "day").distinct()
+    return [d if isinstance(d, date) else date.fromisoformat(str(d)) for d in db.session.scalars(query)]
+
+
+def _refresh_month(month: date) -> None:
+    """The month rows of *month*: the sums of its day rows."""
+    r = Rollup
+    for dimension in DIMENSIONS:
+        db.session.execute(sa.delete(r).where(r.dimension == dimension, r.grain == "month", r.period == month))
+        keys = [getattr(r, k) for k in ROW_KEY]
+        rows = (
+            sa.select(
+                *keys,
+                *[sa.func.sum(getattr(r, m)) for m in MEASURES],
+                sa.literal(dimension),
+                sa.literal("month"),
+                sa.literal(month, sa.Date),
+            )
+            .where(r.dimension == dimension, r.grain == "day", r.period >= month, r.period < next_month(month))
+            .group_by(*keys)
+        )
+        db.session.execute(sa.insert(r).from_select([*ROW_KEY, *MEASURES, "dimension", "grain", "period"], rows))
