@@ -36,16 +36,17 @@ SUMS = ("response_s", "urgent_s", "resolution_s")
 
 class Rollup(db.Model):
     """The measures of the requests logged in one period (a UTC day, or the month starting at `period`) for one
-    zone and product category, broken down by `dimension` (`all`: not broken down). A breakdown's value is
-    `key` (a code) and/or `ref_id` (a row's id), '' and 0 when it has none."""
+    zone and product category (or every one: `*`), broken down by `dimension` (`all`: not broken down). A
+    breakdown's value is `key` (a code) and/or `ref_id` (a row's id), '' and 0 when it has none."""
 
     __tablename__ = "analytics_rollups"
 
+    # The key's order serves the reads: one breakdown, grain, zone and category, then a range of periods.
     dimension: Mapped[str] = mapped_column(sa.String(20), primary_key=True)
     grain: Mapped[str] = mapped_column(sa.String(5), primary_key=True)  # day | month
+    zone: Mapped[str] = mapped_column(sa.String(80), primary_key=True)  # `*`: every zone
+    category: Mapped[str] = mapped_column(sa.String(40), primary_key=True)  # `*`: every category
     period: Mapped[date] = mapped_column(sa.Date, primary_key=True)
-    zone: Mapped[str] = mapped_column(sa.String(80), primary_key=True)
-    category: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     key: Mapped[str] = mapped_column(sa.String(40), primary_key=True)
     ref_id: Mapped[int] = mapped_column(primary_key=True, autoincrement=False)
 

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app
+from flask import current_app, g
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -746,7 +746,10 @@ def table(name: str, f: Filters, recount: bool = False) -> dict:
 
 def dashboard(f: Filters, recount: bool = False) -> dict:
     """Everything the dashboard shows: the overview with KPIs, then every table."""
-    parts = _gather([lambda: overview(f, recount)] + [lambda name=name: table(name, f, recount) for name in TABLES])
+    with rollups.one_read() as shared:
+        parts = _gather(
+            [lambda: overview(f, recount)] + [lambda name=name: table(name, f, recount) for name in TABLES], shared
+        )
     return {
         "filters": f.as_dict(),
         **parts[0],
@@ -756,9 +759,10 @@ def dashboard(f: Filters, recount: bool = False) -> dict:
     }
 
 
-def _gather(funcs: list) -> list:
+def _gather(funcs: list, shared: dict) -> list:
     """Run *funcs* and return their results in order: on PostgreSQL side by side, each on its own connection
-    (the figures are independent reads, and the dashboard waits for the slowest instead of the sum)."""
+    (the figures are independent reads, and the dashboard waits for the slowest instead of the sum); each
+    thread's `g` gets *shared*."""
     workers = current_app.config.get("ANALYTICS_PARALLEL", 4)
     if workers < 2 or db.session.get_bind().dialect.name != "postgresql":
         return [fn() for fn in funcs]
@@ -766,6 +770,8 @@ def _gather(funcs: list) -> list:
 
     def run(fn):
         with app.app_context(), force_locale(locale):
+            for name, value in shared.items():
+                setattr(g, name, value)
             return fn()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

@@ -1,15 +1,19 @@
 """The dashboard's request figures read from the rollups (bench/analytics_dashboard.py: the recount over a million
 requests took seconds), exact all the same: the days a change touched since the last refresh are counted live.
 
-`measures(dimension, days)` is the one SQL that makes rollup rows: the refresh job stores what it selects
-(operations.refresh_rollups), and reading uses it for the days not refreshed yet. A query reads the month rows
-for the whole months of its range, the day rows for the rest, and the live rows for the touched days; each
-table function of queries.py then groups that source as its recount does (test_rollups.py compares them).
+`measures(dimension, days, ...)` is the one SQL that makes rollup rows: the refresh job stores what it selects
+(operations.refresh_rollups), and reading uses it for the days not refreshed yet. Rows are kept four times over:
+per zone and category, per zone (category `*`), per category (zone `*`) and for all (both `*`), so that a view
+reads only the rows of its own filter. A query reads the month rows for the whole months of its range, the day
+rows for the rest, and the live rows for the touched days; each table function of queries.py then groups that
+source as its recount does (test_rollups.py compares them).
 """
 
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
+from flask import g
 
 from fieldservice.analytics.filters import Filters, seconds_between
 from fieldservice.analytics.models import COUNTS, SUMS, Rollup, RollupState
@@ -19,6 +23,9 @@ from fieldservice.requests.models import ServiceRequest, Survey
 from fieldservice.requests.states import CANCELLED, OPEN, RESOLVED, REVISITED
 
 LOW_SCORE = 3  # a survey score at or below this gets a human follow-up (queries.LOW_SCORE)
+ANY = "*"  # the zone or category of the rows that count every zone or category
+# (by zone, by category): the four ways the rows are kept.
+SPLITS = ((True, True), (True, False), (False, True), (False, False))
 
 sr = ServiceRequest
 # Each breakdown: the request's code stored as `key`, its row id stored as `ref_id`.
@@ -67,9 +74,9 @@ def created_on(days) -> sa.ColumnElement:
     )
 
 
-def measures(dimension: str, days=None) -> sa.Select:
+def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool = True) -> sa.Select:
     """Rollup rows (period = the day of intake, zone, category, key, ref_id and every measure) for the requests
-    logged on *days*, all of them when None."""
+    logged on *days*, all of them when None; a zone or category not split by is `*`."""
     key_col, ref_col = DIMENSIONS[dimension]
     count = sa.func.count(sr.id)
     response = seconds_between(sr.responded_at, sr.created_at)
@@ -87,7 +94,8 @@ def measures(dimension: str, days=None) -> sa.Select:
         surveys = surveys.where(Survey.request_id.in_(sa.select(sr.id).where(created_on(days))))
     surveys = surveys.subquery()
     day = sa.func.date(sr.created_at)
-    zone = sa.func.coalesce(Customer.zone, "")
+    zone = sa.func.coalesce(Customer.zone, "") if by_zone else sa.literal(ANY)
+    category = sr.service_category if by_category else sa.literal(ANY)
     key = sa.func.coalesce(key_col, "") if key_col is not None else sa.literal("")
     ref = sa.func.coalesce(ref_col, 0) if ref_col is not None else sa.literal(0)
     columns = {
@@ -115,16 +123,18 @@ def measures(dimension: str, days=None) -> sa.Select:
         sa.select(
             day.label("period"),
             zone.label("zone"),
-            sr.service_category.label("category"),
+            category.label("category"),
             key.label("key"),
             ref.label("ref_id"),
             *[columns[name].label(name) for name in COUNTS + SUMS],
         )
         .select_from(sr)
-        .join(Customer, Customer.id == sr.customer_id)
         .outerjoin(surveys, surveys.c.request_id == sr.id)
-        .group_by(day, zone, sr.service_category, key, ref)
+        .group_by(day, *[c for c, split in ((zone, by_zone), (category, by_category)) if split])
+        .group_by(*[c for c in (key_col, ref_col) if c is not None])
     )
+    if by_zone:
+        query = query.join(Customer, Customer.id == sr.customer_id)
     if days is not None:
         query = query.where(created_on(days))
     return query
@@ -161,6 +171,27 @@ def _as_date(value) -> date:
 # ---------------------------------------------------------------- reading
 
 
+def _touched_now() -> set[date]:
+    """The touched days: those one_read() looked up for all the tables of a dashboard, or looked up now."""
+    if "analytics_touched" in g:
+        return g.analytics_touched
+    return touched_days(state().watermark)
+
+
+@contextmanager
+def one_read():
+    """Look the touched days up once for the tables read inside; yields what threads reading for it set on their
+    own `g` to see the same days (queries._gather)."""
+    if not ready():
+        yield {}
+        return
+    g.analytics_touched = touched_days(state().watermark)
+    try:
+        yield {"analytics_touched": g.analytics_touched}
+    finally:
+        g.pop("analytics_touched", None)
+
+
 def _full_months(f: Filters) -> tuple[date | None, date | None]:
     """The first and the last month (their first days) that the date range covers whole; None: unbounded."""
     first = None if f.since is None else (f.since if f.since.day == 1 else next_month(f.since))
@@ -175,19 +206,19 @@ def _full_months(f: Filters) -> tuple[date | None, date | None]:
 
 
 def source(dimension: str, f: Filters, by_day: bool = False) -> sa.Subquery:
-    """Rollup-shaped rows (period, zone, category, key, ref_id, measures) of *dimension* for the requests the
+    """Rollup-shaped rows (period, key, ref_id and the measures) of *dimension* for the requests the
     filters select: month rows, day rows, and the touched days counted live. *by_day*: never month rows."""
-    current = state()
-    touched = touched_days(current.watermark)
+    touched = _touched_now()
     if f.since is not None:
         touched = {d for d in touched if d >= f.since}
     if f.until is not None:
         touched = {d for d in touched if d <= f.until}
     touched_months = {month_start(d) for d in touched}
     r = Rollup
-    columns = [r.period, r.zone, r.category, r.key, r.ref_id, *[getattr(r, n) for n in COUNTS + SUMS]]
+    columns = [r.period, r.key, r.ref_id, *[getattr(r, n) for n in COUNTS + SUMS]]
+    split = (r.zone == (f.zone or ANY), r.category == (f.category or ANY))
 
-    days = sa.select(*columns).where(r.dimension == dimension, r.grain == "day")
+    days = sa.select(*columns).where(r.dimension == dimension, r.grain == "day", *split)
     if f.since is not None:
         days = days.where(r.period >= f.since)
     if f.until is not None:
@@ -197,7 +228,7 @@ def source(dimension: str, f: Filters, by_day: bool = False) -> sa.Subquery:
     parts = [days]
     if not by_day:
         first, last = _full_months(f)
-        months = sa.select(*columns).where(r.dimension == dimension, r.grain == "month")
+        months = sa.select(*columns).where(r.dimension == dimension, r.grain == "month", *split)
         # The day rows the month rows stand for are left out: those of whole months without a touched day.
         outside = [sa.and_(r.period >= m, r.period < next_month(m)) for m in sorted(touched_months)]
         if first is not None:
@@ -210,14 +241,13 @@ def source(dimension: str, f: Filters, by_day: bool = False) -> sa.Subquery:
             months = months.where(r.period.not_in(sorted(touched_months)))
         parts = [months, days.where(sa.or_(sa.false(), *outside))]
     if touched:
-        parts.append(measures(dimension, touched))
-    rows = sa.union_all(*parts).subquery()
-    query = sa.select(rows)
-    if f.zone:
-        query = query.where(rows.c.zone == f.zone)
-    if f.category:
-        query = query.where(rows.c.category == f.category)
-    return query.subquery()
+        live = measures(dimension, touched, by_zone=bool(f.zone), by_category=bool(f.category))
+        if f.zone:
+            live = live.where(Customer.zone == f.zone)
+        if f.category:
+            live = live.where(sr.service_category == f.category)
+        parts.append(sa.select(*[c for c in live.subquery().c if c.name not in ("zone", "category")]))
+    return sa.union_all(*parts).subquery()
 
 
 def total(column) -> sa.ColumnElement:

@@ -26,16 +26,16 @@ def upgrade():
     op.create_table('analytics_rollups',
     sa.Column('dimension', sa.String(length=20), nullable=False),
     sa.Column('grain', sa.String(length=5), nullable=False),
-    sa.Column('period', sa.Date(), nullable=False),
     sa.Column('zone', sa.String(length=80), nullable=False),
     sa.Column('category', sa.String(length=40), nullable=False),
+    sa.Column('period', sa.Date(), nullable=False),
     sa.Column('key', sa.String(length=40), nullable=False),
     sa.Column('ref_id', sa.Integer(), autoincrement=False, nullable=False),
     *[sa.Column(name, sa.Integer(), nullable=False) for name in COUNTS],
     sa.Column('response_s', sa.Numeric(), nullable=True),
     sa.Column('urgent_s', sa.Numeric(), nullable=True),
     sa.Column('resolution_s', sa.Numeric(), nullable=True),
-    sa.PrimaryKeyConstraint('dimension', 'grain', 'period', 'zone', 'category', 'key', 'ref_id', name=op.f('pk_analytics_rollups'))
+    sa.PrimaryKeyConstraint('dimension', 'grain', 'zone', 'category', 'period', 'key', 'ref_id', name=op.f('pk_analytics_rollups'))
     )
     op.create_table('analytics_rollup_state',
     sa.Column('id', sa.Integer(), autoincrement=False, nullable=False),
