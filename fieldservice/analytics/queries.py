@@ -1,7 +1,7 @@
 """The dashboard's figures, each one SQL aggregation over the requests the filters select.
 
-Once the rollups are built (analytics/rollups.py) the request figures read them; the recount below each stays the
-reference a test compares them with, and what a database without rollups shows.
+Once the rollups are built (analytics/rollups.py) the request figures read them, as of their last refresh; the
+recount below each stays the reference a test compares them with, and what a database without rollups shows.
 
 Every table is a TableSpec (title, columns, a function Filters -> rows), so the console, the CSV export and
 the
@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import sqlalchemy as sa
-from flask import current_app, g
+from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
@@ -23,6 +23,7 @@ from fieldservice.complaints.models import Complaint
 from fieldservice.complaints.states import CLOSED
 from fieldservice.complaints.states import TYPES as COMPLAINT_TYPES
 from fieldservice.contracts.models import Agreement, AgreementType
+from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import category_label
 from fieldservice.customers.models import Customer, Product
 from fieldservice.engineers.models import Engineer
@@ -746,23 +747,22 @@ def table(name: str, f: Filters, recount: bool = False) -> dict:
 
 def dashboard(f: Filters, recount: bool = False) -> dict:
     """Everything the dashboard shows: the overview with KPIs, then every table."""
-    with rollups.one_read() as shared:
-        parts = _gather(
-            [lambda: overview(f, recount)] + [lambda name=name: table(name, f, recount) for name in TABLES], shared
-        )
+    parts = _gather([lambda: overview(f, recount)] + [lambda name=name: table(name, f, recount) for name in TABLES])
+    current = None if recount else rollups.state()
     return {
         "filters": f.as_dict(),
         **parts[0],
         # Kept for the API's readers: the complaints domain is always there now.
         "complaints_available": True,
         "tables": parts[1:],
+        # When the figures were counted: the rollups' last refresh, or now (a recount).
+        "as_of": current.refreshed_at if current is not None else utcnow(),
     }
 
 
-def _gather(funcs: list, shared: dict) -> list:
+def _gather(funcs: list) -> list:
     """Run *funcs* and return their results in order: on PostgreSQL side by side, each on its own connection
-    (the figures are independent reads, and the dashboard waits for the slowest instead of the sum); each
-    thread's `g` gets *shared*."""
+    (the figures are independent reads, and the dashboard waits for the slowest instead of the sum)."""
     workers = current_app.config.get("ANALYTICS_PARALLEL", 4)
     if workers < 2 or db.session.get_bind().dialect.name != "postgresql":
         return [fn() for fn in funcs]
@@ -770,8 +770,6 @@ def _gather(funcs: list, shared: dict) -> list:
 
     def run(fn):
         with app.app_context(), force_locale(locale):
-            for name, value in shared.items():
-                setattr(g, name, value)
             return fn()
 
     with ThreadPoolExecutor(max_workers=workers) as pool:

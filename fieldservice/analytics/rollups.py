@@ -1,19 +1,17 @@
-"""The dashboard's request figures read from the rollups (bench/analytics_dashboard.py: the recount over a million
-requests took seconds), exact all the same: the days a change touched since the last refresh are counted live.
+"""The dashboard's request figures read from the rollups (bench/analytics_dashboard.py: a recount over a million
+requests takes seconds). They are the figures as of the last refresh (the job runs every minute; the dashboard
+says when), exactly those of a recount then (test_rollups.py).
 
 `measures(dimension, days, ...)` is the one SQL that makes rollup rows: the refresh job stores what it selects
-(operations.refresh_rollups), and reading uses it for the days not refreshed yet. Rows are kept four times over:
+(operations.refresh_rollups) for the days whose requests changed since. Rows are kept four times over:
 per zone and category, per zone (category `*`), per category (zone `*`) and for all (both `*`), so that a view
-reads only the rows of its own filter. A query reads the month rows for the whole months of its range, the day
-rows for the rest, and the live rows for the touched days; each table function of queries.py then groups that
-source as its recount does (test_rollups.py compares them).
+reads only the rows of its own filter. A query reads the month rows for the whole months of its range and the
+day rows for the rest; each table function of queries.py then groups that source as its recount does.
 """
 
-from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 
 import sqlalchemy as sa
-from flask import g
 
 from fieldservice.analytics.filters import Filters, seconds_between
 from fieldservice.analytics.models import COUNTS, SUMS, Rollup, RollupState
@@ -171,27 +169,6 @@ def _as_date(value) -> date:
 # ---------------------------------------------------------------- reading
 
 
-def _touched_now() -> set[date]:
-    """The touched days: those one_read() looked up for all the tables of a dashboard, or looked up now."""
-    if "analytics_touched" in g:
-        return g.analytics_touched
-    return touched_days(state().watermark)
-
-
-@contextmanager
-def one_read():
-    """Look the touched days up once for the tables read inside; yields what threads reading for it set on their
-    own `g` to see the same days (queries._gather)."""
-    if not ready():
-        yield {}
-        return
-    g.analytics_touched = touched_days(state().watermark)
-    try:
-        yield {"analytics_touched": g.analytics_touched}
-    finally:
-        g.pop("analytics_touched", None)
-
-
 def _full_months(f: Filters) -> tuple[date | None, date | None]:
     """The first and the last month (their first days) that the date range covers whole; None: unbounded."""
     first = None if f.since is None else (f.since if f.since.day == 1 else next_month(f.since))
@@ -206,48 +183,30 @@ def _full_months(f: Filters) -> tuple[date | None, date | None]:
 
 
 def source(dimension: str, f: Filters, by_day: bool = False) -> sa.Subquery:
-    """Rollup-shaped rows (period, key, ref_id and the measures) of *dimension* for the requests the
-    filters select: month rows, day rows, and the touched days counted live. *by_day*: never month rows."""
-    touched = _touched_now()
-    if f.since is not None:
-        touched = {d for d in touched if d >= f.since}
-    if f.until is not None:
-        touched = {d for d in touched if d <= f.until}
-    touched_months = {month_start(d) for d in touched}
+    """Rollup rows (period, key, ref_id and the measures) of *dimension* for the requests the filters select:
+    the month rows of the range's whole months, the day rows of the rest. *by_day*: never month rows."""
     r = Rollup
     columns = [r.period, r.key, r.ref_id, *[getattr(r, n) for n in COUNTS + SUMS]]
-    split = (r.zone == (f.zone or ANY), r.category == (f.category or ANY))
-
-    days = sa.select(*columns).where(r.dimension == dimension, r.grain == "day", *split)
+    split = (r.dimension == dimension, r.zone == (f.zone or ANY), r.category == (f.category or ANY))
+    days = sa.select(*columns).where(r.grain == "day", *split)
     if f.since is not None:
         days = days.where(r.period >= f.since)
     if f.until is not None:
         days = days.where(r.period <= f.until)
-    if touched:
-        days = days.where(r.period.not_in(sorted(touched)))
-    parts = [days]
-    if not by_day:
-        first, last = _full_months(f)
-        months = sa.select(*columns).where(r.dimension == dimension, r.grain == "month", *split)
-        # The day rows the month rows stand for are left out: those of whole months without a touched day.
-        outside = [sa.and_(r.period >= m, r.period < next_month(m)) for m in sorted(touched_months)]
-        if first is not None:
-            months = months.where(r.period >= first)
-            outside.append(r.period < first)
-        if last is not None:
-            months = months.where(r.period <= last)
-            outside.append(r.period >= next_month(last))
-        if touched_months:
-            months = months.where(r.period.not_in(sorted(touched_months)))
-        parts = [months, days.where(sa.or_(sa.false(), *outside))]
-    if touched:
-        live = measures(dimension, touched, by_zone=bool(f.zone), by_category=bool(f.category))
-        if f.zone:
-            live = live.where(Customer.zone == f.zone)
-        if f.category:
-            live = live.where(sr.service_category == f.category)
-        parts.append(sa.select(*[c for c in live.subquery().c if c.name not in ("zone", "category")]))
-    return sa.union_all(*parts).subquery()
+    if by_day:
+        return days.subquery()
+    first, last = _full_months(f)
+    if first is None and last is None:
+        return sa.select(*columns).where(r.grain == "month", *split).subquery()
+    months = sa.select(*columns).where(r.grain == "month", *split)
+    outside = []  # the days the month rows do not stand for
+    if first is not None:
+        months = months.where(r.period >= first)
+        outside.append(r.period < first)
+    if last is not None:
+        months = months.where(r.period <= last)
+        outside.append(r.period >= next_month(last))
+    return sa.union_all(months, days.where(sa.or_(*outside))).subquery()
 
 
 def total(column) -> sa.ColumnElement:

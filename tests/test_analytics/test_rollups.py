@@ -36,6 +36,10 @@ def _assert_exact(history):
     assert rollups.ready()
     for f in _filter_cases(history):
         rolled, recounted = queries.dashboard(f), queries.dashboard(f, recount=True)
+        assert (
+            rolled.pop("as_of") == rollups.state().refreshed_at
+            and recounted.pop("as_of") > rollups.state().refreshed_at
+        )
         for a, b in zip(rolled.pop("tables"), recounted.pop("tables"), strict=True):
             assert a == b, (f, a["name"])
         assert rolled == recounted, f
@@ -110,20 +114,22 @@ def test_built_rollups_equal_a_recount(db, more_history):
     )
 
 
-def test_changes_after_the_refresh_are_counted_live_then_refreshed_incrementally(db, more_history):
+def test_changes_after_the_refresh_wait_for_the_next_one_which_redoes_only_the_touched_days(db, more_history):
     from fieldservice.requests import operations as ops
 
     _refresh_settled(db)
     state = db.session.get(RollupState, 1)
     state.watermark = utcnow() - timedelta(seconds=1)  # what follows happens after the refresh
     db.session.commit()
+    as_of = queries.dashboard(Filters())["as_of"]
+    assert as_of == state.refreshed_at
     before = _rows(db)
 
     r3, r5 = more_history["requests"][2], more_history["requests"][4]
-    e1, callback = more_history["e1"], more_history["dispatcher"]
+    e1, dispatcher = more_history["e1"], more_history["dispatcher"]
     now = utcnow()
-    # r5, logged 50 days ago, is resolved now and revisited (unsatisfied: back to work, then a 2nd survey later).
-    ops.perform(r5, "assign", callback, r5.version, now=now, engineer_id=e1.id)
+    # r5, logged 50 days ago, is assigned and resolved now; r3 is cancelled.
+    ops.perform(r5, "assign", dispatcher, r5.version, now=now, engineer_id=e1.id)
     db.session.commit()
     ops.record_visit(
         r5,
@@ -132,7 +138,7 @@ def test_changes_after_the_refresh_are_counted_live_then_refreshed_incrementally
         now=now + timedelta(hours=1),
     )
     db.session.commit()
-    ops.perform(r3, "cancel", callback, r3.version, now=now, reason="客户撤回")
+    ops.perform(r3, "cancel", dispatcher, r3.version, now=now, reason="客户撤回")
     db.session.commit()
     # A customer moves zone: every day of its requests moves with it.
     more_history["c"].zone = "浦东"
@@ -141,13 +147,17 @@ def test_changes_after_the_refresh_are_counted_live_then_refreshed_incrementally
     touched = rollups.touched_days(rollups.state().watermark)
     expected = {r5.created_at.date(), r3.created_at.date()} | {sr.created_at.date() for sr in more_history["more"]}
     assert touched == expected
-    assert _rows(db) == before  # nothing refreshed yet...
-    _assert_exact(more_history)  # ...and yet every figure is exact: the touched days are counted live
+    # Until the next refresh the dashboard shows the figures as of the last one (and says so).
+    assert _rows(db) == before
+    stale = queries.overview(Filters())["totals"]
+    assert stale["open"] == queries.overview(Filters(), recount=True)["totals"]["open"] + 2
+    assert queries.overview(Filters(zone="静安"))["totals"]["requests"] == len(more_history["more"])
 
     assert _refresh_settled(db) == len(expected)  # only the touched days
     assert _rows(db) != before
     _assert_exact(more_history)
     assert queries.overview(Filters(zone="静安"))["totals"]["requests"] == 0
+    assert queries.dashboard(Filters())["as_of"] > as_of
 
 
 def test_refresh_is_idempotent(db, more_history):
