@@ -59,7 +59,9 @@ def test_totals_and_kpis_unfiltered(api_as, history):
 
 def test_breakdowns(api_as, history):
     data = _dash(api_as("manager"))
-    assert [(r["problem_type"], r["label"], r["requests"], r["open"]) for r in _table(data, "problem_types")] == [
+    assert [
+        (r["problem_type"], r["label"], r["requests"], r["open"]) for r in _table(data, "problem_types")
+    ] == [
         ("leak", "Leak", 4, 1),
         ("install", "Installation", 1, 1),
     ]
@@ -168,7 +170,9 @@ def test_complaints_by_type(db, api_as, history):
         ("attitude", 2, 1),
         ("billing", 1, 1),
     ]
-    assert [(r["type"], r["complaints"]) for r in _table(_dash(api, zone="浦东"), "complaints")] == [("attitude", 1)]
+    assert [(r["type"], r["complaints"]) for r in _table(_dash(api, zone="浦东"), "complaints")] == [
+        ("attitude", 1)
+    ]
     assert [(r["type"], r["complaints"]) for r in _table(_dash(api, category="printer"), "complaints")] == [
         ("attitude", 1)
     ]
@@ -225,7 +229,9 @@ def test_console_page_and_csv(console_as, history):
         assert manager.get(f"/analytics/export/{name}.csv").status_code == 200, name
     leak = list(
         csv.reader(
-            io.StringIO(manager.get("/analytics/export/problem_types.csv?lang=en&zone=徐汇").data.decode("utf-8-sig"))
+            io.StringIO(
+                manager.get("/analytics/export/problem_types.csv?lang=en&zone=徐汇").data.decode("utf-8-sig")
+            )
         )
     )
     assert leak[1:] == [["install", "Installation", "1", "1"], ["leak", "Leak", "1", "0"]]
