@@ -11,6 +11,7 @@ from flask_migrate import upgrade
 from werkzeug.serving import run_simple
 
 from fieldservice import DOMAINS, create_app
+from fieldservice.analytics.operations import refresh_rollups
 from fieldservice.auth import operations
 from fieldservice.auth.models import User
 from fieldservice.core.clock import seed_calendar
@@ -28,7 +29,7 @@ def main():
 
 def register(app) -> None:
     """Commands live on the app too, so `flask --app fieldservice` works as well as `fieldservice`."""
-    for command in (init_db, create_user, seed_demo, worker, sweep, demo):
+    for command in (init_db, create_user, seed_demo, worker, sweep, analytics_rollups, demo):
         app.cli.add_command(command)
 
 
@@ -139,6 +140,16 @@ def sweep():
     db.session.commit()
     dispatch_committed_jobs()
     click.echo("sweep: " + (", ".join(f"{k} {v}" for k, v in results.items()) or "nothing to do"))
+
+
+@click.command("analytics-rollups")
+@click.option("--full", is_flag=True, help="Rebuild every day, not only those touched since the last refresh.")
+@with_appcontext
+def analytics_rollups(full):
+    """Bring the analytics rollups up to date (the worker does it every minute; the first time builds all)."""
+    days = refresh_rollups(full=full)
+    db.session.commit()
+    click.echo(f"analytics rollups: {days} days refreshed")
 
 
 @click.command("demo")

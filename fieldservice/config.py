@@ -81,6 +81,8 @@ def load_config(instance_path: str, overrides: dict | None = None) -> dict:
         "INLINE_JOBS": not env.get("REDIS_URL"),
         # How often the reconcilers look for derived work that should exist and does not (a report per visit).
         "RECONCILE_SECONDS": int(env.get("FIELDSERVICE_RECONCILE_SECONDS", "300")),
+        # How often the analytics rollups take in the requests changed since (the dashboard counts those live).
+        "ANALYTICS_ROLLUP_SECONDS": int(env.get("FIELDSERVICE_ANALYTICS_ROLLUP_SECONDS", "60")),
     }
     config.update(overrides or {})
     if "DATABASE_URL" in (overrides or {}):

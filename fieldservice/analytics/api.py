@@ -24,8 +24,8 @@ def dashboard(filters):
 @blp.arguments(FilterArgs, location="query")
 @blp.response(200, TableSchema)
 def table(filters, name):
-    """One table of the dashboard (problem_types, products, agreements, service_items, trend, parts,
-    complaints, engineers)."""
+    """One table of the dashboard (problem_types, products, agreements, service_items, channels, trend,
+    parts, complaints, engineers)."""
     if name not in queries.TABLES:
         raise NotFound("no_such_table", f"There is no analytics table {name!r}.")
     return queries.table(name, filters)

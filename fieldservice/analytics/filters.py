@@ -46,9 +46,7 @@ def scope_requests(query: sa.Select, f: Filters, at=ServiceRequest.created_at) -
         query = query.where(ServiceRequest.service_category == f.category)
     if f.zone:
         query = query.where(
-            ServiceRequest.customer_id.in_(
-                sa.select(Customer.id).where(Customer.zone == f.zone).scalar_subquery()
-            )
+            ServiceRequest.customer_id.in_(sa.select(Customer.id).where(Customer.zone == f.zone).scalar_subquery())
         )
     return query
 

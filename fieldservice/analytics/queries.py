@@ -1,5 +1,8 @@
 """The dashboard's figures, each one SQL aggregation over the requests the filters select.
 
+Once the rollups are built (analytics/rollups.py) the request figures read them, as of their last refresh; the
+recount below each stays the reference a test compares them with, and what a database without rollups shows.
+
 Every table is a TableSpec (title, columns, a function Filters -> rows), so the console, the CSV export and
 the
 JSON API show the same numbers from the same code.
@@ -14,6 +17,7 @@ from flask import current_app
 from flask_babel import force_locale, get_locale
 from flask_babel import lazy_gettext as _l
 
+from fieldservice.analytics import rollups
 from fieldservice.analytics.filters import Filters, scope_requests, scoped_request_ids, seconds_between
 from fieldservice.appointments.models import CANCELLED as CANCELLED_APPOINTMENT
 from fieldservice.appointments.models import KEPT, MISSED, Appointment
@@ -22,6 +26,7 @@ from fieldservice.complaints.models import Complaint
 from fieldservice.complaints.states import CLOSED
 from fieldservice.complaints.states import TYPES as COMPLAINT_TYPES
 from fieldservice.contracts.models import Agreement, AgreementType
+from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import category_label
 from fieldservice.customers.models import Customer, Product
 from fieldservice.engineers.models import Engineer
@@ -85,8 +90,25 @@ def _counts_by(*keys) -> sa.Select:
     ).group_by(*keys)
 
 
-def requests_by_problem_type(f: Filters) -> list[dict]:
-    counts = scope_requests(_counts_by(ServiceRequest.problem_type), f).subquery()
+def _rolled_counts(dimension: str, f: Filters, name: str, column: str = "key") -> sa.Subquery:
+    """The shape of _counts_by (the breakdown as *name*, requests, open), from the rollups."""
+    rows = rollups.source(dimension, f)
+    return (
+        sa.select(
+            rows.c[column].label(name),
+            rollups.total(rows.c.requests).label("requests"),
+            rollups.total(rows.c.open).label("open"),
+        )
+        .group_by(rows.c[column])
+        .subquery()
+    )
+
+
+def requests_by_problem_type(f: Filters, recount: bool = False) -> list[dict]:
+    if rollups.ready() and not recount:
+        counts = _rolled_counts("problem_type", f, "problem_type")
+    else:
+        counts = scope_requests(_counts_by(ServiceRequest.problem_type), f).subquery()
     query = (
         sa.select(counts.c.problem_type, _pt_label(), counts.c.requests, counts.c.open)
         .outerjoin(ProblemType, ProblemType.code == counts.c.problem_type)
@@ -98,8 +120,11 @@ def requests_by_problem_type(f: Filters) -> list[dict]:
     ]
 
 
-def requests_by_product(f: Filters) -> list[dict]:
-    counts = scope_requests(_counts_by(ServiceRequest.product_id), f).subquery()
+def requests_by_product(f: Filters, recount: bool = False) -> list[dict]:
+    if rollups.ready() and not recount:
+        counts = _rolled_counts("product", f, "product_id", "ref_id")
+    else:
+        counts = scope_requests(_counts_by(ServiceRequest.product_id), f).subquery()
     query = (
         sa.select(Product.id, Product.name, Product.model, Product.category, counts.c.requests, counts.c.open)
         .join(counts, counts.c.product_id == Product.id)
@@ -118,20 +143,33 @@ def requests_by_product(f: Filters) -> list[dict]:
     ]
 
 
-def requests_by_agreement(f: Filters) -> list[dict]:
+def requests_by_agreement(f: Filters, recount: bool = False) -> list[dict]:
     """Per agreement type; requests without an agreement fall under their coverage (warranty, none)."""
     sr = ServiceRequest
     count = sa.func.count(sr.id)
     breached = count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED)
-    counts = scope_requests(
-        sa.select(
-            sr.agreement_id,
-            sr.coverage,
-            count.filter(sr.status != CANCELLED).label("n"),
-            breached.label("breached"),
-        ).group_by(sr.agreement_id, sr.coverage),
-        f,
-    ).subquery()
+    if rollups.ready() and not recount:
+        rows = rollups.source("agreement", f)
+        counts = (
+            sa.select(
+                rows.c.ref_id.label("agreement_id"),  # 0: none, which no agreement's id is
+                rows.c.key.label("coverage"),
+                rollups.total(rows.c.countable).label("n"),
+                rollups.total(rows.c.breached).label("breached"),
+            )
+            .group_by(rows.c.ref_id, rows.c.key)
+            .subquery()
+        )
+    else:
+        counts = scope_requests(
+            sa.select(
+                sr.agreement_id,
+                sr.coverage,
+                count.filter(sr.status != CANCELLED).label("n"),
+                breached.label("breached"),
+            ).group_by(sr.agreement_id, sr.coverage),
+            f,
+        ).subquery()
     key = sa.func.coalesce(AgreementType.name, Agreement.name, counts.c.coverage)
     total = sa.func.sum(counts.c.n)
     query = (
@@ -156,16 +194,28 @@ def requests_by_agreement(f: Filters) -> list[dict]:
 COVERAGE_LABELS = {"none": _l("No coverage"), "warranty": _l("Warranty"), "agreement": _l("Agreement")}
 
 
-def requests_by_service_item(f: Filters) -> list[dict]:
+def requests_by_service_item(f: Filters, recount: bool = False) -> list[dict]:
     """Per service item: the kind of work of the problem type (repair, installation, maintenance, other)."""
     sr = ServiceRequest
     count = sa.func.count(sr.id)
-    counts = scope_requests(
-        sa.select(
-            sr.problem_type, count.label("n"), count.filter(sr.coverage == "agreement").label("covered")
-        ).group_by(sr.problem_type),
-        f,
-    ).subquery()
+    if rollups.ready() and not recount:
+        rows = rollups.source("problem_type", f)
+        counts = (
+            sa.select(
+                rows.c.key.label("problem_type"),
+                rollups.total(rows.c.requests).label("n"),
+                rollups.total(rows.c.covered).label("covered"),
+            )
+            .group_by(rows.c.key)
+            .subquery()
+        )
+    else:
+        counts = scope_requests(
+            sa.select(
+                sr.problem_type, count.label("n"), count.filter(sr.coverage == "agreement").label("covered")
+            ).group_by(sr.problem_type),
+            f,
+        ).subquery()
     item = sa.func.coalesce(ProblemType.category, "other")
     total = sa.func.sum(counts.c.n)
     query = (
@@ -185,6 +235,27 @@ def requests_by_service_item(f: Filters) -> list[dict]:
     ]
 
 
+def requests_by_channel(f: Filters, recount: bool = False) -> list[dict]:
+    """Per intake channel (phone, WeChat, the QR page...)."""
+    if rollups.ready() and not recount:
+        counts = _rolled_counts("channel", f, "channel")
+    else:
+        counts = scope_requests(_counts_by(ServiceRequest.channel), f).subquery()
+    query = sa.select(counts).order_by(counts.c.requests.desc(), counts.c.channel)
+    rows = db.session.execute(query).all()
+    total = sum(n for _, n, _ in rows)
+    return [
+        {
+            "channel": code,
+            "label": str(CHANNEL_LABELS.get(code, code)),
+            "requests": n,
+            "open": n_open,
+            "share": _percent(n, total),
+        }
+        for code, n, n_open in rows
+    ]
+
+
 SERVICE_ITEM_LABELS = {
     "repair": _l("Repair"),
     "installation": _l("Installation"),
@@ -193,14 +264,22 @@ SERVICE_ITEM_LABELS = {
 }
 
 
-def requests_by_day(f: Filters) -> list[dict]:
-    day = sa.func.date(ServiceRequest.created_at)
-    count = sa.func.count(ServiceRequest.id)
-    query = sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None))).group_by(day).order_by(day)
-    return [
-        {"day": str(d), "requests": n, "resolved": n_resolved}
-        for d, n, n_resolved in db.session.execute(scope_requests(query, f))
-    ]
+def requests_by_day(f: Filters, recount: bool = False) -> list[dict]:
+    if rollups.ready() and not recount:
+        rows = rollups.source("all", f, by_day=True)
+        query = (
+            sa.select(rows.c.period, rollups.total(rows.c.requests), rollups.total(rows.c.resolved))
+            .group_by(rows.c.period)
+            .order_by(rows.c.period)
+        )
+    else:
+        day = sa.func.date(ServiceRequest.created_at)
+        count = sa.func.count(ServiceRequest.id)
+        query = scope_requests(
+            sa.select(day, count, count.filter(ServiceRequest.resolved_at.is_not(None))).group_by(day).order_by(day),
+            f,
+        )
+    return [{"day": str(d), "requests": n, "resolved": n_resolved} for d, n, n_resolved in db.session.execute(query)]
 
 
 # ---------------------------------------------------------------- parts and complaints
@@ -347,29 +426,47 @@ def _survey_measures(f: Filters, *keys) -> sa.Select:
     return scope_requests(query.group_by(*keys) if keys else query, f)
 
 
-def engineer_performance(f: Filters) -> list[dict]:
+def engineer_performance(f: Filters, recount: bool = False) -> list[dict]:
     sr = ServiceRequest
-    jobs = scope_requests(
-        sa.select(sr.engineer_id, *[c.label(k) for k, c in _request_measures().items()])
-        .where(sr.engineer_id.is_not(None))
-        .group_by(sr.engineer_id),
-        f,
-    ).subquery()
-    surveys = _survey_measures(f, sr.engineer_id).where(sr.engineer_id.is_not(None)).subquery()
+    if rollups.ready() and not recount:
+        rows = rollups.source("engineer", f)
+        measures = {
+            **rollups.request_measures(rows),
+            "surveys": rollups.total(rows.c.surveys),
+            "satisfied": rollups.total(rows.c.satisfied),
+            "low_scores": rollups.total(rows.c.low_scores),
+        }
+        jobs = (
+            sa.select(rows.c.ref_id.label("engineer_id"), *[c.label(k) for k, c in measures.items()])
+            .where(rows.c.ref_id != 0)
+            .group_by(rows.c.ref_id)
+            .subquery()
+        )
+        surveys = jobs
+    else:
+        jobs = scope_requests(
+            sa.select(sr.engineer_id, *[c.label(k) for k, c in _request_measures().items()])
+            .where(sr.engineer_id.is_not(None))
+            .group_by(sr.engineer_id),
+            f,
+        ).subquery()
+        surveys = _survey_measures(f, sr.engineer_id).where(sr.engineer_id.is_not(None)).subquery()
     query = (
         sa.select(
             Engineer.id,
             Engineer.name,
             Engineer.zone,
-            jobs,
+            *[jobs.c[k] for k in ("jobs", "resolved", "visited", "first_fix")],
+            *[jobs.c[k] for k in ("response_s", "urgent_response_s", "resolution_s")],
             surveys.c.surveys,
             surveys.c.satisfied,
             surveys.c.low_scores,
         )
         .join(jobs, jobs.c.engineer_id == Engineer.id)
-        .outerjoin(surveys, surveys.c.engineer_id == Engineer.id)
         .order_by(jobs.c.jobs.desc(), Engineer.name)
     )
+    if surveys is not jobs:
+        query = query.outerjoin(surveys, surveys.c.engineer_id == Engineer.id)
     return [
         {
             "engineer_id": r["id"],
@@ -400,8 +497,8 @@ def targets() -> dict:
     return {**DEFAULT_TARGETS, **current_app.config.get("ANALYTICS_TARGETS", {})}
 
 
-def overview(f: Filters) -> dict:
-    """The totals and the KPIs of DOMAIN.md against their targets, in two queries."""
+def _overview_measures(f: Filters) -> dict:
+    """The overview's counts and averages, in two queries."""
     sr = ServiceRequest
     measures = _request_measures()
     count = measures["jobs"]
@@ -416,6 +513,24 @@ def overview(f: Filters) -> dict:
     query = sa.select(*[c.label(k) for k, c in measures.items()]).select_from(sr)
     r = {**db.session.execute(scope_requests(query, f)).mappings().one()}
     r.update(db.session.execute(_survey_measures(f)).mappings().one())
+    return r
+
+
+def _rolled_overview_measures(f: Filters) -> dict:
+    rows = rollups.source("all", f)
+    measures = rollups.request_measures(rows)
+    for name in ("open", "closed", "cancelled", "breached", "countable", "surveys", "satisfied", "low_scores"):
+        measures[name] = rollups.total(rows.c[name])
+    return {**db.session.execute(sa.select(*[c.label(k) for k, c in measures.items()])).mappings().one()}
+
+
+def overview(f: Filters, recount: bool = False) -> dict:
+    """The totals and the KPIs of DOMAIN.md against their targets."""
+    rolled = rollups.ready() and not recount
+    r = _rolled_overview_measures(f) if rolled else _overview_measures(f)
+    if "self_service" not in r:
+        # The rollups count channels in their own rows: the QR labels' row is the self-service total.
+        r["self_service"] = next((c["requests"] for c in requests_by_channel(f, recount) if c["channel"] == "qr"), 0)
     goal = targets()
     kpis = [
         _kpi(
@@ -466,7 +581,7 @@ def overview(f: Filters) -> dict:
         # Requests the customers logged themselves from their units' QR labels, of all requests.
         "self_service_share": _percent(r["self_service"], r["jobs"]),
         "kpis": kpis,
-        "by_status": requests_by_status(f),
+        "by_status": requests_by_status(f, recount),
     }
 
 
@@ -496,24 +611,20 @@ def _kpi(key: str, label, value, unit: str, goal: dict, op: str) -> dict:
     }
 
 
-def requests_by_channel(f: Filters) -> list[dict]:
-    """Where requests came from (phone, WeChat, the units' QR labels...), each with its share of all."""
-    count = sa.func.count(ServiceRequest.id)
-    query = sa.select(ServiceRequest.channel, count).group_by(ServiceRequest.channel).order_by(count.desc())
-    rows = db.session.execute(scope_requests(query, f)).all()
-    total = sum(n for _, n in rows)
-    return [
-        {"label": str(CHANNEL_LABELS.get(channel, channel)), "requests": n, "share": _percent(n, total)}
-        for channel, n in rows
-    ]
-
-
-def requests_by_status(f: Filters) -> list[dict]:
-    count = sa.func.count(ServiceRequest.id)
-    query = sa.select(ServiceRequest.status, count).group_by(ServiceRequest.status).order_by(count.desc())
-    return [
-        {"status": s, "label": status_label(s), "requests": n} for s, n in db.session.execute(scope_requests(query, f))
-    ]
+def requests_by_status(f: Filters, recount: bool = False) -> list[dict]:
+    if rollups.ready() and not recount:
+        rows = rollups.source("status", f)
+        count = rollups.total(rows.c.requests)
+        query = sa.select(rows.c.key, count).group_by(rows.c.key).order_by(count.desc(), rows.c.key)
+    else:
+        count = sa.func.count(ServiceRequest.id)
+        query = scope_requests(
+            sa.select(ServiceRequest.status, count)
+            .group_by(ServiceRequest.status)
+            .order_by(count.desc(), ServiceRequest.status),
+            f,
+        )
+    return [{"status": s, "label": status_label(s), "requests": n} for s, n in db.session.execute(query)]
 
 
 # ---------------------------------------------------------------- settlement (核销): verified visits only
@@ -820,13 +931,6 @@ TABLES: dict[str, TableSpec] = {
             codes=("problem_type",),
         ),
         TableSpec(
-            "channels",
-            _l("Requests by channel"),
-            (("label", _l("Channel")), ("requests", _l("Requests")), ("share", _l("Share %"))),
-            requests_by_channel,
-            chart="requests",
-        ),
-        TableSpec(
             "products",
             _l("Requests by product"),
             (
@@ -860,6 +964,13 @@ TABLES: dict[str, TableSpec] = {
                 ("under_agreement", _l("Under agreement")),
             ),
             requests_by_service_item,
+            chart="requests",
+        ),
+        TableSpec(
+            "channels",
+            _l("Requests by channel"),
+            (("label", _l("Channel")), ("requests", _l("Requests")), ("open", _l("Open")), ("share", _l("Share %"))),
+            requests_by_channel,
             chart="requests",
         ),
         TableSpec(
@@ -1001,28 +1112,37 @@ TABLES: dict[str, TableSpec] = {
 }
 
 
-def table(name: str, f: Filters) -> dict:
+# The tables read from the rollups once built; parts and complaints count their own rows.
+ROLLED_UP = {"problem_types", "products", "agreements", "service_items", "channels", "trend", "engineers"}
+
+
+def table(name: str, f: Filters, recount: bool = False) -> dict:
+    """One table; *recount*: from the requests even when the rollups are built (the tests' reference)."""
     spec = TABLES[name]
+    rows = spec.rows(f, recount) if spec.name in ROLLED_UP else spec.rows(f)
     return {
         "name": spec.name,
         "title": str(spec.title),
         "columns": [{"key": k, "label": str(label)} for k, label in spec.columns],
-        "rows": spec.rows(f),
+        "rows": rows,
         "chart": spec.chart,
         "axis": spec.axis or spec.columns[0][0],
         "codes": list(spec.codes),
     }
 
 
-def dashboard(f: Filters) -> dict:
+def dashboard(f: Filters, recount: bool = False) -> dict:
     """Everything the dashboard shows: the overview with KPIs, then every table."""
-    parts = _gather([lambda: overview(f)] + [lambda name=name: table(name, f) for name in TABLES])
+    parts = _gather([lambda: overview(f, recount)] + [lambda name=name: table(name, f, recount) for name in TABLES])
+    current = None if recount else rollups.state()
     return {
         "filters": f.as_dict(),
         **parts[0],
         # Kept for the API's readers: the complaints domain is always there now.
         "complaints_available": True,
         "tables": parts[1:],
+        # When the figures were counted: the rollups' last refresh, or now (a recount).
+        "as_of": current.refreshed_at if current is not None else utcnow(),
     }
 
 

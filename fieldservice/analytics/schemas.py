@@ -53,4 +53,7 @@ class DashboardSchema(ma.Schema):
     kpis = ma.fields.List(ma.fields.Nested(KpiSchema))
     by_status = ma.fields.List(ma.fields.Dict())
     complaints_available = ma.fields.Boolean()
+    as_of = ma.fields.DateTime(
+        metadata={"description": "when the figures were counted (the rollups refresh every minute)"}
+    )
     tables = ma.fields.List(ma.fields.Nested(TableSchema))

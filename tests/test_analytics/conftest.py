@@ -124,9 +124,7 @@ def parts_history(db, history):
     r1 = history["requests"][0]
     visit = history["visit_of_r1"]
     db.session.add(
-        VisitPart(
-            visit_id=visit.id, line_no=1, part_id=f1.id, qty=2, unit_price=Decimal("60"), warehouse_id=van.id
-        )
+        VisitPart(visit_id=visit.id, line_no=1, part_id=f1.id, qty=2, unit_price=Decimal("60"), warehouse_id=van.id)
     )
     ro1 = ReturnOrder(
         number="RO-T-1",

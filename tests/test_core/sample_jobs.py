@@ -36,3 +36,10 @@ def fail_first_run(marker: str) -> None:
     if redis_connection().incr(f"test:runs:{marker}") == 1:
         raise RuntimeError("the first run fails")
     record_run(marker)
+
+
+@job(queue="default")
+def count_run(marker: str) -> None:
+    """Count every run of *marker* in Redis (a job run twice shows as 2), then record it."""
+    redis_connection().incr(f"test:runs:{marker}")
+    record_run(marker)
