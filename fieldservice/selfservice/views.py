@@ -10,6 +10,7 @@ from flask_login import current_user
 from fieldservice.auth.permissions import require
 from fieldservice.console.navigation import add_nav
 from fieldservice.core.errors import ApiError, TooManyRequests
+from fieldservice.core.public import read_body
 from fieldservice.core.qr import qr_data_url, qr_png
 from fieldservice.core.ratelimit import add, seconds_left, window_start
 from fieldservice.customers.models import Equipment
@@ -103,13 +104,6 @@ def _json_error(exc: ApiError) -> Response:
     return _no_store(response)
 
 
-def _payload() -> dict:
-    data = request.get_json(silent=True) if request.is_json else request.form.to_dict()
-    if not isinstance(data, dict):
-        raise ApiError("malformed_json", "The request body is not valid JSON.")
-    return data
-
-
 def _locale() -> str:
     return "en" if str(get_locale()) == "en" else "zh_Hans"
 
@@ -141,7 +135,7 @@ def send_code(token: str):
     """API.md: POST /e/<token>/code {phone}: a one-time code to that phone (10 minutes, 5 tries)."""
     equipment = _equipment_or_404(token)
     try:
-        data = _payload()
+        data = read_body()
         phone = ops.normalize_phone(data.get("phone"))
         _limit("code-address", _client())
         _limit("code-token", token)
@@ -170,7 +164,7 @@ def report_fault(token: str):
     """API.md: POST /e/<token>/requests → 201 {number, url}, or 200 with the unit's open request it was added to."""
     equipment = _equipment_or_404(token)
     try:
-        data = _payload()
+        data = read_body()
         _write_limits(token, data)
         sr, created = ops.report_fault(equipment, data)
         url = ops.progress_url(sr)
@@ -188,7 +182,7 @@ def follow(token: str):
     """Follow my request: the phone's code opens the progress page of the unit's request that has that number."""
     equipment = _equipment_or_404(token)
     try:
-        data = _payload()
+        data = read_body()
         _write_limits(token, data)
         sr = ops.follow_request(equipment, data.get("phone"), data.get("code"))
         url = ops.progress_url(sr)
@@ -205,7 +199,7 @@ def urge(token: str):
     """Remind the service team of one of the unit's open requests (a form on the page)."""
     equipment = _equipment_or_404(token)
     try:
-        data = _payload()
+        data = read_body()
         _limit("write-address", _client())
         _limit("urge-token", token)
         request_id = data.get("request_id")
