@@ -117,10 +117,26 @@ def haversine_km(
     return 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
 
 
+def _joined(shifts):
+    """Back-to-back shifts (a round-the-clock rota, one day's shift ending as the next begins) as one stretch of
+    duty: a visit may run across midnight there."""
+    current = None
+    for start, end in shifts:
+        if current is not None and start <= current[1]:
+            current = (current[0], max(current[1], end))
+            continue
+        if current is not None:
+            yield current
+        current = (start, end)
+    if current is not None:
+        yield current
+
+
 def shift_at(engineer, at: datetime) -> tuple[datetime, datetime] | None:
     """The engineer's shift running at *at* (start inclusive, end exclusive), as aware datetimes, or None."""
     zone = site_zone()
-    for shift_start, shift_end in _shifts(engineer.weekdays, engineer.work_start, engineer.work_end, at, HORIZON, zone):
+    shifts = _shifts(engineer.weekdays, engineer.work_start, engineer.work_end, at, HORIZON, zone)
+    for shift_start, shift_end in _joined(shifts):
         if shift_start <= at < shift_end:
             return shift_start, shift_end
         if shift_start > at:
@@ -133,7 +149,7 @@ def shifts_between(
 ) -> list[tuple[datetime, datetime]]:
     """The shifts of an engineer with these hours that overlap [start, end), in order, in UTC (the schedule)."""
     shifts = []
-    for shift_start, shift_end in _shifts(work_days, work_start, work_end, start, end - start, site_zone()):
+    for shift_start, shift_end in _joined(_shifts(work_days, work_start, work_end, start, end - start, site_zone())):
         if shift_start < end:
             shifts.append((shift_start.astimezone(UTC), shift_end.astimezone(UTC)))
     return shifts
