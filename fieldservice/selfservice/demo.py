@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from fieldservice.core.models import utcnow
 from fieldservice.requests import operations as requests
+from fieldservice.requests.demo import DESCRIPTIONS
 from fieldservice.selfservice import operations as ops
 
 log = logging.getLogger("fieldservice.selfservice")
@@ -21,11 +22,12 @@ def seed(rng: random.Random, context: dict) -> None:
         log.info("selfservice demo: no equipment in the context; no labels")
         return
     ops.label_tokens([u.id for u in units])
-    problem_types = [p.code for p in requests.problem_types()]
-    quiet = [u for u in units if ops.open_request(u) is None]
-    if not quiet or not problem_types:
+    # The fault fits the unit: a problem and its wording from the requests demo's list for the product's kind.
+    quiet = [u for u in units if ops.open_request(u) is None and DESCRIPTIONS.get(u.product.category)]
+    if not quiet:
         return
     unit = rng.choice(quiet)
+    problem_type, descriptions = rng.choice(sorted(DESCRIPTIONS[unit.product.category].items()))
     now = utcnow()
     coverage = requests.coverage_at(unit.customer_id, unit.id, now)
     response_due, _ = requests.due_times(ops.SELF_SERVICE_PRIORITY, now, coverage)
@@ -33,8 +35,8 @@ def seed(rng: random.Random, context: dict) -> None:
         {
             "customer_id": unit.customer_id,
             "equipment_id": unit.id,
-            "problem_type": problem_types[0],
-            "description": "扫码报修：设备开机后有异响，面板显示故障代码",
+            "problem_type": problem_type,
+            "description": rng.choice(descriptions),
             "priority": ops.SELF_SERVICE_PRIORITY,
             "required_by": max(response_due, now + timedelta(hours=4)),
             "channel": "qr",
