@@ -468,18 +468,29 @@
   /* Replace the view with *html*, keeping what the engineer typed in its text fields (what differs from the value
    * a field was drawn with) and the cursor. Read and put back in one go, with no await between: a redraw started
    * by a sync never loses a keystroke made while it was being prepared. */
+  // Fields whose typed value a redraw keeps: text of every kind, and the date and time pickers (a booking form).
+  const KEPT_FIELDS = 'textarea, input:not([type]), input[type=text], input[type=tel], input[type=date], '
+    + 'input[type=time], input[type=number]';
+
+  /* A field's key across redraws: its id, or its form's id and its name. */
+  function fieldKey(el) {
+    if (el.id) return '#' + el.id;
+    return el.form && el.form.id && el.name ? `#${el.form.id} [name="${el.name}"]` : null;
+  }
+
   function paint(html) {
     const typed = {};
-    view.querySelectorAll('textarea[id], input[id]:not([type]), input[id][type=text], input[id][type=tel]').forEach((el) => {
-      if (el.value !== el.defaultValue) typed[el.id] = el.value;
+    view.querySelectorAll(KEPT_FIELDS).forEach((el) => {
+      const key = fieldKey(el);
+      if (key && el.value !== el.defaultValue) typed[key] = el.value;
     });
     const active = document.activeElement;
     const focus = active && active.id && view.contains(active)
       ? { id: active.id, start: active.selectionStart, end: active.selectionEnd } : null;
     view.innerHTML = html;
-    Object.entries(typed).forEach(([id, value]) => {
-      const el = document.getElementById(id);
-      if (el && view.contains(el)) el.value = value;
+    Object.entries(typed).forEach(([key, value]) => {
+      const el = view.querySelector(key);
+      if (el) el.value = value;
     });
     const el = focus && document.getElementById(focus.id);
     if (el && view.contains(el)) {
