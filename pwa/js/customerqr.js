@@ -21,13 +21,17 @@
     return code.createSvgTag({ cellSize: 4, margin: 8, scalable: true, alt: t('customer_qr_alt') });
   }
 
+  // The job whose QR is on screen: a redraw (a sync coming in while the customer scans) keeps it there.
+  let shown = null;
+
   /** The card of the job page: a button that shows the QR, hidden until asked (a scan needs a big, bright code). */
   function card(job) {
     if (!job.customer_url) return '';
+    const open = shown === job.id;
     return `<div class="card" id="customer-qr-card"><div class="row"><h3 class="grow">${esc(t('customer_qr'))}</h3>
-        <button type="button" id="show-customer-qr">${esc(t('show_customer_qr'))}</button></div>
+        <button type="button" id="show-customer-qr">${esc(t(open ? 'hide_customer_qr' : 'show_customer_qr'))}</button></div>
       <p class="muted">${esc(t('customer_qr_hint'))}</p>
-      <div id="customer-qr" class="qr" hidden></div></div>`;
+      <div id="customer-qr" class="qr"${open ? '' : ' hidden'}>${open ? svg(job.customer_url) : ''}</div></div>`;
   }
 
   function bind(job) {
@@ -36,11 +40,14 @@
     if (!button || !box) return;
     button.addEventListener('click', () => {
       if (box.hidden) {
+        shown = job.id;
         box.innerHTML = svg(job.customer_url);
         box.hidden = false;
         button.textContent = t('hide_customer_qr');
       } else {
+        shown = null;
         box.hidden = true;
+        box.innerHTML = '';
         button.textContent = t('show_customer_qr');
       }
     });

@@ -202,5 +202,10 @@ def test_the_engineer_shows_the_customers_qr_on_site_with_no_signal(db, context,
     db.session.expire_all()
     expected = customer_page_url(current_token(db.session.get(ServiceRequest, job.id)))
     assert [d.data.decode() for d in decoded] == [expected]
+    # Back online, a sync redraws the page: the QR the customer is scanning stays on screen.
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")
+    page.click("#sync-now")
+    page.wait_for_function("() => document.querySelector('#syncbar').dataset.state === 'idle'")
+    assert page.is_visible("#customer-qr svg")
     page.click("#show-customer-qr")
-    assert page.is_hidden("#customer-qr")
+    page.wait_for_selector("#customer-qr", state="hidden")
