@@ -18,6 +18,8 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
@@ -144,6 +146,8 @@ def main() -> None:
         token = ops.label_token(unit)
         db.session.commit()
         client = app.test_client()
+        statements = []
+        sa.event.listen(db.engine, "before_cursor_execute", lambda *a, **k: statements.append(a[2]))
         page_times = []
         page_cpu = _cpu()
         for i in range(args.page_runs):
@@ -153,6 +157,9 @@ def main() -> None:
             page_times.append((time.perf_counter() - started) * 1000)
             assert response.status_code == 200, response.status_code
         page_cpu = (_cpu() - page_cpu) / args.page_runs * 1000
+        page_queries = len(statements) / args.page_runs
+        if os.environ.get("BENCH_SHOW_QUERIES"):
+            print("\n".join(s.split("\n")[0][:160] for s in statements[-int(page_queries) :]))
         assert "GMV-BENCH-0001" in response.get_data(as_text=True)
 
         db.session.add_all(
@@ -184,7 +191,7 @@ def main() -> None:
     print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(
         f"unit's page over {args.page_runs} hits: median {statistics.median(page_times):.1f} ms, "
-        f"p95 {p95:.1f} ms (target: p95 < 20 ms); the app's CPU {page_cpu:.1f} ms a hit"
+        f"p95 {p95:.1f} ms (target: p95 < 20 ms); the app's CPU {page_cpu:.1f} ms and {page_queries:.1f} queries a hit"
     )
     print(
         f"label sheet: {labels} labels on {pages} A4 pages, {size / 1024:.0f} KiB, built in {sheet_seconds:.1f} s "

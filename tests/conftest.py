@@ -71,8 +71,17 @@ def _is_postgres() -> bool:
     return bool(DATABASE_URL) and DATABASE_URL.startswith("postgres")
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--bench", action="store_true", help="also run the benchmarks kept as tests (marked bench): bench/*.py does"
+    )
+
+
 def pytest_collection_modifyitems(config, items):
+    bench = config.getoption("--bench")
     for item in items:
+        if "bench" in item.keywords and not bench:
+            item.add_marker(pytest.mark.skip(reason="a benchmark: bench/sync_prime_browser.py runs it (--bench)"))
         if "postgres" in item.keywords and not _is_postgres():
             item.add_marker(pytest.mark.skip(reason="needs PostgreSQL: set DATABASE_URL"))
         if "redis" in item.keywords and not REDIS_URL:

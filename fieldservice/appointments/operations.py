@@ -87,9 +87,33 @@ def history(request_id: int) -> list[Appointment]:
 
 
 def _booked_of(request_id: int) -> Appointment | None:
+    known = transaction_cache(_BOOKED_OF)
+    if request_id in known:
+        appointment = known[request_id]
+        return appointment if appointment is not None and appointment.status == BOOKED else None
     return db.session.scalar(
         sa.select(Appointment).where(Appointment.request_id == request_id, Appointment.status == BOOKED)
     )
+
+
+def preload_booked(request_ids) -> None:
+    """Read the booked window of each of *request_ids* in one query, for the rest of the transaction: a batch of
+    the engineer's ops (arrive, visit) asks once, not once per op. Booking in the same transaction keeps it right
+    (book() notes its new window; a window closed since shows in its status)."""
+    request_ids = set(request_ids)
+    if not request_ids:
+        return
+    known = transaction_cache(_BOOKED_OF)
+    with db.session.no_autoflush:
+        rows = db.session.scalars(
+            sa.select(Appointment).where(Appointment.request_id.in_(request_ids), Appointment.status == BOOKED)
+        )
+        found = {row.request_id: row for row in rows}
+    for request_id in request_ids:
+        known[request_id] = found.get(request_id)
+
+
+_BOOKED_OF = "appointments_booked_of"
 
 
 def as_dict(appointment: Appointment | None) -> dict | None:
@@ -286,6 +310,9 @@ def book_appointment(
     )
     db.session.add(appointment)
     db.session.flush()
+    known = transaction_cache(_BOOKED_OF)
+    if sr.id in known:
+        known[sr.id] = appointment
     add_event(
         sr,
         CHANGED_EVENT if current is not None or missed is not None else BOOKED_EVENT,

@@ -146,6 +146,7 @@ def _apply_ops(
     jobs = requests_ops.lock_requests(request_ids)
     if jobs:
         seen.update(_applied_ops([raw["op_id"] for raw in new_ops]))
+        appointments_ops.preload_booked(jobs)
     refused_jobs: dict[int, str] = {}
     applied_jobs: set[int] = set()
     new_records: list[AppliedOp] = []

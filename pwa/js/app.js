@@ -210,6 +210,7 @@
   }
 
   async function renderJobs() {
+    const drawnFor = location.hash;
     const jobs = await FS.store.allJobs();
     const entries = [];
     for (const job of jobs) entries.push({ job, local: await localState(job) });
@@ -243,6 +244,7 @@
         </a>`;
       }
     }
+    if (location.hash !== drawnFor) return; // the engineer went elsewhere while this list was read
     view.innerHTML = html;
     document.getElementById('logout').addEventListener('click', logout);
   }
@@ -252,6 +254,7 @@
   }
 
   async function renderJob(id) {
+    const drawnFor = location.hash;
     const job = await FS.store.getJob(id);
     if (!job) {
       location.hash = '#/jobs';
@@ -345,6 +348,7 @@
     html += `<div class="card"><h3>${esc(t('timeline'))}</h3><ul class="timeline">${(job.timeline || []).map((e) =>
       `<li>${esc(fmt(e.at))} ${esc(e.actor)}: ${esc(t(e.action))}${e.to_status && e.to_status !== e.from_status ? ' → ' + esc(statusLabel(e.to_status)) : ''}${e.note ? ' — ' + esc(e.note) : ''}</li>`).join('')}
       ${local.pending.map((op) => `<li class="muted">${esc(fmt(op.client_time))} ${esc(t(op.type))} ${esc(t('waiting_sync'))}</li>`).join('')}</ul></div>`;
+    if (location.hash !== drawnFor) return;
     paint(html);
     FS.customerQr.bind(job);
 

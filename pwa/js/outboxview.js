@@ -175,6 +175,7 @@
     if (!waiting.length) html += `<p class="muted" id="outbox-empty">${esc(t('outbox_none_waiting'))}</p>`;
     html += storageCard(await storageState(), esc);
     html += await FS.prime.card(esc, fmt);
+    if (!location.hash.startsWith('#/outbox')) return; // left while the outbox was read
     view.innerHTML = html;
 
     const redraw = async (send) => {

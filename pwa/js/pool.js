@@ -42,6 +42,8 @@
       html += items.length
         ? items.map((item) => poolCard(item, pending.has(item.id), helpers, names)).join('')
         : `<p class="muted" id="pool-empty">${esc(t('pool_empty'))}</p>`;
+      // Drawn after a few reads: the engineer may have left the pool meanwhile (its redraw must not cover the list).
+      if (!location.hash.startsWith('#/pool')) return;
       view.innerHTML = html;
       view.querySelectorAll('[data-claim]').forEach((button) => button.addEventListener('click', async () => {
         button.disabled = true;

@@ -74,6 +74,7 @@
         <div class="actions"><button class="primary" type="submit" data-resubmit="${r.visit_id}">${esc(t('resubmit'))}</button></div>
       </form>`;
     }
+    if (!location.hash.startsWith('#/returned')) return; // left while the list was read
     view.innerHTML = html;
     view.querySelectorAll('form.returned').forEach((form) => {
       const entry = list.find((r) => String(r.verification_id) === form.dataset.verification);
@@ -123,6 +124,7 @@
         <p><strong>${esc(t('statement_total', { total: s.total }))}</strong></p>
       </div>`;
     }
+    if (!location.hash.startsWith('#/statements')) return;
     view.innerHTML = html;
   }
 

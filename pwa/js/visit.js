@@ -86,6 +86,7 @@
     const catalog = FS.settle.catalogFor(await FS.store.getReference('repair_items'), job);
     const knowledge = await FS.store.getReference('knowledge');
     const suggestions = await FS.store.getReference('repair_item_suggestions');
+    if (location.hash !== '#/visit/' + requestId) return; // left while the form's data was read
 
     view.innerHTML = `
       <p><a href="#/job/${job.id}">‹ ${esc(t('back'))}</a></p>

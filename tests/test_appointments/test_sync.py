@@ -87,3 +87,22 @@ def test_another_engineers_job_is_not_booked(db, api_as, assigned, make_engineer
     (result,) = push(api_as(user=stranger.user), [op("appointment", sr.id, _payload(day, "09:00", "10:00"))])
     assert result["status"] == "rejected"
     assert appts.current_appointment(sr.id) is None
+
+
+def test_one_batch_books_then_arrives_and_the_window_is_kept(db, api_as, assigned, engineer, day):
+    """The batch reads the jobs' windows once before its ops: a window booked by an earlier op of the same batch
+    is still the one that arriving keeps, and a job booked before the batch is kept by its own arrive."""
+    booked_before, booked_in_batch = assigned(), assigned()
+    phone = api_as(user=engineer.user)
+    push(phone, [op("appointment", booked_before.id, _payload(day, "09:00", "10:00"))])
+    results = push(
+        phone,
+        [
+            op("appointment", booked_in_batch.id, _payload(day, "14:00", "15:00")),
+            op("arrive", booked_in_batch.id, {}),
+            op("arrive", booked_before.id, {}),
+        ],
+    )
+    assert [r["status"] for r in results] == ["applied"] * 3, results
+    assert appts.current_appointment(booked_in_batch.id).status == "kept"
+    assert appts.current_appointment(booked_before.id).status == "kept"

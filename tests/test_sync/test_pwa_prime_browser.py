@@ -1,6 +1,7 @@
 """Priming in real Chromium: on log-in the phone fetches the engineer's offline set page by page with progress, checks
 every kind's count against the summary before it says "ready offline", resumes an interrupted priming from the
-page it stopped at, and (bench figure) primes ~2,000 records over a throttled slow-3G network."""
+page it stopped at, and (a benchmark, run by bench/sync_prime_browser.py) primes ~2,000 records over a throttled
+slow-3G network."""
 
 import time
 from urllib.parse import parse_qs, urlparse
@@ -136,6 +137,7 @@ def test_the_ready_word_waits_for_every_count_to_match(db, plain_context, live_s
     assert page.evaluate("FS.store.getMeta('primed')") is None
 
 
+@pytest.mark.bench
 def test_bench_priming_2000_records_over_slow_3g(db, plain_context, live_server, engineer, make_job):
     """Bench figure (printed): ~2,000 records primed by Chromium over DevTools' slow-3G profile."""
     offline_set(db, make_job, engineer, jobs=40, parts=1500, knowledge=460)
