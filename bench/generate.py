@@ -740,7 +740,8 @@ def add_missing_indexes() -> int:
                 if index.name not in existing:
                     print(f"  creating {index.name}")
                     index.create(conn)
-        if conn.dialect.name == "postgresql" and not conn.scalar(sa.text("SELECT count(*) FROM service_request_counts")):
+        postgres = conn.dialect.name == "postgresql"
+        if postgres and not conn.scalar(sa.text("SELECT count(*) FROM service_request_counts")):
             # The kept counts of requests per status and priority start from the rows there are (as the migration).
             conn.execute(
                 sa.text(
