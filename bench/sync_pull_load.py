@@ -4,12 +4,17 @@ WSGI server. Target (issue 26, on PostgreSQL): the pull's p95 under 100 ms with 
 p99 670 ms).
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/fs_sync_bench REDIS_URL=redis://127.0.0.1:6379/4 \
-        python bench/sync_pull_load.py --users 20 --seconds 30
+        python bench/sync_pull_load.py --users 20 --seconds 30 --think 1
+
+--think 0 sends each user's next request the moment the last one answered: the one process is saturated and the
+p95 is mostly the queue (20 users x the service time); --think 1 gives each user a second between requests, thirty
+times the pace of a phone that syncs every 30 s.
 
 Each engineer holds --jobs jobs (on units with earlier requests, with a knowledge base of their skill);
-four users in five are engineers, each looping: a pull without cursor, three pulls since the last cursor, a
-push of two notes. The others are dispatchers reading the dispatch list. The queries of one first pull are
-counted and printed. The database's tables are dropped and re-created: give it a database of its own.
+four users in five are engineers, each looping: a pull without cursor, three pulls since the last cursor (without
+the reference data, as the app asks between its turns), a push of two notes. The others are dispatchers reading
+the dispatch list. The queries of one first pull are counted and printed. The database's tables are dropped and
+re-created: give it a database of its own.
 """
 
 import argparse
@@ -124,15 +129,18 @@ class Serve(threading.Thread):
         self.server.serve_forever()
 
 
-def engineer_loop(url, token, until, pulls, errors, job_ids):
+def engineer_loop(url, token, until, pulls, errors, job_ids, think=0.0):
     headers = {"Authorization": f"Bearer {token}"}
     session = http.Session()
     while time.perf_counter() < until:
         cursor = None
         for _ in range(4):
             started = time.perf_counter()
-            answer = session.get(f"{url}/api/v1/sync", params={"since": cursor} if cursor else {}, headers=headers)
+            # As the app asks: a pull since its cursor leaves out the reference data (it comes every few minutes).
+            params = {"since": cursor, "reference": "false"} if cursor else {}
+            answer = session.get(f"{url}/api/v1/sync", params=params, headers=headers)
             pulls.append(time.perf_counter() - started)
+            time.sleep(think)
             if answer.status_code != 200:
                 errors.append(answer.status_code)
                 continue
@@ -145,17 +153,19 @@ def engineer_loop(url, token, until, pulls, errors, job_ids):
                 for _ in range(2)
             ]
             answer = session.post(f"{url}/api/v1/sync", json={"ops": ops}, headers=headers)
+            time.sleep(think)
             if answer.status_code != 200:
                 errors.append(answer.status_code)
 
 
-def dispatcher_loop(url, token, until, lists, errors):
+def dispatcher_loop(url, token, until, lists, errors, think=0.0):
     headers = {"Authorization": f"Bearer {token}"}
     session = http.Session()
     while time.perf_counter() < until:
         started = time.perf_counter()
         answer = session.get(f"{url}/api/v1/requests", params={"per_page": 50}, headers=headers)
         lists.append(time.perf_counter() - started)
+        time.sleep(think)
         if answer.status_code != 200:
             errors.append(answer.status_code)
 
@@ -170,6 +180,13 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=20)
     parser.add_argument("--jobs", type=int, default=10, help="jobs per engineer")
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="seconds each user waits after an answer (0: back to back, the server saturated; a phone syncs every "
+        "30 s, so 1 s is thirty times the pace of real engineers)",
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp()
@@ -209,10 +226,10 @@ def main() -> None:
     pulls, lists, errors = [], [], []
     until = time.perf_counter() + args.seconds
     threads = [
-        threading.Thread(target=engineer_loop, args=(server.url, token, until, pulls, errors, set()))
+        threading.Thread(target=engineer_loop, args=(server.url, token, until, pulls, errors, set(), args.think))
         for token in tokens
     ] + [
-        threading.Thread(target=dispatcher_loop, args=(server.url, office, until, lists, errors))
+        threading.Thread(target=dispatcher_loop, args=(server.url, office, until, lists, errors, args.think))
         for _ in range(args.users - n_engineers)
     ]
     for thread in threads:
@@ -224,7 +241,11 @@ def main() -> None:
         db.session.remove()
         db.drop_all()
 
-    print(f"database: {url.split('://')[0]}; {args.users} users ({n_engineers} engineers), {args.seconds:.0f} s")
+    print(
+        f"database: {url.split('://')[0]}; {args.users} users ({n_engineers} engineers), {args.seconds:.0f} s, "
+        + (f"{args.think:g} s between one user's requests" if args.think else "back to back (saturation)")
+        + f": {(len(pulls) + len(lists)) / args.seconds:.1f} reads/s served"
+    )
     print(f"one first pull alone: {one_pull_s * 1000:.0f} ms for {n_jobs} jobs")
     print_queries("first pull", first_pull, 1, one_pull_s, 12)
     ms = [v * 1000 for v in pulls]

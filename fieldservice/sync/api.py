@@ -69,7 +69,7 @@ def push(args):
 @blp.response(200, SyncPullSchema)
 def pull(args):
     """The caller's jobs changed since the cursor, with all they need offline; jobs to drop; a cursor."""
-    answer = ops.pull(current_user, args["since"])
+    answer = ops.pull(current_user, args["since"], reference=args["reference"])
     # The van may have been made on first use; the jobs stay loaded for the answer (a plain commit would expire
     # them, and dumping them would read each again).
     commit_keeping_loaded()

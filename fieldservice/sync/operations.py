@@ -534,8 +534,9 @@ JOB_LOADS = (
 )
 
 
-def pull(user, since: str | None, now: datetime | None = None) -> dict:
-    """The caller's jobs changed since *since* (all without it), the ids it must drop, and the next cursor."""
+def pull(user, since: str | None, now: datetime | None = None, *, reference: bool = True) -> dict:
+    """The caller's jobs changed since *since* (all without it), the ids it must drop, and the next cursor; with
+    *reference*, the reference data the phone keeps (_reference)."""
     now = now or utcnow()
     engineer = engineer_for_user(user)
     if engineer is None:
@@ -555,12 +556,10 @@ def pull(user, since: str | None, now: datetime | None = None) -> dict:
             )
         )
     jobs = db.session.scalars(query.options(*JOB_LOADS)).all()
-    return {
-        "jobs": job_views(jobs, user),
-        "removed": sorted(held - current),
-        "cursor": make_cursor(now, current),
-        "reference": _reference(engineer),
-    }
+    answer = {"jobs": job_views(jobs, user), "removed": sorted(held - current), "cursor": make_cursor(now, current)}
+    if reference:
+        answer["reference"] = _reference(engineer)
+    return answer
 
 
 def _changed_ids(after: datetime) -> sa.Select:

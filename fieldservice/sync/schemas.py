@@ -210,6 +210,10 @@ class SyncPushSchema(ma.Schema):
 
 class SyncPullArgs(ma.Schema):
     since = ma.fields.String(load_default=None, validate=validate.Length(max=20000))
+    # Whether the answer carries the reference data (van stock, problem types, repair items, returned visits,
+    # statements): most of a pull's work when nothing changed. The phone asks for it every few minutes and after
+    # sending ops; without the parameter it comes every time (what earlier versions of the app expect).
+    reference = ma.fields.Boolean(load_default=True)
 
 
 class JobCustomerSchema(CustomerBriefSchema):
@@ -339,7 +343,7 @@ class SyncPullSchema(ma.Schema):
     jobs = ma.fields.List(ma.fields.Nested(JobSchema))
     removed = ma.fields.List(ma.fields.Integer())
     cursor = ma.fields.String()
-    # Van stock and the parts catalog, when they changed (and the parts domain is installed).
+    # The reference data (SyncPullArgs.reference), when asked for.
     reference = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.List(ma.fields.Dict()))
 
 

@@ -84,7 +84,7 @@
         // The error of the refused session is over; what waits goes now, with no back-off.
         await FS.store.setMeta('status', Object.assign(await FS.store.getMeta('status', {}), { last_error: null, next_at: null, failures: 0 }));
         location.hash = '#/jobs';
-        await syncNow();
+        await syncNow(true);
         route();
         FS.prime.startIfDue(true);
       } catch (err) {
@@ -138,15 +138,16 @@
     bar.innerHTML = parts.join(' ');
     bar.className = 'syncbar' + (online ? '' : ' offline') + ((status.last_error && online) || counts.rejected ? ' has-error' : '');
     bar.dataset.state = syncing ? 'syncing' : online ? 'idle' : 'offline';
-    document.getElementById('sync-now').addEventListener('click', () => syncNow());
+    document.getElementById('sync-now').addEventListener('click', () => syncNow(true));
   }
 
-  async function syncNow() {
+  /* One sync round; *fresh*: bring the reference data (van stock, repair items...) now, not at its next turn. */
+  async function syncNow(fresh) {
     if (syncing || !FS.outbox.online()) return renderSyncBar();
     syncing = true;
     await renderSyncBar();
     try {
-      await FS.outbox.syncNow({ forceReference: false });
+      await FS.outbox.syncNow({ forceReference: false, freshReference: fresh === true });
     } finally {
       syncing = false;
     }

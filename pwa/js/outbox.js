@@ -14,6 +14,10 @@
   const MAX_BATCH_CHARS = 8 * 1024 * 1024;
   const BACKOFF_MIN_MS = 5000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
+  // The reference data (van stock, problem types, repair items, returned visits, statements) rides on a pull every
+  // few minutes, and at once after ops were sent (a visit uses parts from the van), on the first pull, and when the
+  // engineer taps "sync now": the rest of the time a pull is only the jobs, a fraction of the server's work.
+  const REFERENCE_EVERY_MS = 5 * 60 * 1000;
   const RENEW_AFTER_MS = 12 * 3600 * 1000;
   const SYNC_TAG = 'fs-outbox';
   // Photos go up in pieces this big: a dropped connection costs at most one piece.
@@ -249,16 +253,19 @@
   }
 
   /* Fetch what changed on the server since the last pull. */
-  async function pull() {
+  async function pull(withReference) {
     const cursor = await FS.store.getMeta('cursor');
+    const referenceAt = await FS.store.getMeta('reference_at');
+    const reference = withReference || !cursor || !referenceAt || Date.now() - Date.parse(referenceAt) >= REFERENCE_EVERY_MS;
+    const query = [cursor ? 'since=' + encodeURIComponent(cursor) : null, reference ? null : 'reference=false'].filter(Boolean);
     let answer;
     try {
-      answer = await FS.api.get('/api/v1/sync' + (cursor ? '?since=' + encodeURIComponent(cursor) : ''));
+      answer = await FS.api.get('/api/v1/sync' + (query.length ? '?' + query.join('&') : ''));
     } catch (err) {
       if (cursor && err instanceof FS.api.ApiError && err.status === 422) {
         // The server no longer understands our cursor (e.g. its key changed): start over with a full pull.
         await FS.store.deleteMeta('cursor');
-        return pull();
+        return pull(withReference);
       }
       throw err;
     }
@@ -266,6 +273,7 @@
     for (const [key, items] of Object.entries(answer.reference || {})) {
       await FS.store.putReference(key, items);
     }
+    if (answer.reference) await FS.store.setMeta('reference_at', new Date().toISOString());
     await FS.store.setMeta('cursor', answer.cursor);
     notify();
     return answer;
@@ -338,7 +346,7 @@
     try {
       await renewIfDue();
       const flushed = await flush();
-      await pull();
+      await pull(options.freshReference || flushed.sent > 0);
       await refreshReference(options.forceReference);
       await refreshPool();
       Object.assign(status, { last_sync: new Date().toISOString(), last_error: null, failures: 0, next_at: null });

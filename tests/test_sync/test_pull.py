@@ -1,5 +1,9 @@
 """GET /api/v1/sync?since=: the caller's jobs with all they need offline; only what changed; what to drop."""
 
+from contextlib import contextmanager
+
+import sqlalchemy as sa
+
 from fieldservice.requests.models import ServiceRequest
 from tests.test_sync.conftest import op
 
@@ -170,3 +174,30 @@ def test_job_fields_have_the_request_apis_types(db, phone, job, engineer, make_j
     (earlier,) = jobs[again.id]["equipment"]["history"]
     assert earlier["visits"][0]["engineer"] == {"id": engineer.id, "name": "张师傅"}
     assert earlier["visits"][0]["solution"] == api_visit["solution"]
+
+
+@contextmanager
+def statements(engine):
+    seen = []
+
+    def record(_conn, _cursor, statement, *_):
+        seen.append(statement)
+
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+
+
+def test_a_pull_without_the_reference_data_brings_the_jobs_only(db, phone, job):
+    cursor = pull(phone)["cursor"]
+    with statements(db.engine) as with_reference:
+        full = phone.get(f"/api/v1/sync?since={cursor}").json
+    with statements(db.engine) as without:
+        lean = phone.get(f"/api/v1/sync?since={cursor}&reference=false").json
+    assert set(full["reference"]) >= {"van_stock", "problem_types", "repair_items", "returned_visits", "statements"}
+    assert "reference" not in lean and lean["jobs"] == full["jobs"] and lean["removed"] == full["removed"]
+    assert len(without) < len(with_reference)
+    bad = phone.get(f"/api/v1/sync?since={cursor}&reference=maybe")
+    assert bad.status_code == 422 and bad.json["error"]["code"] == "validation_failed"
