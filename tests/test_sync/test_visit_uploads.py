@@ -27,7 +27,11 @@ def upload(phone, request_id: int, upload_id: str, raw: bytes, kind: str = "phot
         answer = phone.client.put(
             f"/api/v1/uploads/{upload_id}?request_id={request_id}&kind={kind}",
             data=raw[start:end],
-            headers={**phone.headers, "Content-Type": content_type, "Content-Range": f"bytes {start}-{end - 1}/{len(raw)}"},
+            headers={
+                **phone.headers,
+                "Content-Type": content_type,
+                "Content-Range": f"bytes {start}-{end - 1}/{len(raw)}",
+            },
         )
         assert answer.status_code == 200, answer.json
     assert answer.json["complete"] is True
