@@ -1150,6 +1150,47 @@ def _visit_fields(sr: ServiceRequest, data: dict, now: datetime) -> dict[str, st
     return fields
 
 
+def _uploaded_images(sr: ServiceRequest, data: dict, actor) -> tuple[Attachment | None, list[Attachment]]:
+    """The signature and photos a visit names by id (`signature_id`, `photo_ids`): each uploaded beforehand for
+    this request by *actor*, of its kind, and on no visit yet; refused as a whole otherwise."""
+    wanted = [(data["signature_id"], "signature_id", SIGNATURE)] if data.get("signature_id") else []
+    wanted += [(attachment_id, f"photo_ids.{i}", PHOTO) for i, attachment_id in enumerate(data.get("photo_ids") or [])]
+    if not wanted:
+        return None, []
+    ids = [attachment_id for attachment_id, _field, _kind in wanted]
+    found = {a.id: a for a in db.session.scalars(sa.select(Attachment).where(Attachment.id.in_(ids)))}
+    signed = set(db.session.scalars(sa.select(Visit.signature_id).where(Visit.signature_id.in_(ids))))
+    missing, wrong_kind, taken = {}, {}, {}
+    for attachment_id, field, kind in wanted:
+        attachment = found.get(attachment_id)
+        if attachment is None or attachment.request_id != sr.id or attachment.uploaded_by_id != actor.id:
+            missing[field] = "Not uploaded for this request by you."
+        elif attachment.kind != kind:
+            wrong_kind[field] = f"Uploaded as a {attachment.kind}, not a {kind}."
+        elif attachment.visit_id is not None or attachment_id in signed:
+            taken[field] = "Already on another visit."
+    if missing:
+        raise ValidationFailed(
+            "attachment_missing",
+            "Some photos or the signature have not reached the server for this request: "
+            + ", ".join(sorted(missing))
+            + ".",
+            missing,
+        )
+    if wrong_kind:
+        raise ValidationFailed(
+            "validation_failed", "Some fields are not valid: " + ", ".join(sorted(wrong_kind)) + ".", wrong_kind
+        )
+    if taken:
+        raise Conflict(
+            "attachment_in_use",
+            "Some photos or the signature belong to another visit: " + ", ".join(sorted(taken)) + ".",
+            taken,
+        )
+    signature = found[data["signature_id"]] if data.get("signature_id") else None
+    return signature, [found[attachment_id] for attachment_id in data.get("photo_ids") or []]
+
+
 def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = None, *, now=None) -> Visit:
     """Record the assigned engineer's visit (rule 4): solved -> resolved, else awaiting or locked (3b)."""
     now = now or utcnow()
@@ -1179,6 +1220,7 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
         raise ValidationFailed(
             "validation_failed", "Some fields are not valid: " + ", ".join(sorted(fields)) + ".", fields
         )
+    uploaded_signature, uploaded_photos = _uploaded_images(sr, data, actor)
 
     t = choose_transition(sr, "visit", actor, data)
     with within_savepoint():
@@ -1206,6 +1248,13 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
             visit.signature_id = add_attachment(sr, "signature", *signature, actor, visit=visit).id
         for content_type, raw in photos:
             add_attachment(sr, "photo", content_type, raw, actor, visit=visit)
+        # Uploaded beforehand: the same rows a data-URL makes, linked to the visit the same way.
+        if uploaded_signature is not None:
+            uploaded_signature.visit_id = visit.id
+            visit.signature_id = uploaded_signature.id
+        for attachment in uploaded_photos:
+            attachment.visit_id = visit.id
+        db.session.flush()
         _apply(sr, t, actor, {"note": data.get("note")}, now, visit=visit)
         signals.visit_recorded.send(visit, request=sr, data=data)
     log.info("visit %s on %s recorded by %s: %s", visit.id, sr.number, actor.username, visit.outcome)

@@ -275,6 +275,10 @@ class ItemLineArgs(ma.Schema):
     quantity = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100))
 
 
+# The photos one visit carries, however they travel (data-URLs in the body, or uploaded beforehand).
+MAX_VISIT_PHOTOS = 20
+
+
 class VisitArgs(ma.Schema):
     version = ma.fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1))
     outcome = ma.fields.String(required=True, validate=validate.OneOf(["resolved", "unresolved"]))
@@ -290,7 +294,7 @@ class VisitArgs(ma.Schema):
     costs = ma.fields.List(ma.fields.Nested(CostLineArgs), load_default=list)
     items = ma.fields.List(ma.fields.Nested(ItemLineArgs), load_default=list, validate=validate.Length(max=50))
     signature = ma.fields.String(load_default=None, allow_none=True)
-    photos = ma.fields.List(ma.fields.String(), load_default=list, validate=validate.Length(max=20))
+    photos = ma.fields.List(ma.fields.String(), load_default=list, validate=validate.Length(max=MAX_VISIT_PHOTOS))
     client_op_id = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(max=64))
 
     @ma.validates_schema

@@ -9,6 +9,7 @@ from fieldservice.appointments.schemas import AppointmentArgs
 from fieldservice.customers.schemas import ContactSchema
 from fieldservice.requests.schemas import (
     ACTION_ARGS,
+    MAX_VISIT_PHOTOS,
     ActionArgs,
     CustomerBriefSchema,
     DetailChangesArgs,
@@ -103,11 +104,31 @@ class NotePayload(offline(ActionArgs)):
 
 
 class VisitPayload(VisitArgs):
-    """API.md's visit body: parts, costs, the signature and the photos as data-URLs."""
+    """API.md's visit body: parts, costs, and the photos and signature either uploaded beforehand in chunks (PUT
+    /uploads/<id>) and named by id, or as data-URLs (the ops an earlier app version queued still carry those)."""
 
     class Meta:
         # The op's own id is the visit's idempotency key.
         exclude = ("client_op_id",)
+
+    photo_ids = ma.fields.List(
+        ma.fields.String(validate=validate.Length(min=1, max=64)),
+        load_default=list,
+        validate=validate.Length(max=MAX_VISIT_PHOTOS),
+    )
+    signature_id = ma.fields.String(load_default=None, allow_none=True, validate=validate.Length(min=1, max=64))
+
+    @ma.validates_schema
+    def _each_image_one_way(self, data, **kwargs):
+        errors = {}
+        if data.get("photos") and data.get("photo_ids"):
+            errors["photo_ids"] = ["Send the photos as photos or as photo_ids, not both."]
+        elif len(set(data.get("photo_ids") or [])) != len(data.get("photo_ids") or []):
+            errors["photo_ids"] = ["Each photo once."]
+        if data.get("signature") and data.get("signature_id"):
+            errors["signature_id"] = ["Send the signature as signature or as signature_id, not both."]
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class PhotoPayload(ma.Schema):

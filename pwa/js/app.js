@@ -367,7 +367,7 @@
     if (retry) retry.addEventListener('click', async () => { await FS.outbox.retry(job.id); syncNow(); });
     const jobPhoto = document.getElementById('job-photo');
     if (jobPhoto) jobPhoto.addEventListener('change', async () => {
-      // The photo uploads on its own (PUT /attachments/<id>, idempotent by the id made here), then its op follows.
+      // The photo uploads on its own in chunks (PUT /uploads/<id>, under the id made here), then its op follows.
       for (const file of jobPhoto.files) {
         const { blob } = await FS.images.compressPhoto(file);
         const record = { id: FS.outbox.uuid(), request_id: job.id, kind: 'photo', content_type: 'image/jpeg', blob };

@@ -1,5 +1,6 @@
 /* The outbox: every change the engineer makes is an op with a phone-made op_id, stored first, sent later in order.
- * Photos and signatures upload first (PUT /api/v1/attachments/<id>), then the op (POST /api/v1/sync).
+ * An op's photos and signatures (its blob_ids: a job photo, a visit's photos and signature) upload first, in chunks
+ * that resume after a dropped connection (PUT /api/v1/uploads/<id>), then the op (POST /api/v1/sync) names them by id.
  * A network failure keeps the op at the front and retries with backoff; the server's `duplicate` is a success;
  * a rejected op stays on the phone with the server's reason until the engineer retries or discards it.
  * Nothing here expires: an op and its photos stay on the phone (a week offline and more, across app updates) until
@@ -10,7 +11,8 @@
   'use strict';
 
   const BATCH = 50;
-  // Visits carry their photos as data-URLs: keep one request well under the server's body limit.
+  // Visits queued by app versions before chunked uploads carry their photos as data-URLs: keep one request well
+  // under the server's body limit.
   const MAX_BATCH_CHARS = 8 * 1024 * 1024;
   const BACKOFF_MIN_MS = 5000;
   const BACKOFF_MAX_MS = 5 * 60 * 1000;
@@ -90,8 +92,9 @@
     return err instanceof FS.api.ApiError && !err.transient && err.status !== 401;
   }
 
-  /* Send one photo or signature in chunks (PUT /api/v1/uploads/<id> with Content-Range). How far it got is kept on
-   * the phone; after a dropped connection the server says how many bytes it holds and the rest follows from there. */
+  /* Send one photo or signature in chunks (PUT /api/v1/uploads/<id> with Content-Range), with its kind, so the server
+   * keeps it as a photo or as a signature. How far it got is kept on the phone; after a dropped connection the server
+   * says how many bytes it holds and the rest follows from there. */
   async function uploadBlob(record) {
     const size = record.blob.size;
     let state = await FS.store.getUpload(record.id);

@@ -1,6 +1,9 @@
 /* The visit form: diagnosis, repair, hours, parts from the van, costs, photos, the customer's signature, outcome.
- * Every change is saved as a draft in IndexedDB at once, so a killed app or a reload loses nothing; submitting turns
- * the draft into one record_visit op in the same transaction that deletes the draft. */
+ * Every change is saved as a draft in IndexedDB at once (photos and signature as data-URLs, drawn back into the
+ * form), so a killed app or a reload loses nothing; submitting turns the draft into one record_visit op and its
+ * photos and signature into blobs, in the same transaction that deletes the draft. The outbox uploads the blobs in
+ * chunks that resume after a dropped connection, then sends the op, which names them by id (photo_ids,
+ * signature_id): a weak signal never has to carry the whole visit in one request. */
 (function (FS) {
   'use strict';
 
@@ -271,14 +274,24 @@
         })),
         items: FS.settle.itemsPayload(draft.items),
         costs: draft.costs.filter((c) => c.amount !== '').map((c) => ({ kind: c.kind, amount: String(c.amount) })),
-        signature: draft.signature,
-        photos: draft.photos,
       };
+      const photos = draft.photos.map((src) => imageBlob(job.id, 'photo', src));
+      const signature = draft.signature ? imageBlob(job.id, 'signature', draft.signature) : null;
+      payload.photo_ids = photos.map((record) => record.id);
+      payload.signature_id = signature ? signature.id : null;
+      const blobs = signature ? photos.concat([signature]) : photos;
       document.getElementById('submit-visit').disabled = true;
-      await FS.outbox.enqueue('record_visit', job.id, payload, [], { draftOf: job.id });
+      await FS.outbox.enqueue('record_visit', job.id, payload, blobs, { draftOf: job.id });
       location.hash = '#/job/' + job.id;
       syncNow();
     });
+  }
+
+  /* A photo or the signature of the draft as a blob for the outbox, under the id the server will keep it by; *kind*
+   * travels with the upload, so the server checks and stores it as what it is. */
+  function imageBlob(requestId, kind, dataUrl) {
+    const blob = FS.images.dataUrlToBlob(dataUrl);
+    return { id: FS.outbox.uuid(), request_id: requestId, kind, content_type: blob.type, blob };
   }
 
   function blobToDataUrl(blob) {

@@ -125,12 +125,13 @@ def test_job_reassigned_while_offline_shows_the_rejection_and_keeps_the_data(
     assert reason.get_attribute("data-code") == "job_reassigned"
     assert page.locator("#removed-banner").is_visible()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 0
-    # The engineer's visit is still on the phone, with its photo and signature.
+    # The engineer's visit is still on the phone, with its photo and signature (blobs the op names by id).
     kept = page.evaluate(
-        "FS.store.listOps().then(ops => ops.map("
-        "o => [o.type, o.status, o.payload.photos.length, !!o.payload.signature]))"
+        """FS.store.listOps().then(ops => Promise.all(ops.map(async (o) => [o.type, o.status,
+             o.payload.photo_ids.length, !!o.payload.signature_id,
+             (await Promise.all(o.blob_ids.map(id => FS.store.getBlob(id)))).map(b => b && b.kind)])))"""
     )
-    assert kept == [["record_visit", "rejected", 1, True]]
+    assert kept == [["record_visit", "rejected", 1, True, ["photo", "signature"]]]
 
 
 def test_job_photo_uploads_once_under_the_phones_id(db, context, live_server, engineer, job, tmp_path):

@@ -1,16 +1,19 @@
 """A week offline in real Chromium: the token ends while ops wait (log in again, then they replay once), the app
-updates over a version-3 database with queued ops, a photo's chunked upload resumes after a dropped connection, and
-the outbox screen says why each op waits or was refused, with the storage report."""
+updates over a version-3 database with queued ops, a photo's chunked upload resumes after a dropped connection (a job
+photo, and a visit's photo and signature), and the outbox screen says why each op waits or was refused, with the
+storage report."""
 
 import io
+from urllib.parse import parse_qs, urlparse
 
 import pytest
 import sqlalchemy as sa
 from PIL import Image
 
-from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest
+from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
 from fieldservice.sync.models import AppliedOp, UploadInProgress
 from tests.test_sync.conftest import BROWSER_TIMEOUT, log_in, reassign, wait_pending
+from tests.test_sync.test_pwa_browser import sign
 
 pytestmark = pytest.mark.browser
 
@@ -225,6 +228,86 @@ def test_photo_upload_resumes_after_a_dropped_connection_and_lands_once(
     Image.open(io.BytesIO(photo.data)).verify()
     assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadInProgress)) == 0
     assert [r.status for r in applied(db, type="attach_photo")] == ["applied"]
+
+
+def test_a_visit_recorded_offline_uploads_its_photo_and_signature_in_chunks_that_resume(
+    db, plain_context, live_server, engineer, job, tmp_path
+):
+    page = plain_context.new_page()
+    seen = []
+    dropped = []
+
+    def cut_second_photo_chunk(route):
+        request = route.request
+        query = parse_qs(urlparse(request.url).query)
+        seen.append((request.method, query.get("kind", [None])[0], request.headers.get("content-range")))
+        photo_puts = [s for s in seen if s[:2] == ("PUT", "photo")]
+        if not dropped and len(photo_puts) == 2 and seen[-1][:2] == ("PUT", "photo"):
+            dropped.append(request.headers.get("content-range"))
+            route.abort("connectionreset")
+            return
+        route.continue_()
+
+    page.route("**/api/v1/uploads/**", cut_second_photo_chunk)
+    plain_log_in(page, live_server, engineer)
+    page.wait_for_selector(f"[data-job='{job.id}']")
+    plain_context.set_offline(True)
+    page.wait_for_function("() => !navigator.onLine")
+    page.click(f"[data-job='{job.id}']")
+    page.click("#record-visit")
+    page.fill("#labour_hours", "1.5")
+    page.fill("#cause", "进水电磁阀线圈烧毁")
+    page.set_input_files("#photo-input", noisy_photo(tmp_path))
+    page.wait_for_selector("#thumbs img")
+    sign(page)
+    page.click("#submit-visit")
+    wait_pending(page, 1)
+    # On the phone: the op names the photo and the signature by id; they wait beside it as blobs of their kind.
+    (queued,) = page.evaluate(
+        """FS.store.listOps().then(ops => Promise.all(ops.map(async (o) => ({
+             payload: o.payload, blob_ids: o.blob_ids,
+             blobs: await Promise.all(o.blob_ids.map(id => FS.store.getBlob(id).then(
+               b => [b.id, b.kind, b.content_type, b.blob.size])))}))))"""
+    )
+    payload = queued["payload"]
+    assert "photos" not in payload and "signature" not in payload
+    assert queued["blob_ids"] == [*payload["photo_ids"], payload["signature_id"]] and len(payload["photo_ids"]) == 1
+    (photo_blob, signature_blob) = queued["blobs"]
+    assert photo_blob[1:3] == ["photo", "image/jpeg"] and photo_blob[3] > 3 * 65536
+    assert signature_blob[1:3] == ["signature", "image/png"]
+
+    # Back online, the connection drops during the photo's second chunk: the op waits, the server holds one chunk.
+    plain_context.set_offline(False)
+    page.wait_for_function("() => document.querySelector('#pending-count')?.dataset.pending === '1'")
+    page.wait_for_function(
+        "() => document.querySelector('#syncbar').dataset.state === 'idle' && !!document.querySelector('.has-error')"
+    )
+    assert dropped and dropped[0].startswith("bytes 65536-")
+    db.session.expire_all()
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(Visit)) == 0
+
+    page.click("#sync-now")
+    wait_pending(page, 0)
+    # Resumed: the phone asked the server's offset once and went on from 65536; the photo's first chunk went once.
+    photo_puts = [r for m, kind, r in seen if (m, kind) == ("PUT", "photo")]
+    assert [r.split("-")[0] for r in photo_puts].count("bytes 0") == 1
+    assert photo_puts[2].startswith("bytes 65536-")
+    assert [m for m, kind, _ in seen if m == "GET"] == ["GET"]
+    db.session.expire_all()
+    (visit,) = db.session.scalars(sa.select(Visit).where(Visit.request_id == job.id)).all()
+    assert visit.request.status == "resolved" and visit.labour_hours == 1.5
+    attachments = db.session.scalars(sa.select(Attachment).where(Attachment.request_id == job.id)).all()
+    assert sorted(a.kind for a in attachments) == ["photo", "signature"]
+    (photo,) = visit.photos
+    assert photo.id == payload["photo_ids"][0]
+    with Image.open(io.BytesIO(photo.data)) as stored:
+        assert max(stored.size) == 1280  # the phone's shrunk photo, checked and encoded again by the server
+    assert visit.signature_id == payload["signature_id"] and visit.signature.content_type == "image/png"
+    assert db.session.scalar(sa.select(sa.func.count()).select_from(UploadInProgress)) == 0
+    assert [r.status for r in applied(db, type="record_visit")] == ["applied"]
+    # Delivered: the op and its blobs leave the phone.
+    assert page.evaluate("FS.store.listOps().then(ops => ops.length)") == 0
+    assert page.evaluate(f"FS.store.getBlob('{payload['photo_ids'][0]}')") is None
 
 
 FULL_STORAGE = """
