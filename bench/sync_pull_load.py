@@ -187,6 +187,13 @@ def main() -> None:
         help="seconds each user waits after an answer (0: back to back, the server saturated; a phone syncs every "
         "30 s, so 1 s is thirty times the pace of real engineers)",
     )
+    parser.add_argument(
+        "--gunicorn",
+        type=int,
+        default=0,
+        help="serve with gunicorn and this many worker processes, as in production (default: one threaded process "
+        "inside this one, which shares its interpreter lock with the simulated users)",
+    )
     args = parser.parse_args()
 
     tmp = tempfile.mkdtemp()
@@ -221,22 +228,36 @@ def main() -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     logging.getLogger("fieldservice").setLevel(logging.WARNING)
-    server = Serve(app)
-    server.start()
+    gunicorn = None
+    if args.gunicorn:
+        from load import free_port, start_gunicorn, stop, wait_healthy
+
+        port = free_port()
+        env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "bench", "GUNICORN_ACCESS_LOG": "/dev/null"}
+        gunicorn = start_gunicorn(args.gunicorn, port, env, Path(tmp) / "gunicorn.log")
+        wait_healthy(port)
+        server_url = f"http://127.0.0.1:{port}"
+    else:
+        server = Serve(app)
+        server.start()
+        server_url = server.url
     pulls, lists, errors = [], [], []
     until = time.perf_counter() + args.seconds
     threads = [
-        threading.Thread(target=engineer_loop, args=(server.url, token, until, pulls, errors, set(), args.think))
+        threading.Thread(target=engineer_loop, args=(server_url, token, until, pulls, errors, set(), args.think))
         for token in tokens
     ] + [
-        threading.Thread(target=dispatcher_loop, args=(server.url, office, until, lists, errors, args.think))
+        threading.Thread(target=dispatcher_loop, args=(server_url, office, until, lists, errors, args.think))
         for _ in range(args.users - n_engineers)
     ]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
-    server.server.shutdown()
+    if gunicorn is not None:
+        stop(gunicorn)
+    else:
+        server.server.shutdown()
     with app.app_context():
         db.session.remove()
         db.drop_all()
@@ -244,6 +265,7 @@ def main() -> None:
     print(
         f"database: {url.split('://')[0]}; {args.users} users ({n_engineers} engineers), {args.seconds:.0f} s, "
         + (f"{args.think:g} s between one user's requests" if args.think else "back to back (saturation)")
+        + (f", gunicorn with {args.gunicorn} workers" if args.gunicorn else ", one threaded process")
         + f": {(len(pulls) + len(lists)) / args.seconds:.1f} reads/s served"
     )
     print(f"one first pull alone: {one_pull_s * 1000:.0f} ms for {n_jobs} jobs")
