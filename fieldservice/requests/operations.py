@@ -9,6 +9,7 @@ import hashlib
 import logging
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -25,7 +26,16 @@ from fieldservice.core import numbering
 from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
-from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
+from fieldservice.core.models import (
+    check_version,
+    draws_ids,
+    increment,
+    insert_many,
+    next_ids,
+    transaction_cache,
+    utcnow,
+    within_savepoint,
+)
 from fieldservice.core.search import contains_text, starts_with_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
@@ -445,10 +455,77 @@ def add_event(
 ) -> RequestEvent:
     """Add one entry to the request's timeline (rule 6) and tell the subscribers."""
     event = _new_event(sr, action, actor, from_status, to_status, note, data, at=at, actor_label=actor_label)
-    db.session.add(event)
-    db.session.flush()
-    signals.event_added.send(sr, event=event)
+    later = _stored_later()
+    if later is None:
+        db.session.add(event)
+        db.session.flush()
+        signals.event_added.send(sr, event=event)
+    else:
+        later.keep(event)
+        signals.event_added.send(sr, event=event, new_rows=later.rows)
     return event
+
+
+# ---------------------------------------------------------------- a batch's timeline, stored at its end
+
+_LATER = "requests_timeline_stored_later"
+_LATER_INTACT = "requests_timeline_stored_later_intact"
+
+
+class TimelineStoredLater:
+    """A run of the engineer's ops (sync: accept, depart, arrive, note, a visit) whose timeline events, and the rows
+    their receivers queue (customer messages: signals' new_rows), are stored together by store(): one INSERT per
+    table for the run, not one flush per op. Each event has its id at once (drawn from the sequence ahead, in
+    order, so the ids and the timeline's order are the ones a flush per op gives): the receivers' message keys and
+    the ops' answers name it. The request rows are still flushed by each op (each change bumps the version the op
+    answers). PostgreSQL only (core.models.draws_ids); the caller rolls back whatever the run did if an op fails
+    midway, and store()s before anything else reads the timeline."""
+
+    def __init__(self) -> None:
+        self.rows: list = []
+        self._ids: list[int] = []
+        self.expected = 1
+        self._cache = transaction_cache(_LATER_INTACT)
+
+    def keep(self, event: RequestEvent) -> None:
+        """Give *event* its id and keep it for store()."""
+        if not self._ids:
+            # The events still to come in this run, one per op: drawn in one query (receivers' extra events,
+            # an appointment kept on arrival, draw again).
+            self._ids = next_ids(RequestEvent, max(self.expected, 1))
+        event.id = self._ids.pop(0)
+        self.rows.append(event)
+
+    def intact(self) -> bool:
+        """False when a savepoint rolled back during the run: rows kept inside it may have been undone with it."""
+        return transaction_cache(_LATER_INTACT) is self._cache
+
+    def store(self) -> None:
+        """Write the kept rows (insert_many): they are in the session afterwards, as a flush leaves them."""
+        rows, self.rows = self.rows, []
+        insert_many(rows)
+
+
+def timeline_stored_later() -> TimelineStoredLater | None:
+    """A TimelineStoredLater for this transaction, or None where ids cannot be drawn ahead (SQLite)."""
+    return TimelineStoredLater() if draws_ids() else None
+
+
+@contextmanager
+def storing_later(later: TimelineStoredLater | None):
+    """Within the block, add_event and the transitions keep their events in *later* (None: they store them)."""
+    if later is None:
+        yield
+        return
+    db.session.info[_LATER] = later
+    try:
+        yield
+    finally:
+        db.session.info.pop(_LATER, None)
+
+
+def _stored_later() -> TimelineStoredLater | None:
+    return db.session.info.get(_LATER)
 
 
 def _new_event(sr, action, actor, from_status, to_status, note=None, data=None, *, at=None, actor_label=None):
@@ -1045,9 +1122,15 @@ def _announce(sr: ServiceRequest, event: RequestEvent, new_rows: list | None = N
 def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
     """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
     event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
-    db.session.add(event)
-    db.session.flush()
-    _announce(sr, event)
+    later = _stored_later()
+    if later is None:
+        db.session.add(event)
+        db.session.flush()
+        _announce(sr, event)
+    else:
+        later.keep(event)
+        db.session.flush()  # the request's row: each change bumps its version
+        _announce(sr, event, later.rows)
     log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), event.from_status, sr.status)
     return event
 
@@ -1191,12 +1274,31 @@ def _uploaded_images(sr: ServiceRequest, data: dict, actor) -> tuple[Attachment 
     return signature, [found[attachment_id] for attachment_id in data.get("photo_ids") or []]
 
 
+_VISITS_BY_OP = "requests_visits_by_op"
+
+
+def preload_visits_by_op(op_ids) -> None:
+    """Read the visit recorded under each of *op_ids* (client_op_id) in one query, for the rest of the transaction:
+    a batch of the engineer's ops (sync) asks once, not once per visit."""
+    op_ids = set(op_ids)
+    if not op_ids:
+        return
+    known = transaction_cache(_VISITS_BY_OP)
+    found = {v.client_op_id: v for v in db.session.scalars(sa.select(Visit).where(Visit.client_op_id.in_(op_ids)))}
+    for op_id in op_ids:
+        known[op_id] = found.get(op_id)
+
+
 def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = None, *, now=None) -> Visit:
     """Record the assigned engineer's visit (rule 4): solved -> resolved, else awaiting or locked (3b)."""
     now = now or utcnow()
     op_id = data.get("client_op_id")
     if op_id:
-        existing = db.session.scalar(sa.select(Visit).where(Visit.client_op_id == op_id))
+        known = transaction_cache(_VISITS_BY_OP)
+        if op_id in known:
+            existing = known.pop(op_id)  # once: the visit made below carries it from now on
+        else:
+            existing = db.session.scalar(sa.select(Visit).where(Visit.client_op_id == op_id))
         if existing is not None:
             if existing.request_id != sr.id:
                 raise Conflict("duplicate_op", "This operation id was used for another request.")
