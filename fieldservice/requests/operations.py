@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 import sqlalchemy as sa
 from babel.lists import format_list
@@ -483,27 +484,70 @@ class TimelineStoredLater:
 
     def __init__(self) -> None:
         self.rows: list = []
-        self._ids: list[int] = []
-        self.expected = 1
+        self._ids: dict[type, list[int]] = {RequestEvent: [], Visit: []}
+        # The events and visits the run's ops still to come make (one event per op): ids drawn at once.
+        self.expected = {RequestEvent: 1, Visit: 1}
         self._cache = transaction_cache(_LATER_INTACT)
+        # Each request's values after the run's last change of it (changed: its version bumped, see changed()).
+        self._after: dict[int, tuple[ServiceRequest, dict]] = {}
+        self._exact = True
+
+    def next_id(self, model) -> int:
+        """The next id of *model* (RequestEvent, Visit) in the order drawn; the run's expected ones are drawn in one
+        query (receivers' extra events, an appointment kept on arrival, draw again)."""
+        ids = self._ids[model]
+        if not ids:
+            ids.extend(next_ids(model, max(self.expected[model], 1)))
+        return ids.pop(0)
 
     def keep(self, event: RequestEvent) -> None:
         """Give *event* its id and keep it for store()."""
-        if not self._ids:
-            # The events still to come in this run, one per op: drawn in one query (receivers' extra events,
-            # an appointment kept on arrival, draw again).
-            self._ids = next_ids(RequestEvent, max(self.expected, 1))
-        event.id = self._ids.pop(0)
+        event.id = self.next_id(RequestEvent)
         self.rows.append(event)
 
+    def change(self, sr: ServiceRequest, make):
+        """Run make() (a transition's change of *sr*) and bump the request's version if it changed a column: what
+        the flush of one change per op writes (UPDATE ... version + 1), written by the run's next flush instead.
+
+        A change of the request by anything else between two of the run's changes (a receiver) would have been
+        flushed on its own, a version of its own: then the run is not exact (intact() is False) and the caller
+        applies the batch again, flushing each op."""
+        before = _column_values(sr)
+        seen = self._after.get(sr.id)
+        if seen is not None and seen[1] != before:
+            self._exact = False
+        result = make()
+        after = _column_values(sr)
+        if after != before:
+            sr.version += 1
+        self._after[sr.id] = (sr, after)
+        return result
+
     def intact(self) -> bool:
-        """False when a savepoint rolled back during the run: rows kept inside it may have been undone with it."""
-        return transaction_cache(_LATER_INTACT) is self._cache
+        """False when a savepoint rolled back during the run (rows kept inside it may have been undone with it), or
+        when a request changed between the run's changes of it (see change())."""
+        if transaction_cache(_LATER_INTACT) is not self._cache:
+            return False
+        return self._exact and all(_column_values(sr) == after for sr, after in self._after.values())
 
     def store(self) -> None:
-        """Write the kept rows (insert_many): they are in the session afterwards, as a flush leaves them."""
+        """Flush the requests' changes and write the kept rows (insert_many): they are in the session afterwards,
+        as a flush leaves them."""
+        db.session.flush()
         rows, self.rows = self.rows, []
+        self._after.clear()
         insert_many(rows)
+
+
+@cache
+def _counted_columns() -> tuple[str, ...]:
+    """The request's columns whose change is an UPDATE (version and updated_at follow from them)."""
+    return tuple(p.key for p in sa.inspect(ServiceRequest).column_attrs if p.key not in ("version", "updated_at"))
+
+
+def _column_values(sr: ServiceRequest) -> dict:
+    values = sa.inspect(sr).dict
+    return {key: values.get(key) for key in _counted_columns()}
 
 
 def timeline_stored_later() -> TimelineStoredLater | None:
@@ -1121,15 +1165,15 @@ def _announce(sr: ServiceRequest, event: RequestEvent, new_rows: list | None = N
 
 def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
     """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
-    event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
     later = _stored_later()
     if later is None:
+        event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
         db.session.add(event)
         db.session.flush()
         _announce(sr, event)
     else:
+        event = later.change(sr, lambda: _change(sr, t, actor, payload, now, engineer=engineer, visit=visit))
         later.keep(event)
-        db.session.flush()  # the request's row: each change bumps its version
         _announce(sr, event, later.rows)
     log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), event.from_status, sr.status)
     return event
@@ -1178,6 +1222,13 @@ def add_attachment(
             if existing.request_id != sr.id:
                 raise Conflict("duplicate_attachment", "This attachment id belongs to another request.")
             return existing
+    attachment = _new_attachment(sr, kind, content_type, raw, actor, attachment_id=attachment_id, visit=visit)
+    db.session.flush()
+    return attachment
+
+
+def _new_attachment(sr, kind, content_type, raw, actor, *, attachment_id=None, visit=None) -> Attachment:
+    """The attachment's row, added to the session (add_attachment flushes it; a visit with the visit's change)."""
     attachment = Attachment(
         id=attachment_id or str(uuid.uuid4()),
         request_id=sr.id,
@@ -1191,7 +1242,6 @@ def add_attachment(
         created_at=utcnow(),
     )
     db.session.add(attachment)
-    db.session.flush()
     return attachment
 
 
@@ -1344,19 +1394,24 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
                 for c in data.get("costs") or []
             ],
         )
+        later = _stored_later()
+        if later is not None:
+            visit.id = later.next_id(Visit)
         db.session.add(visit)
-        db.session.flush()
+        if later is None:
+            db.session.flush()  # the visit's id, which its images and its event name
+        # The images are stored by the next flush, with the visit's link to its signature: the unit of work inserts
+        # an attachment before the visit that names it (a visit of a TimelineStoredLater run is stored then too).
         if signature:
-            visit.signature_id = add_attachment(sr, "signature", *signature, actor, visit=visit).id
+            visit.signature_id = _new_attachment(sr, "signature", *signature, actor, visit=visit).id
         for content_type, raw in photos:
-            add_attachment(sr, "photo", content_type, raw, actor, visit=visit)
+            _new_attachment(sr, "photo", content_type, raw, actor, visit=visit)
         # Uploaded beforehand: the same rows a data-URL makes, linked to the visit the same way.
         if uploaded_signature is not None:
             uploaded_signature.visit_id = visit.id
             visit.signature_id = uploaded_signature.id
         for attachment in uploaded_photos:
             attachment.visit_id = visit.id
-        db.session.flush()
         _apply(sr, t, actor, {"note": data.get("note")}, now, visit=visit)
         signals.visit_recorded.send(visit, request=sr, data=data)
     log.info("visit %s on %s recorded by %s: %s", visit.id, sr.number, actor.username, visit.outcome)

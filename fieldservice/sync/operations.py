@@ -170,8 +170,8 @@ def _apply_ops(
                 result, record = apply_op(
                     user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
                 )
-            elif later is not None and run_left[i]:
-                later.expected = run_left[i]
+            elif later is not None and run_left[i][0]:
+                later.expected = {RequestEvent: run_left[i][0], Visit: run_left[i][1]}
                 with requests_ops.storing_later(later):
                     result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             else:
@@ -198,24 +198,30 @@ def _apply_ops(
     return results
 
 
-def _runs_stored_later(raw_ops: list[dict], seen: dict) -> list[int]:
-    """For each op: 0 unless it is a new STORED_LATER op, else how many such ops its run has from it on (the
-    events to draw ids for); an op of another type ends a run, a duplicate does not."""
-    left, count = [], 0
+def _runs_stored_later(raw_ops: list[dict], seen: dict) -> list[tuple[int, int]]:
+    """For each op: (0, 0) unless it is a new STORED_LATER op, else how many such ops, and how many visits, its run
+    has from it on (the events and visits to draw ids for); an op of another type ends a run, a duplicate does not."""
+    left, ops, visits = [], 0, 0
     for raw in reversed(raw_ops):
         if raw["op_id"] in seen:
-            left.append(0)
+            left.append((0, 0))
             continue
-        count = count + 1 if raw.get("type") in STORED_LATER else 0
-        left.append(count)
+        if raw.get("type") in STORED_LATER:
+            ops, visits = ops + 1, visits + (raw.get("type") in VISIT_OPS)
+        else:
+            ops = visits = 0
+        left.append((ops, visits))
     return left[::-1]
 
 
 def _store_later(later) -> None:
-    """Write the run's kept rows; a savepoint rolled back meanwhile may have undone some: apply the batch again."""
+    """Write the run's kept rows, or have the batch applied again op by op (guarded) when the run was not exact."""
     if not later.intact():
-        raise _RefusedMidway("a savepoint rolled back during a run of ops")
-    later.store()
+        raise _RefusedMidway("a savepoint rolled back, or a job changed, between the run's ops")
+    try:
+        later.store()
+    except DataError as exc:  # a value of one of the run's ops: applied op by op, it is refused alone
+        raise _RefusedMidway("the database refused a value of the run") from exc
 
 
 def _blocks_later_ops(result: dict) -> bool:
@@ -443,7 +449,8 @@ def _run(envelope: dict, sr: ServiceRequest, user, op_id: str, now: datetime | N
     if op_type == "record_visit":
         payload["client_op_id"] = op_id
         visit = requests_ops.record_visit(sr, payload, user, version, now=now)
-        return {"visit_id": visit.id, "version": visit.request.version, "status": visit.request.status}
+        # sr is the visit's request (the session holds one object per row); a visit of a run is not stored yet.
+        return {"visit_id": visit.id, "version": sr.version, "status": sr.status}
     if op_type in ("visit_items", "resubmit"):
         return _settle(sr, op_type, payload, version, user)
     if op_type == "appointment":

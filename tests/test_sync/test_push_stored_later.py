@@ -159,3 +159,51 @@ def test_a_savepoint_rolled_back_inside_a_run_applies_the_batch_again_guarded(db
         sa.select(RequestEvent.action).where(RequestEvent.request_id == job.id).order_by(RequestEvent.id)
     ).all()
     assert actions[-2:] == ["accept", "note"]
+
+
+def _versions_after(db, phone, make_job, engineer, ops_of) -> tuple[list, int]:
+    sr = make_job(engineer)
+    start = sr.version
+    response = phone.post("/api/v1/sync", json={"ops": ops_of(sr)})
+    assert response.status_code == 200, response.json
+    db.session.expire_all()
+    results = response.json["results"]
+    assert [r["status"] for r in results] == ["applied"] * len(results), results
+    return [r["result"].get("version", 0) - start for r in results], db.session.get(
+        ServiceRequest, sr.id
+    ).version - start
+
+
+def test_a_receiver_changing_the_job_between_ops_gets_the_versions_of_one_flush_per_op(
+    db, phone, make_job, engineer, monkeypatch
+):
+    from fieldservice.requests import signals
+
+    def note_on_accept(sr, event=None, **_):
+        if event.action == "accept":
+            sr.engineer_note = f"accepted at {event.at.isoformat()}"
+
+    signals.event_added.connect(note_on_accept)
+    try:
+
+        def day(sr):
+            return [op("accept", sr.id), op("depart", sr.id), op("arrive", sr.id), op("note", sr.id, {"note": "到"})]
+
+        stored_later = _versions_after(db, phone, make_job, engineer, day)
+        monkeypatch.setattr(requests_ops, "timeline_stored_later", lambda: None)
+        flushed_per_op = _versions_after(db, phone, make_job, engineer, day)
+    finally:
+        signals.event_added.disconnect(note_on_accept)
+    assert stored_later == flushed_per_op
+    assert flushed_per_op[1] == 3  # accept, the receiver's change (flushed with depart), arrive
+
+
+def test_an_unresolved_visit_ends_a_run_stored(db, phone, make_job, engineer, monkeypatch):
+    def day(sr):
+        return [op("arrive", sr.id), op("record_visit", sr.id, visit_payload(outcome="unresolved"))]
+
+    stored_later = _versions_after(db, phone, make_job, engineer, day)
+    monkeypatch.setattr(requests_ops, "timeline_stored_later", lambda: None)
+    assert stored_later == _versions_after(db, phone, make_job, engineer, day)
+    visit = db.session.scalars(sa.select(Visit).order_by(Visit.id)).all()[-2]
+    assert visit.signature_id is not None and visit.signature.visit_id == visit.id and len(visit.photos) == 1
