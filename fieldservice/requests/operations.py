@@ -1413,7 +1413,10 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
         for attachment in uploaded_photos:
             attachment.visit_id = visit.id
         _apply(sr, t, actor, {"note": data.get("note")}, now, visit=visit)
-        signals.visit_recorded.send(visit, request=sr, data=data)
+        if later is None:
+            signals.visit_recorded.send(visit, request=sr, data=data)
+        else:
+            signals.visit_recorded.send(visit, request=sr, data=data, new_rows=later.rows)
     log.info("visit %s on %s recorded by %s: %s", visit.id, sr.number, actor.username, visit.outcome)
     return visit
 
