@@ -474,13 +474,14 @@ _LATER_INTACT = "requests_timeline_stored_later_intact"
 
 
 class TimelineStoredLater:
-    """A run of the engineer's ops (sync: accept, depart, arrive, note, a visit) whose timeline events, and the rows
-    their receivers queue (customer messages: signals' new_rows), are stored together by store(): one INSERT per
-    table for the run, not one flush per op. Each event has its id at once (drawn from the sequence ahead, in
-    order, so the ids and the timeline's order are the ones a flush per op gives): the receivers' message keys and
-    the ops' answers name it. The request rows are still flushed by each op (each change bumps the version the op
-    answers). PostgreSQL only (core.models.draws_ids); the caller rolls back whatever the run did if an op fails
-    midway, and store()s before anything else reads the timeline."""
+    """A run of the engineer's ops (sync: accept, depart, arrive, note, a visit) whose writes are stored together
+    by store(): one flush for the run (the requests' changes, visits, images), then one INSERT per table for the
+    timeline events and the rows the receivers queue (customer messages, verifications: signals' new_rows), not a
+    flush or two per op. Events and visits have their ids at once (drawn from the sequences ahead, in order, so the
+    ids and the timeline's order are the ones a flush per op gives): the receivers' message keys and the ops'
+    answers name them. Each change of a request bumps its version as its own flush would (change()).
+    PostgreSQL only (core.models.draws_ids); the caller rolls back whatever the run did if an op fails midway or the
+    run is not intact(), and store()s before an op of another kind."""
 
     def __init__(self) -> None:
         self.rows: list = []

@@ -58,8 +58,9 @@ HISTORY_REQUESTS = 5
 # The job-list actions an op of each type takes (perform); the others have their own function below.
 ACTION_OPS = ("accept", "depart", "arrive", "hand_back", "claim", "urge")
 VISIT_OPS = ("record_visit", "visit")
-# The engineer's day on a job, the bulk of a batch: their timeline events are written together at the end of each
-# run of them (requests_ops.TimelineStoredLater). Their receivers read no timeline and book no appointment.
+# The engineer's day on a job, the bulk of a batch: what a run of them writes (the jobs' changes, their timeline
+# events, visits, images, verifications, customer messages) is stored at the run's end (requests_ops.
+# TimelineStoredLater). Their receivers read no timeline and book no appointment.
 STORED_LATER = ("accept", "depart", "arrive", "note", *VISIT_OPS)
 ADVICE = {
     "job_reassigned": ("Your entries stay on the phone. Call the dispatcher; discard them once the job is settled."),
@@ -153,8 +154,8 @@ def _apply_ops(
         seen.update(_applied_ops([raw["op_id"] for raw in new_ops]))
         appointments_ops.preload_booked(jobs)
         requests_ops.preload_visits_by_op(raw["op_id"] for raw in new_ops if raw.get("type") in VISIT_OPS)
-    # Unguarded, the timeline events of a run of STORED_LATER ops are written together (requests_ops:
-    # TimelineStoredLater); an op of another type first has them written, and runs as it always does.
+    # Unguarded, a run of STORED_LATER ops is stored at its end (requests_ops.TimelineStoredLater); an op of another
+    # type first has the run stored, and runs as it always does.
     later = None if guarded else requests_ops.timeline_stored_later()
     run_left = _runs_stored_later(raw_ops, seen) if later is not None else []
     refused_jobs: dict[int, str] = {}
