@@ -167,6 +167,24 @@ def _caller() -> str:
 
 
 @contextmanager
+def count_flushes():
+    """Count the ORM flushes that wrote something in the block (one unit of work each, whatever its statements)."""
+    import sqlalchemy as sa
+    from sqlalchemy.orm import Session
+
+    flushes = [0]
+
+    def after_flush(session, context):
+        flushes[0] += 1
+
+    sa.event.listen(Session, "after_flush", after_flush)
+    try:
+        yield flushes
+    finally:
+        sa.event.remove(Session, "after_flush", after_flush)
+
+
+@contextmanager
 def count_queries(engine):
     """Count the statements sent to the database in the block, and their time, by who sent them."""
     import sqlalchemy as sa
@@ -303,7 +321,7 @@ def main() -> None:
         client = app.test_client()
 
         before = snapshot(db)
-        with count_queries(db.engine) as apply_queries:
+        with count_queries(db.engine) as apply_queries, count_flushes() as apply_flushes:
             profiler = cProfile.Profile() if args.profile else None
             started, cpu = time.perf_counter(), time.process_time()
             if profiler:
@@ -353,6 +371,7 @@ def main() -> None:
         f"bare:   {bare_s:.2f} s for the same {bare_rows} rows written with bare SQL (one executemany a table);"
         f" apply / bare = {applied_s / bare_s:.1f}"
     )
+    print(f"apply:  {apply_flushes[0]} ORM flushes, {apply_flushes[0] / n:.1f} per op")
     print_queries("apply", apply_queries, n, applied_s, args.top)
     print_queries("replay", replay_queries, n, replay_s, args.top)
 

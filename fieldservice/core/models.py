@@ -122,15 +122,32 @@ def _given(mapper, obj) -> tuple[str, ...]:
 
 def _bulk_insertable(session, objects: list) -> bool:
     """Whether insert_many can write *objects* (of one class) in bulk: PostgreSQL, the same attributes set."""
-    if session.get_bind().dialect.name != "postgresql":
+    if not draws_ids(session):
         return False
     mapper = sa.inspect(type(objects[0]))
     first = _given(mapper, objects[0])
     return all(_given(mapper, obj) == first for obj in objects)
 
 
+def next_ids(model, n: int, session=None) -> list[int]:
+    """*n* new ids of *model*'s table, drawn from its sequence in one query, in ascending order (PostgreSQL only:
+    draws_ids()). For rows whose id must be known before they are stored together (insert_many)."""
+    session = session or db.session
+    (pk,) = sa.inspect(model).local_table.primary_key.columns
+    return session.scalars(
+        sa.text("SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"),
+        {"table": pk.table.name, "column": pk.name, "n": n},
+    ).all()
+
+
+def draws_ids(session=None) -> bool:
+    """Whether next_ids works on the database in use (SQLite has no sequence to draw ids from)."""
+    return (session or db.session).get_bind().dialect.name == "postgresql"
+
+
 def _bulk_insert(session, objects: list) -> None:
-    """The PostgreSQL path of insert_many; the objects are transient (never added, or expunged)."""
+    """The PostgreSQL path of insert_many; the objects are transient (never added, or expunged). Objects that carry
+    their id already (next_ids) keep it; the others get theirs from the sequence."""
     from sqlalchemy.orm import make_transient_to_detached
 
     mapper = sa.inspect(type(objects[0]))
@@ -139,14 +156,12 @@ def _bulk_insert(session, objects: list) -> None:
     pk_attr = mapper.get_property_by_column(pk).key
     columns = {attr.key: attr.columns[0].key for attr in mapper.column_attrs if attr.columns[0].table is table}
     given = [key for key in _given(mapper, objects[0]) if key in columns and key != pk_attr]
-    ids = session.scalars(
-        sa.text("SELECT nextval(pg_get_serial_sequence(:table, :column)) FROM generate_series(1, :n)"),
-        {"table": table.name, "column": pk.name, "n": len(objects)},
-    ).all()
+    if objects[0].__dict__.get(pk_attr) is None:
+        for obj, new_id in zip(objects, next_ids(type(objects[0]), len(objects), session), strict=True):
+            setattr(obj, pk_attr, new_id)
     rows = []
-    for obj, new_id in zip(objects, ids, strict=True):
-        setattr(obj, pk_attr, new_id)
-        rows.append({columns[key]: obj.__dict__[key] for key in given} | {pk.key: new_id})
+    for obj in objects:
+        rows.append({columns[key]: obj.__dict__[key] for key in given} | {pk.key: obj.__dict__[pk_attr]})
     session.execute(sa.insert(table), rows)
     for obj in objects:
         make_transient_to_detached(obj)

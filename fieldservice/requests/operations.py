@@ -9,9 +9,11 @@ import hashlib
 import logging
 import re
 import uuid
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 
 import sqlalchemy as sa
 from babel.lists import format_list
@@ -25,7 +27,16 @@ from fieldservice.core import numbering
 from fieldservice.core.clock import add_working_days, site_zone
 from fieldservice.core.errors import ApiError, Conflict, Forbidden, NotFound, ValidationFailed
 from fieldservice.core.images import PHOTO, SIGNATURE, clean_image, decode_data_url
-from fieldservice.core.models import check_version, increment, insert_many, transaction_cache, utcnow, within_savepoint
+from fieldservice.core.models import (
+    check_version,
+    draws_ids,
+    increment,
+    insert_many,
+    next_ids,
+    transaction_cache,
+    utcnow,
+    within_savepoint,
+)
 from fieldservice.core.search import contains_text, starts_with_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
@@ -445,10 +456,121 @@ def add_event(
 ) -> RequestEvent:
     """Add one entry to the request's timeline (rule 6) and tell the subscribers."""
     event = _new_event(sr, action, actor, from_status, to_status, note, data, at=at, actor_label=actor_label)
-    db.session.add(event)
-    db.session.flush()
-    signals.event_added.send(sr, event=event)
+    later = _stored_later()
+    if later is None:
+        db.session.add(event)
+        db.session.flush()
+        signals.event_added.send(sr, event=event)
+    else:
+        later.keep(event)
+        signals.event_added.send(sr, event=event, new_rows=later.rows)
     return event
+
+
+# ---------------------------------------------------------------- a batch's timeline, stored at its end
+
+_LATER = "requests_timeline_stored_later"
+_LATER_INTACT = "requests_timeline_stored_later_intact"
+
+
+class TimelineStoredLater:
+    """A run of the engineer's ops (sync: accept, depart, arrive, note, a visit) whose writes are stored together
+    by store(): one flush for the run (the requests' changes, visits, images), then one INSERT per table for the
+    timeline events and the rows the receivers queue (customer messages, verifications: signals' new_rows), not a
+    flush or two per op. Events and visits have their ids at once (drawn from the sequences ahead, in order, so the
+    ids and the timeline's order are the ones a flush per op gives): the receivers' message keys and the ops'
+    answers name them. Each change of a request bumps its version as its own flush would (change()).
+    PostgreSQL only (core.models.draws_ids); the caller rolls back whatever the run did if an op fails midway or the
+    run is not intact(), and store()s before an op of another kind."""
+
+    def __init__(self) -> None:
+        self.rows: list = []
+        self._ids: dict[type, list[int]] = {RequestEvent: [], Visit: []}
+        # The events and visits the run's ops still to come make (one event per op): ids drawn at once.
+        self.expected = {RequestEvent: 1, Visit: 1}
+        self._cache = transaction_cache(_LATER_INTACT)
+        # Each request's values after the run's last change of it (changed: its version bumped, see changed()).
+        self._after: dict[int, tuple[ServiceRequest, dict]] = {}
+        self._exact = True
+
+    def next_id(self, model) -> int:
+        """The next id of *model* (RequestEvent, Visit) in the order drawn; the run's expected ones are drawn in one
+        query (receivers' extra events, an appointment kept on arrival, draw again)."""
+        ids = self._ids[model]
+        if not ids:
+            ids.extend(next_ids(model, max(self.expected[model], 1)))
+        return ids.pop(0)
+
+    def keep(self, event: RequestEvent) -> None:
+        """Give *event* its id and keep it for store()."""
+        event.id = self.next_id(RequestEvent)
+        self.rows.append(event)
+
+    def change(self, sr: ServiceRequest, make):
+        """Run make() (a transition's change of *sr*) and bump the request's version if it changed a column: what
+        the flush of one change per op writes (UPDATE ... version + 1), written by the run's next flush instead.
+
+        A change of the request by anything else between two of the run's changes (a receiver) would have been
+        flushed on its own, a version of its own: then the run is not exact (intact() is False) and the caller
+        applies the batch again, flushing each op."""
+        before = _column_values(sr)
+        seen = self._after.get(sr.id)
+        if seen is not None and seen[1] != before:
+            self._exact = False
+        result = make()
+        after = _column_values(sr)
+        if after != before:
+            sr.version += 1
+        self._after[sr.id] = (sr, after)
+        return result
+
+    def intact(self) -> bool:
+        """False when a savepoint rolled back during the run (rows kept inside it may have been undone with it), or
+        when a request changed between the run's changes of it (see change())."""
+        if transaction_cache(_LATER_INTACT) is not self._cache:
+            return False
+        return self._exact and all(_column_values(sr) == after for sr, after in self._after.values())
+
+    def store(self) -> None:
+        """Flush the requests' changes and write the kept rows (insert_many): they are in the session afterwards,
+        as a flush leaves them."""
+        db.session.flush()
+        rows, self.rows = self.rows, []
+        self._after.clear()
+        insert_many(rows)
+
+
+@cache
+def _counted_columns() -> tuple[str, ...]:
+    """The request's columns whose change is an UPDATE (version and updated_at follow from them)."""
+    return tuple(p.key for p in sa.inspect(ServiceRequest).column_attrs if p.key not in ("version", "updated_at"))
+
+
+def _column_values(sr: ServiceRequest) -> dict:
+    values = sa.inspect(sr).dict
+    return {key: values.get(key) for key in _counted_columns()}
+
+
+def timeline_stored_later() -> TimelineStoredLater | None:
+    """A TimelineStoredLater for this transaction, or None where ids cannot be drawn ahead (SQLite)."""
+    return TimelineStoredLater() if draws_ids() else None
+
+
+@contextmanager
+def storing_later(later: TimelineStoredLater | None):
+    """Within the block, add_event and the transitions keep their events in *later* (None: they store them)."""
+    if later is None:
+        yield
+        return
+    db.session.info[_LATER] = later
+    try:
+        yield
+    finally:
+        db.session.info.pop(_LATER, None)
+
+
+def _stored_later() -> TimelineStoredLater | None:
+    return db.session.info.get(_LATER)
 
 
 def _new_event(sr, action, actor, from_status, to_status, note=None, data=None, *, at=None, actor_label=None):
@@ -1044,10 +1166,16 @@ def _announce(sr: ServiceRequest, event: RequestEvent, new_rows: list | None = N
 
 def _apply(sr: ServiceRequest, t: Transition, actor, payload: dict, now: datetime, engineer=None, visit=None):
     """Make the change of *t*, record its event and send the signals. Callers have checked everything."""
-    event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
-    db.session.add(event)
-    db.session.flush()
-    _announce(sr, event)
+    later = _stored_later()
+    if later is None:
+        event = _change(sr, t, actor, payload, now, engineer=engineer, visit=visit)
+        db.session.add(event)
+        db.session.flush()
+        _announce(sr, event)
+    else:
+        event = later.change(sr, lambda: _change(sr, t, actor, payload, now, engineer=engineer, visit=visit))
+        later.keep(event)
+        _announce(sr, event, later.rows)
     log.info("request %s %s by %s: %s -> %s", sr.number, t.action, _who(actor), event.from_status, sr.status)
     return event
 
@@ -1095,6 +1223,13 @@ def add_attachment(
             if existing.request_id != sr.id:
                 raise Conflict("duplicate_attachment", "This attachment id belongs to another request.")
             return existing
+    attachment = _new_attachment(sr, kind, content_type, raw, actor, attachment_id=attachment_id, visit=visit)
+    db.session.flush()
+    return attachment
+
+
+def _new_attachment(sr, kind, content_type, raw, actor, *, attachment_id=None, visit=None) -> Attachment:
+    """The attachment's row, added to the session (add_attachment flushes it; a visit with the visit's change)."""
     attachment = Attachment(
         id=attachment_id or str(uuid.uuid4()),
         request_id=sr.id,
@@ -1108,7 +1243,6 @@ def add_attachment(
         created_at=utcnow(),
     )
     db.session.add(attachment)
-    db.session.flush()
     return attachment
 
 
@@ -1191,12 +1325,31 @@ def _uploaded_images(sr: ServiceRequest, data: dict, actor) -> tuple[Attachment 
     return signature, [found[attachment_id] for attachment_id in data.get("photo_ids") or []]
 
 
+_VISITS_BY_OP = "requests_visits_by_op"
+
+
+def preload_visits_by_op(op_ids) -> None:
+    """Read the visit recorded under each of *op_ids* (client_op_id) in one query, for the rest of the transaction:
+    a batch of the engineer's ops (sync) asks once, not once per visit."""
+    op_ids = set(op_ids)
+    if not op_ids:
+        return
+    known = transaction_cache(_VISITS_BY_OP)
+    found = {v.client_op_id: v for v in db.session.scalars(sa.select(Visit).where(Visit.client_op_id.in_(op_ids)))}
+    for op_id in op_ids:
+        known[op_id] = found.get(op_id)
+
+
 def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = None, *, now=None) -> Visit:
     """Record the assigned engineer's visit (rule 4): solved -> resolved, else awaiting or locked (3b)."""
     now = now or utcnow()
     op_id = data.get("client_op_id")
     if op_id:
-        existing = db.session.scalar(sa.select(Visit).where(Visit.client_op_id == op_id))
+        known = transaction_cache(_VISITS_BY_OP)
+        if op_id in known:
+            existing = known.pop(op_id)  # once: the visit made below carries it from now on
+        else:
+            existing = db.session.scalar(sa.select(Visit).where(Visit.client_op_id == op_id))
         if existing is not None:
             if existing.request_id != sr.id:
                 raise Conflict("duplicate_op", "This operation id was used for another request.")
@@ -1242,21 +1395,29 @@ def record_visit(sr: ServiceRequest, data: dict, actor, version: int | None = No
                 for c in data.get("costs") or []
             ],
         )
+        later = _stored_later()
+        if later is not None:
+            visit.id = later.next_id(Visit)
         db.session.add(visit)
-        db.session.flush()
+        if later is None:
+            db.session.flush()  # the visit's id, which its images and its event name
+        # The images are stored by the next flush, with the visit's link to its signature: the unit of work inserts
+        # an attachment before the visit that names it (a visit of a TimelineStoredLater run is stored then too).
         if signature:
-            visit.signature_id = add_attachment(sr, "signature", *signature, actor, visit=visit).id
+            visit.signature_id = _new_attachment(sr, "signature", *signature, actor, visit=visit).id
         for content_type, raw in photos:
-            add_attachment(sr, "photo", content_type, raw, actor, visit=visit)
+            _new_attachment(sr, "photo", content_type, raw, actor, visit=visit)
         # Uploaded beforehand: the same rows a data-URL makes, linked to the visit the same way.
         if uploaded_signature is not None:
             uploaded_signature.visit_id = visit.id
             visit.signature_id = uploaded_signature.id
         for attachment in uploaded_photos:
             attachment.visit_id = visit.id
-        db.session.flush()
         _apply(sr, t, actor, {"note": data.get("note")}, now, visit=visit)
-        signals.visit_recorded.send(visit, request=sr, data=data)
+        if later is None:
+            signals.visit_recorded.send(visit, request=sr, data=data)
+        else:
+            signals.visit_recorded.send(visit, request=sr, data=data, new_rows=later.rows)
     log.info("visit %s on %s recorded by %s: %s", visit.id, sr.number, actor.username, visit.outcome)
     return visit
 

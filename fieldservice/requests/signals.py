@@ -10,7 +10,8 @@ What the request's pages and schema ask of the layers above, answered by receive
 
 A batch (operations.assign_many) adds new_rows=[...] to status_changed and event_added: a receiver puts the new
 rows it makes (customer messages) in that list instead of the session, and the batch stores them together
-(core.models.insert_many). Without new_rows, a receiver adds its rows to the session.
+(core.models.insert_many). A sync run (operations.TimelineStoredLater) adds it to visit_recorded too (the visit's
+verification). Without new_rows, a receiver adds its rows to the session.
 """
 
 from blinker import Namespace

@@ -480,9 +480,9 @@ def labour_lines(visit_id: int, rate: Decimal) -> list[LabourLine]:
     return lines
 
 
-def on_visit_recorded(visit, request=None, data=None, **_) -> None:
+def on_visit_recorded(visit, request=None, data=None, new_rows=None, **_) -> None:
     """requests.signals.visit_recorded: record the items sent with the visit and queue a resolved visit for
-    verification."""
+    verification (in *new_rows*, for a sync run to store with its other rows, when given)."""
     lines = (data or {}).get("items") or []
     # record_visit checked already that the caller is the visit's engineer. The visit is new (the signal is sent
     # once, by the transaction that made it): its items are the lines sent, and it has no verification yet.
@@ -495,6 +495,9 @@ def on_visit_recorded(visit, request=None, data=None, **_) -> None:
             status=PENDING,
             overrun=is_overrun(visit, rows),
         )
+        if new_rows is not None:
+            new_rows.append(verification)
+            return
         db.session.add(verification)
         db.session.flush()
 

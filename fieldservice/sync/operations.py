@@ -57,6 +57,11 @@ KNOWLEDGE_HINTS = 3
 HISTORY_REQUESTS = 5
 # The job-list actions an op of each type takes (perform); the others have their own function below.
 ACTION_OPS = ("accept", "depart", "arrive", "hand_back", "claim", "urge")
+VISIT_OPS = ("record_visit", "visit")
+# The engineer's day on a job, the bulk of a batch: what a run of them writes (the jobs' changes, their timeline
+# events, visits, images, verifications, customer messages) is stored at the run's end (requests_ops.
+# TimelineStoredLater). Their receivers read no timeline and book no appointment.
+STORED_LATER = ("accept", "depart", "arrive", "note", *VISIT_OPS)
 ADVICE = {
     "job_reassigned": ("Your entries stay on the phone. Call the dispatcher; discard them once the job is settled."),
     "stale_version": "The job changed on the server. Check it, then retry or discard your change.",
@@ -148,11 +153,16 @@ def _apply_ops(
     if jobs:
         seen.update(_applied_ops([raw["op_id"] for raw in new_ops]))
         appointments_ops.preload_booked(jobs)
+        requests_ops.preload_visits_by_op(raw["op_id"] for raw in new_ops if raw.get("type") in VISIT_OPS)
+    # Unguarded, a run of STORED_LATER ops is stored at its end (requests_ops.TimelineStoredLater); an op of another
+    # type first has the run stored, and runs as it always does.
+    later = None if guarded else requests_ops.timeline_stored_later()
+    run_left = _runs_stored_later(raw_ops, seen) if later is not None else []
     refused_jobs: dict[int, str] = {}
     applied_jobs: set[int] = set()
     new_records: list[AppliedOp] = []
     results = []
-    for raw in raw_ops:
+    for i, raw in enumerate(raw_ops):
         record = seen.get(raw["op_id"])
         if record is not None:
             result = _duplicate(record, user)
@@ -161,7 +171,13 @@ def _apply_ops(
                 result, record = apply_op(
                     user, engineer, raw, refused_jobs, now=now, applied_jobs=applied_jobs, store=records_with_ops
                 )
+            elif later is not None and run_left[i][0]:
+                later.expected = {RequestEvent: run_left[i][0], Visit: run_left[i][1]}
+                with requests_ops.storing_later(later):
+                    result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             else:
+                if later is not None:
+                    _store_later(later)
                 result, record = _apply_unguarded(user, engineer, raw, refused_jobs, now, applied_jobs)
             if record is not None:
                 seen[record.op_id] = record
@@ -172,6 +188,8 @@ def _apply_ops(
         if _blocks_later_ops(result) and isinstance(raw.get("request_id"), int):
             refused_jobs.setdefault(raw["request_id"], raw["op_id"])
         results.append(result)
+    if later is not None:
+        _store_later(later)
     if new_records:
         columns = [c.key for c in AppliedOp.__table__.columns]
         db.session.execute(
@@ -179,6 +197,32 @@ def _apply_ops(
         )
     del jobs
     return results
+
+
+def _runs_stored_later(raw_ops: list[dict], seen: dict) -> list[tuple[int, int]]:
+    """For each op: (0, 0) unless it is a new STORED_LATER op, else how many such ops, and how many visits, its run
+    has from it on (the events and visits to draw ids for); an op of another type ends a run, a duplicate does not."""
+    left, ops, visits = [], 0, 0
+    for raw in reversed(raw_ops):
+        if raw["op_id"] in seen:
+            left.append((0, 0))
+            continue
+        if raw.get("type") in STORED_LATER:
+            ops, visits = ops + 1, visits + (raw.get("type") in VISIT_OPS)
+        else:
+            ops = visits = 0
+        left.append((ops, visits))
+    return left[::-1]
+
+
+def _store_later(later) -> None:
+    """Write the run's kept rows, or have the batch applied again op by op (guarded) when the run was not exact."""
+    if not later.intact():
+        raise _RefusedMidway("a savepoint rolled back, or a job changed, between the run's ops")
+    try:
+        later.store()
+    except DataError as exc:  # a value of one of the run's ops: applied op by op, it is refused alone
+        raise _RefusedMidway("the database refused a value of the run") from exc
 
 
 def _blocks_later_ops(result: dict) -> bool:
@@ -406,7 +450,8 @@ def _run(envelope: dict, sr: ServiceRequest, user, op_id: str, now: datetime | N
     if op_type == "record_visit":
         payload["client_op_id"] = op_id
         visit = requests_ops.record_visit(sr, payload, user, version, now=now)
-        return {"visit_id": visit.id, "version": visit.request.version, "status": visit.request.status}
+        # sr is the visit's request (the session holds one object per row); a visit of a run is not stored yet.
+        return {"visit_id": visit.id, "version": sr.version, "status": sr.status}
     if op_type in ("visit_items", "resubmit"):
         return _settle(sr, op_type, payload, version, user)
     if op_type == "appointment":

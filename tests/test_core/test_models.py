@@ -108,3 +108,18 @@ def test_within_savepoint_inside_a_callers_savepoint_uses_that_one(db):
     assert sum(s.startswith("SAVEPOINT") for s in statements) == 1
     db.session.commit()
     assert [u for _, u, _ in _stored(db)] == ["inner"]
+
+
+def test_insert_many_keeps_ids_drawn_ahead(db):
+    from fieldservice.core.models import draws_ids, next_ids
+
+    if not draws_ids():
+        return  # SQLite: no sequence to draw from; insert_many uses the flush
+    attempts = _attempts(3)
+    ids = next_ids(LoginAttempt, 3)
+    assert ids == sorted(ids) and len(set(ids)) == 3
+    for attempt, drawn in zip(attempts, ids, strict=True):
+        attempt.id = drawn
+    insert_many(attempts)
+    db.session.commit()
+    assert _stored(db) == [(i, a.username, a.success) for i, a in zip(ids, attempts, strict=True)]
