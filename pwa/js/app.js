@@ -460,7 +460,11 @@
     await renderSyncBar();
     if (location.hash.startsWith('#/pool')) {
       await FS.pool.render(view, { esc, fmt, syncNow, rejectedCard, fetch: false });
-    } else if (!location.hash.startsWith('#/visit/')) await redrawKeepingText(route);
+    } else if (!location.hash.startsWith('#/visit/') && !location.hash.startsWith('#/returned')) {
+      // Not the visit form nor a returned visit being corrected: forms the engineer fills in at length (lines added,
+      // items chosen) that a redraw would reset; they are drawn again when the engineer sends or leaves them.
+      await redrawKeepingText(route);
+    }
   }
 
   /* Run draw() (which replaces the view through paint()), the field *cleared* emptied first (a form just sent). */
@@ -473,9 +477,17 @@
   /* Replace the view with *html*, keeping what the engineer typed in its text fields (what differs from the value
    * a field was drawn with) and the cursor. Read and put back in one go, with no await between: a redraw started
    * by a sync never loses a keystroke made while it was being prepared. */
-  // Fields whose typed value a redraw keeps: text of every kind, and the date and time pickers (a booking form).
+  // Fields whose typed value a redraw keeps: text of every kind, the date and time pickers (a booking form), and
+  // the choice made in a list.
   const KEPT_FIELDS = 'textarea, input:not([type]), input[type=text], input[type=tel], input[type=date], '
-    + 'input[type=time], input[type=number]';
+    + 'input[type=time], input[type=number], select';
+
+  /* The value a field was drawn with: a list's option marked selected (else its first), a text's default. */
+  function drawnValue(el) {
+    if (el.tagName !== 'SELECT') return el.defaultValue;
+    const chosen = Array.from(el.options).find((o) => o.defaultSelected) || el.options[0];
+    return chosen ? chosen.value : '';
+  }
 
   /* A field's key across redraws: its id, or its form's id and its name. */
   function fieldKey(el) {
@@ -487,7 +499,7 @@
     const typed = {};
     view.querySelectorAll(KEPT_FIELDS).forEach((el) => {
       const key = fieldKey(el);
-      if (key && el.value !== el.defaultValue) typed[key] = el.value;
+      if (key && el.value !== drawnValue(el)) typed[key] = el.value;
     });
     const active = document.activeElement;
     const focus = active && active.id && view.contains(active)
