@@ -190,3 +190,28 @@ def test_the_sweeps_events_are_stored_as_the_mapped_entries_would_be_and_read_as
         loaded = db.session.get(RequestEvent, event.id)
         assert {c: getattr(event, c) for c in ["id", *columns]} == {c: getattr(loaded, c) for c in ["id", *columns]}
     assert ops._insert_swept_events([]) == []
+
+
+def test_the_sweep_queues_a_webhook_delivery_per_change_with_the_stored_event(db, make_request):
+    """Integrators hear each change of the sweep: a state change as request.status_changed, a breach flag as
+    request.event, each naming the timeline entry as stored; the batch stores the deliveries with its messages."""
+    from fieldservice.notifications.models import WebhookDelivery, WebhookSubscription
+
+    start = utcnow() - timedelta(days=9)  # lock, then both breaches (priority 3: 7 days to resolve)
+    due = [make_request(now=start, required_by=start + timedelta(days=1)).id for _ in range(3)]
+    db.session.add(WebhookSubscription(name="CRM", url="http://crm.example/hook", secret="s" * 32, events=["*"]))
+    db.session.commit()
+    assert ops.sweep_requests(utcnow(), batch=2) == 9
+    db.session.commit()
+    db.session.expunge_all()
+    deliveries = db.session.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    sent = sorted((d.event_type, d.payload["request"]["id"], d.payload["event"]["id"]) for d in deliveries)
+    expected = sorted(
+        ("request.status_changed" if event.action == "lock" else "request.event", request_id, event.id)
+        for request_id in due
+        for event in events_of(db, request_id)
+        if event.action in ("lock", "response_breach", "resolution_breach")
+    )
+    assert sent == expected and len(sent) == 9
+    assert {(d.status, d.attempts) for d in deliveries} == {("pending", 0)}
+    assert len({d.event_id for d in deliveries}) == 9
