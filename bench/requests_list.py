@@ -18,6 +18,7 @@ Intake adds its requests.
 """
 
 import argparse
+import gc
 import json
 import logging
 import os
@@ -480,6 +481,8 @@ def main(argv=None) -> int:
     print(f"  ratio bare/app (p50) {statistics.median(bare_intake) / statistics.median(app_intake):.2f}")
 
     print("sweep (the minute job)")
+    # As the worker runs it (core.worker.run_worker): the objects alive at its start out of the collector's passes.
+    gc.freeze()
     with app.app_context():
         ops.sweep_requests(utcnow())
         db.session.commit()

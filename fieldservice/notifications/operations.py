@@ -161,8 +161,9 @@ def _active_subscriptions() -> list[WebhookSubscription]:
     return outbox["subscriptions"]
 
 
-def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
-    """Queue a webhook delivery of *event_type* for every active subscription that wants it."""
+def emit(event_type: str, payload: dict, *, new_rows: list | None = None) -> list[WebhookDelivery]:
+    """Queue a webhook delivery of *event_type* for every active subscription that wants it. *new_rows*: a
+    batch's list (requests.signals) to put the deliveries in rather than the session; the batch stores them."""
     subscriptions = _active_subscriptions()
     event_id = uuid.uuid4().hex
     queued = []
@@ -174,7 +175,10 @@ def emit(event_type: str, payload: dict) -> list[WebhookDelivery]:
                 event_type=event_type,
                 payload={**payload, "occurred_at": utcnow().isoformat()},
             )
-            db.session.add(delivery)
+            if new_rows is None:
+                db.session.add(delivery)
+            else:
+                new_rows.append(delivery)
             queued.append(delivery)
     return queued
 

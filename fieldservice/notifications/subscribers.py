@@ -62,7 +62,7 @@ def on_request_created(sr, **_):
 
 @signals.status_changed.connect
 def on_status_changed(sr, event=None, new_rows=None, **_):
-    ops.emit("request.status_changed", _event_payload(sr, event))
+    ops.emit("request.status_changed", _event_payload(sr, event), new_rows=new_rows)
     key = f"ev{event.id}"
     if event.to_status == ASSIGNED:
         name = (event.data or {}).get("engineer_name") or (sr.engineer.name if sr.engineer else "")
@@ -94,7 +94,7 @@ def on_event_added(sr, event=None, new_rows=None, **_):
         ops.notify_staff(managers, sr, "appointment_missed", f"ev{event.id}", window=_window(event.data))
     if event.to_status == event.from_status or event.to_status is None:
         # Steps that change no state (accept, depart, arrive, urge, breaches) still interest integrators.
-        ops.emit("request.event", _event_payload(sr, event))
+        ops.emit("request.event", _event_payload(sr, event), new_rows=new_rows)
 
 
 @signals.visit_recorded.connect

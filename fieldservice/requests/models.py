@@ -38,6 +38,10 @@ _ACTIVE_SQL = "status IN (" + ", ".join(f"'{status}'" for status in sorted(ACTIV
 # The states the console's list opens on (states.OPEN: ACTIVE and suspended).
 _OPEN_SQL = "status IN (" + ", ".join(f"'{status}'" for status in sorted(OPEN)) + ")"
 
+# What the breach rules ask of a row besides its due time.
+_RESPONSE_UNBREACHED_SQL = _ACTIVE_SQL + " AND responded_at IS NULL AND NOT response_breached"
+_RESOLUTION_UNBREACHED_SQL = _ACTIVE_SQL + " AND NOT resolution_breached"
+
 
 class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     __tablename__ = "service_requests"
@@ -76,6 +80,24 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
                 "response_breached",
                 "resolution_breached",
             ],
+        ),
+        # The breach rules of the sweep (operations._time_rules): the open requests not flagged yet, by due time.
+        # Most open requests were flagged long ago; read through the status indexes, the minute's sweep passed
+        # over all of them (60 ms at 1,000,000 requests) to find the few due. A row leaves the index as it is
+        # flagged.
+        sa.Index(
+            "ix_service_requests_response_unbreached",
+            "response_due",
+            "id",
+            postgresql_where=sa.text(_RESPONSE_UNBREACHED_SQL),
+            sqlite_where=sa.text(_RESPONSE_UNBREACHED_SQL),
+        ),
+        sa.Index(
+            "ix_service_requests_resolution_unbreached",
+            "resolution_due",
+            "id",
+            postgresql_where=sa.text(_RESOLUTION_UNBREACHED_SQL),
+            sqlite_where=sa.text(_RESOLUTION_UNBREACHED_SQL),
         ),
         # One priority, by due time or newest first; also every request by priority.
         sa.Index("ix_service_requests_priority_required_by_id", "priority", "required_by", "id"),

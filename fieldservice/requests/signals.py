@@ -8,6 +8,8 @@
 What the request's pages and schema ask of the layers above, answered by receivers:
 - appointments_wanted.send(request_ids) -> receivers return {request_id: the request's `appointment` object}
 
+The sweep's events are operations.SweptEvent: the stored row's columns, read-only, not a mapped object.
+
 A batch (operations.assign_many) adds new_rows=[...] to status_changed and event_added: a receiver puts the new
 rows it makes (customer messages) in that list instead of the session, and the batch stores them together
 (core.models.insert_many). A sync run (operations.TimelineStoredLater) adds it to visit_recorded too (the visit's

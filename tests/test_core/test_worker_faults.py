@@ -163,3 +163,23 @@ def test_a_worker_past_its_memory_limit_stops_between_jobs(worker_app):
     assert queue.count == 1  # stopped after the first job, for its supervisor to start it again
     Worker([queue], connection=redis_connection(), max_memory_mb=100_000).work(burst=True)
     assert queue.count == 0
+
+
+@pytest.mark.redis
+def test_the_worker_leaves_what_is_alive_at_its_start_out_of_the_collectors_passes(worker_app):
+    import gc
+
+    from fieldservice.core.worker import run_worker
+    from fieldservice.extensions import db
+
+    record_run.delay("frozen")
+    db.session.commit()
+    dispatch_committed_jobs()
+    gc.unfreeze()
+    assert gc.get_freeze_count() == 0
+    try:
+        run_worker(["default"], burst=True)
+        assert gc.get_freeze_count() > 100_000
+        assert get_queue("default").count == 0
+    finally:
+        gc.unfreeze()

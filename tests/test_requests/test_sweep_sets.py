@@ -160,3 +160,58 @@ def test_kept_counts_match_a_recount_through_intake_changes_and_the_sweep(
     assert api.get("/api/v1/requests?priority=3&zone=浦东").get_json()["total"] == recount(priority=3) == 2
     # An engineer's list is counted, never read from the counts.
     assert ops.listed_total(engineer.user, status=["assigned"]) is None
+
+
+def test_the_sweeps_events_are_stored_as_the_mapped_entries_would_be_and_read_as_stored(db, make_request):
+    """The sweep's own insert (a COPY on PostgreSQL) writes the row _new_event and insert_many write for the same
+    change, and hands the receivers what was stored."""
+    from fieldservice.core.models import insert_many
+
+    sr = make_request()
+    at = utcnow().replace(microsecond=123456)
+    changes = [
+        ("release", "assigned", "awaiting_assignment", {"engineer_id": 7, "note_code": "release"}),
+        ("response_breach", "locked", "locked", {"note_code": "response_breach"}),
+        ("lock", None, "locked", None),
+    ]
+    swept = ops._insert_swept_events([ops._swept_event(sr.id, at, *change) for change in changes])
+    mapped = [ops._new_event(sr, action, None, was, now, None, data, at=at) for action, was, now, data in changes]
+    insert_many(mapped)
+    db.session.expunge_all()
+    columns = [c.key for c in RequestEvent.__table__.columns if c.key != "id"]
+
+    def stored(event_id):
+        return db.session.execute(sa.select(RequestEvent.__table__).where(RequestEvent.id == event_id)).one()._asdict()
+
+    assert len({event.id for event in swept + mapped}) == 6
+    for event, twin in zip(swept, mapped, strict=True):
+        row, twin_row = stored(event.id), stored(twin.id)
+        assert {c: row[c] for c in columns} == {c: twin_row[c] for c in columns}
+        loaded = db.session.get(RequestEvent, event.id)
+        assert {c: getattr(event, c) for c in ["id", *columns]} == {c: getattr(loaded, c) for c in ["id", *columns]}
+    assert ops._insert_swept_events([]) == []
+
+
+def test_the_sweep_queues_a_webhook_delivery_per_change_with_the_stored_event(db, make_request):
+    """Integrators hear each change of the sweep: a state change as request.status_changed, a breach flag as
+    request.event, each naming the timeline entry as stored; the batch stores the deliveries with its messages."""
+    from fieldservice.notifications.models import WebhookDelivery, WebhookSubscription
+
+    start = utcnow() - timedelta(days=9)  # lock, then both breaches (priority 3: 7 days to resolve)
+    due = [make_request(now=start, required_by=start + timedelta(days=1)).id for _ in range(3)]
+    db.session.add(WebhookSubscription(name="CRM", url="http://crm.example/hook", secret="s" * 32, events=["*"]))
+    db.session.commit()
+    assert ops.sweep_requests(utcnow(), batch=2) == 9
+    db.session.commit()
+    db.session.expunge_all()
+    deliveries = db.session.scalars(sa.select(WebhookDelivery).order_by(WebhookDelivery.id)).all()
+    sent = sorted((d.event_type, d.payload["request"]["id"], d.payload["event"]["id"]) for d in deliveries)
+    expected = sorted(
+        ("request.status_changed" if event.action == "lock" else "request.event", request_id, event.id)
+        for request_id in due
+        for event in events_of(db, request_id)
+        if event.action in ("lock", "response_breach", "resolution_breach")
+    )
+    assert sent == expected and len(sent) == 9
+    assert {(d.status, d.attempts) for d in deliveries} == {("pending", 0)}
+    assert len({d.event_id for d in deliveries}) == 9
