@@ -488,7 +488,9 @@ def main(argv=None) -> int:
         db.session.commit()
         idle = timed(lambda: ops.sweep_requests(utcnow()), 20)
         print(line("nothing due (idempotent re-run)", idle))
-        for hours in (6, 48):
+        # The 6 h backlog three times: the first in this process pays for compiling its statements and filling the
+        # caches once (a worker pays it once after it starts); the next ones are the minute job as it runs all day.
+        for run, hours in enumerate((6, 6, 6, 48)):
             start = time.perf_counter()
             changed = ops.sweep_requests(utcnow() + timedelta(hours=hours))
             elapsed = (time.perf_counter() - start) * 1000
@@ -497,6 +499,7 @@ def main(argv=None) -> int:
             if changed >= 4000:
                 rate = elapsed / changed * 4000
                 verdict = f"   4,000 changes in {rate:.0f} ms: target < 1,000 ms {'met' if rate < 1000 else 'NOT met'}"
+            verdict += " (the first in this process)" if run == 0 else ""
             print(
                 f"  backlog {hours:>2} h ahead: {changed:>6,} changes in {elapsed:8.1f} ms (rolled back){verdict}"
             )
