@@ -127,12 +127,26 @@ def context(browser, live_server):
     context.close()
 
 
-def log_in(page, live_server, engineer):
+@pytest.fixture
+def plain_context(browser, live_server):
+    """A phone-sized context without the service worker: Playwright sees (and can cut or throttle) every request
+    the page makes."""
+    context = browser.new_context(viewport={"width": 360, "height": 740}, service_workers="block")
+    context.set_default_timeout(BROWSER_TIMEOUT)
+    yield context
+    context.close()
+
+
+def log_in(page, live_server, engineer, *, worker=True):
+    """Log in on the phone; *worker*: wait for the service worker to control the page (not in a plain_context)."""
     page.goto(live_server.url + "/app/")
     # The service worker must control the page before we go offline, or a reload would find nothing; and the
     # app shell must have settled (it renders the login screen after reading IndexedDB), or the form we fill
     # may be replaced by a fresh, empty one.
-    page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    if worker:
+        page.wait_for_function("() => navigator.serviceWorker.controller !== null")
+    else:
+        page.wait_for_selector("#login-form")
     page.wait_for_load_state("networkidle")
     page.fill("#username", engineer.user.username)
     page.fill("#password", "password123")

@@ -23,15 +23,6 @@ SLOW_3G = {
 }
 
 
-@pytest.fixture
-def plain_context(browser, live_server):
-    """No service worker: the page's own requests are the ones Playwright routes and CDP throttles."""
-    context = browser.new_context(viewport={"width": 360, "height": 740}, service_workers="block")
-    context.set_default_timeout(BROWSER_TIMEOUT)
-    yield context
-    context.close()
-
-
 def log_in(page, live_server, engineer, page_size=None):
     page.goto(live_server.url + "/app/")
     page.wait_for_selector("#login-form")

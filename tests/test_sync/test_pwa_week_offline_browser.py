@@ -12,7 +12,7 @@ from PIL import Image
 
 from fieldservice.requests.models import Attachment, RequestEvent, ServiceRequest, Visit
 from fieldservice.sync.models import AppliedOp, UploadInProgress
-from tests.test_sync.conftest import BROWSER_TIMEOUT, log_in, reassign, wait_pending
+from tests.test_sync.conftest import log_in, reassign, wait_pending
 from tests.test_sync.test_pwa_browser import sign
 
 pytestmark = pytest.mark.browser
@@ -26,24 +26,6 @@ def applied(db, **where):
     return db.session.scalars(query).all()
 
 
-@pytest.fixture
-def plain_context(browser, live_server):
-    """A phone-sized context without the service worker: Playwright sees (and can cut) every request the page makes."""
-    context = browser.new_context(viewport={"width": 360, "height": 740}, service_workers="block")
-    context.set_default_timeout(BROWSER_TIMEOUT)
-    yield context
-    context.close()
-
-
-def plain_log_in(page, live_server, engineer):
-    page.goto(live_server.url + "/app/")
-    page.wait_for_selector("#login-form")
-    page.wait_for_load_state("networkidle")
-    page.fill("#username", engineer.user.username)
-    page.fill("#password", "password123")
-    with page.expect_response(lambda r: r.url.endswith("/api/v1/auth/token")) as answer:
-        page.click("#login-form button[type=submit]")
-    assert answer.value.status == 200
 
 
 def noisy_photo(tmp_path):
@@ -203,7 +185,7 @@ def test_photo_upload_resumes_after_a_dropped_connection_and_lands_once(
         route.continue_()
 
     page.route("**/api/v1/uploads/**", cut_second_chunk)
-    plain_log_in(page, live_server, engineer)
+    log_in(page, live_server, engineer, worker=False)
     page.wait_for_selector(f"[data-job='{job.id}']")
     page.click(f"[data-job='{job.id}']")
     page.set_input_files("#job-photo", noisy_photo(tmp_path))
@@ -249,7 +231,7 @@ def test_a_visit_recorded_offline_uploads_its_photo_and_signature_in_chunks_that
         route.continue_()
 
     page.route("**/api/v1/uploads/**", cut_second_photo_chunk)
-    plain_log_in(page, live_server, engineer)
+    log_in(page, live_server, engineer, worker=False)
     page.wait_for_selector(f"[data-job='{job.id}']")
     plain_context.set_offline(True)
     page.wait_for_function("() => !navigator.onLine")
@@ -326,7 +308,7 @@ def test_outbox_screen_lists_waiting_and_refused_ops_with_reasons_and_storage(
     other = make_job(engineer)
     plain_context.add_init_script(FULL_STORAGE)
     page = plain_context.new_page()
-    plain_log_in(page, live_server, engineer)
+    log_in(page, live_server, engineer, worker=False)
     page.wait_for_selector(f"[data-job='{job.id}']")
     # The storage warning shows in the sync bar before the quota is reached.
     page.wait_for_selector("#storage-low")
