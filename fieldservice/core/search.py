@@ -2,8 +2,9 @@
 
 On PostgreSQL the columns a big list searches have a pg_trgm GIN index (`trigram_index`), which answers
 `column ILIKE '%text%'` for any text of three characters or more, Chinese included (pg_trgm makes trigrams of
-any letters of the database's character type); shorter text is matched by reading the rows. SQLite has no
-such index and reads the rows.
+any letters of the database's character type); shorter text is matched by reading the rows. Two characters
+have no trigram (漏水, a leak): the description also has a GIN index of its bigrams (`bigram_index`, the SQL
+function fs_bigrams), which a search of two characters asks first. SQLite has no such index and reads the rows.
 """
 
 import sqlalchemy as sa
@@ -11,7 +12,8 @@ import sqlalchemy as sa
 from fieldservice.extensions import db
 
 
-def _escaped(text: str) -> str:
+def escaped(text: str) -> str:
+    """*text* for a LIKE pattern with `\\` as the escape: its `%`, `_` and `\\` taken literally."""
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
@@ -19,13 +21,13 @@ def contains_text(q: str, *columns) -> sa.ColumnElement[bool]:
     """Rows where any of *columns* contains *q* (trimmed, any case); its `%`, `_` and `\\` are taken literally,
     so that `q=%_%` finds the rows that contain those characters, not every row. Written as ILIKE, which a
     trigram index answers (lower(column) LIKE ... would need an index on lower(column))."""
-    pattern = "%" + _escaped(q.strip()) + "%"
+    pattern = "%" + escaped(q.strip()) + "%"
     return sa.or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
 def starts_with_text(q: str, *columns) -> sa.ColumnElement[bool]:
     """Rows where any of *columns* starts with *q* (trimmed, any case), taken literally as contains_text does."""
-    pattern = _escaped(q.strip()) + "%"
+    pattern = escaped(q.strip()) + "%"
     return sa.or_(*(column.ilike(pattern, escape="\\") for column in columns))
 
 
@@ -34,8 +36,37 @@ def trigram_index(name: str, column: str) -> sa.Index:
     return sa.Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
 
 
+# The distinct two-character pieces of a text, lower-cased; immutable, so an index can be made of it. The
+# migration that adds it (f7b1c2d3e4a5) holds a copy of this text.
+BIGRAMS_FUNCTION_SQL = """
+CREATE OR REPLACE FUNCTION fs_bigrams(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT coalesce(array_agg(DISTINCT lower(substr(t, i, 2))), '{}')
+    FROM generate_series(1, length(t) - 1) AS i
+$$
+"""
+
+
+def bigrams(text: str) -> list[str]:
+    """What fs_bigrams makes of *text* (trimmed), sorted."""
+    text = text.strip().lower()
+    return sorted({text[i : i + 2] for i in range(len(text) - 1)})
+
+
+def has_bigrams(text: str) -> bool:
+    """Whether a search for *text* goes through the bigram index: two characters, which have no trigram."""
+    return len(text.strip()) == 2
+
+
+def bigram_index(name: str, column: str) -> sa.Index:
+    """A GIN index of fs_bigrams(*column*) on PostgreSQL (none elsewhere), for `has_bigrams` searches."""
+    return sa.Index(name, sa.text(f"fs_bigrams({column})"), postgresql_using="gin").ddl_if(dialect="postgresql")
+
+
 @sa.event.listens_for(db.metadata, "before_create")
 def _trigram_extension(target, connection, **_kw) -> None:
-    """The schema made from the models (tests, bench/generate.py) has the extension as the migrations make it."""
+    """The schema made from the models (tests, bench/generate.py) has the extension and the function as the
+    migrations make them."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        connection.exec_driver_sql(BIGRAMS_FUNCTION_SQL)

@@ -5,7 +5,7 @@ from flask_login import current_user
 from sqlalchemy.orm import selectinload
 
 from fieldservice.auth.permissions import require
-from fieldservice.core.api import api_blueprint, paged
+from fieldservice.core.api import api_blueprint
 from fieldservice.core.errors import NotFound
 from fieldservice.core.models import commit_keeping_loaded
 from fieldservice.extensions import db
@@ -63,16 +63,24 @@ def create_request(args):
 def list_requests(args):
     """The requests the caller may see, filtered; by the customer's required date unless `sort` says, the best
     matches first when searching (`q`): its number, then a number, customer phone or name that starts with it,
-    then one that contains it, then the description."""
+    then one that contains it, then the description. A search counts its matches up to 1,000: past that, `total`
+    is 1000 and `total_capped` is true."""
     page, per_page = args.pop("page"), args.pop("per_page")
-    query = ops.filter_requests(ops.visible_requests(current_user), **args)
-    total, query = paged(query, page, per_page, total=ops.listed_total(current_user, **args))
-    items = LIST.dump_page(query)
+    listed = ops.request_page(
+        ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **args), **args
+    )
+    items = LIST.dump_page(listed.select)
     # The detail's `appointment` too, for the whole page in one question to the domain that books them.
     found = signals.appointments_of(item["id"] for item in items)
     for item in items:
         item["appointment"] = found.get(item["id"])
-    return {"items": items, "total": total, "page": page, "per_page": per_page}
+    return {
+        "items": items,
+        "total": listed.total,
+        "total_capped": listed.capped,
+        "page": page,
+        "per_page": per_page,
+    }
 
 
 @blp.route("/requests/<int:request_id>")

@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
-from fieldservice.core.search import trigram_index
+from fieldservice.core.search import bigram_index, trigram_index
 from fieldservice.extensions import db
 from fieldservice.requests.states import ACTIVE, OPEN, status_label
 
@@ -108,6 +108,8 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         # The search box: the request's number and the customer's words (core.search.search_text).
         trigram_index("ix_service_requests_number_trgm", "number"),
         trigram_index("ix_service_requests_description_trgm", "description"),
+        # Two characters of the description (漏水), which have no trigram: requests.search.
+        bigram_index("ix_service_requests_description_bigrams", "description"),
         sa.CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
     )
 

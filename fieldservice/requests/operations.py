@@ -7,7 +7,6 @@ never commits.
 
 import hashlib
 import logging
-import re
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -19,6 +18,7 @@ import sqlalchemy as sa
 from babel.lists import format_list
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import MANYTOONE, joinedload, selectinload
 from sqlalchemy.orm.state import InstanceState
 
@@ -37,7 +37,6 @@ from fieldservice.core.models import (
     utcnow,
     within_savepoint,
 )
-from fieldservice.core.search import contains_text, starts_with_text
 from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
@@ -56,6 +55,7 @@ from fieldservice.requests.models import (
     Visit,
     VisitCost,
 )
+from fieldservice.requests.search import Search, capped_total, tiered_page
 from fieldservice.requests.states import (
     ACTIONS,
     ACTIVE,
@@ -191,9 +191,11 @@ def filter_requests(
     zone: str | None = None,
     sort: str | None = None,
     now: datetime | None = None,
+    search: Search | None = None,
 ) -> sa.Select:
     """Narrow and sort a request select by the list filters of the API and the console. The order is *sort*;
-    without it, the best matches of *q* first (search_rank), else by the customer's required date."""
+    without it, the best matches of *q* first (search.Search.rank), else by the customer's required date.
+    *search*: the Search of *q* made already."""
     now = now or utcnow()
     if status:
         statuses = [status] if isinstance(status, str) else list(status)
@@ -217,18 +219,12 @@ def filter_requests(
         )
         query = query.where(late if overdue else sa.not_(late))
     rank = None
-    if q and q.strip():
-        q = q.strip()
-        matching_customers = sa.select(Customer.id).where(contains_text(q, Customer.name, Customer.phone))
-        if db.session.get_bind().dialect.name == "postgresql":
-            # = ANY(ARRAY(...)): the customers found first, then their requests through the customer_id index, in
-            # one BitmapOr with the trigram indexes (IN (subquery) there reads every row instead).
-            by_customer = ServiceRequest.customer_id == sa.any_(sa.func.array(matching_customers.scalar_subquery()))
-        else:
-            by_customer = ServiceRequest.customer_id.in_(matching_customers)
-        query = query.where(sa.or_(_number_contains(q), contains_text(q, ServiceRequest.description), by_customer))
-        rank = search_rank(q)
-    if sort is None:
+    if search is None and q and q.strip():
+        search = Search.of(q)
+    if search is not None:
+        query = query.where(search.match())
+        rank = search.rank()
+    if sort is None or sort == "relevance":
         sort = "relevance" if rank is not None else "due"
     order = {
         "due": (ServiceRequest.required_by, ServiceRequest.id),
@@ -238,48 +234,46 @@ def filter_requests(
         "-created": (ServiceRequest.created_at.desc(), ServiceRequest.id.desc()),
     }.get(sort)
     if order is None:  # relevance: the best matches of q first, each tier by due time
-        order = (rank, ServiceRequest.required_by, ServiceRequest.id) if rank is not None else ()
+        order = (rank, ServiceRequest.required_by, ServiceRequest.id)
     return query.order_by(*order)
 
 
-# A whole request number typed in the search box (next_number: SR-YYYYMMDD-NNNN).
-_NUMBER_SHAPE = re.compile(r"SR-\d{8}-\d{4,}", re.IGNORECASE)
+@dataclass
+class RequestPage:
+    """One page of a request list: the select of its rows in their order, how many the list has, and whether
+    that is a search's count stopped at search.COUNT_CAP (there are more)."""
+
+    select: sa.Select
+    total: int
+    capped: bool = False
 
 
-def _number_contains(q: str) -> sa.ColumnElement[bool]:
-    """Numbers that contain *q*. A whole number can only start one ("SR-" begins every number): the numbers from
-    it up to the next prefix, a range of the unique index on number. Its trigrams are those every number has, which
-    a trigram index answers slowly (a million entries each); any other text goes through the trigram index."""
-    if _NUMBER_SHAPE.fullmatch(q) and db.session.get_bind().dialect.name == "postgresql":
-        start = q.upper()
-        return sa.and_(ServiceRequest.number >= start, ServiceRequest.number < start + "\U0010ffff")
-    return contains_text(q, ServiceRequest.number)
+def request_page(query: sa.Select, page: int, per_page: int, *, total: int | None = None, **filters) -> RequestPage:
+    """Page *page* (from 1) of *per_page* of the requests of *query* (those the caller may see) narrowed and
+    sorted by *filters* (filter_requests'). *total*: the list's size when known another way (listed_total).
+    A search (`q`) counts up to search.COUNT_CAP and, ranked by relevance on PostgreSQL, reads its page tier by
+    tier (search.tiered_page) rather than ranking every match."""
+    offset = (page - 1) * per_page
+    q = (filters.pop("q", None) or "").strip()
+    if not q:
+        listed = filter_requests(query, **filters)
+        if total is None:
+            total = db.session.scalar(sa.select(sa.func.count()).select_from(listed.order_by(None).subquery()))
+        return RequestPage(_limited(listed, offset, per_page), total)
+    search = Search.of(q)
+    listed = filter_requests(query, search=search, **filters)
+    total, capped = capped_total(listed)
+    if search.postgresql and filters.get("sort") in (None, "relevance"):
+        ids = tiered_page(filter_requests(query, **{**filters, "sort": "due"}), search, offset, per_page)
+        in_order = sa.func.array_position(sa.literal(ids, postgresql.ARRAY(sa.Integer)), ServiceRequest.id)
+        return RequestPage(query.where(ServiceRequest.id.in_(ids)).order_by(in_order), total, capped)
+    return RequestPage(_limited(listed, offset, per_page), total, capped)
 
 
-def search_rank(q: str) -> sa.ColumnElement[int]:
-    """How well a request matches the search text *q*, 0 best: its number itself; a number, customer phone or
-    customer name that starts with it; one that contains it; the description only."""
-    text = q.strip()
-    starting_customers = sa.select(Customer.id).where(starts_with_text(text, Customer.name, Customer.phone))
-    containing_customers = sa.select(Customer.id).where(contains_text(text, Customer.name, Customer.phone))
-    return sa.case(
-        (sa.func.upper(ServiceRequest.number) == text.upper(), 0),
-        (
-            sa.or_(
-                starts_with_text(text, ServiceRequest.number),
-                ServiceRequest.customer_id.in_(starting_customers),
-            ),
-            1,
-        ),
-        (
-            sa.or_(
-                contains_text(text, ServiceRequest.number),
-                ServiceRequest.customer_id.in_(containing_customers),
-            ),
-            2,
-        ),
-        else_=3,
-    )
+def _limited(select: sa.Select, offset: int, limit: int) -> sa.Select:
+    # LIMIT and OFFSET written into the SQL rather than bound: PostgreSQL then plans the prepared statement
+    # once (a generic plan) instead of planning each page anew for a LIMIT it cannot see.
+    return select.limit(sa.literal(limit, literal_execute=True)).offset(sa.literal(offset, literal_execute=True))
 
 
 # The list filters that narrow by something else than the status and the priority: with any of them the list's

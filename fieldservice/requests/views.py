@@ -240,16 +240,16 @@ def index():
     filters = _list_filters(request.args)
     page, per_page = filters.pop("page"), PER_PAGE
     filters.pop("per_page")
-    query = ops.filter_requests(ops.visible_requests(current_user), **filters).options(*LIST_LOADS)
-    known = ops.listed_total(current_user, **filters)
-    pagination = db.paginate(query, page=page, per_page=per_page, error_out=False, count=known is None)
-    if known is not None:
-        pagination.total = known
+    listed = ops.request_page(
+        ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **filters), **filters
+    )
+    items = db.session.scalars(listed.select.options(*LIST_LOADS)).all()
     dispatching = current_user.role in DISPATCH
     return render_template(
         "requests/list.html",
-        requests=pagination.items,
-        total=pagination.total,
+        requests=items,
+        total=listed.total,
+        total_capped=listed.capped,
         page=page,
         per_page=per_page,
         filters=filters,
@@ -260,7 +260,7 @@ def index():
         saved=saved_filters.filters_for(current_user),
         save_form=SaveFilterForm(formdata=None, query=request.query_string.decode()),
         problem_labels=_problem_type_labels(),
-        appointments=signals.appointments_of(sr.id for sr in pagination.items),
+        appointments=signals.appointments_of(sr.id for sr in items),
         now=utcnow(),
     )
 

@@ -10,9 +10,7 @@ def numbers(response) -> list[str]:
     return [item["number"] for item in response.get_json()["items"]]
 
 
-def test_results_are_ranked_number_then_starts_then_contains_then_description(
-    db, make_request, make_customer, api_as
-):
+def test_results_are_ranked_number_then_starts_then_contains_then_description(db, make_request, make_customer, api_as):
     soon = utcnow() + timedelta(days=1)
     # Due earliest, so that by due time alone it would come first: a description-only match.
     described = make_request(description="压缩机编号 5678123 处异响", required_by=soon)
@@ -58,3 +56,67 @@ def test_the_console_list_searches_and_keeps_the_best_match_order(db, make_reque
     page = console_as("dispatcher").get("/requests?q=锦江").get_data(as_text=True)
     assert hotel.number in page
     assert '<option value="" selected>' in page
+
+
+def test_pages_of_a_ranked_search_follow_one_another_across_the_tiers(db, make_request, make_customer, api_as):
+    soon = utcnow() + timedelta(days=1)
+    starting = make_customer(phone="77123-000")
+    containing = make_customer(name="华东77123仓")
+    expected = []
+    for hours in (5, 1, 3):
+        expected.append((1, hours, make_request(customer=starting, required_by=soon + timedelta(hours=hours))))
+    for hours in (4, 0):
+        expected.append((2, hours, make_request(customer=containing, required_by=soon + timedelta(hours=hours))))
+    for hours in (2, 6, 7):
+        expected.append(
+            (3, hours, make_request(description=f"铭牌 77123-{hours} 模糊", required_by=soon + timedelta(hours=hours)))
+        )
+    # In a tier of its own and in the description too: listed once, in its best tier.
+    both = make_request(customer=starting, description="铭牌 77123 脱落", required_by=soon + timedelta(hours=9))
+    expected.append((1, 9, both))
+    make_request(description="无关")
+    ranked = [sr.number for _tier, _hours, sr in sorted(expected, key=lambda t: (t[0], t[1]))]
+    api = api_as("dispatcher")
+    assert numbers(api.get("/api/v1/requests?q=77123&per_page=100")) == ranked
+    pages = [numbers(api.get(f"/api/v1/requests?q=77123&per_page=3&page={page}")) for page in (1, 2, 3, 4, 5)]
+    assert [number for page in pages for number in page] == ranked
+    assert pages[-1] == []
+    body = api.get("/api/v1/requests?q=77123&per_page=3&page=2").get_json()
+    assert (body["total"], body["total_capped"]) == (9, False)
+
+
+def test_a_broad_search_stops_counting_at_the_cap(db, make_request, api_as, console_as, monkeypatch):
+    from fieldservice.requests import search
+
+    monkeypatch.setattr(search, "COUNT_CAP", 3)
+    for _ in range(5):
+        make_request(description="冷凝器漏水")
+    make_request(description="面板损坏")
+    body = api_as("dispatcher").get("/api/v1/requests?q=漏水&per_page=2&page=3").get_json()
+    # The count says "more than 3"; the pages past it still answer.
+    assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 1)
+    full = api_as("dispatcher").get("/api/v1/requests?q=漏水&per_page=10").get_json()
+    assert len(full["items"]) == 5
+    console = console_as("dispatcher")
+    assert "超过 3 条" in console.get("/requests?q=漏水", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "More than 3" in console.get("/requests?q=漏水", headers={"Accept-Language": "en"}).get_data(as_text=True)
+
+
+def test_two_characters_are_found_through_the_bigram_index(db, make_request, api_as):
+    if db.engine.dialect.name != "postgresql":
+        return  # SQLite reads the rows
+    import sqlalchemy as sa
+
+    from fieldservice.extensions import db as fsdb
+    from fieldservice.requests.models import ServiceRequest
+    from fieldservice.requests.search import Search
+
+    leak = make_request(description="阀门漏水")
+    make_request(description="阀门异响")
+    # What the description tier asks, planned with the table's rows read only when nothing else serves.
+    query = sa.select(ServiceRequest.id).where(Search.of("漏水").tiers()[3])
+    fsdb.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    sql = str(query.compile(fsdb.engine, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(fsdb.session.scalars(sa.text("EXPLAIN " + sql)))
+    assert "ix_service_requests_description_bigrams" in plan
+    assert numbers(api_as("dispatcher").get("/api/v1/requests?q=漏水")) == [leak.number]
