@@ -166,15 +166,28 @@ class Search:
         )
 
 
+def count_statement(query: sa.Select, cap: int) -> sa.Select:
+    """How many rows *query* gives, counted up to *cap* + 1."""
+    limited = query.order_by(None).with_only_columns(sa.literal(1), maintain_column_froms=True).limit(cap + 1)
+    return sa.select(sa.func.count()).select_from(limited.subquery())
+
+
 def capped_total(query: sa.Select, cap: int | None = None) -> tuple[int, bool]:
     """(how many rows *query* gives, up to *cap* (COUNT_CAP); whether there are more than *cap*)."""
     cap = COUNT_CAP if cap is None else cap
-    counted = db.session.scalar(
-        sa.select(sa.func.count()).select_from(
-            query.order_by(None).with_only_columns(sa.literal(1), maintain_column_froms=True).limit(cap + 1).subquery()
-        )
-    )
+    counted = db.session.scalar(count_statement(query, cap))
     return (cap, True) if counted > cap else (counted, False)
+
+
+def tier_statements(query: sa.Select, search: Search, limit: int) -> list[sa.Select]:
+    """For each tier that can have rows, the ids of the first *limit* of *query* (filtered, not by the search)
+    in it, by due time."""
+    plain = query.order_by(None).with_only_columns(R.id, maintain_column_froms=True)
+    return [
+        plain.where(condition).order_by(R.required_by, R.id).limit(sa.literal(limit, literal_execute=True))
+        for condition in search.tiers()
+        if not isinstance(condition, sa.sql.elements.False_)
+    ]
 
 
 def tiered_page(query: sa.Select, search: Search, offset: int, limit: int) -> list[int]:
@@ -183,16 +196,9 @@ def tiered_page(query: sa.Select, search: Search, offset: int, limit: int) -> li
     order and only as far as the page needs."""
     wanted = offset + limit
     ids: list[int] = []
-    plain = query.order_by(None).with_only_columns(R.id, maintain_column_froms=True)
-    for condition in search.tiers():
-        if isinstance(condition, sa.sql.elements.False_):
-            continue
-        rows = db.session.scalars(
-            plain.where(condition)
-            .order_by(R.required_by, R.id)
-            .limit(sa.literal(wanted - len(ids), literal_execute=True))
-        ).all()
-        ids.extend(rows)
+    for statement in tier_statements(query, search, wanted):
+        # A later tier is asked for what the page still needs only (the LIMIT is part of the statement's text).
+        ids.extend(db.session.scalars(statement.limit(sa.literal(wanted - len(ids), literal_execute=True))).all())
         if len(ids) >= wanted:
             break
     return ids[offset:wanted]
