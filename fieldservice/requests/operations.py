@@ -262,9 +262,10 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
         return RequestPage(_limited(listed, offset, per_page), total)
     search = Search.of(q)
     listed = filter_requests(query, search=search, **filters)
-    total, capped = capped_total(listed)
+    narrowed = filter_requests(query, **{**filters, "sort": "due"})
+    total, capped = capped_total(listed, search, narrowed)
     if search.postgresql and filters.get("sort") in (None, "relevance"):
-        ids = tiered_page(filter_requests(query, **{**filters, "sort": "due"}), search, offset, per_page)
+        ids = tiered_page(narrowed, search, offset, per_page)
         in_order = sa.func.array_position(sa.literal(ids, postgresql.ARRAY(sa.Integer)), ServiceRequest.id)
         return RequestPage(query.where(ServiceRequest.id.in_(ids)).order_by(in_order), total, capped)
     return RequestPage(_limited(listed, offset, per_page), total, capped)

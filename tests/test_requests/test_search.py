@@ -97,6 +97,13 @@ def test_a_broad_search_stops_counting_at_the_cap(db, make_request, api_as, cons
     assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 1)
     full = api_as("dispatcher").get("/api/v1/requests?q=漏水&per_page=10").get_json()
     assert len(full["items"]) == 5
+    # A common word's count looks at the first rows on disk first; when too few match there (here one row), it
+    # counts them all.
+    monkeypatch.setattr(search, "PROBE_ROWS", 1)
+    body = api_as("dispatcher").get("/api/v1/requests?q=漏水").get_json()
+    assert (body["total"], body["total_capped"]) == (3, True)
+    body = api_as("dispatcher").get("/api/v1/requests?q=漏水&status=locked").get_json()
+    assert (body["total"], body["total_capped"], body["items"]) == (0, False, [])
     console = console_as("dispatcher")
     assert "超过 3 条" in console.get("/requests?q=漏水", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert "More than 3" in console.get("/requests?q=漏水", headers={"Accept-Language": "en"}).get_data(as_text=True)
@@ -114,9 +121,27 @@ def test_two_characters_are_found_through_the_bigram_index(db, make_request, api
     leak = make_request(description="阀门漏水")
     make_request(description="阀门异响")
     # What the description tier asks, planned with the table's rows read only when nothing else serves.
-    query = sa.select(ServiceRequest.id).where(Search.of("漏水").tiers()[3])
+    query = sa.select(ServiceRequest.id).where(Search.of("漏水").tiers()[-1])
     fsdb.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     sql = str(query.compile(fsdb.engine, compile_kwargs={"literal_binds": True}))
     plan = "\n".join(fsdb.session.scalars(sa.text("EXPLAIN " + sql)))
     assert "ix_service_requests_description_bigrams" in plan
     assert numbers(api_as("dispatcher").get("/api/v1/requests?q=漏水")) == [leak.number]
+
+
+def test_a_search_of_many_customers_counts_a_few_of_them_first(db, make_request, make_customer, api_as, monkeypatch):
+    from fieldservice.requests import search
+
+    monkeypatch.setattr(search, "PROBE_CUSTOMERS", 2)
+    for n in range(3):
+        customer = make_customer(phone=f"021-555{n}0000")
+        make_request(customer=customer)
+        make_request(customer=customer)
+    make_request(customer=make_customer(phone="010-12345678"))
+    api = api_as("dispatcher")
+    monkeypatch.setattr(search, "COUNT_CAP", 3)  # two customers' requests are already more: no full count needed
+    body = api.get("/api/v1/requests?q=021-555").get_json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 6)
+    monkeypatch.setattr(search, "COUNT_CAP", 10)  # two customers' are not: every match is counted
+    body = api.get("/api/v1/requests?q=021-555").get_json()
+    assert (body["total"], body["total_capped"]) == (6, False)
