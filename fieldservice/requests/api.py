@@ -63,8 +63,9 @@ def create_request(args):
 def list_requests(args):
     """The requests the caller may see, filtered; by the customer's required date unless `sort` says, the best
     matches first when searching (`q`): its number, then a number, customer phone or name that starts with it,
-    then one that contains it, then the description. A search counts its matches up to 1,000: past that, `total`
-    is 1000 and `total_capped` is true."""
+    then one that contains it, then the description. The total of a list that is not only by status and
+    priority (a search, a zone, overdue, an engineer, a customer) is counted up to 1,000: past that, `total` is
+    1000 and `total_capped` is true."""
     page, per_page = args.pop("page"), args.pop("per_page")
     listed = ops.request_page(
         ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **args), **args

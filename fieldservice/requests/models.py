@@ -46,11 +46,12 @@ _RESOLUTION_UNBREACHED_SQL = _ACTIVE_SQL + " AND NOT resolution_breached"
 class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     __tablename__ = "service_requests"
     __table_args__ = (
-        # The sweep and the dispatch list: rows of one status ordered or filtered by a due time.
+        # The sweep and the dispatch list: rows of one status ordered or filtered by a due time. (The breach rules
+        # read the partial indexes below: the status and response or resolution due indexes they had are gone.)
         sa.Index("ix_service_requests_status_required_by", "status", "required_by"),
-        sa.Index("ix_service_requests_status_response_due", "status", "response_due"),
-        sa.Index("ix_service_requests_status_resolution_due", "status", "resolution_due"),
         sa.Index("ix_service_requests_engineer_id_status", "engineer_id", "status"),
+        # An engineer's requests by due time (the list filtered by engineer): read in order, not sorted.
+        sa.Index("ix_service_requests_engineer_id_required_by_id", "engineer_id", "required_by", "id"),
         sa.Index("ix_service_requests_status_service_category", "status", "service_category"),
         # The lists across statuses, by due time (the default) and newest first: read in order, not sorted.
         sa.Index("ix_service_requests_required_by_id", "required_by", "id"),

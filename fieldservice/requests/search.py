@@ -30,7 +30,8 @@ from fieldservice.requests.models import ServiceRequest
 
 R = ServiceRequest
 
-# A search counts its matches up to this many; past it the total is this and marked capped.
+# A list whose rows must be counted (a search, a zone, overdue...) counts up to this many; past it the total is
+# this and marked capped (operations.request_page).
 COUNT_CAP = 1000
 # What a broad search's count looks at first (capped_total): the requests of this many of its customers, and
 # for two characters this many rows on disk.
@@ -224,7 +225,9 @@ def _common_word(search: Search, cap: int) -> bool:
     return every > 0 and matching / every * min(PROBE_ROWS, every) > 1.5 * cap
 
 
-def capped_total(query: sa.Select, search: Search, narrowed: sa.Select, cap: int | None = None) -> tuple[int, bool]:
+def capped_total(
+    query: sa.Select, search: Search | None = None, narrowed: sa.Select | None = None, cap: int | None = None
+) -> tuple[int, bool]:
     """(how many rows *query* (*narrowed*, the list's other filters, and the search) gives, up to *cap*
     (COUNT_CAP); whether there are more than *cap*).
 
@@ -235,7 +238,7 @@ def capped_total(query: sa.Select, search: Search, narrowed: sa.Select, cap: int
     there, there are more than *cap* in all. Else, and for the other searches, every match is counted, up to
     *cap*."""
     cap = COUNT_CAP if cap is None else cap
-    if search.postgresql:
+    if search is not None and search.postgresql:
         customers = (search.starting + search.containing)[:PROBE_CUSTOMERS]
         if len(customers) == PROBE_CUSTOMERS:
             some = narrowed.where(R.customer_id == sa.any_(sa.literal(customers, postgresql.ARRAY(sa.Integer))))

@@ -145,3 +145,23 @@ def test_a_search_of_many_customers_counts_a_few_of_them_first(db, make_request,
     monkeypatch.setattr(search, "COUNT_CAP", 10)  # two customers' are not: every match is counted
     body = api.get("/api/v1/requests?q=021-555").get_json()
     assert (body["total"], body["total_capped"]) == (6, False)
+
+
+def test_lists_counted_from_their_rows_stop_at_the_cap_and_kept_counts_do_not(
+    db, make_request, make_customer, api_as, monkeypatch
+):
+    from fieldservice.requests import search
+
+    monkeypatch.setattr(search, "COUNT_CAP", 2)
+    customer = make_customer(zone="浦东")
+    for _ in range(3):
+        make_request(customer=customer, required_by=utcnow() + timedelta(hours=2))
+    api = api_as("dispatcher")
+    body = api.get("/api/v1/requests?zone=浦东&per_page=10").get_json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (2, True, 3)
+    body = api.get(f"/api/v1/requests?customer_id={customer.id}&per_page=2&page=2").get_json()
+    assert (body["total"], body["total_capped"], len(body["items"])) == (2, True, 1)
+    # By status alone on PostgreSQL: the kept counts, exact whatever their size (SQLite counts the rows).
+    body = api.get("/api/v1/requests?status=awaiting_assignment").get_json()
+    kept = db.engine.dialect.name == "postgresql"
+    assert (body["total"], body["total_capped"]) == ((3, False) if kept else (2, True))
