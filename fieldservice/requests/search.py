@@ -33,9 +33,9 @@ R = ServiceRequest
 # A list whose rows must be counted (a search, a zone, overdue...) counts up to this many; past it the total is
 # this and marked capped (operations.request_page).
 COUNT_CAP = 1000
-# What a broad search's count looks at first (capped_total): the requests of this many of its customers, and
-# for two characters this many rows on disk.
-PROBE_CUSTOMERS = 200
+# What a common two-character word's count looks at first (capped_total): this many rows on disk.
+# A search passes its customers' ids to the statements when there are at most this many, else their query.
+CUSTOMER_IDS = 1000
 PROBE_ROWS = 30_000
 
 # A whole request number (operations.next_number), what can start one, what can be in one.
@@ -51,10 +51,14 @@ class Search:
 
     text: str
     postgresql: bool
-    # The customers whose name or phone starts with the text, and those in which it is elsewhere: ids on
-    # PostgreSQL (an array the planner can weigh), a subquery elsewhere.
-    starting: object
-    containing: object
+    # The customers whose name or phone starts with the text, and those in which it is elsewhere: their ids when
+    # there are at most CUSTOMER_IDS of them on PostgreSQL (an array the planner weighs element by element), else
+    # the query that finds them (a subquery: PostgreSQL plans a semi-join from the customers' statistics, where an
+    # array of ten thousand ids costs 5 to 7 ms of planning in every statement).
+    starting: list[int] | sa.Select
+    containing: list[int] | sa.Select
+    # Both together (the customers the text is in).
+    customers: list[int] | sa.Select
 
     @classmethod
     def of(cls, q: str) -> "Search":
@@ -62,18 +66,23 @@ class Search:
         postgresql = db.session.get_bind().dialect.name == "postgresql"
         # A phone holds digits, spaces and + - ( ) only (customers.schemas): other text is not looked for there.
         columns = (Customer.name, Customer.phone) if _PHONE_PART.fullmatch(text) else (Customer.name,)
-        if postgresql:
-            found = db.session.execute(
-                sa.select(Customer.id, starts_with_text(text, *columns)).where(contains_text(text, *columns))
-            ).all()
-            starting = sorted(id_ for id_, starts in found if starts)
-            containing = sorted(id_ for id_, starts in found if not starts)
-            return cls(text, True, starting, containing)
         starting_q = sa.select(Customer.id).where(starts_with_text(text, *columns))
         containing_q = sa.select(Customer.id).where(
             contains_text(text, *columns), sa.not_(starts_with_text(text, *columns))
         )
-        return cls(text, False, starting_q, containing_q)
+        customers_q = sa.select(Customer.id).where(contains_text(text, *columns))
+        if not postgresql:
+            return cls(text, False, starting_q, containing_q, customers_q)
+        found = db.session.execute(
+            sa.select(Customer.id, starts_with_text(text, *columns))
+            .where(contains_text(text, *columns))
+            .limit(CUSTOMER_IDS + 1)
+        ).all()
+        if len(found) > CUSTOMER_IDS:
+            return cls(text, True, starting_q, containing_q, customers_q)
+        starting = sorted(id_ for id_, starts in found if starts)
+        containing = sorted(id_ for id_, starts in found if not starts)
+        return cls(text, True, starting, containing, sorted(starting + containing))
 
     # ------------------------------------------------------------ what the text can be
 
@@ -95,14 +104,18 @@ class Search:
 
     # ------------------------------------------------------------ conditions
 
-    def _customers(self, which) -> list:
-        """[the condition "the request's customer is one of *which*"], or [] when *which* is known empty."""
-        if self.postgresql:
+    def _customers(self, which, *, in_or: bool = False) -> list:
+        """[the condition "the request's customer is one of *which*"], or [] when *which* is known empty. *in_or*:
+        the condition is one of an OR (match), where a subquery would be asked row by row: its ids are then
+        gathered first into an array (an InitPlan), which the customer_id index answers in the OR's BitmapOr."""
+        if isinstance(which, list):
             return [R.customer_id == sa.any_(sa.literal(which, postgresql.ARRAY(sa.Integer)))] if which else []
+        if in_or and self.postgresql:
+            return [R.customer_id == sa.any_(sa.func.array(which.scalar_subquery()))]
         return [R.customer_id.in_(which)]
 
     def _not_customers(self, which) -> list:
-        if self.postgresql:
+        if isinstance(which, list):
             return [R.customer_id != sa.all_(sa.literal(which, postgresql.ARRAY(sa.Integer)))] if which else []
         return [R.customer_id.not_in(which)]
 
@@ -169,8 +182,8 @@ class Search:
         """Every matching request (any tier)."""
         return sa.or_(
             *self._number_contains(),
-            *self._customers(self.starting),
-            *self._customers(self.containing),
+            *self._customers(self.starting, in_or=True),
+            *self._customers(self.containing, in_or=True),
             *self._description(),
         )
 
@@ -231,19 +244,16 @@ def capped_total(
     """(how many rows *query* (*narrowed*, the list's other filters, and the search) gives, up to *cap*
     (COUNT_CAP); whether there are more than *cap*).
 
-    Counting a broad search's matches through the indexes costs tens of milliseconds at a million requests (a
-    bitmap of a hundred thousand rows, or planning an array of ten thousand customers). So a broad search is
-    first counted on a part of its matches that is cheap to read: the requests of its first PROBE_CUSTOMERS
-    customers; for a common word of two characters, the first PROBE_ROWS rows on disk. When more than *cap* match
-    there, there are more than *cap* in all. Else, and for the other searches, every match is counted, up to
-    *cap*."""
+    Counting a broad search's matches through the indexes in one statement costs tens of milliseconds at a
+    million requests (a BitmapOr of the number, customer and description indexes over tens of thousands of rows,
+    each then read). So a search is first counted on a part of its matches that is cheap to read: the requests of
+    its customers (one index), then for a common word of two characters the first PROBE_ROWS rows on disk. When
+    more than *cap* match there, there are more than *cap* in all. Else every match is counted, up to *cap*."""
     cap = COUNT_CAP if cap is None else cap
     if search is not None and search.postgresql:
-        customers = (search.starting + search.containing)[:PROBE_CUSTOMERS]
-        if len(customers) == PROBE_CUSTOMERS:
-            some = narrowed.where(R.customer_id == sa.any_(sa.literal(customers, postgresql.ARRAY(sa.Integer))))
-            if db.session.scalar(count_statement(some, cap)) > cap:
-                return cap, True
+        of_customers = search._customers(search.customers)
+        if of_customers and db.session.scalar(count_statement(narrowed.where(*of_customers), cap)) > cap:
+            return cap, True
         if _common_word(search, cap):
             described = contains_text(search.text, R.description)
             if db.session.scalar(probe_statement(narrowed, described, cap, PROBE_ROWS)) > cap:

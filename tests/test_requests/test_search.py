@@ -2,6 +2,8 @@
 
 from datetime import timedelta
 
+import pytest
+
 from fieldservice.core.models import utcnow
 
 
@@ -58,7 +60,13 @@ def test_the_console_list_searches_and_keeps_the_best_match_order(db, make_reque
     assert '<option value="" selected>' in page
 
 
-def test_pages_of_a_ranked_search_follow_one_another_across_the_tiers(db, make_request, make_customer, api_as):
+@pytest.mark.parametrize("customer_ids", [1000, 0], ids=["customers as ids", "customers as a subquery"])
+def test_pages_of_a_ranked_search_follow_one_another_across_the_tiers(
+    db, make_request, make_customer, api_as, monkeypatch, customer_ids
+):
+    from fieldservice.requests import search
+
+    monkeypatch.setattr(search, "CUSTOMER_IDS", customer_ids)
     soon = utcnow() + timedelta(days=1)
     starting = make_customer(phone="77123-000")
     containing = make_customer(name="华东77123仓")
@@ -129,22 +137,26 @@ def test_two_characters_are_found_through_the_bigram_index(db, make_request, api
     assert numbers(api_as("dispatcher").get("/api/v1/requests?q=漏水")) == [leak.number]
 
 
-def test_a_search_of_many_customers_counts_a_few_of_them_first(db, make_request, make_customer, api_as, monkeypatch):
+@pytest.mark.parametrize("customer_ids", [1000, 0], ids=["customers as ids", "customers as a subquery"])
+def test_a_search_counts_its_customers_requests_first_then_every_match(
+    db, make_request, make_customer, api_as, monkeypatch, customer_ids
+):
     from fieldservice.requests import search
 
-    monkeypatch.setattr(search, "PROBE_CUSTOMERS", 2)
-    for n in range(3):
+    monkeypatch.setattr(search, "CUSTOMER_IDS", customer_ids)
+    for n in range(2):
         customer = make_customer(phone=f"021-555{n}0000")
         make_request(customer=customer)
         make_request(customer=customer)
+    make_request(description="回电 021-5559999 联系")
+    make_request(description="回电 021-5558888 联系")
     make_request(customer=make_customer(phone="010-12345678"))
     api = api_as("dispatcher")
-    monkeypatch.setattr(search, "COUNT_CAP", 3)  # two customers' requests are already more: no full count needed
-    body = api.get("/api/v1/requests?q=021-555").get_json()
-    assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 6)
-    monkeypatch.setattr(search, "COUNT_CAP", 10)  # two customers' are not: every match is counted
-    body = api.get("/api/v1/requests?q=021-555").get_json()
-    assert (body["total"], body["total_capped"]) == (6, False)
+    expected = {3: (3, True), 5: (5, True), 6: (6, False), 10: (6, False)}
+    for cap, answer in expected.items():
+        monkeypatch.setattr(search, "COUNT_CAP", cap)
+        body = api.get("/api/v1/requests?q=021-555&per_page=10").get_json()
+        assert (body["total"], body["total_capped"], len(body["items"])) == (*answer, 6), cap
 
 
 def test_lists_counted_from_their_rows_stop_at_the_cap_and_kept_counts_do_not(
