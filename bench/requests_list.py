@@ -274,6 +274,7 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
     from fieldservice.extensions import db
     from fieldservice.requests import operations as ops
     from fieldservice.requests import search
+    from fieldservice.requests.models import ServiceRequest
     from fieldservice.requests.schemas import RequestQueryArgs
 
     user = db.session.get(User, user_id)
@@ -284,9 +285,25 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
     q = loaded.pop("q", None)
     if q:  # as ops.request_page reads a search: the count up to the cap, the page tier by tier when ranked
         found = search.Search.of(q)
-        out = [("count", _plan(db, search.count_statement(ops.filter_requests(visible, search=found, **loaded), 1000)))]
+        narrowed = ops.filter_requests(visible, **{**loaded, "sort": "due"})
+        out = []
+        # As search.capped_total counts: the customers' requests, the first rows on disk, then every match.
+        if found.postgresql and (of_customers := found._customers(found.customers)):
+            out.append(
+                (
+                    "count, the customers' requests",
+                    _plan(db, search.count_statement(narrowed.where(*of_customers), 1000)),
+                )
+            )
+        if found.postgresql and search._common_word(found, 1000):
+            described = search.contains_text(found.text, ServiceRequest.description)
+            probe = search.probe_statement(narrowed, described, 1000, search.PROBE_ROWS)
+            out.append(("count, the first rows on disk", _plan(db, probe)))
+        out.append(
+            ("count", _plan(db, search.count_statement(ops.filter_requests(visible, search=found, **loaded), 1000)))
+        )
         if loaded.get("sort") in (None, "relevance") and found.postgresql:
-            tiers = search.tier_statements(ops.filter_requests(visible, **{**loaded, "sort": "due"}), found, 50)
+            tiers = search.tier_statements(narrowed, found, 50)
             out += [(f"tier {i}", _plan(db, statement)) for i, statement in enumerate(tiers)]
         else:
             out.append(("page", _plan(db, ops.filter_requests(visible, search=found, **loaded).limit(50))))
@@ -294,7 +311,7 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
     select = ops.filter_requests(visible, **loaded)
     out = [("page", _plan(db, select.limit(50)))]
     if ops.listed_total(user, **loaded) is None:
-        out.append(("count", _plan(db, sa.select(sa.func.count()).select_from(select.order_by(None).subquery()))))
+        out.append(("count, up to 1,001", _plan(db, search.count_statement(select, 1000))))
     else:
         out.append(("count", ["from service_request_counts (kept by triggers)"]))
     return out
