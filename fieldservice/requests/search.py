@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.util import ClauseAdapter
 
 from fieldservice.core.search import bigrams, contains_text, escaped, has_bigrams, starts_with_text
@@ -219,10 +220,24 @@ def probe_statement(query: sa.Select, condition: sa.ColumnElement[bool], cap: in
     return sa.select(sa.func.count()).select_from(limited.subquery())
 
 
+class _ExplainJson(sa.sql.expression.Executable, sa.sql.expression.ClauseElement):
+    """EXPLAIN (FORMAT JSON) of a select, its values bound as the select's own would be (never written into the
+    SQL text: the search text is the user's)."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: sa.Select):
+        self.statement = statement
+
+
+@compiles(_ExplainJson, "postgresql")
+def _explain_json(element, compiler, **kw):
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
 def _estimated_rows(select: sa.Select) -> float:
     """How many rows PostgreSQL's planner expects *select* to give (from its statistics; nothing is read)."""
-    compiled = select.compile(db.engine, compile_kwargs={"literal_binds": True})
-    (plan,) = db.session.execute(sa.text("EXPLAIN (FORMAT JSON) " + str(compiled))).scalar_one()
+    (plan,) = db.session.execute(_ExplainJson(select)).scalar_one()
     return plan["Plan"]["Plan Rows"]
 
 
