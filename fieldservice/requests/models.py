@@ -121,7 +121,9 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     equipment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("equipment.id"), index=True)
     # The product category the work needs: an engineer claims it with the matching skill.
     service_category: Mapped[str] = mapped_column(sa.String(80))
-    problem_type: Mapped[str] = mapped_column(sa.String(40), index=True)
+    # No index: nothing looks requests up by their problem type (analytics groups them, the kept counts count
+    # them), and each index costs every change of a request an entry.
+    problem_type: Mapped[str] = mapped_column(sa.String(40))
     description: Mapped[str] = mapped_column(sa.Text)
     priority: Mapped[int] = mapped_column(default=3)
     channel: Mapped[str] = mapped_column(sa.String(20), default="phone")

@@ -1,7 +1,7 @@
-"""service_requests: an engineer's requests by due time; the status + response/resolution due indexes dropped
+"""service_requests: an engineer's requests by due time; three indexes nothing reads dropped
 
-The sweep's breach rules read the partial indexes of f2c4a8e61b3d since then; nothing reads the two status and
-due time indexes, and each costs every UPDATE of a request an index entry.
+The sweep's breach rules read the partial indexes of f2c4a8e61b3d since then: nothing reads the two status and due
+time indexes. Nothing looks requests up by problem type. Each index costs every UPDATE of a request an entry.
 
 Revision ID: a9c3e5f7b1d2
 Revises: f7b1c2d3e4a5
@@ -21,6 +21,7 @@ def upgrade():
     with op.batch_alter_table('service_requests', schema=None) as batch_op:
         batch_op.drop_index('ix_service_requests_status_response_due')
         batch_op.drop_index('ix_service_requests_status_resolution_due')
+        batch_op.drop_index('ix_service_requests_problem_type')
         batch_op.create_index(
             'ix_service_requests_engineer_id_required_by_id', ['engineer_id', 'required_by', 'id'], unique=False
         )
@@ -29,5 +30,6 @@ def upgrade():
 def downgrade():
     with op.batch_alter_table('service_requests', schema=None) as batch_op:
         batch_op.drop_index('ix_service_requests_engineer_id_required_by_id')
+        batch_op.create_index('ix_service_requests_problem_type', ['problem_type'], unique=False)
         batch_op.create_index('ix_service_requests_status_resolution_due', ['status', 'resolution_due'], unique=False)
         batch_op.create_index('ix_service_requests_status_response_due', ['status', 'response_due'], unique=False)
