@@ -3,8 +3,10 @@
 On PostgreSQL the columns a big list searches have a pg_trgm GIN index (`trigram_index`), which answers
 `column ILIKE '%text%'` for any text of three characters or more, Chinese included (pg_trgm makes trigrams of
 any letters of the database's character type); shorter text is matched by reading the rows. Two characters
-have no trigram (漏水, a leak): the description also has a GIN index of its bigrams (`bigram_index`, the SQL
-function fs_bigrams), which a search of two characters asks first. SQLite has no such index and reads the rows.
+have no trigram (漏水, a leak): a long text that is searched for them too (the request's description) has its
+trigram index made of the text with each character doubled instead (`doubled_trigram_index`): 漏水 is in the
+text exactly when 漏漏水水 is in the doubled text, and that has trigrams. SQLite has no such index and reads the
+rows.
 """
 
 import sqlalchemy as sa
@@ -70,37 +72,36 @@ def trigram_index(name: str, column: str) -> sa.Index:
     return sa.Index(name, column, postgresql_using="gin", postgresql_ops={column: "gin_trgm_ops"})
 
 
-# The distinct two-character pieces of a text, lower-cased; immutable, so an index can be made of it. The
-# migration that adds it (f7b1c2d3e4a5) holds a copy of this text.
-BIGRAMS_FUNCTION_SQL = """
-CREATE OR REPLACE FUNCTION fs_bigrams(t text) RETURNS text[]
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
-    SELECT coalesce(array_agg(DISTINCT lower(substr(t, i, 2))), '{}')
-    FROM generate_series(1, length(t) - 1) AS i
-$$
-"""
+def doubled(column) -> sa.ColumnElement[str]:
+    """SQL: *column* with each of its characters twice (abc -> aabbcc); regexp_replace is immutable, so an index
+    can be made of it ('.' matches a newline too)."""
+    # The constants written into the SQL, not bound: the index's expression is matched by its text, and a plan made
+    # for any values of bound ones (a prepared statement's generic plan) would not see that they are the same.
+    return sa.func.regexp_replace(
+        column, sa.literal_column("'(.)'"), sa.literal_column(r"'\1\1'"), sa.literal_column("'g'")
+    )
 
 
-def bigrams(text: str) -> list[str]:
-    """What fs_bigrams makes of *text* (trimmed), sorted."""
-    text = text.strip().lower()
-    return sorted({text[i : i + 2] for i in range(len(text) - 1)})
+def doubled_contains(q: str, column) -> sa.ColumnElement[bool]:
+    """Rows whose *column* contains *q* (trimmed, any case; 2 characters or more), asked of the doubled text so that
+    a doubled_trigram_index answers it: q is in the text exactly when q doubled is in the doubled text (at an odd
+    place in it only when q is one character repeated, which the text then also holds)."""
+    text = q.strip()
+    pattern = "%" + "".join(escaped(c) * 2 for c in text) + "%"
+    if _cased(text):
+        return doubled(column).ilike(pattern, escape="\\")
+    return doubled(column).like(pattern, escape="\\")
 
 
-def has_bigrams(text: str) -> bool:
-    """Whether a search for *text* goes through the bigram index: two characters, which have no trigram."""
-    return len(text.strip()) == 2
-
-
-def bigram_index(name: str, column: str) -> sa.Index:
-    """A GIN index of fs_bigrams(*column*) on PostgreSQL (none elsewhere), for `has_bigrams` searches."""
-    return sa.Index(name, sa.text(f"fs_bigrams({column})"), postgresql_using="gin").ddl_if(dialect="postgresql")
+def doubled_trigram_index(name: str, column) -> sa.Index:
+    """A pg_trgm GIN index of *column* doubled (doubled_contains) on PostgreSQL, none elsewhere."""
+    return sa.Index(
+        name, doubled(column).label("doubled"), postgresql_using="gin", postgresql_ops={"doubled": "gin_trgm_ops"}
+    ).ddl_if(dialect="postgresql")
 
 
 @sa.event.listens_for(db.metadata, "before_create")
 def _trigram_extension(target, connection, **_kw) -> None:
-    """The schema made from the models (tests, bench/generate.py) has the extension and the function as the
-    migrations make them."""
+    """The schema made from the models (tests, bench/generate.py) has the extension as the migrations make it."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        connection.exec_driver_sql(BIGRAMS_FUNCTION_SQL)

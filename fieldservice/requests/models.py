@@ -7,7 +7,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from fieldservice.core.models import TimestampMixin, VersionMixin, utcnow
-from fieldservice.core.search import bigram_index, trigram_index
+from fieldservice.core.search import doubled_trigram_index, trigram_index
 from fieldservice.extensions import db
 from fieldservice.requests.states import ACTIVE, OPEN, status_label
 
@@ -106,11 +106,8 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         sa.Index("ix_service_requests_response_due_id", "response_due", "id"),
         # One status of the customers of a zone (the dispatch list by zone), counted from the index.
         sa.Index("ix_service_requests_status_customer_id", "status", "customer_id"),
-        # The search box: the request's number and the customer's words (core.search.search_text).
+        # The search box: the request's number (requests.search; the description's index follows the class).
         trigram_index("ix_service_requests_number_trgm", "number"),
-        trigram_index("ix_service_requests_description_trgm", "description"),
-        # Two characters of the description (漏水), which have no trigram: requests.search.
-        bigram_index("ix_service_requests_description_bigrams", "description"),
         sa.CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
     )
 
@@ -189,6 +186,11 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         return self.status in OPEN
 
 
+# The search box's description (requests.search): any text of two characters or more, 漏水 included, through one
+# trigram index of the description with its characters doubled.
+doubled_trigram_index("ix_service_requests_description_doubled_trgm", ServiceRequest.description)
+
+
 class RequestEvent(db.Model):
     """One entry of a request's timeline: who, when, from, to, why (rule 6)."""
 
@@ -242,9 +244,7 @@ class Visit(TimestampMixin, db.Model):
     __tablename__ = "visits"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     engineer_id: Mapped[int] = mapped_column(sa.ForeignKey("engineers.id"), index=True)
     arrived_at: Mapped[datetime]
     finished_at: Mapped[datetime]
@@ -299,9 +299,7 @@ class Attachment(db.Model):
 
     # Made by the client (a uuid), so an offline phone can refer to it before it syncs.
     id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     # A plain id, not a foreign key: visits already point here for the signature, and a cycle of keys would
     # need
     # ALTER TABLE, which SQLite lacks. The operations set it only to a visit of the same request.
@@ -324,9 +322,7 @@ class Survey(db.Model):
     __tablename__ = "request_surveys"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    request_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True
-    )
+    request_id: Mapped[int] = mapped_column(sa.ForeignKey("service_requests.id", ondelete="CASCADE"), index=True)
     satisfied: Mapped[bool]
     timeliness: Mapped[int | None]
     attitude: Mapped[int | None]
@@ -344,9 +340,7 @@ class ProductRequestCount(db.Model):
 
     __tablename__ = "product_request_counts"
 
-    product_id: Mapped[int] = mapped_column(
-        sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True
-    )
+    product_id: Mapped[int] = mapped_column(sa.ForeignKey("products.id", ondelete="CASCADE"), primary_key=True)
     count: Mapped[int] = mapped_column(default=0)
 
     def __repr__(self) -> str:

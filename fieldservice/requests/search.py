@@ -11,8 +11,9 @@ counting them all costs seconds. So, on PostgreSQL:
 - the total is counted up to COUNT_CAP; past it the list says "more than" (capped_total);
 - the customers are looked up first (a table a fiftieth of the requests' size) and passed as an array;
 - text that cannot be in a request number (SR-YYYYMMDD-NNNN) is not looked for in the numbers;
-- a two-character text, which has no trigram for the trigram indexes, is found through the bigram index of the
-  description (core.search.bigram_index), e.g. 漏水.
+- the description is searched through a trigram index of its text with each character doubled
+  (core.search.doubled_trigram_index), which answers two characters too (漏水, which have no trigram of their
+  own), and a common word's count looks at the first rows on disk first.
 SQLite reads the rows (the same tiers, ranked by one CASE).
 """
 
@@ -24,7 +25,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.util import ClauseAdapter
 
-from fieldservice.core.search import bigrams, contains_text, escaped, has_bigrams, starts_with_text
+from fieldservice.core.search import contains_text, doubled_contains, escaped, starts_with_text
 from fieldservice.customers.models import Customer
 from fieldservice.extensions import db
 from fieldservice.requests.models import ServiceRequest
@@ -145,16 +146,14 @@ class Search:
         return [contains_text(self.text, R.number)]
 
     def _description(self) -> list:
-        if self.postgresql and has_bigrams(self.text):
-            # Two characters have no trigram: the bigram index finds the rows, contains_text rechecks them.
+        if self.postgresql and len(self.text) >= 2:
             return [
                 sa.and_(
                     # The cheap test first: where the rows are read (a probe, a walk by due time), it is asked of
-                    # every row and fs_bigrams only of the rows that pass it.
+                    # every row, and the doubled text is made only of the rows that pass it.
                     contains_text(self.text, R.description),
-                    sa.func.fs_bigrams(R.description).op("@>")(
-                        sa.literal(bigrams(self.text), postgresql.ARRAY(sa.Text))
-                    ),
+                    # What the index answers.
+                    doubled_contains(self.text, R.description),
                 )
             ]
         return [contains_text(self.text, R.description)]
@@ -242,13 +241,12 @@ def _estimated_rows(select: sa.Select) -> float:
 
 
 def _common_word(search: Search, cap: int) -> bool:
-    """Whether the description's matches of *search* (two characters) are common enough that the first
-    PROBE_ROWS rows on disk likely hold more than *cap* of them, by the planner's statistics of the bigram index
-    (the most common bigrams are counted there)."""
-    if not has_bigrams(search.text):
+    """Whether the description's matches of *search* are common enough that the first PROBE_ROWS rows on disk
+    likely hold more than *cap* of them, by the planner's statistics of the description's doubled text (its index
+    has them)."""
+    if not search.postgresql or len(search.text) < 2:
         return False
-    in_index = sa.func.fs_bigrams(R.description).op("@>")(sa.literal(bigrams(search.text), postgresql.ARRAY(sa.Text)))
-    matching = _estimated_rows(sa.select(R.id).where(in_index))
+    matching = _estimated_rows(sa.select(R.id).where(doubled_contains(search.text, R.description)))
     every = _estimated_rows(sa.select(R.id))
     return every > 0 and matching / every * min(PROBE_ROWS, every) > 1.5 * cap
 
@@ -262,7 +260,7 @@ def capped_total(
     Counting a broad search's matches through the indexes in one statement costs tens of milliseconds at a
     million requests (a BitmapOr of the number, customer and description indexes over tens of thousands of rows,
     each then read). So a search is first counted on a part of its matches that is cheap to read: the requests of
-    its customers (one index), then for a common word of two characters the first PROBE_ROWS rows on disk. When
+    its customers (one index), then for a common word the first PROBE_ROWS rows on disk. When
     more than *cap* match there, there are more than *cap* in all. Else every match is counted, up to *cap*."""
     cap = COUNT_CAP if cap is None else cap
     if search is not None and search.postgresql:

@@ -117,7 +117,7 @@ def test_a_broad_search_stops_counting_at_the_cap(db, make_request, api_as, cons
     assert "More than 3" in console.get("/requests?q=漏水", headers={"Accept-Language": "en"}).get_data(as_text=True)
 
 
-def test_two_characters_are_found_through_the_bigram_index(db, make_request, api_as):
+def test_two_characters_are_found_through_the_doubled_trigram_index(db, make_request, api_as):
     if db.engine.dialect.name != "postgresql":
         return  # SQLite reads the rows
     import sqlalchemy as sa
@@ -133,7 +133,7 @@ def test_two_characters_are_found_through_the_bigram_index(db, make_request, api
     fsdb.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
     sql = str(query.compile(fsdb.engine, compile_kwargs={"literal_binds": True}))
     plan = "\n".join(fsdb.session.scalars(sa.text("EXPLAIN " + sql)))
-    assert "ix_service_requests_description_bigrams" in plan
+    assert "ix_service_requests_description_doubled_trgm" in plan
     assert numbers(api_as("dispatcher").get("/api/v1/requests?q=漏水")) == [leak.number]
 
 
@@ -188,3 +188,21 @@ def test_search_text_is_only_ever_a_value(db, make_request, api_as):
         assert numbers(api.get("/api/v1/requests", query_string={"q": q})) == (
             [] if q in (":1", "a:") else [marked.number]
         )
+
+
+def test_the_doubled_text_holds_a_text_exactly_where_the_text_does(db):
+    if db.engine.dialect.name != "postgresql":
+        return  # only PostgreSQL searches the doubled text
+    import sqlalchemy as sa
+
+    from fieldservice.core.search import doubled_contains
+
+    texts = ["阀门漏水", "水漏", "aaa", "abab", "100%_满", "a\\b", "Ab\nCd", "漏 水"]
+    queries = ["漏水", "aa", "ba", "bab", "%_", "\\b", "b\nc", "漏 水", "门漏水", "AB"]
+    column = sa.column("t", sa.Text)
+    for text in texts:
+        for q in queries:
+            found = db.session.scalar(
+                sa.select(doubled_contains(q, column)).select_from(sa.select(sa.literal(text).label("t")).subquery())
+            )
+            assert found == (q.lower() in text.lower()), (text, q)
