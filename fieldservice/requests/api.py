@@ -65,7 +65,7 @@ def list_requests(args):
     matches first when searching (`q`): its number, then a number, customer phone or name that starts with it,
     then one that contains it, then the description. The total of a list that is not only by status and
     priority (a search, a zone, overdue, an engineer, a customer) is counted up to 1,000: past that, `total` is
-    1000 and `total_capped` is true."""
+    1000 and `total_capped` is true. A search's pages go as far as its first 10,000 matches (422 past them)."""
     page, per_page = args.pop("page"), args.pop("per_page")
     listed = ops.request_page(
         ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **args), **args

@@ -41,6 +41,7 @@ from fieldservice.customers.models import Customer, Equipment, Product
 from fieldservice.engineers.models import Engineer
 from fieldservice.engineers.operations import engineer_for_user
 from fieldservice.extensions import db
+from fieldservice.requests import search as requests_search
 from fieldservice.requests import signals
 from fieldservice.requests.models import (
     Attachment,
@@ -263,6 +264,12 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
         if total is None:
             total, capped = capped_total(listed)
         return RequestPage(_limited(listed, offset, per_page), total, capped)
+    if offset >= search_window():
+        raise ValidationFailed(
+            "validation_failed",
+            f"A search shows its first {search_window():,} matches: narrow it to see the others.",
+            {"page": f"Past the search's first {search_window():,} matches."},
+        )
     search = Search.of(q)
     listed = filter_requests(query, search=search, **filters)
     narrowed = filter_requests(query, **{**filters, "sort": "due"})
@@ -272,6 +279,11 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
         in_order = sa.func.array_position(sa.literal(ids, postgresql.ARRAY(sa.Integer)), ServiceRequest.id)
         return RequestPage(query.where(ServiceRequest.id.in_(ids)).order_by(in_order), total, capped)
     return RequestPage(_limited(listed, offset, per_page), total, capped)
+
+
+def search_window() -> int:
+    """How far a search's pages go (search.WINDOW)."""
+    return requests_search.WINDOW
 
 
 def _limited(select: sa.Select, offset: int, limit: int) -> sa.Select:

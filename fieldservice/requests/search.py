@@ -36,6 +36,9 @@ R = ServiceRequest
 # this and marked capped (operations.request_page).
 COUNT_CAP = 1000
 # What a common two-character word's count looks at first (capped_total): this many rows on disk.
+# A search answers pages within its first this many matches (GitHub's search, its first 1,000): a page further on
+# would read every match up to there, tier by tier.
+WINDOW = 10_000
 # A search passes its customers' ids to the statements when there are at most this many, else their query.
 CUSTOMER_IDS = 1000
 PROBE_ROWS = 30_000

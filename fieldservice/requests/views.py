@@ -17,7 +17,7 @@ from fieldservice.console.panels import home_panels
 from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import CONTRACTS_READ
 from fieldservice.core.clock import local_date, site_zone
-from fieldservice.core.errors import ApiError
+from fieldservice.core.errors import ApiError, ValidationFailed
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import CATEGORIES, category_label
@@ -121,8 +121,12 @@ def _home_queue(user) -> dict:
     waiting = db.session.scalar(
         sa.select(sa.func.count()).select_from(ServiceRequest).where(ServiceRequest.status == AWAITING)
     )
-    return {"rows": db.session.scalars(query).unique().all(), "total": waiting, "now": utcnow(),
-            "problem_labels": _problem_type_labels()}
+    return {
+        "rows": db.session.scalars(query).unique().all(),
+        "total": waiting,
+        "now": utcnow(),
+        "problem_labels": _problem_type_labels(),
+    }
 
 
 def _home_locked(user) -> dict:
@@ -138,8 +142,12 @@ def _home_locked(user) -> dict:
     total = db.session.scalar(
         sa.select(sa.func.count()).select_from(ServiceRequest).where(sa.or_(ServiceRequest.status == LOCKED, late))
     )
-    return {"rows": db.session.scalars(query).unique().all(), "total": total, "now": utcnow(),
-            "problem_labels": _problem_type_labels()}
+    return {
+        "rows": db.session.scalars(query).unique().all(),
+        "total": total,
+        "now": utcnow(),
+        "problem_labels": _problem_type_labels(),
+    }
 
 
 home_panels.add("requests/_home_queue.html", _home_queue, REQUESTS_CREATE)
@@ -240,9 +248,13 @@ def index():
     filters = _list_filters(request.args)
     page, per_page = filters.pop("page"), PER_PAGE
     filters.pop("per_page")
-    listed = ops.request_page(
-        ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **filters), **filters
-    )
+    known = ops.listed_total(current_user, **filters)
+    try:
+        listed = ops.request_page(ops.visible_requests(current_user), page, per_page, total=known, **filters)
+    except ValidationFailed:  # a search's page past its window: the window's last page
+        flash(_("A search shows its first %(count)s matches: narrow it to see the others.", count=ops.search_window()))
+        last = (ops.search_window() - 1) // per_page + 1
+        return redirect(url_for("requests.index", **dict(request.args, page=last)))
     items = db.session.scalars(listed.select.options(*LIST_LOADS)).all()
     dispatching = current_user.role in DISPATCH
     return render_template(
@@ -328,9 +340,7 @@ def _intake_choices(form: IntakeForm, customer) -> None:
     locale = "en" if str(get_locale()) == "en" else "zh"
     form.problem_type.choices = [("", "—")] + [(p.code, p.label(locale)) for p in ops.problem_types()]
     units = _customer_equipment(customer.id) if customer is not None else []
-    form.equipment_id.choices = [(None, "—")] + [
-        (u.id, f"{u.serial_number} · {u.product.name}") for u in units
-    ]
+    form.equipment_id.choices = [(None, "—")] + [(u.id, f"{u.serial_number} · {u.product.name}") for u in units]
     products = db.session.scalars(sa.select(Product).order_by(Product.name)).all()
     form.product_id.choices = [(None, "—")] + [(p.id, f"{p.name} ({p.model})") for p in products]
     form.service_category.choices = [("", "—")] + [(c, category_label(c)) for c in CATEGORIES]
@@ -425,9 +435,7 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
         form.version.data = sr.version
         form.seen.data = _last_event_id(sr)
     if action == "assign":
-        engineers = [
-            e for e in _engineer_choices() if sr.service_category in e.skill_categories
-        ] or _engineer_choices()
+        engineers = [e for e in _engineer_choices() if sr.service_category in e.skill_categories] or _engineer_choices()
         load = ops.open_load(e.id for e in engineers)
         form.engineer_id.choices = [(None, "—")] + [
             (e.id, f"{e.name} · {e.zone or ''} · {load[e.id]}/{e.max_open_jobs}") for e in engineers
@@ -436,10 +444,7 @@ def _action_form(action: str, sr: ServiceRequest, formdata=None):
 
 
 def _last_event_id(sr: ServiceRequest) -> int:
-    return (
-        db.session.scalar(sa.select(sa.func.max(RequestEvent.id)).where(RequestEvent.request_id == sr.id))
-        or 0
-    )
+    return db.session.scalar(sa.select(sa.func.max(RequestEvent.id)).where(RequestEvent.request_id == sr.id)) or 0
 
 
 def _changes_since(sr: ServiceRequest, seen) -> list[RequestEvent]:
@@ -455,9 +460,7 @@ def _changes_since(sr: ServiceRequest, seen) -> list[RequestEvent]:
     ).all()
 
 
-def render_detail(
-    sr: ServiceRequest, *, failed: str | None = None, form=None, stale=None, status: int = 200
-):
+def render_detail(sr: ServiceRequest, *, failed: str | None = None, form=None, stale=None, status: int = 200):
     """The request's page; a higher domain's view re-renders it with its refused form (its panel reads it)."""
     actions = ops.allowed_actions(sr, current_user)
     forms = {a: _action_form(a, sr) for a in actions if a in ACTION_FORMS}
@@ -631,9 +634,7 @@ def problem_types():
     if request.method == "POST":
         saved, status = _save_problem_type(
             form,
-            lambda: ops.create_problem_type(
-                {"code": form.code.data, **_problem_type_data(form)}, current_user
-            ),
+            lambda: ops.create_problem_type({"code": form.code.data, **_problem_type_data(form)}, current_user),
         )
         if saved is not None:
             flash(_("Problem type %(code)s added.", code=saved.code), "success")

@@ -206,3 +206,23 @@ def test_the_doubled_text_holds_a_text_exactly_where_the_text_does(db):
                 sa.select(doubled_contains(q, column)).select_from(sa.select(sa.literal(text).label("t")).subquery())
             )
             assert found == (q.lower() in text.lower()), (text, q)
+
+
+def test_a_search_pages_within_its_first_matches(db, make_request, api_as, console_as, monkeypatch):
+    from fieldservice.requests import search
+
+    monkeypatch.setattr(search, "WINDOW", 4)
+    for _ in range(3):
+        make_request(description="冷凝器漏水")
+    api = api_as("dispatcher")
+    assert len(api.get("/api/v1/requests?q=漏水&per_page=2&page=2").get_json()["items"]) == 1
+    refused = api.get("/api/v1/requests?q=漏水&per_page=2&page=3")
+    assert refused.status_code == 422
+    assert refused.get_json()["error"]["fields"] == {"page": "Past the search's first 4 matches."}
+    # Lists without a search page as far as they go.
+    assert api.get("/api/v1/requests?per_page=2&page=3").status_code == 200
+    console = console_as("dispatcher")
+    moved = console.get("/requests?q=漏水&page=9", headers={"Accept-Language": "zh-CN"})
+    assert moved.status_code == 302 and "page=" in moved.location
+    page = console.get(moved.location, headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
+    assert "搜索只显示前 4 条结果" in page
