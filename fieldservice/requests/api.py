@@ -70,7 +70,7 @@ def list_requests(args):
     listed = ops.request_page(
         ops.visible_requests(current_user), page, per_page, total=ops.listed_total(current_user, **args), **args
     )
-    items = LIST.dump_page(listed.select)
+    items = LIST.dump_page(listed.select) if listed.ids is None else LIST.dump_ids(listed.ids)
     # The detail's `appointment` too, for the whole page in one question to the domain that books them.
     found = signals.appointments_of(item["id"] for item in items)
     for item in items:

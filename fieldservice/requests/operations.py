@@ -247,6 +247,8 @@ class RequestPage:
     select: sa.Select
     total: int
     capped: bool = False
+    # The page's ids in order when they were read already (a ranked search), else None.
+    ids: list[int] | None = None
 
 
 def request_page(query: sa.Select, page: int, per_page: int, *, total: int | None = None, **filters) -> RequestPage:
@@ -277,7 +279,7 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
     if search.postgresql and filters.get("sort") in (None, "relevance"):
         ids = tiered_page(narrowed, search, offset, per_page)
         in_order = sa.func.array_position(sa.literal(ids, postgresql.ARRAY(sa.Integer)), ServiceRequest.id)
-        return RequestPage(query.where(ServiceRequest.id.in_(ids)).order_by(in_order), total, capped)
+        return RequestPage(query.where(ServiceRequest.id.in_(ids)).order_by(in_order), total, capped, ids)
     return RequestPage(_limited(listed, offset, per_page), total, capped)
 
 
