@@ -2,11 +2,12 @@
 requests takes seconds). They are the figures as of the last refresh (the job runs every minute; the dashboard
 says when), exactly those of a recount then (test_rollups.py).
 
-`measures(dimension, days, ...)` is the one SQL that makes rollup rows: the refresh job stores what it selects
-(operations.refresh_rollups) for the days whose requests changed since. Rows are kept four times over:
-per zone and category, per zone (category `*`), per category (zone `*`) and for all (both `*`), so that a view
-reads only the rows of its own filter. A query reads the month rows for the whole months of its range and the
-day rows for the rest; each table function of queries.py then groups that source as its recount does.
+`measures(dimension, requests, ...)` is the one SQL that makes rollup rows: the refresh job stores what it selects
+(operations.refresh_rollups) for the requests of the days, zones and categories whose requests changed since. Rows
+are kept four times over: per zone and category, per zone (category `*`), per category (zone `*`) and for all
+(both `*`), so that a view reads only the rows of its own filter. A query reads the month rows for the whole
+months of its range and the day rows for the rest; each table function of queries.py then groups that source as
+its recount does.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -72,9 +73,18 @@ def created_on(days) -> sa.ColumnElement:
     )
 
 
-def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool = True) -> sa.Select:
+def month_of(day) -> sa.ColumnElement:
+    """SQL: the first day of the month of the date *day*."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), day), sa.Date)
+    return sa.func.date(day, sa.literal_column("'start of month'"))
+
+
+def measures(
+    dimension: str, requests: sa.Select | None = None, by_zone: bool = True, by_category: bool = True
+) -> sa.Select:
     """Rollup rows (period = the day of intake, zone, category, key, ref_id and every measure) for the requests
-    logged on *days*, all of them when None; a zone or category not split by is `*`."""
+    whose ids *requests* selects, all of them when None; a zone or category not split by is `*`."""
     key_col, ref_col = DIMENSIONS[dimension]
     count = sa.func.count(sr.id)
     response = seconds_between(sr.responded_at, sr.created_at)
@@ -88,8 +98,8 @@ def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool 
         n_surveys.filter(Survey.satisfied).label("satisfied"),
         n_surveys.filter(low).label("low"),
     ).group_by(Survey.request_id)
-    if days is not None:
-        surveys = surveys.where(Survey.request_id.in_(sa.select(sr.id).where(created_on(days))))
+    if requests is not None:
+        surveys = surveys.where(Survey.request_id.in_(requests))
     surveys = surveys.subquery()
     day = sa.func.date(sr.created_at)
     zone = sa.func.coalesce(Customer.zone, "") if by_zone else sa.literal(ANY)
@@ -133,8 +143,8 @@ def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool 
     )
     if by_zone:
         query = query.join(Customer, Customer.id == sr.customer_id)
-    if days is not None:
-        query = query.where(created_on(days))
+    if requests is not None:
+        query = query.where(sr.id.in_(requests))
     return query
 
 
