@@ -9,12 +9,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from fieldservice.analytics.models import COUNTS, SUMS, Rollup, RollupState
 from fieldservice.analytics.rollups import (
     ANY,
+    BREAKDOWN_COLUMNS,
     DIMENSIONS,
     SPLITS,
-    created_on,
     measures,
     month_of,
     month_start,
+    request_rows,
 )
 from fieldservice.core.models import utcnow
 from fieldservice.customers.models import Customer
@@ -32,8 +33,9 @@ PRIMARY_KEY = ("dimension", "grain", "zone", "category", "period", "key", "ref_i
 # The count each sum of seconds is taken over: the sum is NULL where that count is 0, as a recount's.
 SUM_COUNTS = {"response_s": "response_n", "urgent_s": "urgent_n", "resolution_s": "resolution_n"}
 
-# A refresh's scratch tables, on its own connection: the (day, zone, category) cells to count again, the ids of
-# their requests, and the cells' day rows as they were (negated) and as they are now.
+# A refresh's scratch tables, on its own connection: the (day, zone, category) cells to count again, their
+# requests' rows (rollups.request_rows: each request's part of every measure, taken once for all the breakdowns),
+# and the cells' day rows as they were (negated) and as they are now.
 _scratch = sa.MetaData()
 CELLS = sa.Table(
     "analytics_refresh_cells",
@@ -43,10 +45,15 @@ CELLS = sa.Table(
     sa.Column("category", sa.String(40), primary_key=True),
     prefixes=["TEMPORARY"],
 )
-CELL_REQUESTS = sa.Table(
+REQUEST_ROWS = sa.Table(
     "analytics_refresh_requests",
     _scratch,
-    sa.Column("id", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("period", sa.Date),
+    sa.Column("zone", sa.String(80)),
+    sa.Column("category", sa.String(40)),
+    *[sa.Column(name, type_) for name, type_ in BREAKDOWN_COLUMNS.items()],
+    *[sa.Column(m, sa.Integer) for m in COUNTS],
+    *[sa.Column(s, sa.Numeric) for s in SUMS],
     prefixes=["TEMPORARY"],
 )
 DELTAS = sa.Table(
@@ -100,15 +107,18 @@ def _rebuild() -> set[date]:
         db.session.execute(sa.text("TRUNCATE analytics_rollups"))
     else:
         db.session.execute(sa.delete(Rollup))
+    _create_scratch()
+    _fill_request_rows(request_rows())
     for dimension in DIMENSIONS:
         # The requests are counted once, per zone and category; the other three ways are sums of those rows.
-        rows = measures(dimension).add_columns(sa.literal(dimension), sa.literal("day"))
+        rows = measures(dimension, REQUEST_ROWS).add_columns(sa.literal(dimension), sa.literal("day"))
         # Inserted in key order: a read's rows lie together on disk.
         rows = rows.order_by(*[rows.selected_columns[k] for k in ("zone", "category", "period", "key", "ref_id")])
         db.session.execute(sa.insert(Rollup).from_select(["period", *ROW_KEY, *MEASURES, "dimension", "grain"], rows))
         for by_zone, by_category in SPLITS[1:]:
             _sum_day_rows(dimension, by_zone, by_category)
         _sum_month_rows(dimension)
+    _drop_scratch()
     if _postgres():
         # Written in key order and indexed afresh: a read's rows and index entries lie together (measured by
         # bench/analytics_dashboard.py: the rows of one breakdown otherwise sit one or two per page).
@@ -167,23 +177,39 @@ def _refresh_cells(since: datetime) -> set[date]:
 
     A request's day, customer and category are fixed at intake; its zone moves only with its customer, whose
     requests' cells are then counted again in every zone (the one they left included)."""
+    _create_scratch()
+    _fill_cells(since)
+    days = set(db.session.scalars(sa.select(CELLS.c.period).distinct()))
+    if days:
+        rows = request_rows(days)
+        cell = sa.tuple_(*[rows.selected_columns[k] for k in ("period", "zone", "category")])
+        _fill_request_rows(rows.where(cell.in_(sa.select(CELLS))))
+        for dimension in DIMENSIONS:
+            _add_deltas(dimension)
+        for grain in ("day", "month"):
+            for by_zone, by_category in SPLITS:
+                _apply_deltas(grain, by_zone, by_category)
+    _drop_scratch()
+    return days
+
+
+def _create_scratch() -> None:
     connection = db.session.connection()
     for table in _scratch.sorted_tables:
         table.drop(connection, checkfirst=True)
         table.create(connection)
-    _fill_cells(since)
-    days = set(db.session.scalars(sa.select(CELLS.c.period).distinct()))
-    if days:
-        _fill_cell_requests(days)
-        requests = sa.select(CELL_REQUESTS.c.id)
-        for dimension in DIMENSIONS:
-            _add_deltas(dimension, requests)
-        for grain in ("day", "month"):
-            for by_zone, by_category in SPLITS:
-                _apply_deltas(grain, by_zone, by_category)
+
+
+def _drop_scratch() -> None:
+    connection = db.session.connection()
     for table in reversed(_scratch.sorted_tables):
         table.drop(connection)
-    return days
+
+
+def _fill_request_rows(rows: sa.Select) -> None:
+    db.session.execute(sa.insert(REQUEST_ROWS).from_select(list(rows.selected_columns.keys()), rows))
+    if _postgres():
+        db.session.execute(sa.text(f"ANALYZE {REQUEST_ROWS.name}"))
 
 
 def _fill_cells(since: datetime) -> None:
@@ -210,28 +236,7 @@ def _fill_cells(since: datetime) -> None:
         db.session.execute(sa.text(f"ANALYZE {CELLS.name}"))
 
 
-def _fill_cell_requests(days: set[date]) -> None:
-    """The ids of the requests of the cells (all of them, changed or not)."""
-    sr, c = ServiceRequest, CELLS.c
-    ids = (
-        sa.select(sr.id)
-        .join(Customer, Customer.id == sr.customer_id)
-        .join(
-            CELLS,
-            sa.and_(
-                c.period == sa.func.date(sr.created_at),
-                c.zone == sa.func.coalesce(Customer.zone, ""),
-                c.category == sr.service_category,
-            ),
-        )
-        .where(created_on(days))  # the created_at index's ranges
-    )
-    db.session.execute(sa.insert(CELL_REQUESTS).from_select(["id"], ids))
-    if _postgres():
-        db.session.execute(sa.text(f"ANALYZE {CELL_REQUESTS.name}"))
-
-
-def _add_deltas(dimension: str, requests: sa.Select) -> None:
+def _add_deltas(dimension: str) -> None:
     """The cells' day rows of *dimension* as stored (negated) and as counted now, into DELTAS."""
     r, c = Rollup, CELLS.c
     columns = ["dimension", "period", *ROW_KEY, *MEASURES]
@@ -247,7 +252,7 @@ def _add_deltas(dimension: str, requests: sa.Select) -> None:
         .where(r.dimension == dimension, r.grain == "day")
     )
     db.session.execute(sa.insert(DELTAS).from_select(columns, stored))
-    now = measures(dimension, requests).subquery()
+    now = measures(dimension, REQUEST_ROWS).subquery()
     counted = sa.select(
         sa.literal(dimension),
         now.c.period,
