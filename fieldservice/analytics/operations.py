@@ -56,6 +56,13 @@ REQUEST_ROWS = sa.Table(
     *[sa.Column(s, sa.Numeric) for s in SUMS],
     prefixes=["TEMPORARY"],
 )
+# A full build's rows of one dimension, summed before they are stored.
+DIMENSION_ROWS = sa.Table(
+    "analytics_build_rows",
+    _scratch,
+    *[sa.Column(c.name, c.type) for c in Rollup.__table__.columns],
+    prefixes=["TEMPORARY"],
+)
 DELTAS = sa.Table(
     "analytics_refresh_deltas",
     _scratch,
@@ -109,63 +116,64 @@ def _rebuild() -> set[date]:
         db.session.execute(sa.delete(Rollup))
     _create_scratch()
     _fill_request_rows(request_rows())
-    for dimension in DIMENSIONS:
-        # The requests are counted once, per zone and category; the other three ways are sums of those rows.
+    built = DIMENSION_ROWS.c
+    for dimension in sorted(DIMENSIONS):
+        # The requests are counted once, per zone and category; the other three ways and the months are sums of
+        # those rows. Summed in an unindexed scratch table, then stored in key order (the key's first column is
+        # the dimension): a read's rows and index entries lie together, as in a table clustered on its key.
         rows = measures(dimension, REQUEST_ROWS).add_columns(sa.literal(dimension), sa.literal("day"))
-        # Inserted in key order: a read's rows lie together on disk.
-        rows = rows.order_by(*[rows.selected_columns[k] for k in ("zone", "category", "period", "key", "ref_id")])
-        db.session.execute(sa.insert(Rollup).from_select(["period", *ROW_KEY, *MEASURES, "dimension", "grain"], rows))
+        db.session.execute(
+            sa.insert(DIMENSION_ROWS).from_select(["period", *ROW_KEY, *MEASURES, "dimension", "grain"], rows)
+        )
         for by_zone, by_category in SPLITS[1:]:
-            _sum_day_rows(dimension, by_zone, by_category)
-        _sum_month_rows(dimension)
+            _sum_day_rows(by_zone, by_category)
+        _sum_month_rows()
+        stored = sa.select(*[built[c.name] for c in Rollup.__table__.columns]).order_by(
+            *[built[k] for k in PRIMARY_KEY]
+        )
+        db.session.execute(sa.insert(Rollup).from_select([c.name for c in Rollup.__table__.columns], stored))
+        db.session.execute(sa.delete(DIMENSION_ROWS))
     _drop_scratch()
     if _postgres():
-        # Written in key order and indexed afresh: a read's rows and index entries lie together (measured by
-        # bench/analytics_dashboard.py: the rows of one breakdown otherwise sit one or two per page).
-        db.session.execute(sa.text("CLUSTER analytics_rollups USING pk_analytics_rollups"))
         db.session.execute(sa.text("ANALYZE analytics_rollups"))
     query = sa.select(Rollup.period).where(Rollup.dimension == "all", Rollup.grain == "day").distinct()
     return set(db.session.scalars(query))
 
 
-def _insert_sums(dimension: str, grain: str, keys: dict, where, group_by) -> None:
-    """Insert rollup rows of *dimension* and *grain*: *keys* (column name -> SQL) and every measure summed over
-    the rollup rows *where* selects, grouped by *group_by*."""
-    r = Rollup
-    rows = (
-        sa.select(
-            *keys.values(),
-            *[sa.func.sum(getattr(r, m)) for m in MEASURES],
-            sa.literal(dimension),
-            sa.literal(grain),
-        )
-        .where(*where)
-        .group_by(*group_by)
-        .order_by(*group_by)
+def _insert_sums(grain: str, keys: dict, where, group_by) -> None:
+    """Add rows of *grain* to DIMENSION_ROWS: *keys* (column name -> SQL) and every measure summed over the rows
+    *where* selects there, grouped by *group_by*."""
+    built = DIMENSION_ROWS.c
+    rows = sa.select(
+        *keys.values(),
+        *[sa.func.sum(built[m]) for m in MEASURES],
+        built.dimension,
+        sa.literal(grain),
     )
-    db.session.execute(sa.insert(r).from_select([*keys, *MEASURES, "dimension", "grain"], rows))
+    rows = rows.where(*where).group_by(built.dimension, *group_by)
+    db.session.execute(sa.insert(DIMENSION_ROWS).from_select([*keys, *MEASURES, "dimension", "grain"], rows))
 
 
-def _sum_day_rows(dimension: str, by_zone: bool, by_category: bool) -> None:
+def _sum_day_rows(by_zone: bool, by_category: bool) -> None:
     """The day rows kept for every zone and/or every category (`*`): sums of the rows per zone and category."""
-    r = Rollup
-    where = [r.dimension == dimension, r.grain == "day", r.zone != ANY, r.category != ANY]
-    group_by = [c for c, split in ((r.zone, by_zone), (r.category, by_category)) if split]
+    built = DIMENSION_ROWS.c
+    where = [built.grain == "day", built.zone != ANY, built.category != ANY]
+    group_by = [c for c, split in ((built.zone, by_zone), (built.category, by_category)) if split]
     keys = {
-        "zone": r.zone if by_zone else sa.literal(ANY),
-        "category": r.category if by_category else sa.literal(ANY),
-        "period": r.period,
-        "key": r.key,
-        "ref_id": r.ref_id,
+        "zone": built.zone if by_zone else sa.literal(ANY),
+        "category": built.category if by_category else sa.literal(ANY),
+        "period": built.period,
+        "key": built.key,
+        "ref_id": built.ref_id,
     }
-    _insert_sums(dimension, "day", keys, where, [*group_by, r.period, r.key, r.ref_id])
+    _insert_sums("day", keys, where, [*group_by, built.period, built.key, built.ref_id])
 
 
-def _sum_month_rows(dimension: str) -> None:
+def _sum_month_rows() -> None:
     """The month rows of every month and all four ways: the sums of the day rows, in one pass."""
-    r = Rollup
-    keys = {"zone": r.zone, "category": r.category, "period": month_of(r.period), "key": r.key, "ref_id": r.ref_id}
-    _insert_sums(dimension, "month", keys, [r.dimension == dimension, r.grain == "day"], list(keys.values()))
+    built = DIMENSION_ROWS.c
+    keys = {k: built[k] for k in ROW_KEY} | {"period": month_of(built.period)}
+    _insert_sums("month", keys, [built.grain == "day"], list(keys.values()))
 
 
 # ---------------------------------------------------------------- a refresh
