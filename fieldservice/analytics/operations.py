@@ -16,11 +16,10 @@ from fieldservice.analytics.rollups import (
     month_of,
     month_start,
     request_rows,
+    touched_cells,
 )
 from fieldservice.core.models import utcnow
-from fieldservice.customers.models import Customer
 from fieldservice.extensions import db
-from fieldservice.requests.models import ServiceRequest
 
 log = logging.getLogger("fieldservice.analytics")
 
@@ -186,7 +185,9 @@ def _refresh_cells(since: datetime) -> set[date]:
     A request's day, customer and category are fixed at intake; its zone moves only with its customer, whose
     requests' cells are then counted again in every zone (the one they left included)."""
     _create_scratch()
-    _fill_cells(since)
+    db.session.execute(sa.insert(CELLS).from_select(["period", "zone", "category"], touched_cells(since)))
+    if _postgres():
+        db.session.execute(sa.text(f"ANALYZE {CELLS.name}"))
     days = set(db.session.scalars(sa.select(CELLS.c.period).distinct()))
     if days:
         rows = request_rows(days)
@@ -218,30 +219,6 @@ def _fill_request_rows(rows: sa.Select) -> None:
     db.session.execute(sa.insert(REQUEST_ROWS).from_select(list(rows.selected_columns.keys()), rows))
     if _postgres():
         db.session.execute(sa.text(f"ANALYZE {REQUEST_ROWS.name}"))
-
-
-def _fill_cells(since: datetime) -> None:
-    """The cells of the requests changed at or after *since*, and of every request of a customer changed then
-    (a customer's zone is a rollup's key): in the customer's zone and in every other zone with rows that day."""
-    sr, r = ServiceRequest, Rollup
-    day, zone = sa.func.date(sr.created_at), sa.func.coalesce(Customer.zone, "")
-    cell = sa.select(day.label("period"), zone.label("zone"), sr.service_category.label("category"))
-    cell = cell.join(Customer, Customer.id == sr.customer_id).distinct()
-    # Two queries, not one OR: each is served by its own index.
-    cells = [cell.where(sr.updated_at >= since)]
-    customers = list(db.session.scalars(sa.select(Customer.id).where(Customer.updated_at >= since)))
-    if customers:
-        theirs = cell.where(sr.customer_id.in_(customers))
-        cells.append(theirs)
-        theirs = theirs.subquery()
-        cells.append(
-            sa.select(r.period, r.zone, r.category)
-            .join(theirs, sa.and_(r.period == theirs.c.period, r.category == theirs.c.category))
-            .where(r.dimension == "all", r.grain == "day", r.zone != ANY)
-        )
-    db.session.execute(sa.insert(CELLS).from_select(["period", "zone", "category"], sa.union(*cells)))
-    if _postgres():
-        db.session.execute(sa.text(f"ANALYZE {CELLS.name}"))
 
 
 def _add_deltas(dimension: str) -> None:

@@ -171,16 +171,33 @@ def ready() -> bool:
     return state() is not None
 
 
-def touched_days(since: datetime) -> set[date]:
-    """The days of intake of the requests changed at or after *since*, and of every request of a customer
-    changed then (a customer's zone is a rollup's key)."""
-    day = sa.func.date(sr.created_at)
-    days = set(db.session.scalars(sa.select(day).where(sr.updated_at >= since).distinct()))
+def touched_cells(since: datetime) -> sa.Select:
+    """The (period, zone, category) cells of the requests changed at or after *since*, and of every request of a
+    customer changed then (a customer's zone is a rollup's key): in the customer's zone, and in every other zone
+    with rows that day and category (the zone it may have left)."""
+    r = Rollup
+    day, zone = sa.func.date(sr.created_at), sa.func.coalesce(Customer.zone, "")
+    cell = sa.select(day.label("period"), zone.label("zone"), sr.service_category.label("category"))
+    cell = cell.join(Customer, Customer.id == sr.customer_id).distinct()
     # Two queries, not one OR: each is served by its own index.
+    cells = [cell.where(sr.updated_at >= since)]
     customers = list(db.session.scalars(sa.select(Customer.id).where(Customer.updated_at >= since)))
     if customers:
-        days.update(db.session.scalars(sa.select(day).where(sr.customer_id.in_(customers)).distinct()))
-    return {_as_date(d) for d in days}
+        theirs = cell.where(sr.customer_id.in_(customers))
+        cells.append(theirs)
+        theirs = theirs.subquery()
+        cells.append(
+            sa.select(r.period, r.zone, r.category)
+            .join(theirs, sa.and_(r.period == theirs.c.period, r.category == theirs.c.category))
+            .where(r.dimension == "all", r.grain == "day", r.zone != ANY)
+        )
+    return sa.union(*cells)
+
+
+def touched_days(since: datetime) -> set[date]:
+    """The days of intake of the cells touched since *since*."""
+    cells = touched_cells(since).subquery()
+    return {_as_date(d) for d in db.session.scalars(sa.select(cells.c.period).distinct())}
 
 
 def _as_date(value) -> date:
