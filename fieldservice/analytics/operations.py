@@ -32,9 +32,10 @@ PRIMARY_KEY = ("dimension", "grain", "zone", "category", "period", "key", "ref_i
 # The count each sum of seconds is taken over: the sum is NULL where that count is 0, as a recount's.
 SUM_COUNTS = {"response_s": "response_n", "urgent_s": "urgent_n", "resolution_s": "resolution_n"}
 
-# A refresh's scratch tables, on its own connection: the (day, zone, category) cells to count again, their
-# requests' rows (rollups.request_rows: each request's part of every measure, taken once for all the breakdowns),
-# and the cells' day rows as they were (negated) and as they are now.
+# The scratch tables of a refresh or a full build (temporary: its connection's own): the (day, zone, category)
+# cells to count again, their requests' rows (rollups.request_rows: each request's part of every measure, taken
+# once for all the breakdowns), a build's rows of one dimension, and the cells' day rows as they were (negated)
+# and as they are now.
 _scratch = sa.MetaData()
 CELLS = sa.Table(
     "analytics_refresh_cells",
