@@ -2,11 +2,12 @@
 requests takes seconds). They are the figures as of the last refresh (the job runs every minute; the dashboard
 says when), exactly those of a recount then (test_rollups.py).
 
-`measures(dimension, days, ...)` is the one SQL that makes rollup rows: the refresh job stores what it selects
-(operations.refresh_rollups) for the days whose requests changed since. Rows are kept four times over:
-per zone and category, per zone (category `*`), per category (zone `*`) and for all (both `*`), so that a view
-reads only the rows of its own filter. A query reads the month rows for the whole months of its range and the
-day rows for the rest; each table function of queries.py then groups that source as its recount does.
+`request_rows` and `measures` are the one SQL that makes rollup rows: the refresh job (operations.refresh_rollups)
+takes each request's part of every measure once, then sums them per breakdown, for the requests of the days, zones
+and categories whose requests changed since. Rows are kept four times over: per zone and category, per zone
+(category `*`), per category (zone `*`) and for all (both `*`), so that a view reads only the rows of its own
+filter. A query reads the month rows for the whole months of its range and the day rows for the rest; each table
+function of queries.py then groups that source as its recount does.
 """
 
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,6 +36,11 @@ DIMENSIONS: dict[str, tuple] = {
     "product": (None, sr.product_id),
     "agreement": (sr.coverage, sr.agreement_id),
     "engineer": (None, sr.engineer_id),
+}
+# The columns of a request its breakdowns read, and their types: codes (a row's `key`) and row ids (its `ref_id`).
+BREAKDOWN_COLUMNS = {
+    **{key.key: sa.String() for key, _ in DIMENSIONS.values() if key is not None},
+    **{ref.key: sa.Integer() for _, ref in DIMENSIONS.values() if ref is not None},
 }
 
 
@@ -72,11 +78,17 @@ def created_on(days) -> sa.ColumnElement:
     )
 
 
-def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool = True) -> sa.Select:
-    """Rollup rows (period = the day of intake, zone, category, key, ref_id and every measure) for the requests
-    logged on *days*, all of them when None; a zone or category not split by is `*`."""
-    key_col, ref_col = DIMENSIONS[dimension]
-    count = sa.func.count(sr.id)
+def month_of(day) -> sa.ColumnElement:
+    """SQL: the first day of the month of the date *day*."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        return sa.cast(sa.func.date_trunc(sa.literal_column("'month'"), day), sa.Date)
+    return sa.func.date(day, sa.literal_column("'start of month'"))
+
+
+def request_rows(days=None) -> sa.Select:
+    """One row per request logged on *days* (all of them when None): its day of intake (`period`), zone,
+    category, the columns of its breakdowns (BREAKDOWN_COLUMNS) and its part of every measure: 1 or 0 for a count,
+    its seconds or NULL for a sum. `measures` sums them into rollup rows."""
     response = seconds_between(sr.responded_at, sr.created_at)
     urgent = sa.case((sr.priority == 1, response))
     resolution = seconds_between(sr.resolved_at, sr.created_at)
@@ -91,51 +103,60 @@ def measures(dimension: str, days=None, by_zone: bool = True, by_category: bool 
     if days is not None:
         surveys = surveys.where(Survey.request_id.in_(sa.select(sr.id).where(created_on(days))))
     surveys = surveys.subquery()
-    day = sa.func.date(sr.created_at)
-    zone = sa.func.coalesce(Customer.zone, "") if by_zone else sa.literal(ANY)
-    category = sr.service_category if by_category else sa.literal(ANY)
-    key = sa.func.coalesce(key_col, "") if key_col is not None else sa.literal("")
-    ref = sa.func.coalesce(ref_col, 0) if ref_col is not None else sa.literal(0)
+
+    def one_if(*conditions) -> sa.ColumnElement:
+        return sa.case((sa.and_(*conditions), 1), else_=0)
+
     columns = {
-        "requests": count,
-        "open": count.filter(sr.status.in_(tuple(OPEN))),
-        "closed": count.filter(sr.status.in_((RESOLVED, REVISITED))),
-        "cancelled": count.filter(sr.status == CANCELLED),
-        "countable": count.filter(sr.status != CANCELLED),
-        "breached": count.filter(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED),
-        "resolved": count.filter(sr.resolved_at.is_not(None)),
-        "visited": count.filter(sr.visit_count >= 1),
-        "first_fix": count.filter(sr.resolved_at.is_not(None), sr.visit_count == 1),
-        "covered": count.filter(sr.coverage == "agreement"),
-        "response_n": sa.func.count(response),
-        "urgent_n": sa.func.count(urgent),
-        "resolution_n": sa.func.count(resolution),
-        "surveys": sa.func.coalesce(sa.func.sum(surveys.c.n), 0),
-        "satisfied": sa.func.coalesce(sa.func.sum(surveys.c.satisfied), 0),
-        "low_scores": sa.func.coalesce(sa.func.sum(surveys.c.low), 0),
-        "response_s": sa.func.sum(response),
-        "urgent_s": sa.func.sum(urgent),
-        "resolution_s": sa.func.sum(resolution),
+        "period": sa.func.date(sr.created_at),
+        "zone": sa.func.coalesce(Customer.zone, ""),
+        "category": sr.service_category,
+        **{name: getattr(sr, name) for name in BREAKDOWN_COLUMNS},
+        "requests": sa.literal(1),
+        "open": one_if(sr.status.in_(tuple(OPEN))),
+        "closed": one_if(sr.status.in_((RESOLVED, REVISITED))),
+        "cancelled": one_if(sr.status == CANCELLED),
+        "countable": one_if(sr.status != CANCELLED),
+        "breached": one_if(sa.or_(sr.response_breached, sr.resolution_breached), sr.status != CANCELLED),
+        "resolved": one_if(sr.resolved_at.is_not(None)),
+        "visited": one_if(sr.visit_count >= 1),
+        "first_fix": one_if(sr.resolved_at.is_not(None), sr.visit_count == 1),
+        "covered": one_if(sr.coverage == "agreement"),
+        "response_n": one_if(response.is_not(None)),
+        "urgent_n": one_if(urgent.is_not(None)),
+        "resolution_n": one_if(resolution.is_not(None)),
+        "surveys": sa.func.coalesce(surveys.c.n, 0),
+        "satisfied": sa.func.coalesce(surveys.c.satisfied, 0),
+        "low_scores": sa.func.coalesce(surveys.c.low, 0),
+        "response_s": response,
+        "urgent_s": urgent,
+        "resolution_s": resolution,
     }
     query = (
-        sa.select(
-            day.label("period"),
-            zone.label("zone"),
-            category.label("category"),
-            key.label("key"),
-            ref.label("ref_id"),
-            *[columns[name].label(name) for name in COUNTS + SUMS],
-        )
+        sa.select(*[column.label(name) for name, column in columns.items()])
         .select_from(sr)
+        .join(Customer, Customer.id == sr.customer_id)
         .outerjoin(surveys, surveys.c.request_id == sr.id)
-        .group_by(day, *[c for c, split in ((zone, by_zone), (category, by_category)) if split])
-        .group_by(*[c for c in (key_col, ref_col) if c is not None])
     )
-    if by_zone:
-        query = query.join(Customer, Customer.id == sr.customer_id)
     if days is not None:
         query = query.where(created_on(days))
     return query
+
+
+def measures(dimension: str, rows: sa.FromClause) -> sa.Select:
+    """Rollup rows of *dimension* (period, zone, category, key, ref_id and every measure) summed over *rows*, a
+    table or subquery of `request_rows`."""
+    key_col, ref_col = [None if c is None else rows.c[c.key] for c in DIMENSIONS[dimension]]
+    key = sa.func.coalesce(key_col, "") if key_col is not None else sa.literal("")
+    ref = sa.func.coalesce(ref_col, 0) if ref_col is not None else sa.literal(0)
+    return sa.select(
+        rows.c.period,
+        rows.c.zone,
+        rows.c.category,
+        key.label("key"),
+        ref.label("ref_id"),
+        *[sa.func.sum(rows.c[name]).label(name) for name in COUNTS + SUMS],
+    ).group_by(rows.c.period, rows.c.zone, rows.c.category, *[c for c in (key_col, ref_col) if c is not None])
 
 
 # ---------------------------------------------------------------- which days are not in the rollups yet
@@ -150,16 +171,33 @@ def ready() -> bool:
     return state() is not None
 
 
-def touched_days(since: datetime) -> set[date]:
-    """The days of intake of the requests changed at or after *since*, and of every request of a customer
-    changed then (a customer's zone is a rollup's key)."""
-    day = sa.func.date(sr.created_at)
-    days = set(db.session.scalars(sa.select(day).where(sr.updated_at >= since).distinct()))
+def touched_cells(since: datetime) -> sa.Select:
+    """The (period, zone, category) cells of the requests changed at or after *since*, and of every request of a
+    customer changed then (a customer's zone is a rollup's key): in the customer's zone, and in every other zone
+    with rows that day and category (the zone it may have left)."""
+    r = Rollup
+    day, zone = sa.func.date(sr.created_at), sa.func.coalesce(Customer.zone, "")
+    cell = sa.select(day.label("period"), zone.label("zone"), sr.service_category.label("category"))
+    cell = cell.join(Customer, Customer.id == sr.customer_id).distinct()
     # Two queries, not one OR: each is served by its own index.
+    cells = [cell.where(sr.updated_at >= since)]
     customers = list(db.session.scalars(sa.select(Customer.id).where(Customer.updated_at >= since)))
     if customers:
-        days.update(db.session.scalars(sa.select(day).where(sr.customer_id.in_(customers)).distinct()))
-    return {_as_date(d) for d in days}
+        theirs = cell.where(sr.customer_id.in_(customers))
+        cells.append(theirs)
+        theirs = theirs.subquery()
+        cells.append(
+            sa.select(r.period, r.zone, r.category)
+            .join(theirs, sa.and_(r.period == theirs.c.period, r.category == theirs.c.category))
+            .where(r.dimension == "all", r.grain == "day", r.zone != ANY)
+        )
+    return sa.union(*cells)
+
+
+def touched_days(since: datetime) -> set[date]:
+    """The days of intake of the cells touched since *since*."""
+    cells = touched_cells(since).subquery()
+    return {_as_date(d) for d in db.session.scalars(sa.select(cells.c.period).distinct())}
 
 
 def _as_date(value) -> date:

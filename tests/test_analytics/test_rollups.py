@@ -207,3 +207,58 @@ def test_full_months_are_read_from_month_rows():
     assert rollups._full_months(Filters(since=date(2026, 3, 2), until=date(2026, 3, 30)))[0] > date(2026, 3, 1)
     assert rollups._full_months(Filters()) == (None, None)
     assert rollups._full_months(Filters(until=date(2026, 12, 31))) == (None, date(2026, 12, 1))
+
+
+def test_a_refresh_leaves_exactly_the_rows_a_full_build_makes(db, more_history, make_customer, make_product):
+    """The refresh moves the stored rows by each touched cell's difference: after changes of every kind (a new
+    cell, a cell emptied, an engineer changed, a response time, a customer moving zone) they are the rows that a
+    build from scratch makes, NULL sums and month rows included."""
+    from fieldservice.requests import operations as ops
+
+    newcomer, hvac = make_customer(zone="闵行"), make_product(category="hvac")
+    _refresh_settled(db)
+    state = db.session.get(RollupState, 1)
+    state.watermark = utcnow()
+    db.session.commit()
+    r1, _, r3, _, r5 = more_history["requests"]
+    e2, dispatcher = more_history["e2"], more_history["dispatcher"]
+    now = utcnow()
+    ops.perform(r3, "assign", dispatcher, r3.version, now=now, engineer_id=e2.id)  # the engineer's rows move
+    db.session.commit()
+    ops.perform(r3, "accept", e2.user, r3.version, now=now + timedelta(minutes=7))  # a response time, none before
+    db.session.commit()
+    ops.perform(r5, "cancel", dispatcher, r5.version, now=now, reason="客户撤回")  # alone in its cell: status moves
+    db.session.commit()
+    # A new zone and category on a day that has rows: a new cell (new rows in every way), two requests in it.
+    for minutes in (30, 40):
+        ops.create_request(
+            {
+                "customer_id": newcomer.id,
+                "product_id": hvac.id,
+                "problem_type": "install",
+                "priority": 1,
+                "description": "新区",
+                "required_by": now + timedelta(days=3),
+            },
+            dispatcher,
+            now=r1.created_at + timedelta(minutes=minutes),
+        )
+        db.session.commit()
+    _assert_refresh_makes_the_rows_of_a_full_build(db)
+    # 静安's only customer moves: its cells there are emptied (their rows go), 浦东's grow.
+    more_history["c"].zone = "浦东"
+    db.session.commit()
+    refreshed = _assert_refresh_makes_the_rows_of_a_full_build(db)
+    assert not [row for row in refreshed if row[2] == "静安"]
+    _assert_exact(more_history)
+
+
+def _assert_refresh_makes_the_rows_of_a_full_build(db) -> list[tuple]:
+    assert _refresh_settled(db) > 0
+    refreshed = _rows(db)
+    _refresh_settled(db, full=True)
+    assert refreshed == _rows(db)
+    state = db.session.get(RollupState, 1)
+    state.watermark = utcnow()
+    db.session.commit()
+    return refreshed
