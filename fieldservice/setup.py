@@ -54,6 +54,15 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
+            # The transactions begin as SQLAlchemy says, not as the sqlite3 module guesses: it issues no BEGIN before
+            # a SAVEPOINT, so a savepoint opened first (begin_nested) was the transaction itself, and releasing it
+            # committed, whatever the request did next (an import with a bad line kept its good ones). SQLAlchemy's
+            # documented recipe (dialects/sqlite, "Serializable isolation / Savepoints / Transactional DDL").
+            dbapi_connection.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection):
+            connection.exec_driver_sql("BEGIN")
 
 
 def init_logging(app: Flask) -> None:
