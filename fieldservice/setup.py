@@ -62,7 +62,8 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection):
-            connection.exec_driver_sql("BEGIN")
+            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+                connection.exec_driver_sql("BEGIN")
 
 
 def init_logging(app: Flask) -> None:

@@ -106,6 +106,7 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         sa.Index("ix_service_requests_response_due_id", "response_due", "id"),
         # One status of the customers of a zone (the dispatch list by zone), counted from the index.
         sa.Index("ix_service_requests_status_customer_id", "status", "customer_id"),
+        sa.Index("ix_service_requests_customer_id_status", "customer_id", "status"),
         # The search box: the request's number (requests.search; the description's index follows the class).
         trigram_index("ix_service_requests_number_trgm", "number"),
         sa.CheckConstraint("priority BETWEEN 1 AND 4", name="priority_range"),
@@ -113,7 +114,9 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(sa.String(24), unique=True)
-    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"), index=True)
+    # Indexed with the status (ix_service_requests_customer_id_status): a customer's requests, and those of some
+    # customers in some states (a search's customers among the open requests) read from the index alone.
+    customer_id: Mapped[int] = mapped_column(sa.ForeignKey("customers.id"))
     product_id: Mapped[int | None] = mapped_column(sa.ForeignKey("products.id"), index=True)
     equipment_id: Mapped[int | None] = mapped_column(sa.ForeignKey("equipment.id"), index=True)
     # The product category the work needs: an engineer claims it with the matching skill.
