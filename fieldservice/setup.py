@@ -54,16 +54,16 @@ def _enable_sqlite_foreign_keys(app: Flask) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
             cursor.execute("PRAGMA busy_timeout=5000")
             cursor.close()
-            # The transactions begin as SQLAlchemy says, not as the sqlite3 module guesses: it issues no BEGIN before
-            # a SAVEPOINT, so a savepoint opened first (begin_nested) was the transaction itself, and releasing it
-            # committed, whatever the request did next (an import with a bad line kept its good ones). SQLAlchemy's
-            # documented recipe (dialects/sqlite, "Serializable isolation / Savepoints / Transactional DDL").
-            dbapi_connection.isolation_level = None
 
-        @event.listens_for(engine, "begin")
-        def _on_begin(connection):
-            if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-                connection.exec_driver_sql("BEGIN")
+        @event.listens_for(engine, "savepoint")
+        def _on_savepoint(connection, _name):
+            # The sqlite3 module begins a transaction before an INSERT, UPDATE or DELETE only, not before a
+            # SAVEPOINT: a savepoint opened first (begin_nested after reads) was then the transaction itself, and
+            # releasing it committed, whatever the request did next (an import with a bad line kept its good
+            # lines). Begin the transaction first, as the module would have.
+            driver = connection.connection.driver_connection
+            if not driver.in_transaction:
+                driver.execute("BEGIN")
 
 
 def init_logging(app: Flask) -> None:

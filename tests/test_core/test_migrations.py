@@ -72,8 +72,8 @@ def test_the_customer_links_migration_drops_the_clear_token_and_keeps_links_vali
         # The row alone is the point: its request need not exist for this check.
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql("SET session_replication_role = replica")
-        else:  # before the transaction begins: SQLite ignores this pragma inside one
-            conn.connection.driver_connection.execute("PRAGMA foreign_keys=OFF")
+        else:
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
         conn.execute(insert, {"digest": digest, "token": token, "at": "2026-11-30 08:00:00"})
         conn.commit()
         if conn.dialect.name == "postgresql":
