@@ -35,13 +35,13 @@ R = ServiceRequest
 # A list whose rows must be counted (a search, a zone, overdue...) counts up to this many; past it the total is
 # this and marked capped (operations.request_page).
 COUNT_CAP = 1000
-# What a common two-character word's count looks at first (capped_total): this many rows on disk.
+# What a common word's count looks at first (capped_total): this many rows on disk.
+PROBE_ROWS = 30_000
 # A search answers pages within its first this many matches (GitHub's search, its first 1,000): a page further on
 # would read every match up to there, tier by tier.
 WINDOW = 10_000
 # A search passes its customers' ids to the statements when there are at most this many, else their query.
 CUSTOMER_IDS = 1000
-PROBE_ROWS = 30_000
 
 # A whole request number (operations.next_number), what can start one, what can be in one.
 _WHOLE_NUMBER = re.compile(r"SR-\d{8}-\d{4,}")
