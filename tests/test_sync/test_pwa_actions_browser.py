@@ -85,9 +85,13 @@ def test_claim_from_the_pool_offline_and_a_claim_someone_beat(
     page.click("#open-pool")
     page.wait_for_selector(f"[data-pool-job='{second.id}']")
     assert page.locator(f"[data-pool-job='{first.id}']").is_visible()
-    # The problem type by its name in the phone's language, not its code.
-    card = page.locator(f"[data-pool-job='{first.id}']").inner_text()
-    assert "不出水" in card and first.problem_type not in card
+    # The problem type by its name in the phone's language, not its code: once the log-in's first round has stored
+    # the reference data (the pool is drawn again after each round; on a busy machine it can first be drawn before).
+    card = page.locator(f"[data-pool-job='{first.id}']")
+    page.wait_for_function(
+        "(id) => (document.querySelector(`[data-pool-job='${id}']`) || {}).innerText?.includes('不出水')", arg=first.id
+    )
+    assert first.problem_type not in card.inner_text()
 
     # Offline, the engineer claims both from the list the phone kept.
     context.set_offline(True)
