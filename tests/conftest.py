@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from fieldservice import create_app
 from fieldservice.extensions import db as _db
+from tests.serving import serving
 
 DATABASE_URL = os.environ.get("DATABASE_URL")
 REDIS_URL = os.environ.get("REDIS_URL")
@@ -393,21 +394,8 @@ CHROMIUM_ARGS = [
 @pytest.fixture
 def live_server(app, app_config):
     """The app served over real HTTP on a free port (a second app on the same database), for the browser tests."""
-    import threading
-
-    from werkzeug.serving import make_server
-
-    served = create_app(app_config)
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    thread.join(5)
-    with served.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
+    with serving(create_app(app_config)) as server:
+        yield server
 
 
 @pytest.fixture

@@ -143,23 +143,11 @@ def test_a_stale_board_names_who_changed_the_request(live_server, browser, db, m
 @pytest.fixture
 def map_server(app, app_config):
     """The app over real HTTP with its map tiles on a server of their own (the browser test answers for it)."""
-    import threading
-
-    from werkzeug.serving import make_server
-
     from fieldservice import create_app
+    from tests.serving import serving
 
-    served = create_app({**app_config, "FIELDSERVICE_MAP_TILES": "http://tiles.test/{z}/{x}/{y}.png"})
-    server = make_server("127.0.0.1", 0, served, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    server.url = f"http://127.0.0.1:{server.server_port}"
-    yield server
-    server.shutdown()
-    thread.join(5)
-    with served.app_context():
-        _db.session.remove()
-        _db.engine.dispose()
+    with serving(create_app({**app_config, "FIELDSERVICE_MAP_TILES": "http://tiles.test/{z}/{x}/{y}.png"})) as server:
+        yield server
 
 
 def _blank_tile() -> bytes:
