@@ -90,7 +90,8 @@ def test_claim_from_the_pool_offline_and_a_claim_someone_beat(
     card = page.locator(f"[data-pool-job='{first.id}']")
     # The name is looked for where the card puts it (after the customer), not anywhere: the description says 不出水 too.
     page.wait_for_function(
-        "(id) => (document.querySelector(`[data-pool-job='${id}']`) || {}).innerText?.includes(' · 不出水')", arg=first.id
+        "(id) => (document.querySelector(`[data-pool-job='${id}']`) || {}).innerText?.includes(' · 不出水')",
+        arg=first.id,
     )
     assert first.problem_type not in card.inner_text()
 
