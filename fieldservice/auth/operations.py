@@ -316,7 +316,15 @@ def create_user(
     user = User(username=username, role=str(role), name=name or username, email=email, phone=phone)
     user.set_password(password)
     db.session.add(user)
-    db.session.flush()
+    try:
+        # Another process may create the same username between the look above and this insert: its unique index
+        # refuses the second, which gets the same answer as the look would have given.
+        with db.session.begin_nested():
+            db.session.flush()
+    except sa.exc.IntegrityError as exc:
+        raise ValidationFailed(
+            "username_taken", "That username is taken.", {"username": "That username is taken."}
+        ) from exc
     log.info("user %s created with role %s", username, role)
     return user
 

@@ -4,7 +4,7 @@
 """
 
 from flask import Flask, jsonify, render_template, request
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, IntegrityError
 from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
@@ -195,8 +195,32 @@ def _handle_data_error(exc: DataError):
     return render_template("core/error.html", status=422, message=INVALID_VALUE), 422
 
 
+SAVED_MEANWHILE = "Someone else saved the same record at the same moment; nothing was changed. Reload and try again."
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    """Whether the database refused a row because another has the same unique key (PostgreSQL's SQLSTATE 23505,
+    SQLite's UNIQUE constraint), rather than for a missing or wrong value."""
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    if sqlstate is not None:
+        return sqlstate == "23505"
+    return "UNIQUE constraint failed" in str(exc.orig)
+
+
+def _handle_integrity_error(exc: IntegrityError):
+    # Two writers that both looked for the key before either inserted it: the operations check first, so only a
+    # race gets here. The loser's transaction is rolled back whole. Any other refusal is a fault of ours (500).
+    db.session.rollback()
+    if not is_unique_violation(exc):
+        raise exc
+    if wants_json():
+        return _json_error(409, code="conflict", message=SAVED_MEANWHILE)
+    return render_template("core/error.html", status=409, message=SAVED_MEANWHILE), 409
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, _handle_api_error)
     app.register_error_handler(HTTPException, _handle_http_exception)
     app.register_error_handler(StaleDataError, _handle_stale)
     app.register_error_handler(DataError, _handle_data_error)
+    app.register_error_handler(IntegrityError, _handle_integrity_error)

@@ -67,3 +67,30 @@ def test_ids_beyond_the_integer_range(db, intake):
     else:
         assert listed.status_code == 200 and listed.get_json()["items"] == []
     assert _count(db) == 0
+
+
+def test_a_unique_key_lost_to_a_concurrent_writer_is_409_and_other_refusals_stay_500(app, db, make_user):
+    """An operation checks a unique key before it inserts; two writers can both pass the check, and the database
+    refuses the second. That is a 409 in the error format (the engineers' race test drives a real one); a refusal
+    of another kind (a missing value) is a fault of ours and is not dressed up as a conflict."""
+    from sqlalchemy.exc import IntegrityError
+
+    from fieldservice.auth.models import User
+    from fieldservice.core.errors import _handle_integrity_error, is_unique_violation
+
+    make_user("dispatcher", username="taken")
+
+    def refusal(**values) -> IntegrityError:
+        with pytest.raises(IntegrityError) as caught:
+            db.session.execute(sa.insert(User).values(role="dispatcher", name="x", **values))
+        db.session.rollback()
+        return caught.value
+
+    duplicate = refusal(username="taken", password_hash="x")
+    missing = refusal(username="fresh", password_hash=None)
+    assert is_unique_violation(duplicate) and not is_unique_violation(missing)
+    with app.test_request_context("/api/v1/engineers", method="POST", headers={"Accept": "application/json"}):
+        response = _handle_integrity_error(duplicate)
+        assert response.status_code == 409 and response.get_json()["error"]["code"] == "conflict"
+        with pytest.raises(IntegrityError):
+            _handle_integrity_error(missing)

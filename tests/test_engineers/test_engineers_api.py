@@ -70,6 +70,43 @@ def test_a_taken_username_is_422(api_as, db, make_user):
     assert _count(db, Engineer) == 0
 
 
+@pytest.mark.postgres
+def test_a_username_taken_by_a_concurrent_create_is_422_and_changes_nothing(api_as, db):
+    """Another process inserts the same username after this request looked for it: the unique index makes this
+    request wait for that transaction, then refuses it. The answer is the one the look gives, not a 500."""
+    import threading
+    import time
+
+    manager = api_as("manager")
+    users = _count(db, User)
+    other = db.engine.connect()
+    other.execute(
+        sa.insert(User).values(
+            username=NEW_ENGINEER["username"], role="dispatcher", name="另一位", password_hash="x", token_generation=0
+        )
+    )  # not yet committed: this request's look cannot see it
+    answers = []
+    request = threading.Thread(target=lambda: answers.append(manager.post("/api/v1/engineers", json=NEW_ENGINEER)))
+    request.start()
+    try:
+        waiting = sa.text(
+            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()"
+        )
+        deadline = time.monotonic() + 20
+        while not db.session.scalar(waiting) and request.is_alive():
+            assert time.monotonic() < deadline, "the request never waited on the other insert"
+            time.sleep(0.05)
+            db.session.rollback()
+    finally:
+        other.commit()
+        other.close()
+        request.join(20)
+    (response,) = answers
+    assert response.status_code == 422, response.json
+    assert response.json["error"]["code"] == "username_taken" and "username" in response.json["error"]["fields"]
+    assert _count(db, Engineer) == 0 and _count(db, User) == users + 1
+
+
 def test_malformed_json_is_400(api_as):
     response = api_as("manager").post("/api/v1/engineers", data="{", headers={"Content-Type": "application/json"})
     assert response.status_code == 400
