@@ -180,8 +180,8 @@ def test_lists_counted_from_their_rows_stop_at_the_cap_and_kept_counts_do_not(
 
 
 def test_search_text_is_only_ever_a_value(db, make_request, api_as):
-    """Colons, quotes, percent signs and backslashes, of two characters too (the bigram path asks the planner for
-    an estimate): searched for as they are, never read as SQL or as a parameter's name."""
+    """Colons, quotes, percent signs and backslashes, of two characters too (a word of two characters or more asks
+    the planner for an estimate): searched for as they are, never read as SQL or as a parameter's name."""
     marked = make_request(description="标签 :a 与 %' 及 \\' 处")
     api = api_as("dispatcher")
     for q in (":a", "%'", "\\'", ":1", "a:"):
