@@ -7,7 +7,7 @@ from sqlalchemy.orm import Mapped, declared_attr, mapped_column, relationship
 
 from fieldservice.auth.models import User
 from fieldservice.core.models import TimestampMixin, VersionMixin
-from fieldservice.core.search import trigram_index
+from fieldservice.core.search import doubled_trigram_index, trigram_index
 from fieldservice.extensions import db
 
 
@@ -46,6 +46,11 @@ class Customer(EditedByMixin, TimestampMixin, VersionMixin, db.Model):
 
     def __repr__(self) -> str:
         return f"<Customer {self.id} {self.name}>"
+
+
+# A search of two characters (a surname and a given name, 张伟) has no trigram of its own: the name's index of its
+# doubled text answers it (core.search.doubled_trigram_index), as the description's does.
+doubled_trigram_index("ix_customers_name_doubled_trgm", Customer.name)
 
 
 class Contact(TimestampMixin, db.Model):

@@ -71,17 +71,14 @@ class Search:
         postgresql = db.session.get_bind().dialect.name == "postgresql"
         # A phone holds digits, spaces and + - ( ) only (customers.schemas): other text is not looked for there.
         columns = (Customer.name, Customer.phone) if _PHONE_PART.fullmatch(text) else (Customer.name,)
+        contains = _customer_contains(text, columns, postgresql)
         starting_q = sa.select(Customer.id).where(starts_with_text(text, *columns))
-        containing_q = sa.select(Customer.id).where(
-            contains_text(text, *columns), sa.not_(starts_with_text(text, *columns))
-        )
-        customers_q = sa.select(Customer.id).where(contains_text(text, *columns))
+        containing_q = sa.select(Customer.id).where(contains, sa.not_(starts_with_text(text, *columns)))
+        customers_q = sa.select(Customer.id).where(contains)
         if not postgresql:
             return cls(text, False, starting_q, containing_q, customers_q)
         found = db.session.execute(
-            sa.select(Customer.id, starts_with_text(text, *columns))
-            .where(contains_text(text, *columns))
-            .limit(CUSTOMER_IDS + 1)
+            sa.select(Customer.id, starts_with_text(text, *columns)).where(contains).limit(CUSTOMER_IDS + 1)
         ).all()
         if len(found) > CUSTOMER_IDS:
             return cls(text, True, starting_q, containing_q, customers_q)
@@ -204,6 +201,15 @@ class Search:
             if found
         ]
         return sa.case(*whens, else_=3) if whens else sa.literal(3)
+
+
+def _customer_contains(text: str, columns: tuple, postgresql: bool) -> sa.ColumnElement[bool]:
+    """The customers whose *columns* contain *text*. Two characters (a name: 张伟) have no trigram: on PostgreSQL
+    the name's index of its doubled text answers them (3 to 4.5 ms of reading every customer at 20,000, against
+    0.1 to 2); a phone-like text is looked for in the phones too, which are read."""
+    if postgresql and len(text) == 2 and columns == (Customer.name,):
+        return sa.and_(contains_text(text, Customer.name), doubled_contains(text, Customer.name))
+    return contains_text(text, *columns)
 
 
 def count_statement(query: sa.Select, cap: int) -> sa.Select:

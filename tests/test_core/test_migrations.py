@@ -15,7 +15,8 @@ def _diff():
         dialect = conn.dialect.name
 
         def made_here(obj, _name, type_, _reflected, _compare_to) -> bool:
-            # An index made on one dialect only (Index.ddl_if, e.g. core.search.doubled_trigram_index) is compared there only.
+            # An index made on one dialect only (Index.ddl_if, e.g. core.search.doubled_trigram_index) is compared
+            # there only.
             condition = getattr(obj, "_ddl_if", None) if type_ == "index" else None
             return condition is None or condition.dialect in (None, dialect)
 

@@ -60,6 +60,33 @@ def test_the_console_list_searches_and_keeps_the_best_match_order(db, make_reque
     assert '<option value="" selected>' in page
 
 
+def test_a_customer_name_of_two_characters_is_found_through_its_doubled_trigram_index(
+    db, make_request, make_customer, api_as
+):
+    """A dispatcher types a customer's two-character name (张伟): every tier finds that customer's requests, and
+    on PostgreSQL the customers are looked up through their name's doubled trigram index, not read whole."""
+    zhang = make_request(customer=make_customer(name="张伟", phone="13911112222"), description="空调不制冷")
+    inside = make_request(customer=make_customer(name="上海张伟贸易", phone="13933334444"), description="异响")
+    described = make_request(customer=make_customer(name="张敏", phone="13955556666"), description="张伟介绍的客户")
+    make_request(customer=make_customer(name="李伟", phone="13977778888"), description="漏水")
+    # The name that starts with it, then the one that contains it, then the description.
+    found = numbers(api_as("dispatcher").get("/api/v1/requests?q=张伟"))
+    assert found == [zhang.number, inside.number, described.number]
+    if db.engine.dialect.name != "postgresql":
+        return
+    import sqlalchemy as sa
+
+    from fieldservice.customers.models import Customer
+    from fieldservice.extensions import db as fsdb
+    from fieldservice.requests.search import _customer_contains
+
+    query = sa.select(Customer.id).where(_customer_contains("张伟", (Customer.name,), True))
+    fsdb.session.execute(sa.text("SET LOCAL enable_seqscan = off"))
+    sql = str(query.compile(fsdb.engine, compile_kwargs={"literal_binds": True}))
+    plan = "\n".join(fsdb.session.scalars(sa.text("EXPLAIN " + sql)))
+    assert "ix_customers_name_doubled_trgm" in plan
+
+
 @pytest.mark.parametrize("customer_ids", [1000, 0], ids=["customers as ids", "customers as a subquery"])
 def test_pages_of_a_ranked_search_follow_one_another_across_the_tiers(
     db, make_request, make_customer, api_as, monkeypatch, customer_ids
