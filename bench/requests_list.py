@@ -287,7 +287,7 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
         found = search.Search.of(q)
         narrowed = ops.filter_requests(visible, **{**loaded, "sort": "due"})
         out = []
-        # As search.capped_total counts: the customers' requests, the first rows on disk, then every match.
+        # As search.capped_total counts: the customers' requests, the last rows on disk, then every match.
         if found.postgresql and (of_customers := found._customers(found.customers)):
             out.append(
                 (
@@ -295,10 +295,10 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
                     _plan(db, search.count_statement(narrowed.where(*of_customers), 1000)),
                 )
             )
-        if found.postgresql and search._common_word(found, 1000):
+        if found.postgresql and (from_page := search._probe_from(found, 1000)) is not None:
             described = search.contains_text(found.text, ServiceRequest.description)
-            probe = search.probe_statement(narrowed, described, 1000, search.PROBE_ROWS)
-            out.append(("count, the first rows on disk", _plan(db, probe)))
+            probe = search.probe_statement(narrowed, described, 1000, from_page)
+            out.append(("count, the last rows on disk", _plan(db, probe)))
         out.append(
             ("count", _plan(db, search.count_statement(ops.filter_requests(visible, search=found, **loaded), 1000)))
         )
@@ -458,6 +458,8 @@ def main(argv=None) -> int:
             ("q = description 管路接头 (4 characters)", "q=管路接头&per_page=50"),
             ("q = description 漏水 (2 characters)", "q=漏水&per_page=50"),
             ("q = 139, open only", f"q=139&status={OPEN_STATUSES}&per_page=50"),
+            ("q = 漏水, awaiting assignment", "q=漏水&status=awaiting_assignment&per_page=50"),
+            ("q = 管路接头, open only", f"q=管路接头&status={OPEN_STATUSES}&per_page=50"),
         ]
         missed = []
         for name, query_string in cases:

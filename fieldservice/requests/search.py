@@ -13,17 +13,17 @@ counting them all costs seconds. So, on PostgreSQL:
 - text that cannot be in a request number (SR-YYYYMMDD-NNNN) is not looked for in the numbers;
 - the description is searched through a trigram index of its text with each character doubled
   (core.search.doubled_trigram_index), which answers two characters too (漏水, which have no trigram of their
-  own), and a common word's count looks at the first rows on disk first.
+  own), and a common word's count looks at the last rows on disk first.
 SQLite reads the rows (the same tiers, ranked by one CASE).
 """
 
+import math
 import re
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.util import ClauseAdapter
 
 from fieldservice.core.search import contains_text, doubled_contains, escaped, starts_with_text
 from fieldservice.customers.models import Customer
@@ -35,7 +35,7 @@ R = ServiceRequest
 # A list whose rows must be counted (a search, a zone, overdue...) counts up to this many; past it the total is
 # this and marked capped (operations.request_page).
 COUNT_CAP = 1000
-# What a common word's count looks at first (capped_total): this many rows on disk.
+# What a common word's count looks at first (capped_total): this many of the last rows on disk.
 PROBE_ROWS = 30_000
 # A search answers pages within its first this many matches (GitHub's search, its first 1,000): a page further on
 # would read every match up to there, tier by tier.
@@ -218,13 +218,13 @@ def count_statement(query: sa.Select, cap: int) -> sa.Select:
     return sa.select(sa.func.count()).select_from(limited.subquery())
 
 
-def probe_statement(query: sa.Select, condition: sa.ColumnElement[bool], cap: int, rows: int) -> sa.Select:
-    """How many of the first *rows* rows of the table, as they lie on disk, are rows of *query* and meet
-    *condition*, counted up to *cap* + 1: read in one sequential pass, whatever the selectivity."""
-    block = sa.select(R).limit(rows).subquery("block")
-    adapt = ClauseAdapter(block).traverse
+def probe_statement(query: sa.Select, condition: sa.ColumnElement[bool], cap: int, from_page: int) -> sa.Select:
+    """How many of the rows from page *from_page* of the table to its end are rows of *query* and meet
+    *condition*, counted up to *cap* + 1: read by a TID range scan (the pages in order, no index), whatever the
+    selectivity, and only as far as the count needs."""
     where = condition if query.whereclause is None else sa.and_(query.whereclause, condition)
-    limited = sa.select(sa.literal(1)).select_from(block).where(adapt(where)).limit(cap + 1)
+    on_pages = sa.text("service_requests.ctid >= CAST(:probe_from AS tid)").bindparams(probe_from=f"({from_page},0)")
+    limited = sa.select(sa.literal(1)).select_from(R).where(where, on_pages).limit(cap + 1)
     return sa.select(sa.func.count()).select_from(limited.subquery())
 
 
@@ -249,15 +249,23 @@ def _estimated_rows(select: sa.Select) -> float:
     return plan["Plan"]["Plan Rows"]
 
 
-def _common_word(search: Search, cap: int) -> bool:
-    """Whether the description's matches of *search* are common enough that the first PROBE_ROWS rows on disk
-    likely hold more than *cap* of them, by the planner's statistics of the description's doubled text (its index
-    has them)."""
+def _probe_from(search: Search, cap: int) -> int | None:
+    """Where the probe of a common word starts (capped_total): the first page of the table's last PROBE_ROWS rows,
+    when the description's matches of *search* are common enough (by the planner's statistics of the description's
+    doubled text, which its index has) that those rows likely hold more than *cap* of them; else None.
+
+    The last rows, not the first: they are the newest requests (rows are appended), among which are the open ones
+    a dispatcher's search is narrowed to (漏水 among those awaiting assignment: 13 ms there, where the first rows,
+    all closed long ago, gave nothing in 15 ms and the whole count then took 26 ms)."""
     if not search.postgresql or len(search.text) < 2:
-        return False
+        return None
     matching = _estimated_rows(sa.select(R.id).where(doubled_contains(search.text, R.description)))
-    every = db.session.scalar(sa.text("SELECT reltuples FROM pg_class WHERE oid = 'service_requests'::regclass"))
-    return every is not None and every > 0 and matching / every * min(PROBE_ROWS, every) > 1.5 * cap
+    every, pages = db.session.execute(
+        sa.text("SELECT reltuples, relpages FROM pg_class WHERE oid = 'service_requests'::regclass")
+    ).one()
+    if not every or every <= 0 or not pages or matching / every * min(PROBE_ROWS, every) <= 1.5 * cap:
+        return None
+    return max(0, pages - math.ceil(PROBE_ROWS * pages / every))
 
 
 def capped_total(
@@ -269,16 +277,17 @@ def capped_total(
     Counting a broad search's matches through the indexes in one statement costs tens of milliseconds at a
     million requests (a BitmapOr of the number, customer and description indexes over tens of thousands of rows,
     each then read). So a search is first counted on a part of its matches that is cheap to read: the requests of
-    its customers (one index), then for a common word the first PROBE_ROWS rows on disk. When
+    its customers (one index), then for a common word the last PROBE_ROWS rows on disk. When
     more than *cap* match there, there are more than *cap* in all. Else every match is counted, up to *cap*."""
     cap = COUNT_CAP if cap is None else cap
     if search is not None and search.postgresql:
         of_customers = search._customers(search.customers)
         if of_customers and db.session.scalar(count_statement(narrowed.where(*of_customers), cap)) > cap:
             return cap, True
-        if _common_word(search, cap):
+        from_page = _probe_from(search, cap)
+        if from_page is not None:
             described = contains_text(search.text, R.description)
-            if db.session.scalar(probe_statement(narrowed, described, cap, PROBE_ROWS)) > cap:
+            if db.session.scalar(probe_statement(narrowed, described, cap, from_page)) > cap:
                 return cap, True
     counted = db.session.scalar(count_statement(query, cap))
     return (cap, True) if counted > cap else (counted, False)

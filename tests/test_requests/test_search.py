@@ -132,7 +132,7 @@ def test_a_broad_search_stops_counting_at_the_cap(db, make_request, api_as, cons
     assert (body["total"], body["total_capped"], len(body["items"])) == (3, True, 1)
     full = api_as("dispatcher").get("/api/v1/requests?q=漏水&per_page=10").get_json()
     assert len(full["items"]) == 5
-    # A common word's count looks at the first rows on disk first; when too few match there (here one row), it
+    # A common word's count looks at the last rows on disk first; when too few match there (here one row), it
     # counts them all.
     monkeypatch.setattr(search, "PROBE_ROWS", 1)
     body = api_as("dispatcher").get("/api/v1/requests?q=漏水").get_json()
@@ -184,6 +184,36 @@ def test_a_search_counts_its_customers_requests_first_then_every_match(
         monkeypatch.setattr(search, "COUNT_CAP", cap)
         body = api.get("/api/v1/requests?q=021-555&per_page=10").get_json()
         assert (body["total"], body["total_capped"], len(body["items"])) == (*answer, 6), cap
+
+
+def test_a_common_word_is_counted_on_the_last_pages_of_the_table_first(db, make_request, monkeypatch):
+    """The probe of capped_total: the rows from a page of the table to its end (the newest requests, where the open
+    ones are), counted up to the cap + 1; it is made only for a word the planner expects in many rows."""
+    if db.engine.dialect.name != "postgresql":
+        pytest.skip("the probe reads pages by a TID range: PostgreSQL only")
+    import sqlalchemy as sa
+
+    from fieldservice.core.search import contains_text
+    from fieldservice.extensions import db as fsdb
+    from fieldservice.requests import search
+    from fieldservice.requests.models import ServiceRequest
+
+    for _ in range(4):
+        make_request(description="冷凝器漏水")
+    make_request(description="面板损坏")
+    described = contains_text("漏水", ServiceRequest.description)
+    every = sa.select(ServiceRequest)
+    assert fsdb.session.scalar(search.probe_statement(every, described, 2, 0)) == 3  # stops past the cap
+    assert fsdb.session.scalar(search.probe_statement(every, described, 10, 0)) == 4
+    narrowed = every.where(ServiceRequest.status == "locked")
+    assert fsdb.session.scalar(search.probe_statement(narrowed, described, 10, 0)) == 0
+    last = fsdb.session.scalar(sa.text("SELECT max((ctid::text::point)[0])::int FROM service_requests"))
+    assert fsdb.session.scalar(search.probe_statement(every, described, 10, last + 1)) == 0
+    fsdb.session.execute(sa.text("ANALYZE service_requests"))
+    monkeypatch.setattr(search, "PROBE_ROWS", 5)
+    # 4 rows of 5 hold 漏水: more than 1.5 x 2 of the last 5 rows are expected to; 面板 is in one.
+    assert search._probe_from(search.Search.of("漏水"), 2) == 0
+    assert search._probe_from(search.Search.of("面板"), 2) is None
 
 
 def test_lists_counted_from_their_rows_stop_at_the_cap_and_kept_counts_do_not(
