@@ -46,9 +46,11 @@ _RESOLUTION_UNBREACHED_SQL = _ACTIVE_SQL + " AND NOT resolution_breached"
 class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
     __tablename__ = "service_requests"
     __table_args__ = (
-        # The sweep and the dispatch list: rows of one status ordered or filtered by a due time. (The breach rules
+        # The sweep and the dispatch list: rows of one status ordered or filtered by a due time, read in the list's
+        # order (due time, then id) without a sort: a search among the requests awaiting assignment reads its page
+        # there (0.4 ms), not through the active requests' index passing over the others (5 ms). (The breach rules
         # read the partial indexes below: the status and response or resolution due indexes they had are gone.)
-        sa.Index("ix_service_requests_status_required_by", "status", "required_by"),
+        sa.Index("ix_service_requests_status_required_by_id", "status", "required_by", "id"),
         sa.Index("ix_service_requests_engineer_id_status", "engineer_id", "status"),
         # An engineer's requests by due time (the list filtered by engineer): read in order, not sorted.
         sa.Index("ix_service_requests_engineer_id_required_by_id", "engineer_id", "required_by", "id"),
