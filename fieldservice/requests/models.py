@@ -58,15 +58,6 @@ class ServiceRequest(TimestampMixin, VersionMixin, db.Model):
         # The lists across statuses, by due time (the default) and newest first: read in order, not sorted.
         sa.Index("ix_service_requests_required_by_id", "required_by", "id"),
         sa.Index("ix_service_requests_created_at_id", "created_at", "id"),
-        # The open requests by due time (the overdue list): the closed ones, most rows and the earliest due,
-        # would otherwise be read and passed over first.
-        sa.Index(
-            "ix_service_requests_active_required_by",
-            "required_by",
-            "id",
-            postgresql_where=sa.text(_ACTIVE_SQL),
-            sqlite_where=sa.text(_ACTIVE_SQL),
-        ),
         # The open requests by due time with what their filters read (the console's list, overdue, the zone and
         # the priority of the open ones): counted from the index alone.
         sa.Index(
