@@ -750,6 +750,7 @@ def add_missing_indexes() -> int:
                 )
             )
     if db.engine.dialect.name == "postgresql":
+        db.session.remove()  # no transaction of ours left open to hold VACUUM back (see main)
         with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(sa.text("VACUUM ANALYZE"))
     print(f"indexes added in {time.perf_counter() - started:.1f} s")
@@ -816,6 +817,9 @@ def main(argv=None) -> int:
         built = written
         indexed = time.perf_counter()
         if db.engine.dialect.name == "postgresql":
+            # The due times read the holiday calendar through the session, which stays in its transaction: its
+            # snapshot would keep VACUUM from marking any page all-visible (no index-only scans until autovacuum).
+            db.session.remove()
             with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
                 conn.execute(sa.text("VACUUM ANALYZE"))
         status = generator.status_counts
