@@ -287,7 +287,7 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
         found = search.Search.of(q)
         narrowed = ops.filter_requests(visible, **{**loaded, "sort": "due"})
         out = []
-        # As search.capped_total counts: the customers' requests, the last rows on disk, then every match.
+        # As search.capped_total counts: the customers' requests, the newest requests, then every match.
         if found.postgresql and (of_customers := found._customers(found.customers)):
             out.append(
                 (
@@ -295,10 +295,10 @@ def explain(user_id: int, query_string: str) -> list[tuple[str, list[str]]]:
                     _plan(db, search.count_statement(narrowed.where(*of_customers), 1000)),
                 )
             )
-        if found.postgresql and (from_page := search._probe_from(found, 1000)) is not None:
+        if found.postgresql and (after_id := search._probe_from(found, 1000)) is not None:
             described = search.contains_text(found.text, ServiceRequest.description)
-            probe = search.probe_statement(narrowed, described, 1000, from_page)
-            out.append(("count, the last rows on disk", _plan(db, probe)))
+            probe = search.probe_statement(narrowed, described, 1000, after_id)
+            out.append(("count, the newest requests", _plan(db, probe)))
         out.append(
             ("count", _plan(db, search.count_statement(ops.filter_requests(visible, search=found, **loaded), 1000)))
         )

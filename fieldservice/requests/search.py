@@ -13,11 +13,10 @@ counting them all costs seconds. So, on PostgreSQL:
 - text that cannot be in a request number (SR-YYYYMMDD-NNNN) is not looked for in the numbers;
 - the description is searched through a trigram index of its text with each character doubled
   (core.search.doubled_trigram_index), which answers two characters too (漏水, which have no trigram of their
-  own), and a common word's count looks at the last rows on disk first.
+  own), and a common word's count looks at the newest requests first.
 SQLite reads the rows (the same tiers, ranked by one CASE).
 """
 
-import math
 import re
 from dataclasses import dataclass
 
@@ -35,7 +34,7 @@ R = ServiceRequest
 # A list whose rows must be counted (a search, a zone, overdue...) counts up to this many; past it the total is
 # this and marked capped (operations.request_page).
 COUNT_CAP = 1000
-# What a common word's count looks at first (capped_total): this many of the last rows on disk.
+# What a common word's count looks at first (capped_total): this many of the newest requests.
 PROBE_ROWS = 30_000
 # A search answers pages within its first this many matches (GitHub's search, its first 1,000): a page further on
 # would read every match up to there, tier by tier.
@@ -218,13 +217,13 @@ def count_statement(query: sa.Select, cap: int) -> sa.Select:
     return sa.select(sa.func.count()).select_from(limited.subquery())
 
 
-def probe_statement(query: sa.Select, condition: sa.ColumnElement[bool], cap: int, from_page: int) -> sa.Select:
-    """How many of the rows from page *from_page* of the table to its end are rows of *query* and meet
-    *condition*, counted up to *cap* + 1: read by a TID range scan (the pages in order, no index), whatever the
-    selectivity, and only as far as the count needs."""
+def probe_statement(query: sa.Select, condition: sa.ColumnElement[bool], cap: int, after_id: int) -> sa.Select:
+    """How many of the requests with an id above *after_id* (the newest) are rows of *query* and meet *condition*,
+    counted up to *cap* + 1: read through the primary key's range, whatever the selectivity, and only as far as the
+    count needs. The bound is written into the SQL, so that each plan knows how narrow the range is."""
     where = condition if query.whereclause is None else sa.and_(query.whereclause, condition)
-    on_pages = sa.text("service_requests.ctid >= CAST(:probe_from AS tid)").bindparams(probe_from=f"({from_page},0)")
-    limited = sa.select(sa.literal(1)).select_from(R).where(where, on_pages).limit(cap + 1)
+    newest = R.id > sa.literal(after_id, literal_execute=True)
+    limited = sa.select(sa.literal(1)).select_from(R).where(where, newest).limit(cap + 1)
     return sa.select(sa.func.count()).select_from(limited.subquery())
 
 
@@ -250,22 +249,27 @@ def _estimated_rows(select: sa.Select) -> float:
 
 
 def _probe_from(search: Search, cap: int) -> int | None:
-    """Where the probe of a common word starts (capped_total): the first page of the table's last PROBE_ROWS rows,
-    when the description's matches of *search* are common enough (by the planner's statistics of the description's
-    doubled text, which its index has) that those rows likely hold more than *cap* of them; else None.
+    """Where the probe of a common word starts (capped_total): the id above which are the newest PROBE_ROWS
+    requests, when the description's matches of *search* are common enough (by the planner's statistics of the
+    description's doubled text, which its index has) that those requests likely hold more than *cap* of them; else
+    None.
 
-    The last rows, not the first: they are the newest requests (rows are appended), among which are the open ones
-    a dispatcher's search is narrowed to (漏水 among those awaiting assignment: 13 ms there, where the first rows,
-    all closed long ago, gave nothing in 15 ms and the whole count then took 26 ms)."""
+    The newest requests, not a part of the table as it lies on disk: the open ones a dispatcher's search is
+    narrowed to are among them (漏水 among those awaiting assignment: 12 ms there, where the first rows on disk, all
+    closed long ago, gave nothing in 15 ms and the whole count then took 26 ms), and the last pages on disk can be
+    holes that VACUUM left (a probe there found too few and the count then took 27 ms)."""
     if not search.postgresql or len(search.text) < 2:
         return None
     matching = _estimated_rows(sa.select(R.id).where(doubled_contains(search.text, R.description)))
-    every, pages = db.session.execute(
-        sa.text("SELECT reltuples, relpages FROM pg_class WHERE oid = 'service_requests'::regclass")
+    every, last_id = db.session.execute(
+        sa.text(
+            "SELECT reltuples, (SELECT max(id) FROM service_requests) FROM pg_class"
+            " WHERE oid = 'service_requests'::regclass"
+        )
     ).one()
-    if not every or every <= 0 or not pages or matching / every * min(PROBE_ROWS, every) <= 1.5 * cap:
+    if not every or every <= 0 or last_id is None or matching / every * min(PROBE_ROWS, every) <= 1.5 * cap:
         return None
-    return max(0, pages - math.ceil(PROBE_ROWS * pages / every))
+    return last_id - PROBE_ROWS
 
 
 def capped_total(
@@ -277,17 +281,17 @@ def capped_total(
     Counting a broad search's matches through the indexes in one statement costs tens of milliseconds at a
     million requests (a BitmapOr of the number, customer and description indexes over tens of thousands of rows,
     each then read). So a search is first counted on a part of its matches that is cheap to read: the requests of
-    its customers (one index), then for a common word the last PROBE_ROWS rows on disk. When
+    its customers (one index), then for a common word the newest PROBE_ROWS requests. When
     more than *cap* match there, there are more than *cap* in all. Else every match is counted, up to *cap*."""
     cap = COUNT_CAP if cap is None else cap
     if search is not None and search.postgresql:
         of_customers = search._customers(search.customers)
         if of_customers and db.session.scalar(count_statement(narrowed.where(*of_customers), cap)) > cap:
             return cap, True
-        from_page = _probe_from(search, cap)
-        if from_page is not None:
+        after_id = _probe_from(search, cap)
+        if after_id is not None:
             described = contains_text(search.text, R.description)
-            if db.session.scalar(probe_statement(narrowed, described, cap, from_page)) > cap:
+            if db.session.scalar(probe_statement(narrowed, described, cap, after_id)) > cap:
                 return cap, True
     counted = db.session.scalar(count_statement(query, cap))
     return (cap, True) if counted > cap else (counted, False)
