@@ -35,8 +35,6 @@ class _Gate:
     """WSGI middleware that counts the requests under way and, once closed, answers 503 without touching the app."""
 
     def __init__(self, wsgi_app):
-        import threading
-
         self.wsgi_app = wsgi_app
         self.open = True
         self.busy = 0

@@ -16,7 +16,14 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 from fieldservice.auth.models import LoginAttempt, Role, SessionKind, User, UserSession
 from fieldservice.core import ratelimit
-from fieldservice.core.errors import Conflict, NotFound, TooManyRequests, Unauthorized, ValidationFailed
+from fieldservice.core.errors import (
+    Conflict,
+    NotFound,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+    is_unique_violation,
+)
 from fieldservice.core.models import check_version, utcnow
 from fieldservice.extensions import db
 
@@ -322,6 +329,8 @@ def create_user(
         with db.session.begin_nested():
             db.session.flush()
     except sa.exc.IntegrityError as exc:
+        if not is_unique_violation(exc):
+            raise
         raise ValidationFailed(
             "username_taken", "That username is taken.", {"username": "That username is taken."}
         ) from exc

@@ -201,10 +201,10 @@ SAVED_MEANWHILE = "Someone else saved the same record at the same moment; nothin
 def is_unique_violation(exc: IntegrityError) -> bool:
     """Whether the database refused a row because another has the same unique key (PostgreSQL's SQLSTATE 23505,
     SQLite's UNIQUE constraint), rather than for a missing or wrong value."""
-    sqlstate = getattr(exc.orig, "sqlstate", None)
+    sqlstate = getattr(exc.orig, "sqlstate", None)  # psycopg
     if sqlstate is not None:
         return sqlstate == "23505"
-    return "UNIQUE constraint failed" in str(exc.orig)
+    return getattr(exc.orig, "sqlite_errorname", None) in ("SQLITE_CONSTRAINT_UNIQUE", "SQLITE_CONSTRAINT_PRIMARYKEY")
 
 
 def _handle_integrity_error(exc: IntegrityError):

@@ -266,12 +266,8 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
         if total is None:
             total, capped = capped_total(listed)
         return RequestPage(_limited(listed, offset, per_page), total, capped)
-    if offset >= search_window():
-        raise ValidationFailed(
-            "validation_failed",
-            f"A search shows its first {search_window():,} matches: narrow it to see the others.",
-            {"page": f"Past the search's first {search_window():,} matches."},
-        )
+    if offset >= requests_search.WINDOW:  # read at the call: a setting of the search module
+        raise PastSearchWindow(requests_search.WINDOW)
     search = Search.of(q)
     listed = filter_requests(query, search=search, **filters)
     narrowed = filter_requests(query, **{**filters, "sort": "due"})
@@ -283,9 +279,17 @@ def request_page(query: sa.Select, page: int, per_page: int, *, total: int | Non
     return RequestPage(_limited(listed, offset, per_page), total, capped)
 
 
-def search_window() -> int:
-    """How far a search's pages go (search.WINDOW)."""
-    return requests_search.WINDOW
+class PastSearchWindow(ValidationFailed):
+    """A search's page past its first *window* matches (search.WINDOW): a 422 naming `page`; the console moves to
+    the window's last page instead."""
+
+    def __init__(self, window: int):
+        super().__init__(
+            "validation_failed",
+            f"A search shows its first {window:,} matches: narrow it to see the others.",
+            {"page": f"Past the search's first {window:,} matches."},
+        )
+        self.window = window
 
 
 def _limited(select: sa.Select, offset: int, limit: int) -> sa.Select:

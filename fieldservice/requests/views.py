@@ -17,7 +17,7 @@ from fieldservice.console.panels import home_panels
 from fieldservice.contracts.panels import agreement_panels
 from fieldservice.contracts.permissions import CONTRACTS_READ
 from fieldservice.core.clock import local_date, site_zone
-from fieldservice.core.errors import ApiError, ValidationFailed
+from fieldservice.core.errors import ApiError
 from fieldservice.core.forms import apply_api_error
 from fieldservice.core.models import utcnow
 from fieldservice.customers.categories import CATEGORIES, category_label
@@ -251,9 +251,9 @@ def index():
     known = ops.listed_total(current_user, **filters)
     try:
         listed = ops.request_page(ops.visible_requests(current_user), page, per_page, total=known, **filters)
-    except ValidationFailed:  # a search's page past its window: the window's last page
-        flash(_("A search shows its first %(count)s matches: narrow it to see the others.", count=ops.search_window()))
-        last = (ops.search_window() - 1) // per_page + 1
+    except ops.PastSearchWindow as past:  # the window's last page instead
+        flash(_("A search shows its first %(count)s matches: narrow it to see the others.", count=past.window))
+        last = (past.window - 1) // per_page + 1
         return redirect(url_for("requests.index", **dict(request.args, page=last)))
     items = db.session.scalars(listed.select.options(*LIST_LOADS)).all()
     dispatching = current_user.role in DISPATCH
